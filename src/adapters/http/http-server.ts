@@ -1,0 +1,177 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import type { AppConfig } from '../../config/config';
+import type { AttachmentStore } from '../../ports/attachment-store';
+import type { Logger } from '../../ports/logger';
+import type { ItemState, StateStore, StoredItem } from '../../ports/state-store';
+import type { PrometheusMetrics } from './prometheus-metrics';
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, unknown>;
+}
+
+export interface HttpDeps {
+  cfg: AppConfig;
+  store: StateStore;
+  attachments: AttachmentStore;
+  metrics: PrometheusMetrics;
+  readiness: () => Readiness;
+  log: Logger;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, params: string[]) => Promise<void>;
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const MAX_PAGE = 500;
+
+/** Lists unfinished items oldest first, filtered, paged by a `cursor` (the last seq seen). */
+export async function listItems(
+  store: StateStore,
+  q: { entrance?: string; state?: ItemState; taskType?: string; cursor: number; limit: number },
+): Promise<{ items: StoredItem[]; nextCursor: number | null }> {
+  const items: StoredItem[] = [];
+  let after = q.cursor;
+  for (let scanned = 0; items.length < q.limit && scanned < 50_000; ) {
+    const page = await store.pageUnfinished(after, MAX_PAGE);
+    if (page.length === 0) return { items, nextCursor: null };
+    scanned += page.length;
+    for (const it of page) {
+      after = it.seq;
+      if (q.entrance && it.record.entrance !== q.entrance) continue;
+      if (q.state && it.state !== q.state) continue;
+      if (q.taskType && it.record.taskType !== q.taskType) continue;
+      items.push(it);
+      if (items.length >= q.limit) break;
+    }
+  }
+  return { items, nextCursor: after };
+}
+
+function itemView(it: StoredItem) {
+  return { ...it.record, state: it.state, seq: it.seq, parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : undefined };
+}
+
+/** Health, readiness, metrics, attachments and the small JSON API. */
+export function createHttpServer(d: HttpDeps): http.Server {
+  const routes: [string, RegExp, Handler][] = [
+    ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { status: 'ok' })],
+    [
+      'GET',
+      /^\/readyz$/,
+      async (_q, res) => {
+        const r = d.readiness();
+        sendJson(res, r.ready ? 200 : 503, { status: r.ready ? 'ready' : 'not ready', ...r.checks });
+      },
+    ],
+    [
+      'GET',
+      /^\/metrics$/,
+      async (_q, res) => {
+        await refreshGauges(d).catch((err) => d.log.warn('could not refresh gauges', { error: (err as Error).message }));
+        const text = await d.metrics.registry.metrics();
+        res.writeHead(200, { 'Content-Type': d.metrics.registry.contentType });
+        res.end(text);
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/entrances$/,
+      async (_q, res) => {
+        const list = await d.store.entrances(Object.keys(d.cfg.entrances));
+        sendJson(res, 200, {
+          entrances: list.map((e) => ({ ...e, displayName: d.cfg.entrances[e.name].displayName, state: e.open ? 'open' : 'closed' })),
+        });
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/items$/,
+      async (_q, res, url) => {
+        const state = url.searchParams.get('state');
+        if (state && state !== 'routed' && state !== 'buffered') return sendJson(res, 400, { error: 'state must be routed or buffered' });
+        const limit = Math.min(MAX_PAGE, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
+        const cursor = Math.max(0, Number(url.searchParams.get('cursor') ?? 0) || 0);
+        const page = await listItems(d.store, {
+          entrance: url.searchParams.get('entrance') ?? undefined,
+          taskType: url.searchParams.get('taskType') ?? undefined,
+          state: (state as ItemState | null) ?? undefined,
+          cursor,
+          limit,
+        });
+        sendJson(res, 200, { items: page.items.map(itemView), nextCursor: page.nextCursor, total: await d.store.countUnfinished() });
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/items\/(wi-[0-9a-f-]{36})$/,
+      async (_q, res, _u, [contactId]) => {
+        const it = await d.store.getItem(contactId);
+        if (!it) return sendJson(res, 404, { error: 'unknown contactId' });
+        sendJson(res, 200, itemView(it));
+      },
+    ],
+    [
+      'GET',
+      /^\/attachments\/(wi-[0-9a-f-]{36})\/([^/]+)$/,
+      async (_q, res, _u, [contactId, rawName]) => {
+        let fileName: string;
+        try {
+          fileName = decodeURIComponent(rawName);
+        } catch {
+          return sendJson(res, 400, { error: 'bad file name' });
+        }
+        const it = await d.store.getItem(contactId);
+        const att = it?.record.attachment;
+        const size = att && att.fileName === fileName ? await d.attachments.size(contactId) : null;
+        if (!att || size === null) return sendJson(res, 404, { error: 'no such attachment' });
+        res.writeHead(200, {
+          'Content-Type': att.contentType,
+          'Content-Length': size,
+          'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(att.fileName)}`,
+          'X-Content-SHA256': att.sha256,
+          'Cache-Control': 'private, no-store',
+          'X-Content-Type-Options': 'nosniff',
+        });
+        await pipeline(d.attachments.stream(contactId), res);
+      },
+    ],
+  ];
+
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    for (const [method, re, handler] of routes) {
+      const m = re.exec(url.pathname);
+      if (!m) continue;
+      if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+        return sendJson(res, 405, { error: 'method not allowed' });
+      }
+      handler(req, res, url, m.slice(1)).catch((err) => {
+        d.log.warn('http request failed', { path: url.pathname, error: (err as Error).message });
+        if (!res.headersSent) sendJson(res, 503, { error: 'temporarily unavailable' });
+        else res.destroy();
+      });
+      return;
+    }
+    sendJson(res, 404, { error: 'not found' });
+  });
+}
+
+async function refreshGauges(d: HttpDeps): Promise<void> {
+  const list = await d.store.entrances(Object.keys(d.cfg.entrances));
+  for (const e of list) d.metrics.parked.set({ entrance: e.name }, e.parked);
+  d.metrics.unfinished.set(await d.store.countUnfinished());
+}
+
+export function listen(server: http.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve((server.address() as AddressInfo).port));
+  });
+}

@@ -1,0 +1,101 @@
+import { EventEmitter } from 'node:events';
+import * as amqp from 'amqplib';
+import type { Logger } from 'winston';
+import { jitteredBackoff, sleep } from '../timing';
+
+/**
+ * One AMQP connection that reconnects by itself with jittered backoff, trying each broker node of
+ * AMQP_URL in turn. Emits `up` (with the new connection) after every (re)connect and `down` when lost,
+ * so owners re-create their channels and re-assert topology.
+ */
+export class AmqpConnection extends EventEmitter {
+  private conn: amqp.ChannelModel | null = null;
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private nextUrl = 0;
+
+  constructor(
+    private readonly urls: string[],
+    private readonly name: string,
+    private readonly log: Logger,
+    private readonly heartbeatSeconds = 10,
+  ) {
+    super();
+  }
+
+  get current(): amqp.ChannelModel | null {
+    return this.conn;
+  }
+
+  /** Connects (retrying forever until stop()), then keeps the connection alive. */
+  async start(): Promise<void> {
+    await this.connectLoop();
+  }
+
+  private async connectLoop(): Promise<void> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      const url = this.urls[this.nextUrl % this.urls.length];
+      this.nextUrl++;
+      try {
+        const conn = await amqp.connect(withHeartbeat(url, this.heartbeatSeconds), {
+          timeout: 10_000,
+          keepAlive: true,
+          clientProperties: { connection_name: `workitem-server ${this.name}` },
+        });
+        if (this.stopping) {
+          await conn.close().catch(() => undefined);
+          return;
+        }
+        this.attach(conn);
+        this.log.info('amqp connected', { connection: this.name, node: redactUrl(url) });
+        this.emit('up', conn);
+        return;
+      } catch (err) {
+        const delay = jitteredBackoff(attempt);
+        this.log.warn('amqp connect failed; retrying', {
+          connection: this.name,
+          node: redactUrl(url),
+          error: (err as Error).message,
+          retryInMs: delay,
+        });
+        await sleep(delay, this.abort.signal);
+      }
+    }
+  }
+
+  private attach(conn: amqp.ChannelModel): void {
+    this.conn = conn;
+    conn.on('error', (err: Error) => this.log.warn('amqp connection error', { connection: this.name, error: err.message }));
+    conn.on('blocked', (reason: string) => this.log.warn('amqp connection blocked by broker', { connection: this.name, reason }));
+    conn.on('unblocked', () => this.log.info('amqp connection unblocked', { connection: this.name }));
+    conn.once('close', () => {
+      if (this.conn !== conn) return;
+      this.conn = null;
+      this.emit('down');
+      if (this.stopping) return;
+      this.log.warn('amqp connection lost; reconnecting', { connection: this.name });
+      void this.connectLoop();
+    });
+  }
+
+  /** Closes the connection for good. Bounded: a dead socket is destroyed rather than waited on. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    const conn = this.conn;
+    this.conn = null;
+    if (conn) {
+      await Promise.race([conn.close().catch(() => undefined), sleep(3000)]);
+    }
+  }
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
+}
+
+/** Heartbeats detect a dead peer (e.g. a dropped TCP connection) without waiting for the OS. */
+function withHeartbeat(url: string, seconds: number): string {
+  if (/[?&]heartbeat=/.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}heartbeat=${seconds}`;
+}

@@ -1,0 +1,145 @@
+import { EventEmitter } from 'node:events';
+import type * as amqp from 'amqplib';
+import type { Logger } from 'winston';
+import { PublishOutcome, TransientError } from '../../ports/messaging';
+import { withTimeout } from '../timing';
+import type { AmqpConnection } from './amqp-connection';
+import { assertTopology } from './assert-topology';
+import type { Topology } from './topology';
+
+/** Header that lets a returned (unroutable) copy be matched to its publish when message_id is not ours. */
+export const PUBLISH_ID_HEADER = 'x-wi-publish-id';
+
+interface Pending {
+  returned: boolean;
+}
+
+/**
+ * Publishes on a confirm channel of the publish connection. Every publish resolves only when the broker
+ * confirmed it, tells whether a `mandatory` message was returned, respects back-pressure (`drain`)
+ * and is bounded by a timeout. A nack, a closed channel or a timeout is a TransientError.
+ */
+export class ConfirmedPublisher extends EventEmitter {
+  private ch: amqp.ConfirmChannel | null = null;
+  private waiters: (() => void)[] = [];
+  private drain: Promise<void> | null = null;
+  private readonly pending = new Map<string, Pending>();
+
+  constructor(
+    private readonly conn: AmqpConnection,
+    private readonly topology: Topology,
+    private readonly log: Logger,
+    private readonly confirmTimeoutMs: number,
+  ) {
+    super();
+    conn.on('up', (model: amqp.ChannelModel) => void this.open(model));
+    conn.on('down', () => {
+      this.ch = null;
+      this.emit('lost');
+    });
+  }
+
+  get ready(): boolean {
+    return this.ch !== null;
+  }
+
+  private async open(model: amqp.ChannelModel): Promise<void> {
+    try {
+      const ch = await model.createConfirmChannel();
+      ch.on('error', (err: Error) => this.log.warn('publish channel error', { error: err.message }));
+      ch.on('return', (msg: amqp.Message) => {
+        const id = publishIdOf(msg.properties);
+        const p = id ? this.pending.get(id) : undefined;
+        if (p) p.returned = true;
+      });
+      ch.on('close', () => {
+        if (this.ch !== ch) return;
+        this.ch = null;
+        this.emit('lost');
+        // A channel closed by a channel-level error (connection still up) is re-opened at once.
+        if (this.conn.current === model) void this.open(model);
+      });
+      await assertTopology(ch, this.topology);
+      this.ch = ch;
+      this.drain = null;
+      const w = this.waiters;
+      this.waiters = [];
+      w.forEach((fn) => fn());
+      this.log.info('publish channel ready');
+      this.emit('ready');
+    } catch (err) {
+      this.log.error('cannot open publish channel', { error: (err as Error).message, stack: (err as Error).stack });
+      // The connection is likely going down; its `up` will call open() again.
+    }
+  }
+
+  private async channel(): Promise<amqp.ConfirmChannel> {
+    if (this.ch) return this.ch;
+    await withTimeout(
+      new Promise<void>((resolve) => this.waiters.push(resolve)),
+      this.confirmTimeoutMs,
+      'waiting for the publish channel',
+    ).catch((err) => {
+      throw new TransientError((err as Error).message, { cause: err });
+    });
+    if (!this.ch) throw new TransientError('publish channel not available');
+    return this.ch;
+  }
+
+  async publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: amqp.Options.Publish & { messageId: string },
+    mandatory: boolean,
+  ): Promise<PublishOutcome> {
+    while (this.drain) await this.drain;
+    const ch = await this.channel();
+    const id = publishIdOf(options) ?? options.messageId;
+    const pending: Pending = { returned: false };
+    if (mandatory) this.pending.set(id, pending);
+    try {
+      return await new Promise<PublishOutcome>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new TransientError(`publish to ${exchange}/${routingKey} not confirmed in ${this.confirmTimeoutMs} ms`)),
+          this.confirmTimeoutMs,
+        );
+        let ok: boolean;
+        try {
+          ok = ch.publish(exchange, routingKey, body, { ...options, mandatory }, (err) => {
+            clearTimeout(timer);
+            if (err) reject(new TransientError(`publish to ${exchange}/${routingKey} nacked or channel closed`, { cause: err }));
+            else resolve(pending.returned ? 'returned' : 'confirmed');
+          });
+        } catch (err) {
+          clearTimeout(timer);
+          reject(new TransientError(`publish failed: ${(err as Error).message}`, { cause: err }));
+          return;
+        }
+        if (!ok && !this.drain) {
+          // Back-pressure: later publishes wait for `drain` (or the channel's end), bounded.
+          this.drain = withTimeout(
+            new Promise<void>((res) => {
+              ch.once('drain', res);
+              ch.once('close', res);
+            }),
+            this.confirmTimeoutMs,
+            'publish channel drain',
+          )
+            .catch(() => undefined)
+            .finally(() => {
+              this.drain = null;
+            });
+        }
+      });
+    } finally {
+      if (mandatory) this.pending.delete(id);
+    }
+  }
+}
+
+function publishIdOf(props: { headers?: Record<string, unknown>; messageId?: string }): string | undefined {
+  const h = props.headers?.[PUBLISH_ID_HEADER];
+  if (typeof h === 'string') return h;
+  return props.messageId;
+}

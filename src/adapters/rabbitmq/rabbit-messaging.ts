@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import type * as amqp from 'amqplib';
+import type { Logger } from 'winston';
+import type { AppConfig } from '../../config/config';
+import type { ContactClosedEvent, ContactCreatedEvent } from '../../domain/contact-event';
+import type { WorkItemError } from '../../domain/error-codes';
+import type { ReceiptData } from '../../domain/receipt';
+import { InboundMessage, Messaging, PublishOutcome, ReceiptTarget, TransientError } from '../../ports/messaging';
+import { renderReceipt } from '../xml/render-receipt';
+import type { AmqpConnection } from './amqp-connection';
+import { ConfirmedPublisher, PUBLISH_ID_HEADER } from './confirmed-publisher';
+import { CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, toInboundMessage } from './inbound-message';
+import { parkedQueueName } from './topology';
+
+
+export interface MessagingEvents {
+  receiptLost(reason: 'no_reply_queue' | 'publish_failed'): void;
+}
+
+/**
+ * The Messaging port over RabbitMQ: which exchange, routing key and properties each outbound message gets.
+ */
+export class RabbitMessaging implements Messaging {
+  constructor(
+    private readonly publisher: ConfirmedPublisher,
+    private readonly consumeConn: AmqpConnection,
+    private readonly cfg: Pick<AppConfig, 'topology' | 'park' | 'entrances'>,
+    private readonly log: Logger,
+    private readonly events: MessagingEvents,
+  ) {}
+
+  publishEvent(event: ContactCreatedEvent | ContactClosedEvent): Promise<PublishOutcome> {
+    return this.publisher.publish(
+      this.cfg.topology.eventsExchange,
+      `${event.type}.${event.entrance}`,
+      Buffer.from(JSON.stringify(event)),
+      {
+        messageId: event.eventId,
+        type: event.type,
+        contentType: 'application/json',
+        contentEncoding: 'utf-8',
+        persistent: true,
+        timestamp: Math.floor(Date.now() / 1000),
+        appId: 'workitem-server',
+      },
+      true,
+    );
+  }
+
+  async sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void> {
+    const body = renderReceipt(receipt);
+    const props = {
+      contentType: 'application/xml',
+      contentEncoding: 'utf-8',
+      type: 'workItemReceipt',
+      correlationId: target.correlationId,
+      persistent: true,
+      timestamp: Math.floor(Date.now() / 1000),
+      appId: 'workitem-server',
+    };
+    const toSender = target.replyTo
+      ? this.publisher
+          .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, true)
+          .then((outcome) => {
+            if (outcome === 'returned') {
+              this.events.receiptLost('no_reply_queue');
+              this.log.warn('receipt not delivered: reply_to queue does not exist', { replyTo: target.replyTo, status: receipt.status });
+            }
+          })
+          .catch((err) => {
+            // A broken reply_to must never hold up the item: the copy on the receipts exchange remains.
+            this.events.receiptLost('publish_failed');
+            this.log.warn('receipt to reply_to failed', { replyTo: target.replyTo, error: (err as Error).message });
+          })
+      : Promise.resolve();
+    const copy = this.publisher.publish(
+      this.cfg.topology.receiptsExchange,
+      `${receipt.status}.${receipt.source ?? 'unknown'}`,
+      body,
+      { ...props, messageId: randomUUID() },
+      false,
+    );
+    await Promise.all([toSender, copy]);
+  }
+
+  async publishErrorCopy(msg: InboundMessage | null, error: WorkItemError, fallbackBody?: Buffer): Promise<void> {
+    const original = msg?.properties.headers ?? {};
+    const firstFailed = typeof original['x-first-failed-at'] === 'string' ? original['x-first-failed-at'] : new Date().toISOString();
+    const headers: Record<string, unknown> = {
+      ...original,
+      'x-error-code': error.code,
+      'x-error-message': error.message,
+      'x-error-path': error.path,
+      'x-first-failed-at': firstFailed,
+      'x-failed-at': new Date().toISOString(),
+      [PUBLISH_ID_HEADER]: randomUUID(),
+    };
+    if (msg) {
+      headers['x-original-exchange'] = msg.exchange;
+      headers[ORIGINAL_ROUTING_KEY_HEADER] = msg.senderRoutingKey;
+    }
+    const outcome = await this.publisher.publish(
+      this.cfg.topology.errorExchange,
+      error.code,
+      msg?.body ?? fallbackBody ?? Buffer.alloc(0),
+      { ...copyableProperties(msg), headers, persistent: true, messageId: msg?.properties.messageId ?? randomUUID() },
+      true,
+    );
+    if (outcome === 'returned') throw new TransientError('error copy unroutable: is the error queue missing?');
+  }
+
+  async park(entrance: string, contactId: string, msg: InboundMessage | null, fallbackBody?: Buffer): Promise<void> {
+    const headers: Record<string, unknown> = {
+      ...(msg?.properties.headers ?? {}),
+      [CONTACT_ID_HEADER]: contactId,
+      [ENTRANCE_HEADER]: entrance,
+      'x-parked-at': new Date().toISOString(),
+      [PUBLISH_ID_HEADER]: randomUUID(),
+    };
+    if (msg) headers[ORIGINAL_ROUTING_KEY_HEADER] = msg.senderRoutingKey;
+    const outcome = await this.publisher.publish(
+      '',
+      parkedQueueName(this.cfg, entrance),
+      msg?.body ?? fallbackBody ?? Buffer.alloc(0),
+      {
+        ...copyableProperties(msg),
+        contentType: msg?.properties.contentType ?? 'application/json',
+        headers,
+        persistent: true,
+        messageId: msg?.properties.messageId ?? contactId,
+        expiration: String(Math.round(this.cfg.park.retrySeconds * 1000)),
+      },
+      true,
+    );
+    if (outcome === 'returned') throw new TransientError(`parked queue for ${entrance} is missing`);
+  }
+
+  async drainParked(entrance: string, max: number, fn: (msg: InboundMessage) => Promise<void>): Promise<number> {
+    const model = this.consumeConn.current;
+    if (!model) throw new TransientError('broker not connected');
+    const ch = await model.createChannel();
+    ch.on('error', () => undefined);
+    let n = 0;
+    try {
+      for (; n < max; n++) {
+        const m = await ch.get(parkedQueueName(this.cfg, entrance), { noAck: false });
+        if (!m) break;
+        try {
+          await fn(toInboundMessage(m));
+          ch.ack(m);
+        } catch (err) {
+          ch.nack(m, false, true);
+          throw err;
+        }
+      }
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+    return n;
+  }
+}
+
+/**
+ * Original properties for a copy. user_id is dropped (the broker checks it against our own user) and so is
+ * expiration (a copy on the error queue must not vanish).
+ */
+function copyableProperties(msg: InboundMessage | null): amqp.Options.Publish {
+  if (!msg) return {};
+  const { userId: _userId, expiration: _expiration, headers: _headers, deliveryMode: _dm, ...rest } = msg.properties.raw as unknown as amqp.MessageProperties;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) out[k] = v;
+  return out as amqp.Options.Publish;
+}

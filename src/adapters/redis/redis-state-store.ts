@@ -1,0 +1,216 @@
+import type Redis from 'ioredis';
+import type { ContactRecord } from '../../domain/contact-event';
+import type {
+  AcceptInput,
+  AcceptResult,
+  CancelResult,
+  EndResult,
+  EntranceState,
+  ItemState,
+  ParkResult,
+  RouteParkedResult,
+  StateStore,
+  StatsDelta,
+  StatsRow,
+  StoredItem,
+} from '../../ports/state-store';
+import { hourBucket, redisKeys } from './keys';
+import { SCRIPTS, ScriptName } from './scripts';
+
+type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
+
+/** Parses a stored record; contactData comes back as a null-prototype object like the original. */
+function parseRecord(json: string): ContactRecord {
+  const rec = JSON.parse(json) as ContactRecord;
+  const data: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(rec.contactData)) data[k] = v;
+  rec.contactData = data;
+  return rec;
+}
+
+function toRouteResult(r: string[]): RouteParkedResult {
+  const [outcome, contactId, payload, replyTo, corrId] = r;
+  switch (outcome) {
+    case 'routed':
+      return { outcome, record: parseRecord(payload) };
+    case 'not_buffered':
+      return { outcome, record: parseRecord(payload) };
+    case 'expired':
+      return { outcome, record: parseRecord(payload), replyTo: replyTo || undefined, correlationId: corrId || undefined };
+    case 'closed':
+      return { outcome, contactId };
+    default:
+      return { outcome: 'gone', contactId, tombstone: payload === '1' };
+  }
+}
+
+export class RedisStateStore implements StateStore {
+  private readonly keys;
+  private readonly run: Record<ScriptName, ScriptRunner>;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly tombstoneSeconds: number,
+  ) {
+    this.keys = redisKeys(prefix);
+    const run = {} as Record<ScriptName, ScriptRunner>;
+    for (const [name, lua] of Object.entries(SCRIPTS) as [ScriptName, string][]) {
+      const command = `wi_${name}`;
+      // defineCommand uses EVALSHA and falls back to EVAL, so scripts survive a Redis restart (SCRIPT FLUSH).
+      if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 0, lua });
+      run[name] = (...args) =>
+        (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[command](prefix, ...args);
+    }
+    this.run = run;
+  }
+
+  async accept(input: AcceptInput): Promise<AcceptResult> {
+    const r = input.record;
+    const [outcome, contactId, state, rec] = (await this.run.acceptItem(
+      r.contactId,
+      r.source,
+      r.externalId,
+      r.entrance,
+      JSON.stringify(r),
+      input.nowMs,
+      input.maxParked,
+      input.replyTo ?? '',
+      input.correlationId ?? '',
+      r.taskType,
+      hourBucket(input.nowMs),
+    )) as string[];
+    if (outcome === 'park_limit') return { outcome };
+    if (outcome === 'duplicate') return { outcome, contactId, state: state as ItemState, record: parseRecord(rec) };
+    return { outcome: outcome as 'accepted' | 'buffered', contactId };
+  }
+
+  async parkRouted(contactId: string, nowMs: number): Promise<ParkResult> {
+    const [outcome, rec] = (await this.run.parkRouted(contactId, nowMs)) as string[];
+    if (outcome === 'parked') return { outcome, record: parseRecord(rec) };
+    return { outcome: outcome as 'not_routed' | 'unknown' };
+  }
+
+  async routeParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult> {
+    const r = (await this.run.routeParked(contactId, nowMs, maxParkMs, this.tombstoneSeconds, hourBucket(nowMs))) as string[];
+    return toRouteResult(r);
+  }
+
+  async routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]> {
+    const rows = (await this.run.routeParkedBatch(
+      entrance,
+      nowMs,
+      maxParkMs,
+      limit,
+      this.tombstoneSeconds,
+      hourBucket(nowMs),
+    )) as string[][];
+    return rows.map(toRouteResult);
+  }
+
+  async end(contactId: string, nowMs: number): Promise<EndResult> {
+    const r = (await this.run.endItem(contactId, nowMs, this.tombstoneSeconds, hourBucket(nowMs))) as string[];
+    if (r[0] !== 'ended') return { outcome: 'unknown' };
+    return { outcome: 'ended', entrance: r[1], taskType: r[2], handledMs: Number(r[3]), hadAttachment: r[4] === '1' };
+  }
+
+  async cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult> {
+    const [outcome, rec] = (await this.run.cancelItem(source, externalId, nowMs, this.tombstoneSeconds, hourBucket(nowMs))) as string[];
+    return outcome === 'cancelled' ? { outcome, record: parseRecord(rec) } : { outcome: 'not_found' };
+  }
+
+  async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {
+    const changed = await this.run.setEntrance(name, open ? 'open' : 'closed', by, new Date(nowMs).toISOString());
+    return { changed: changed === 1 };
+  }
+
+  async entrances(names: string[]): Promise<EntranceState[]> {
+    const pipe = this.redis.pipeline();
+    for (const n of names) {
+      pipe.hgetall(this.keys.entrance(n));
+      pipe.zcard(this.keys.parked(n));
+    }
+    const res = (await pipe.exec()) ?? [];
+    return names.map((name, i) => {
+      const [e1, h] = res[i * 2];
+      const [e2, parked] = res[i * 2 + 1];
+      if (e1 || e2) throw e1 ?? e2;
+      const s = h as Record<string, string>;
+      return { name, open: s.state !== 'closed', since: s.since, by: s.by, parked: Number(parked) };
+    });
+  }
+
+  async isOpen(name: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.entrance(name), 'state')) !== 'closed';
+  }
+
+  async pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]> {
+    const flat = (await this.run.pageUnfinished(afterSeq, limit)) as string[];
+    const items: StoredItem[] = [];
+    for (let i = 0; i < flat.length; i += 5) {
+      items.push({
+        seq: Number(flat[i]),
+        contactId: flat[i + 1],
+        state: flat[i + 2] as ItemState,
+        parkedAt: flat[i + 3] ? Number(flat[i + 3]) : undefined,
+        record: parseRecord(flat[i + 4]),
+      });
+    }
+    return items;
+  }
+
+  async getItem(contactId: string): Promise<StoredItem | null> {
+    const [state, seq, parkedAt, rec] = await this.redis.hmget(this.keys.item(contactId), 'state', 'seq', 'parkedAt', 'rec');
+    if (!state || !rec) return null;
+    return {
+      contactId,
+      seq: Number(seq),
+      state: state as ItemState,
+      parkedAt: parkedAt ? Number(parkedAt) : undefined,
+      record: parseRecord(rec),
+    };
+  }
+
+  countUnfinished(): Promise<number> {
+    return this.redis.zcard(this.keys.unfinished);
+  }
+
+  async countRejected(d: StatsDelta, nowMs: number): Promise<void> {
+    const key = this.keys.stats(hourBucket(nowMs));
+    await this.redis
+      .multi()
+      .hincrby(key, `rejected|${d.taskType}|${d.entrance}`, 1)
+      .expire(key, 400 * 24 * 3600)
+      .exec();
+  }
+
+  async stats(sinceMs: number, nowMs: number): Promise<StatsRow[]> {
+    const hours: string[] = [];
+    for (let t = sinceMs - (sinceMs % 3_600_000); t <= nowMs; t += 3_600_000) hours.push(hourBucket(t));
+    const pipe = this.redis.pipeline();
+    for (const h of hours) pipe.hgetall(this.keys.stats(h));
+    const res = (await pipe.exec()) ?? [];
+    const rows: StatsRow[] = [];
+    res.forEach(([err, h], i) => {
+      if (err) throw err;
+      for (const [field, value] of Object.entries(h as Record<string, string>)) {
+        const [metric, taskType, entrance] = field.split('|');
+        rows.push({ hour: hours[i], metric, taskType, entrance, value: Number(value) });
+      }
+    });
+    return rows;
+  }
+
+  async acquireLock(name: string, owner: string, ttlMs: number): Promise<number | null> {
+    const fence = await this.run.acquireLock(name, owner, ttlMs);
+    return fence === null ? null : Number(fence);
+  }
+
+  async renewLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.run.renewLock(name, owner, ttlMs)) === 1;
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    await this.run.releaseLock(name, owner);
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Every Redis state transition, each one Lua script = one atomic step (the bullmq way).
+ * Scripts receive the key prefix as ARGV[1] and build key names with the helpers below, which mirror
+ * `keys.ts`: this folder is the only place that knows key names.
+ */
+
+const KEY_HELPERS = `
+local p = ARGV[1]
+local function item_key(cid) return p .. 'item:' .. cid end
+local function parked_key(entrance) return p .. 'parked:' .. entrance end
+local function stat(hour, metric, task, entrance, n)
+  local k = p .. 'stats:' .. hour
+  redis.call('HINCRBY', k, metric .. '|' .. task .. '|' .. entrance, n)
+  redis.call('EXPIRE', k, 34560000)
+end
+-- Removes every trace of an unfinished item and leaves a tombstone, so a late retry cannot revive it.
+local function remove_item(cid, f, why, tomb_ttl)
+  redis.call('DEL', item_key(cid), p .. 'att:' .. cid)
+  redis.call('HDEL', p .. 'ext', f.source .. '|' .. f.externalId)
+  redis.call('ZREM', p .. 'unfinished', cid)
+  redis.call('ZREM', parked_key(f.entrance), cid)
+  redis.call('SET', p .. 'tomb:' .. cid, why, 'EX', tomb_ttl)
+end
+local function fields(cid)
+  local v = redis.call('HMGET', item_key(cid), 'state', 'entrance', 'source', 'externalId', 'taskType',
+    'receivedAt', 'parkedAt', 'rec', 'replyTo', 'corrId', 'seq')
+  if not v[1] then return nil end
+  return { state = v[1], entrance = v[2], source = v[3], externalId = v[4], taskType = v[5],
+    receivedAt = tonumber(v[6]), parkedAt = tonumber(v[7] or '0'), rec = v[8], replyTo = v[9] or '',
+    corrId = v[10] or '', seq = tonumber(v[11]) }
+end
+`;
+
+/**
+ * Tries to route one parked item. Shared by the token retry and the reopen flush.
+ * Returns {outcome, contactId, rec, replyTo, corrId}.
+ */
+const ROUTE_ONE = `
+local function route_one(cid, now, max_park_ms, tomb_ttl, hour)
+  local f = fields(cid)
+  if not f then
+    local tomb = redis.call('EXISTS', p .. 'tomb:' .. cid)
+    return { 'gone', cid, tostring(tomb), '', '' }
+  end
+  if f.state ~= 'buffered' then return { 'not_buffered', cid, f.rec, '', '' } end
+  if now - f.parkedAt > max_park_ms then
+    remove_item(cid, f, 'expired', tomb_ttl)
+    stat(hour, 'expired', f.taskType, f.entrance, 1)
+    return { 'expired', cid, f.rec, f.replyTo, f.corrId }
+  end
+  if redis.call('HGET', p .. 'entrance:' .. f.entrance, 'state') == 'closed' then
+    return { 'closed', cid, '', '', '' }
+  end
+  redis.call('HSET', item_key(cid), 'state', 'routed')
+  redis.call('HDEL', item_key(cid), 'parkedAt')
+  redis.call('ZREM', parked_key(f.entrance), cid)
+  return { 'routed', cid, f.rec, '', '' }
+end
+`;
+
+export const SCRIPTS = {
+  /**
+   * Records a new item as unfinished, or reports the duplicate. Decides routed vs buffered from the
+   * entrance state read in the same step, so a close/open can never split an item's fate.
+   * ARGV: prefix, contactId, source, externalId, entrance, recJson, nowMs, maxParked, replyTo, corrId, taskType, hour
+   */
+  acceptItem: `${KEY_HELPERS}
+local cid, source, ext, entrance = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local now, max_parked, task, hour = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[11], ARGV[12]
+local existing = redis.call('HGET', p .. 'ext', source .. '|' .. ext)
+if existing then
+  local f = fields(existing)
+  if f then
+    stat(hour, 'duplicate', task, entrance, 1)
+    return { 'duplicate', existing, f.state, f.rec }
+  end
+  redis.call('HDEL', p .. 'ext', source .. '|' .. ext)
+end
+local state = 'routed'
+if redis.call('HGET', p .. 'entrance:' .. entrance, 'state') == 'closed' then
+  if redis.call('ZCARD', parked_key(entrance)) >= max_parked then return { 'park_limit', '', '', '' } end
+  state = 'buffered'
+end
+local seq = redis.call('INCR', p .. 'seq')
+redis.call('HSET', item_key(cid), 'rec', ARGV[6], 'state', state, 'entrance', entrance, 'source', source,
+  'externalId', ext, 'taskType', task, 'seq', seq, 'receivedAt', now, 'replyTo', ARGV[9], 'corrId', ARGV[10])
+if state == 'buffered' then
+  redis.call('HSET', item_key(cid), 'parkedAt', now)
+  redis.call('ZADD', parked_key(entrance), seq, cid)
+end
+redis.call('HSET', p .. 'ext', source .. '|' .. ext, cid)
+redis.call('ZADD', p .. 'unfinished', seq, cid)
+stat(hour, state == 'routed' and 'accepted' or 'buffered', task, entrance, 1)
+return { state == 'routed' and 'accepted' or 'buffered', cid, state, '' }
+`,
+
+  /** ARGV: prefix, contactId, nowMs, maxParkMs, tombTtlSeconds, hour */
+  routeParked: `${KEY_HELPERS}${ROUTE_ONE}
+return route_one(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6])
+`,
+
+  /** Oldest first; stops at a closed entrance. ARGV: prefix, entrance, nowMs, maxParkMs, limit, tombTtl, hour */
+  routeParkedBatch: `${KEY_HELPERS}${ROUTE_ONE}
+local ids = redis.call('ZRANGE', parked_key(ARGV[2]), 0, tonumber(ARGV[5]) - 1)
+local out = {}
+for _, cid in ipairs(ids) do
+  local r = route_one(cid, tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6], ARGV[7])
+  if r[1] == 'gone' then redis.call('ZREM', parked_key(ARGV[2]), cid) end
+  table.insert(out, r)
+  if r[1] == 'closed' then break end
+end
+return out
+`,
+
+  /** routed → buffered, keeping its place (seq) in the entrance's parked order. ARGV: prefix, contactId, nowMs */
+  parkRouted: `${KEY_HELPERS}
+local cid = ARGV[2]
+local f = fields(cid)
+if not f then return { 'unknown', '' } end
+if f.state ~= 'routed' then return { 'not_routed', '' } end
+redis.call('HSET', item_key(cid), 'state', 'buffered', 'parkedAt', ARGV[3])
+redis.call('ZADD', parked_key(f.entrance), f.seq, cid)
+return { 'parked', f.rec }
+`,
+
+  /** The agent pressed End. ARGV: prefix, contactId, nowMs, tombTtl, hour */
+  endItem: `${KEY_HELPERS}
+local cid, now = ARGV[2], tonumber(ARGV[3])
+local f = fields(cid)
+if not f then return { 'unknown' } end
+local had_att = redis.call('EXISTS', p .. 'att:' .. cid)
+remove_item(cid, f, 'ended', ARGV[4])
+local handled = now - f.receivedAt
+stat(ARGV[5], 'completed', f.taskType, f.entrance, 1)
+stat(ARGV[5], 'handledMs', f.taskType, f.entrance, handled)
+return { 'ended', f.entrance, f.taskType, tostring(handled), tostring(had_att) }
+`,
+
+  /** The item's own source withdraws it. ARGV: prefix, source, externalId, nowMs, tombTtl, hour */
+  cancelItem: `${KEY_HELPERS}
+local cid = redis.call('HGET', p .. 'ext', ARGV[2] .. '|' .. ARGV[3])
+if not cid then return { 'not_found', '' } end
+local f = fields(cid)
+if not f then
+  redis.call('HDEL', p .. 'ext', ARGV[2] .. '|' .. ARGV[3])
+  return { 'not_found', '' }
+end
+remove_item(cid, f, 'cancelled', ARGV[5])
+stat(ARGV[6], 'withdrawn', f.taskType, f.entrance, 1)
+return { 'cancelled', f.rec }
+`,
+
+  /** ARGV: prefix, entrance, state (open|closed), by, nowIso. Returns 1 when the state changed. */
+  setEntrance: `${KEY_HELPERS}
+local k = p .. 'entrance:' .. ARGV[2]
+local old = redis.call('HGET', k, 'state') or 'open'
+if old == ARGV[3] then return 0 end
+redis.call('HSET', k, 'state', ARGV[3], 'since', ARGV[5], 'by', ARGV[4])
+return 1
+`,
+
+  /** ARGV: prefix, afterSeq, limit → flat list seq, cid, state, parkedAt, rec ... */
+  pageUnfinished: `${KEY_HELPERS}
+local ids = redis.call('ZRANGEBYSCORE', p .. 'unfinished', '(' .. ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i = 1, #ids, 2 do
+  local cid = ids[i]
+  local v = redis.call('HMGET', item_key(cid), 'state', 'parkedAt', 'rec')
+  if v[1] then
+    table.insert(out, ids[i + 1]); table.insert(out, cid); table.insert(out, v[1])
+    table.insert(out, v[2] or ''); table.insert(out, v[3])
+  end
+end
+return out
+`,
+
+  /** ARGV: prefix, name, owner, ttlMs → fencing token, or nil when another owner holds the lock. */
+  acquireLock: `${KEY_HELPERS}
+if redis.call('SET', p .. 'lock:' .. ARGV[2], ARGV[3], 'NX', 'PX', ARGV[4]) then
+  return redis.call('INCR', p .. 'fence:' .. ARGV[2])
+end
+if redis.call('GET', p .. 'lock:' .. ARGV[2]) == ARGV[3] then
+  redis.call('PEXPIRE', p .. 'lock:' .. ARGV[2], ARGV[4])
+  return tonumber(redis.call('GET', p .. 'fence:' .. ARGV[2]))
+end
+return nil
+`,
+
+  /** ARGV: prefix, name, owner, ttlMs → 1 while still the owner. */
+  renewLock: `${KEY_HELPERS}
+if redis.call('GET', p .. 'lock:' .. ARGV[2]) == ARGV[3] then
+  redis.call('PEXPIRE', p .. 'lock:' .. ARGV[2], ARGV[4])
+  return 1
+end
+return 0
+`,
+
+  /** ARGV: prefix, name, owner */
+  releaseLock: `${KEY_HELPERS}
+if redis.call('GET', p .. 'lock:' .. ARGV[2]) == ARGV[3] then redis.call('DEL', p .. 'lock:' .. ARGV[2]) end
+return 1
+`,
+} as const;
+
+export type ScriptName = keyof typeof SCRIPTS;

@@ -1,0 +1,78 @@
+import { reject } from './rejection';
+import { childPath } from './xml-path';
+import { XmlNode } from './xml-node';
+
+const CONTROL_CHAR = /\p{Cc}/u;
+
+/** The single child element `name` of `parent` (the structure check already ruled out repeats). */
+export function child(parent: XmlNode, name: string): XmlNode | undefined {
+  return parent.children.get(name)?.[0];
+}
+
+/** Trimmed text of an optional child; an empty element counts as absent. */
+export function optionalText(parent: XmlNode, name: string): string | undefined {
+  const text = child(parent, name)?.text.trim();
+  return text === '' ? undefined : text;
+}
+
+export function requiredText(parent: XmlNode, name: string, parentPath: string): string {
+  const text = optionalText(parent, name);
+  if (text === undefined) reject('MISSING_FIELD', `<${name}> is required`, childPath(parentPath, name, 1));
+  return text;
+}
+
+export function checkMaxLength(value: string, max: number, label: string, path: string): void {
+  if (value.length > max) reject('INVALID_FIELD', `${label} must be at most ${max} characters`, path);
+}
+
+export function checkNoControlChars(value: string, label: string, path: string): void {
+  if (CONTROL_CHAR.test(value)) reject('INVALID_FIELD', `${label} must not contain control characters`, path);
+}
+
+export function hasControlChars(value: string): boolean {
+  return CONTROL_CHAR.test(value);
+}
+
+/** `1`..`10`, digits only (no sign, no fraction, no exponent). */
+export function parsePriority(text: string, path: string): number {
+  const value = /^[0-9]{1,3}$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 1 && value <= 10)) reject('INVALID_FIELD', 'priority must be an integer 1..10', path);
+  return value;
+}
+
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * RFC 3339 date-time with seconds and a zone (`Z` or `±hh:mm`). Date.parse alone is too lenient
+ * (it rolls 2026-02-30 over to March), so the fields are range-checked too. Returned in UTC
+ * (`toISOString`), so consumers compare like with like.
+ */
+export function parseDueAt(text: string, path: string): string {
+  const m = DATE_TIME.exec(text);
+  const time = m ? Date.parse(text) : NaN;
+  if (!m || Number.isNaN(time) || !fieldsInRange(m)) {
+    reject('INVALID_FIELD', 'dueAt must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T12:00:00Z', path);
+  }
+  return new Date(time).toISOString();
+}
+
+function fieldsInRange(m: RegExpExecArray): boolean {
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(year, month, 0); // day 0 of the next month; unlike Date.UTC, years < 100 stay as given
+  const daysInMonth = lastDay.getUTCDate();
+  const zoneOk = m[8] === 'Z' || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && zoneOk;
+}
+
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+const PHONE = /^\+?[0-9 ()-]{3,32}$/;
+
+export function checkEmail(value: string, path: string): void {
+  if (value.length > 254 || !EMAIL.test(value)) reject('INVALID_FIELD', 'email is not a valid e-mail address', path);
+}
+
+export function checkPhone(value: string, path: string): void {
+  if (!PHONE.test(value)) reject('INVALID_FIELD', 'phone must be digits, spaces, ( ) - and an optional leading +', path);
+}

@@ -1,0 +1,25 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { parseMessage, type ParseOptions } from './parse-message';
+
+/** Worker-thread entry: parses large messages off the event loop (see worker-parser.ts). */
+interface Job {
+  id: number;
+  body: Uint8Array;
+}
+
+const opts = workerData as ParseOptions & { entranceNames: string[] };
+const parseOpts: ParseOptions = { ...opts, entrances: new Set(opts.entranceNames) };
+
+parentPort?.on('message', (job: Job) => {
+  const body = Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength);
+  const result = parseMessage(body, parseOpts);
+  const transfer: ArrayBuffer[] = [];
+  if (result.kind === 'workItem' && result.item.attachment) {
+    // Hand the decoded bytes over without a copy. A pooled small Buffer cannot be transferred, so copy those.
+    const data = result.item.attachment.data;
+    const own = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : Buffer.from(data);
+    result.item.attachment.data = own;
+    transfer.push(own.buffer as ArrayBuffer);
+  }
+  parentPort?.postMessage({ id: job.id, result }, transfer);
+});

@@ -1,0 +1,114 @@
+import { Parser } from 'xml2js';
+import { ERROR_CODES, ErrorCode, WorkItemError } from '../../domain/error-codes';
+import type { ReceiptData, ReceiptStatus } from '../../domain/receipt';
+import { preflight } from './preflight';
+import { Rejection } from './rejection';
+import { stripIllegalXmlChars } from './xml-chars';
+
+/** The receipt shape lives in the domain (ports use it); re-exported as the adapter's API. */
+export type { ReceiptData } from '../../domain/receipt';
+
+const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
+const RECEIPT_STATUSES: readonly ReceiptStatus[] = ['accepted', 'buffered', 'duplicate', 'cancelled', 'rejected'];
+/** Attribute order of the contract. */
+const ATTRIBUTE_ORDER = ['status', 'externalId', 'source', 'contactId', 'entrance', 'receivedAt'] as const;
+const MAX_RECEIPT_BYTES = 1024 * 1024;
+
+/** Renders the contract's `<workItemReceipt …/>`, with an `<error>` child when an error is given. */
+export function renderReceipt(r: ReceiptData): Buffer {
+  const attributes = ATTRIBUTE_ORDER.filter((name) => r[name] !== undefined)
+    .map((name) => ` ${name}="${escapeAttribute(String(r[name]))}"`)
+    .join('');
+  const content = r.error ? renderError(r.error) : '';
+  const element = content === '' ? `<workItemReceipt${attributes}/>` : `<workItemReceipt${attributes}>${content}</workItemReceipt>`;
+  return Buffer.from(`${DECLARATION}\n${element}\n`, 'utf8');
+}
+
+function renderError(e: WorkItemError): string {
+  return `<error code="${escapeAttribute(e.code)}" path="${escapeAttribute(e.path)}">${escapeText(e.message)}</error>`;
+}
+
+const TEXT_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&apos;',
+  // a literal CR would be normalised to LF by the reader
+  '\r': '&#13;',
+};
+const ATTRIBUTE_ESCAPES: Record<string, string> = {
+  ...TEXT_ESCAPES,
+  // literal whitespace in attribute values is normalised to spaces by the reader
+  '\t': '&#9;',
+  '\n': '&#10;',
+};
+
+export function escapeText(value: string): string {
+  return stripIllegalXmlChars(value).replace(/[&<>"'\r]/g, (c) => TEXT_ESCAPES[c]);
+}
+
+export function escapeAttribute(value: string): string {
+  return stripIllegalXmlChars(value).replace(/[&<>"'\t\n\r]/g, (c) => ATTRIBUTE_ESCAPES[c]);
+}
+
+/**
+ * Reads a receipt back (tests, `workitem send --wait`). Throws an Error naming the problem when
+ * the body is not a receipt of this contract.
+ */
+export function parseReceipt(buf: Buffer): ReceiptData {
+  const root = parseReceiptXml(buf);
+  const attrs = stringRecord(root.$);
+  const status = attrs.status;
+  if (!RECEIPT_STATUSES.includes(status as ReceiptStatus)) throw new Error(`receipt has an unknown status "${status}"`);
+  const receipt: ReceiptData = { status: status as ReceiptStatus };
+  for (const name of ATTRIBUTE_ORDER) {
+    if (name !== 'status' && attrs[name] !== undefined) receipt[name] = attrs[name];
+  }
+  const error = readErrorElement(root.error);
+  return error ? { ...receipt, error } : receipt;
+}
+
+interface ReceiptElement {
+  $?: unknown;
+  error?: unknown;
+}
+
+function parseReceiptXml(buf: Buffer): ReceiptElement {
+  let text: string;
+  try {
+    text = preflight(buf, { maxMessageBytes: MAX_RECEIPT_BYTES }); // no DOCTYPE, entities or PIs
+  } catch (err) {
+    throw new Error(`not a receipt: ${err instanceof Rejection ? err.problem.message : String(err)}`);
+  }
+  let parsed: unknown;
+  let failure: unknown;
+  const parser = new Parser({ strict: true, async: false, explicitArray: true, explicitRoot: true, charkey: '_', attrkey: '$' });
+  try {
+    parser.parseString(text, (err, result) => (err ? (failure = err) : (parsed = result)));
+  } catch (err) {
+    failure = err;
+  }
+  if (failure !== undefined) throw new Error(`not a receipt: ${failure instanceof Error ? failure.message : String(failure)}`);
+  const root = (parsed as Record<string, unknown> | null)?.workItemReceipt;
+  if (root === undefined) throw new Error('not a receipt: the root element must be <workItemReceipt>');
+  return typeof root === 'object' && root !== null ? (root as ReceiptElement) : {};
+}
+
+function readErrorElement(value: unknown): WorkItemError | undefined {
+  if (!Array.isArray(value) || value.length === 0) return undefined;
+  const element: unknown = value[0];
+  const isObject = typeof element === 'object' && element !== null;
+  const attrs = stringRecord(isObject ? (element as { $?: unknown }).$ : undefined);
+  const text = isObject ? (element as { _?: unknown })._ : element;
+  const code = attrs.code;
+  if (!ERROR_CODES.includes(code as ErrorCode)) throw new Error(`receipt has an unknown error code "${code}"`);
+  return { code: code as ErrorCode, path: attrs.path ?? '/', message: typeof text === 'string' ? text : '' };
+}
+
+function stringRecord(value: unknown): Partial<Record<string, string>> {
+  const out: Partial<Record<string, string>> = Object.create(null) as Partial<Record<string, string>>;
+  if (typeof value !== 'object' || value === null) return out;
+  for (const [key, v] of Object.entries(value)) if (typeof v === 'string') out[key] = v;
+  return out;
+}

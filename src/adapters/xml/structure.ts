@@ -1,0 +1,70 @@
+import { reject } from './rejection';
+import { attributePath, childPath } from './xml-path';
+import { XmlNode } from './xml-node';
+
+/** What an element may contain. Anything else is an INVALID_FIELD: nothing is silently ignored. */
+export interface ElementSpec {
+  readonly attributes?: readonly string[];
+  /** Child elements by name; `repeatable` ones may occur more than once. */
+  readonly children?: Readonly<Record<string, ChildSpec>>;
+  /** Whether the element holds text (leaf); containers may only hold whitespace between children. */
+  readonly text: boolean;
+}
+
+export interface ChildSpec {
+  readonly spec: ElementSpec;
+  readonly repeatable?: boolean;
+}
+
+const TEXT: ElementSpec = { text: true };
+const single = (spec: ElementSpec): ChildSpec => ({ spec });
+
+export const WORK_ITEM_SPEC: ElementSpec = {
+  attributes: ['version'],
+  text: false,
+  children: {
+    externalId: single(TEXT),
+    source: single(TEXT),
+    entrance: single(TEXT),
+    priority: single(TEXT),
+    subject: single(TEXT),
+    body: single(TEXT),
+    dueAt: single(TEXT),
+    customer: single({ text: false, children: { name: single(TEXT), email: single(TEXT), phone: single(TEXT) } }),
+    contactData: single({
+      text: false,
+      children: { item: { spec: { attributes: ['key'], text: true }, repeatable: true } },
+    }),
+    attachment: single({ attributes: ['fileName', 'contentType', 'encoding'], text: true }),
+    social: single({ attributes: ['platform', 'pageId', 'postId', 'author'], text: false }),
+  },
+};
+
+export const CANCEL_SPEC: ElementSpec = {
+  attributes: ['version'],
+  text: false,
+  children: { externalId: single(TEXT), source: single(TEXT) },
+};
+
+/**
+ * Checks the shape of `node` against `spec`, depth first in document order: unknown attributes,
+ * text where only elements belong (mixed content), unknown and repeated child elements.
+ */
+export function checkStructure(node: XmlNode, spec: ElementSpec, path: string): void {
+  for (const name of node.attributes.keys()) {
+    if (!spec.attributes?.includes(name)) {
+      reject('INVALID_FIELD', `attribute "${name}" is not allowed on <${node.name}>`, attributePath(path, name));
+    }
+  }
+  if (!spec.text && node.text.trim() !== '') {
+    reject('INVALID_FIELD', `text is not allowed directly inside <${node.name}>`, path);
+  }
+  for (const [name, nodes] of node.children) {
+    const child = spec.children && Object.hasOwn(spec.children, name) ? spec.children[name] : undefined;
+    if (!child) reject('INVALID_FIELD', `element <${name}> is not allowed in <${node.name}>`, childPath(path, name, 1));
+    if (!child.repeatable && nodes.length > 1) {
+      reject('INVALID_FIELD', `element <${name}> may occur only once`, childPath(path, name, 2));
+    }
+    nodes.forEach((childNode, i) => checkStructure(childNode, child.spec, childPath(path, name, i + 1)));
+  }
+}

@@ -1,0 +1,20 @@
+import type { AppConfig } from '../config/config';
+import type { AttachmentStore } from '../ports/attachment-store';
+import type { Logger } from '../ports/logger';
+import type { MessageParser } from '../ports/message-parser';
+import type { Messaging } from '../ports/messaging';
+import type { Metrics } from '../ports/metrics';
+import type { StateStore } from '../ports/state-store';
+
+/** Everything a use case may touch: ports only, no amqplib or ioredis. */
+export interface Deps {
+  cfg: AppConfig;
+  store: StateStore;
+  attachments: AttachmentStore;
+  messaging: Messaging;
+  parser: MessageParser;
+  metrics: Metrics;
+  log: Logger;
+  now: () => number;
+  newId: () => string;
+}

@@ -1,0 +1,91 @@
+import { CONTACT_ID_PATTERN } from '../domain/work-item';
+import type { Deps } from './deps';
+import { flushEntrance } from './flush-entrance';
+import { recordBody } from './route-contact';
+import { replayUnfinished } from './replay-unfinished';
+
+export type ControlEvent =
+  | { type: 'entrance.closed' | 'entrance.opened'; entrance: string; by: string }
+  | { type: 'contact.ended'; contactId: string }
+  | { type: 'contact.rejected'; contactId: string; reason: string }
+  | { type: 'server.started' };
+
+/** Reads a control event; anything malformed is reported as a string reason (logged, then acked). */
+export function parseControlEvent(routingKey: string, body: Buffer): ControlEvent | string {
+  let json: unknown;
+  try {
+    json = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+  } catch {
+    return 'body is not JSON';
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'body is not a JSON object';
+  const o = json as Record<string, unknown>;
+  const str = (k: string) => (typeof o[k] === 'string' && (o[k] as string).length <= 256 ? (o[k] as string) : undefined);
+  switch (routingKey) {
+    case 'entrance.closed':
+    case 'entrance.opened': {
+      const entrance = str('entrance');
+      return entrance ? { type: routingKey, entrance, by: str('by') ?? 'contact-center' } : 'missing "entrance"';
+    }
+    case 'contact.ended':
+    case 'contact.rejected': {
+      const contactId = str('contactId');
+      if (!contactId || !CONTACT_ID_PATTERN.test(contactId)) return 'missing or malformed "contactId"';
+      return routingKey === 'contact.ended'
+        ? { type: routingKey, contactId }
+        : { type: routingKey, contactId, reason: str('reason') ?? 'unspecified' };
+    }
+    case 'server.started':
+      return { type: 'server.started' };
+    default:
+      return `unknown control event "${routingKey}"`;
+  }
+}
+
+export async function handleControlEvent(d: Deps, ev: ControlEvent, owner: string): Promise<void> {
+  switch (ev.type) {
+    case 'entrance.closed':
+    case 'entrance.opened': {
+      if (!d.cfg.entrances[ev.entrance]) {
+        d.log.warn('control event for an unknown entrance ignored', { event: ev.type, entrance: ev.entrance });
+        return;
+      }
+      const open = ev.type === 'entrance.opened';
+      const { changed } = await d.store.setEntrance(ev.entrance, open, ev.by, d.now());
+      d.log.info(open ? 'entrance opened' : 'entrance closed', { entrance: ev.entrance, by: ev.by, changed });
+      // Flush even when already open: a repeated `opened` is how an operator nudges stuck parked items.
+      if (open) await flushEntrance(d, ev.entrance, owner);
+      return;
+    }
+    case 'contact.ended':
+      await endContact(d, ev.contactId);
+      return;
+    case 'contact.rejected': {
+      const r = await d.store.parkRouted(ev.contactId, d.now());
+      if (r.outcome !== 'parked') {
+        d.log.warn('contact.rejected for an item that is not routed; ignored', { contactId: ev.contactId, state: r.outcome });
+        return;
+      }
+      await d.messaging.park(r.record.entrance, ev.contactId, null, recordBody(r.record));
+      d.metrics.item('buffered', { entrance: r.record.entrance, taskType: r.record.taskType });
+      d.log.info('contact rejected by the contact center; item parked', { contactId: ev.contactId, reason: ev.reason });
+      return;
+    }
+    case 'server.started':
+      await replayUnfinished(d, 'server.started', owner);
+      return;
+  }
+}
+
+/** The agent pressed End: state and attachment go, completion is counted. Unknown ids are harmless. */
+export async function endContact(d: Deps, contactId: string): Promise<boolean> {
+  const r = await d.store.end(contactId, d.now());
+  if (r.outcome === 'unknown') {
+    d.log.info('contact.ended for an unknown or already ended contact; nothing to do', { contactId });
+    return false;
+  }
+  if (r.hadAttachment) await d.attachments.remove(contactId);
+  d.metrics.item('completed', { entrance: r.entrance, taskType: r.taskType });
+  d.log.info('work item completed', { contactId, entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs });
+  return true;
+}

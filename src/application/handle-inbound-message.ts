@@ -1,0 +1,164 @@
+import { toContactRecord, toClosedEvent, type AttachmentRef } from '../domain/contact-event';
+import { workItemError } from '../domain/error-codes';
+import type { CancelRequest, WorkItem } from '../domain/work-item';
+import type { InboundMessage } from '../ports/messaging';
+import type { Deps } from './deps';
+import type { Outcome } from './outcome';
+import { receiptTarget, rejectMessage } from './reject-message';
+import { expireContact, routeContact } from './route-contact';
+
+const SENDER_KEY_PREFIX = 'workitem.';
+
+/**
+ * Consume → parse → validate → persist → publish → receipt. Returns when the outcome is confirmed by the
+ * broker; throws TransientError when it could not be (the adapter then requeues the message).
+ */
+export async function handleInboundMessage(d: Deps, msg: InboundMessage): Promise<Outcome> {
+  if (msg.parked) return retryParked(d, msg, msg.parked);
+  return processMessage(d, msg);
+}
+
+async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: string): Promise<Outcome> {
+  const parsed = await d.parser.parse(msg.body);
+  if (parsed.kind === 'invalid') {
+    return rejectMessage(d, msg, parsed.error, { externalId: parsed.externalId, source: parsed.source });
+  }
+  const claimed = parsed.kind === 'workItem' ? parsed.item : parsed.cancel;
+  const sender = msg.senderRoutingKey.startsWith(SENDER_KEY_PREFIX) ? msg.senderRoutingKey.slice(SENDER_KEY_PREFIX.length) : '';
+  if (sender !== claimed.source) {
+    const root = parsed.kind === 'workItem' ? 'workItem' : 'cancelWorkItem';
+    const error = workItemError(
+      'SENDER_NOT_ALLOWED',
+      `routing key "${msg.senderRoutingKey}" may only carry items of source "${sender || '?'}", not "${claimed.source}"`,
+      `/${root}/source`,
+    );
+    return rejectMessage(d, msg, error, { externalId: claimed.externalId, source: claimed.source });
+  }
+  if (parsed.kind === 'cancel') return cancelWorkItem(d, msg, parsed.cancel);
+  return acceptWorkItem(d, msg, parsed.item, forcedContactId);
+}
+
+async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forcedContactId?: string): Promise<Outcome> {
+  const entrance = d.cfg.entrances[item.entrance];
+  const nowMs = d.now();
+  const contactId = forcedContactId ?? `wi-${d.newId()}`;
+  const attachment: AttachmentRef | undefined = item.attachment && {
+    fileName: item.attachment.fileName,
+    contentType: item.attachment.contentType,
+    size: item.attachment.data.length,
+    sha256: item.attachment.sha256,
+    url: `${d.cfg.publicBaseUrl}/attachments/${contactId}/${encodeURIComponent(item.attachment.fileName)}`,
+  };
+  const record = toContactRecord(item, contactId, new Date(nowMs).toISOString(), attachment);
+  const target = receiptTarget(msg);
+  const log = d.log.child({ contactId, externalId: item.externalId, source: item.source });
+  const labels = { entrance: item.entrance, taskType: item.taskType };
+  d.metrics.item('received', labels);
+
+  const res = await d.store.accept({ record, maxParked: entrance.maxParked, nowMs, ...target });
+  if (res.outcome === 'park_limit') {
+    const error = workItemError(
+      'PARK_LIMIT',
+      `entrance "${item.entrance}" is closed and already holds ${entrance.maxParked} parked items`,
+      '/workItem/entrance',
+    );
+    return rejectMessage(d, msg, error, { externalId: item.externalId, source: item.source, ...labels });
+  }
+
+  let status: 'accepted' | 'buffered' | 'duplicate';
+  let stored = record;
+  if (res.outcome === 'duplicate') {
+    stored = res.record;
+    status = 'duplicate';
+    // A redelivery may be our own message after a crash between the Redis write and the publish:
+    // finish its work again. Same contactId, so at worst the contact center sees the event twice.
+    if (msg.redelivered) {
+      if (item.attachment) await d.attachments.put(stored.contactId, item.attachment.data);
+      if (res.state === 'routed') status = (await routeContact(d, stored, { replayed: false, msg })) === 'routed' ? 'accepted' : 'buffered';
+      else {
+        await d.messaging.park(stored.entrance, stored.contactId, msg);
+        status = 'buffered';
+      }
+    }
+  } else {
+    if (item.attachment) await d.attachments.put(contactId, item.attachment.data);
+    if (res.outcome === 'buffered') {
+      await d.messaging.park(item.entrance, contactId, msg);
+      status = 'buffered';
+    } else {
+      status = (await routeContact(d, record, { replayed: false, msg })) === 'routed' ? 'accepted' : 'buffered';
+    }
+  }
+
+  await d.messaging.sendReceipt(target, {
+    status,
+    externalId: stored.externalId,
+    source: stored.source,
+    contactId: stored.contactId,
+    entrance: stored.entrance,
+    receivedAt: stored.receivedAt,
+  });
+  d.metrics.item(status, labels);
+  log.info('work item handled', { outcome: status, contactId: stored.contactId, entrance: stored.entrance, taskType: item.taskType });
+  return { kind: status, contactId: stored.contactId };
+}
+
+async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: CancelRequest): Promise<Outcome> {
+  const res = await d.store.cancel(cancel.source, cancel.externalId, d.now());
+  if (res.outcome === 'not_found') {
+    const error = workItemError(
+      'NOT_FOUND',
+      `no unfinished item "${cancel.externalId}" of source "${cancel.source}"`,
+      '/cancelWorkItem/externalId',
+    );
+    return rejectMessage(d, msg, error, { externalId: cancel.externalId, source: cancel.source });
+  }
+  const record = res.record;
+  const event = toClosedEvent('contact.withdrawn', record, 'cancelled-by-sender', d.newId(), new Date(d.now()));
+  if ((await d.messaging.publishEvent(event)) === 'returned') {
+    d.log.warn('contact.withdrawn event unroutable', { contactId: record.contactId, entrance: record.entrance });
+  }
+  await d.attachments.remove(record.contactId);
+  await d.messaging.sendReceipt(receiptTarget(msg), {
+    status: 'cancelled',
+    externalId: record.externalId,
+    source: record.source,
+    contactId: record.contactId,
+    entrance: record.entrance,
+    receivedAt: record.receivedAt,
+  });
+  d.metrics.item('withdrawn', { entrance: record.entrance, taskType: record.taskType });
+  d.log.info('work item cancelled by its sender', { contactId: record.contactId, externalId: record.externalId, source: record.source });
+  return { kind: 'cancelled', contactId: record.contactId };
+}
+
+/** One of our parked messages came back after its TTL (or from a reopen drain): route, re-park or expire it. */
+export async function retryParked(d: Deps, msg: InboundMessage, parked: { contactId: string; entrance: string }): Promise<Outcome> {
+  const entrance = d.cfg.entrances[parked.entrance];
+  if (!entrance) {
+    const error = workItemError('UNKNOWN_ENTRANCE', `entrance "${parked.entrance}" is no longer configured`, '/workItem/entrance');
+    return rejectMessage(d, msg, error, { contactId: parked.contactId, entrance: parked.entrance });
+  }
+  const r = await d.store.routeParked(parked.contactId, d.now(), entrance.maxParkSeconds * 1000);
+  switch (r.outcome) {
+    case 'routed': {
+      const how = await routeContact(d, r.record, { replayed: false, msg });
+      return how === 'routed' ? { kind: 'routed', contactId: parked.contactId } : { kind: 'reparked', contactId: parked.contactId };
+    }
+    case 'closed':
+      await d.messaging.park(parked.entrance, parked.contactId, msg);
+      return { kind: 'reparked', contactId: parked.contactId };
+    case 'not_buffered':
+      // Already routed (by a reopen flush). On a redelivery we may have crashed before publishing: publish again.
+      if (msg.redelivered) await routeContact(d, r.record, { replayed: false, msg });
+      return { kind: 'dropped', reason: 'already routed' };
+    case 'expired':
+      await expireContact(d, r.record, { replyTo: r.replyTo, correlationId: r.correlationId }, msg);
+      return { kind: 'expired', contactId: parked.contactId };
+    case 'gone':
+      if (r.tombstone) return { kind: 'dropped', reason: 'ended, cancelled or expired meanwhile' };
+      // Redis lost the item (e.g. restarted without persistence): rebuild it from the parked original.
+      d.log.warn('parked item unknown to Redis; re-processing the parked original', { contactId: parked.contactId });
+      return processMessage(d, { ...msg, parked: undefined }, parked.contactId);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Deps } from './deps';
+import { routeContact } from './route-contact';
+
+const PAGE = 500;
+const LEASE_MS = 60_000;
+
+export interface ReplayResult {
+  skipped: boolean;
+  replayed: number;
+  scanned: number;
+  ms: number;
+}
+
+/**
+ * Re-publishes every routed unfinished item as `contact.created` with `replayed: true` and its original
+ * contactId (after our start, or the contact center's). Pages through the unfinished set by sequence, so
+ * memory stays bounded whatever the count. Buffered items stay parked. A Redis lease makes one instance
+ * do it; each page renews the lease and stops if another owner has taken over (fencing).
+ */
+export async function replayUnfinished(
+  d: Deps,
+  reason: string,
+  owner: string,
+  onProgress?: (done: number) => void,
+): Promise<ReplayResult> {
+  const started = d.now();
+  const fence = await d.store.acquireLock('replay', owner, LEASE_MS);
+  if (fence === null) {
+    d.log.info('replay already running on another instance; skipped', { reason });
+    return { skipped: true, replayed: 0, scanned: 0, ms: 0 };
+  }
+  let after = 0;
+  let replayed = 0;
+  let scanned = 0;
+  let lastLog = started;
+  try {
+    d.log.info('replay of unfinished items started', { reason, fence });
+    for (;;) {
+      const page = await d.store.pageUnfinished(after, PAGE);
+      if (page.length === 0) break;
+      after = page[page.length - 1].seq;
+      scanned += page.length;
+      const routed = page.filter((it) => it.state === 'routed');
+      await Promise.all(routed.map((it) => routeContact(d, it.record, { replayed: true })));
+      replayed += routed.length;
+      onProgress?.(replayed);
+      if (d.now() - lastLog > 2000) {
+        lastLog = d.now();
+        d.log.info('replay progress', { reason, replayed, scanned });
+      }
+      if (!(await d.store.renewLock('replay', owner, LEASE_MS))) {
+        d.log.warn('replay lease lost to another instance; stopping', { reason, replayed });
+        break;
+      }
+    }
+  } finally {
+    await d.store.releaseLock('replay', owner).catch(() => undefined);
+  }
+  const ms = d.now() - started;
+  d.metrics.replayed(reason, replayed);
+  d.log.info('replay of unfinished items done', { reason, replayed, scanned, ms });
+  return { skipped: false, replayed, scanned, ms };
+}

@@ -1,0 +1,61 @@
+import { toClosedEvent, toCreatedEvent, type ContactRecord } from '../domain/contact-event';
+import { workItemError } from '../domain/error-codes';
+import type { InboundMessage } from '../ports/messaging';
+import type { Deps } from './deps';
+
+/** The body a parked message gets when there is no original XML at hand (contact.rejected, flush). */
+export function recordBody(record: ContactRecord): Buffer {
+  return Buffer.from(JSON.stringify(record));
+}
+
+/**
+ * Publishes `contact.created` for a routed item. If no queue takes the event (nobody in the contact center
+ * listens for that entrance), the item is parked like one for a closed entrance and retried after the
+ * park TTL: never acked as delivered, never spun in a hot loop.
+ */
+export async function routeContact(
+  d: Deps,
+  record: ContactRecord,
+  opts: { replayed: boolean; msg?: InboundMessage | null },
+): Promise<'routed' | 'parked'> {
+  const event = toCreatedEvent(record, d.newId(), opts.replayed, new Date(d.now()));
+  const outcome = await d.messaging.publishEvent(event);
+  if (outcome === 'confirmed') return 'routed';
+  d.metrics.unroutable(record.entrance);
+  d.log.warn('contact event unroutable: no queue bound for the entrance; item parked', {
+    contactId: record.contactId,
+    entrance: record.entrance,
+  });
+  const parked = await d.store.parkRouted(record.contactId, d.now());
+  if (parked.outcome === 'parked') {
+    await d.messaging.park(record.entrance, record.contactId, opts.msg ?? null, recordBody(record));
+  }
+  return 'parked';
+}
+
+/** The item stayed parked too long: tell the contact center and the sender, state is already removed. */
+export async function expireContact(
+  d: Deps,
+  record: ContactRecord,
+  target: { replyTo?: string; correlationId?: string },
+  msg: InboundMessage | null,
+): Promise<void> {
+  const ent = d.cfg.entrances[record.entrance];
+  const maxH = ent ? ent.maxParkSeconds / 3600 : 0;
+  const error = workItemError('EXPIRED', `parked longer than the entrance allows (${maxH} h) while "${record.entrance}" was closed`, '/workItem/entrance');
+  const event = toClosedEvent('contact.expired', record, 'parked-too-long', d.newId(), new Date(d.now()));
+  if ((await d.messaging.publishEvent(event)) === 'returned') {
+    d.log.warn('contact.expired event unroutable', { contactId: record.contactId, entrance: record.entrance });
+  }
+  await d.messaging.publishErrorCopy(msg, error, recordBody(record));
+  await d.messaging.sendReceipt(target, {
+    status: 'rejected',
+    externalId: record.externalId,
+    source: record.source,
+    contactId: record.contactId,
+    entrance: record.entrance,
+    error,
+  });
+  d.metrics.item('expired', { entrance: record.entrance, taskType: record.taskType, code: 'EXPIRED' });
+  d.log.info('parked item expired', { contactId: record.contactId, entrance: record.entrance });
+}

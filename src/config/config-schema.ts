@@ -1,0 +1,109 @@
+import { z } from 'zod';
+
+/**
+ * The JSON config file (`WORKITEM_CONFIG`). Every default lives here, in one place.
+ * Names of broker objects are configurable so several deployments (or tests) can share a broker.
+ */
+const entranceSchema = z
+  .object({
+    displayName: z.string().min(1).optional(),
+    /** Beyond this many parked items a new item for the closed entrance is rejected with PARK_LIMIT. */
+    maxParked: z.number().int().positive().optional(),
+    /** Parked longer than this: `contact.expired`, EXPIRED to the sender, state removed. */
+    maxParkSeconds: z.number().positive().optional(),
+  })
+  .strict();
+
+const socialPageSchema = z
+  .object({
+    entrance: z.string().min(1),
+    displayName: z.string().min(1),
+  })
+  .strict();
+
+const socialPlatformSchema = z
+  .object({
+    /** What the preview calls items of this platform, e.g. "Facebook". */
+    displayName: z.string().min(1).optional(),
+    pages: z.record(z.string().min(1), socialPageSchema).default({}),
+  })
+  .strict();
+
+export const fileConfigSchema = z
+  .object({
+    taskKey: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).default('WorkItemTask'),
+    entrances: z
+      .record(z.string().regex(/^[a-z0-9._-]{1,64}$/, 'entrance names are [a-z0-9._-]{1,64}'), entranceSchema)
+      .refine((e) => Object.keys(e).length > 0, 'at least one entrance must be configured'),
+    social: z.record(z.string().regex(/^[a-z0-9_-]{1,32}$/), socialPlatformSchema).default({}),
+    park: z
+      .object({
+        maxParked: z.number().int().positive().default(10_000),
+        maxParkSeconds: z.number().positive().default(72 * 3600),
+        /** TTL of a parked message before it is dead-lettered back for a retry. */
+        retrySeconds: z.number().positive().default(60),
+      })
+      .strict()
+      .default({ maxParked: 10_000, maxParkSeconds: 72 * 3600, retrySeconds: 60 }),
+    limits: z
+      .object({
+        maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),
+        maxDepth: z.number().int().positive().default(8),
+        maxElements: z.number().int().positive().default(500),
+        maxAttributesPerElement: z.number().int().positive().default(16),
+        maxAttributeChars: z.number().int().positive().default(4096),
+        /** Any text node except the attachment's base64, which is bounded by attachments.maxBytes. */
+        maxTextChars: z.number().int().positive().default(65_536),
+        /** Messages above this many bytes are parsed on a worker thread, so small ones never wait. */
+        inlineParseBytes: z.number().int().positive().default(64 * 1024),
+      })
+      .strict()
+      .default({
+        maxMessageBytes: 16 * 1024 * 1024,
+        maxDepth: 8,
+        maxElements: 500,
+        maxAttributesPerElement: 16,
+        maxAttributeChars: 4096,
+        maxTextChars: 65_536,
+        inlineParseBytes: 64 * 1024,
+      }),
+    attachments: z
+      .object({
+        maxBytes: z.number().int().positive().default(10 * 1024 * 1024),
+        /** Exact types or `type/*` wildcards. */
+        allowedContentTypes: z
+          .array(z.string().regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/))
+          .default(['audio/*', 'image/*', 'application/pdf', 'text/plain']),
+      })
+      .strict()
+      .default({ maxBytes: 10 * 1024 * 1024, allowedContentTypes: ['audio/*', 'image/*', 'application/pdf', 'text/plain'] }),
+    topology: z
+      .object({
+        inboundExchange: z.string().min(1).default('workitem.inbound'),
+        inboundQueue: z.string().min(1).default('workitem.inbound'),
+        errorExchange: z.string().min(1).default('workitem.error'),
+        errorQueue: z.string().min(1).default('workitem.error'),
+        receiptsExchange: z.string().min(1).default('workitem.receipts'),
+        eventsExchange: z.string().min(1).default('contact.events'),
+        controlExchange: z.string().min(1).default('contactcenter.events'),
+        controlQueue: z.string().min(1).default('workitem.control'),
+        parkedQueuePrefix: z.string().min(1).default('workitem.parked.'),
+      })
+      .strict()
+      .default({
+        inboundExchange: 'workitem.inbound',
+        inboundQueue: 'workitem.inbound',
+        errorExchange: 'workitem.error',
+        errorQueue: 'workitem.error',
+        receiptsExchange: 'workitem.receipts',
+        eventsExchange: 'contact.events',
+        controlExchange: 'contactcenter.events',
+        controlQueue: 'workitem.control',
+        parkedQueuePrefix: 'workitem.parked.',
+      }),
+    /** How long an ended/cancelled/expired contactId is remembered, so a late retry cannot revive it. */
+    tombstoneSeconds: z.number().positive().default(7 * 24 * 3600),
+  })
+  .strict();
+
+export type FileConfig = z.infer<typeof fileConfigSchema>;

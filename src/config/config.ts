@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { FileConfig, fileConfigSchema } from './config-schema';
+
+export interface EntranceConfig {
+  name: string;
+  displayName: string;
+  maxParked: number;
+  maxParkSeconds: number;
+}
+
+export interface AppConfig {
+  amqpUrls: string[];
+  redisUrl: string;
+  redisKeyPrefix: string;
+  httpPort: number;
+  /** Base of attachment URLs in events, e.g. `http://workitem.bank.example`. */
+  publicBaseUrl: string;
+  logLevel: string;
+  prefetch: number;
+  confirmTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  requireDurableRedis: boolean;
+  configFile: string;
+  taskKey: string;
+  entrances: Record<string, EntranceConfig>;
+  social: FileConfig['social'];
+  park: FileConfig['park'];
+  limits: FileConfig['limits'];
+  attachments: FileConfig['attachments'];
+  topology: FileConfig['topology'];
+  tombstoneSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const boolFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const envSchema = z.object({
+  AMQP_URL: z
+    .string()
+    .default('amqp://guest:guest@127.0.0.1:5672')
+    .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
+    .refine((urls) => urls.length > 0 && urls.every((u) => /^amqps?:\/\//.test(u)), 'must be amqp:// or amqps:// URL(s), comma-separated'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('workitem:'),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PUBLIC_BASE_URL: z.string().url().optional(),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+  PREFETCH: z.coerce.number().int().min(1).max(10_000).default(64),
+  CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(20_000),
+  REQUIRE_DURABLE_REDIS: boolFromEnv.default(false),
+  WORKITEM_CONFIG: z.string().optional(),
+});
+
+/** The sample config shipped with the project: `npm start` works without any setting. */
+export const SAMPLE_CONFIG_FILE = path.resolve(__dirname, '../../config/workitem.sample.json');
+
+function describeIssues(prefix: string, error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${prefix}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+export function parseFileConfig(raw: unknown, source: string): FileConfig {
+  const parsed = fileConfigSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`invalid config in ${source}: ${describeIssues('', parsed.error)}`);
+  const cfg = parsed.data;
+  for (const [platform, p] of Object.entries(cfg.social)) {
+    for (const [pageId, page] of Object.entries(p.pages)) {
+      if (!(page.entrance in cfg.entrances)) {
+        throw new ConfigError(
+          `invalid config in ${source}: social.${platform}.pages.${pageId}.entrance: "${page.entrance}" is not a configured entrance`,
+        );
+      }
+    }
+  }
+  return cfg;
+}
+
+/** Reads env + config file once at start. Throws ConfigError naming the bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const e = envSchema.safeParse(env);
+  if (!e.success) throw new ConfigError(`invalid environment: ${describeIssues('', e.error)}`);
+  const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`WORKITEM_CONFIG: cannot read ${configFile}: ${(err as Error).message}`);
+  }
+  const file = parseFileConfig(raw, configFile);
+  const entrances: Record<string, EntranceConfig> = Object.create(null);
+  for (const [name, ent] of Object.entries(file.entrances)) {
+    entrances[name] = {
+      name,
+      displayName: ent.displayName ?? name,
+      maxParked: ent.maxParked ?? file.park.maxParked,
+      maxParkSeconds: ent.maxParkSeconds ?? file.park.maxParkSeconds,
+    };
+  }
+  return {
+    amqpUrls: e.data.AMQP_URL,
+    redisUrl: e.data.REDIS_URL,
+    redisKeyPrefix: e.data.REDIS_KEY_PREFIX,
+    httpPort: e.data.HTTP_PORT,
+    publicBaseUrl: (e.data.PUBLIC_BASE_URL ?? `http://localhost:${e.data.HTTP_PORT}`).replace(/\/+$/, ''),
+    logLevel: e.data.LOG_LEVEL,
+    prefetch: e.data.PREFETCH,
+    confirmTimeoutMs: e.data.CONFIRM_TIMEOUT_MS,
+    shutdownTimeoutMs: e.data.SHUTDOWN_TIMEOUT_MS,
+    requireDurableRedis: e.data.REQUIRE_DURABLE_REDIS,
+    configFile,
+    taskKey: file.taskKey,
+    entrances,
+    social: file.social,
+    park: file.park,
+    limits: file.limits,
+    attachments: file.attachments,
+    topology: file.topology,
+    tombstoneSeconds: file.tombstoneSeconds,
+  };
+}

@@ -1,0 +1,138 @@
+import type { Customer, SocialRef, WorkItem } from './work-item';
+
+/** The attachment as events carry it: a reference, never the bytes. */
+export interface AttachmentRef {
+  fileName: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  url: string;
+}
+
+export interface Presentation {
+  icon: 'workitem';
+  preview: string;
+  /** Work items get no reply: the agent's desktop hides the reply button. */
+  reply: false;
+  /** Not an email that arrived through a mail server. */
+  didNotArrive: false;
+}
+
+/**
+ * Everything about an item that the `contact.created` event carries, fixed when the item is accepted.
+ * Stored in Redis as the item's record, so a replay re-publishes exactly the same contact.
+ */
+export interface ContactRecord {
+  contactId: string;
+  externalId: string;
+  source: string;
+  entrance: string;
+  channel: 'email';
+  workItem: true;
+  taskType: string;
+  priority: number;
+  subject: string;
+  dueAt?: string;
+  customer?: Customer;
+  contactData: Record<string, string>;
+  presentation: Presentation;
+  attachment?: AttachmentRef;
+  social?: Omit<SocialRef, 'pageName'>;
+  receivedAt: string;
+}
+
+export interface ContactCreatedEvent extends ContactRecord {
+  type: 'contact.created';
+  eventId: string;
+  replayed: boolean;
+  createdAt: string;
+}
+
+export interface ContactClosedEvent {
+  type: 'contact.withdrawn' | 'contact.expired';
+  eventId: string;
+  contactId: string;
+  externalId: string;
+  source: string;
+  entrance: string;
+  channel: 'email';
+  workItem: true;
+  taskType: string;
+  reason: string;
+  createdAt: string;
+}
+
+export const PREVIEW_CHARS = 200;
+
+function socialPreview(social: SocialRef): string {
+  const platform = social.platform.charAt(0).toUpperCase() + social.platform.slice(1);
+  const kind = social.postId && social.postId.includes('_') ? 'comment' : 'post';
+  const page = social.pageName ? ` on ${social.pageName}` : '';
+  const author = social.author ? ` by ${social.author}` : '';
+  return `${platform} ${kind}${page}${author}`;
+}
+
+export function buildPreview(item: Pick<WorkItem, 'body' | 'subject' | 'social'>): string {
+  const text = (item.body ?? '').replace(/\s+/g, ' ').trim();
+  const base = item.social ? `${socialPreview(item.social)}: ${text || item.subject}` : text;
+  return Array.from(base).slice(0, PREVIEW_CHARS).join('');
+}
+
+/** Pure transform: validated item + identity → the record every contact event of this item is built from. */
+export function toContactRecord(
+  item: WorkItem,
+  contactId: string,
+  receivedAt: string,
+  attachment?: AttachmentRef,
+): ContactRecord {
+  const contactData: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(item.contactData)) contactData[k] = v;
+  const record: ContactRecord = {
+    contactId,
+    externalId: item.externalId,
+    source: item.source,
+    entrance: item.entrance,
+    channel: 'email',
+    workItem: true,
+    taskType: item.taskType,
+    priority: item.priority,
+    subject: item.subject,
+    contactData,
+    presentation: { icon: 'workitem', preview: buildPreview(item), reply: false, didNotArrive: false },
+    receivedAt,
+  };
+  if (item.dueAt !== undefined) record.dueAt = item.dueAt;
+  if (item.customer !== undefined) record.customer = { ...item.customer };
+  if (attachment) record.attachment = attachment;
+  if (item.social) {
+    const { pageName: _pageName, ...social } = item.social;
+    record.social = social;
+  }
+  return record;
+}
+
+export function toCreatedEvent(record: ContactRecord, eventId: string, replayed: boolean, now: Date): ContactCreatedEvent {
+  return { type: 'contact.created', eventId, ...record, replayed, createdAt: now.toISOString() };
+}
+
+export function toClosedEvent(
+  type: ContactClosedEvent['type'],
+  record: Pick<ContactRecord, 'contactId' | 'externalId' | 'source' | 'entrance' | 'taskType'>,
+  reason: string,
+  eventId: string,
+  now: Date,
+): ContactClosedEvent {
+  return {
+    type,
+    eventId,
+    contactId: record.contactId,
+    externalId: record.externalId,
+    source: record.source,
+    entrance: record.entrance,
+    channel: 'email',
+    workItem: true,
+    taskType: record.taskType,
+    reason,
+    createdAt: now.toISOString(),
+  };
+}

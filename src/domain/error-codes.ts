@@ -1,0 +1,51 @@
+/** The one error catalog of the contract. Every rejection carries one of these codes. */
+export const ERROR_CODES = [
+  'MALFORMED_XML',
+  'FORBIDDEN_XML',
+  'TOO_LARGE',
+  'TOO_DEEP',
+  'UNKNOWN_ROOT',
+  'MISSING_FIELD',
+  'INVALID_FIELD',
+  'NOT_A_WORKITEM',
+  'UNKNOWN_ENTRANCE',
+  'ATTACHMENT_REJECTED',
+  'SOCIAL_NOT_CONFIGURED',
+  'NOT_FOUND',
+  'PARK_LIMIT',
+  'EXPIRED',
+  'SENDER_NOT_ALLOWED',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** What a sender needs to fix a rejected message: code, human message, XML path of the problem. */
+export interface WorkItemError {
+  code: ErrorCode;
+  message: string;
+  /** XPath-like location, e.g. `/workItem/priority`; `/` when the whole document is at fault. */
+  path: string;
+}
+
+export function workItemError(code: ErrorCode, message: string, path = '/'): WorkItemError {
+  return { code, message, path };
+}
+
+/** Short explanation of each code, used by the README table and `workitem errors list`. */
+export const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
+  MALFORMED_XML: 'The body is not well-formed UTF-8 XML.',
+  FORBIDDEN_XML: 'DOCTYPE, entity declarations or processing instructions are not accepted.',
+  TOO_LARGE: 'The message, a text or an attribute exceeds its size limit.',
+  TOO_DEEP: 'Elements are nested deeper than allowed.',
+  UNKNOWN_ROOT: 'The root element is neither <workItem> nor <cancelWorkItem>, or its version is unsupported.',
+  MISSING_FIELD: 'A required element or attribute is missing or empty.',
+  INVALID_FIELD: 'An element or attribute has a value outside its allowed form, or is not part of the contract.',
+  NOT_A_WORKITEM: 'The work-item task key is missing or empty in contactData.',
+  UNKNOWN_ENTRANCE: 'The entrance is not configured.',
+  ATTACHMENT_REJECTED: 'The attachment is not valid base64, too large, of a type not allowed, or has a bad file name.',
+  SOCIAL_NOT_CONFIGURED: 'The social platform/page of the item is not configured.',
+  NOT_FOUND: 'The item to cancel is not known (never received, already ended or cancelled).',
+  PARK_LIMIT: 'The entrance is closed and already holds its maximum number of parked items.',
+  EXPIRED: 'The item stayed parked longer than the entrance allows.',
+  SENDER_NOT_ALLOWED: "The routing key's source does not match the XML <source>.",
+};

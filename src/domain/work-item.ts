@@ -1,0 +1,57 @@
+/**
+ * A validated work item: plain data copied out of the parsed XML into fresh objects.
+ * `contactData` is a null-prototype record, so a key such as `__proto__` is kept as data.
+ */
+export interface Customer {
+  name?: string;
+  email?: string;
+  phone?: string;
+}
+
+export interface AttachmentInput {
+  fileName: string;
+  contentType: string;
+  /** Decoded bytes. Never leaves the service except through the attachment store. */
+  data: Buffer;
+  sha256: string;
+}
+
+export interface SocialRef {
+  platform: string;
+  pageId: string;
+  postId?: string;
+  author?: string;
+  /** Display name of the configured page, e.g. "Bank on Facebook". */
+  pageName?: string;
+}
+
+export interface WorkItem {
+  externalId: string;
+  source: string;
+  entrance: string;
+  priority: number;
+  subject: string;
+  body?: string;
+  dueAt?: string;
+  customer?: Customer;
+  contactData: Record<string, string>;
+  /** The value of the configured task key: tells work items apart in reports. */
+  taskType: string;
+  attachment?: AttachmentInput;
+  social?: SocialRef;
+}
+
+export interface CancelRequest {
+  externalId: string;
+  source: string;
+}
+
+/** What the XML adapter hands the application: a work item, a cancel, or the first problem found. */
+export type ParsedMessage =
+  | { kind: 'workItem'; item: WorkItem }
+  | { kind: 'cancel'; cancel: CancelRequest }
+  | { kind: 'invalid'; error: import('./error-codes').WorkItemError; externalId?: string; source?: string };
+
+export const SOURCE_PATTERN = /^[a-z0-9._-]{1,64}$/;
+export const CONTACT_DATA_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+export const CONTACT_ID_PATTERN = /^wi-[0-9a-f-]{36}$/;

@@ -1,0 +1,52 @@
+import type { ContactClosedEvent, ContactCreatedEvent } from '../domain/contact-event';
+import type { WorkItemError } from '../domain/error-codes';
+import type { ReceiptData } from '../domain/receipt';
+
+/** A delivered message as the application sees it: plain data, no channel, no ack. */
+export interface InboundMessage {
+  body: Buffer;
+  exchange: string;
+  routingKey: string;
+  /** The routing key the sender published with (`workitem.<source>`), also for a message back from parking. */
+  senderRoutingKey: string;
+  redelivered: boolean;
+  /** Set when the message is one of our own parked messages, dead-lettered back for a retry. */
+  parked?: { contactId: string; entrance: string };
+  properties: {
+    replyTo?: string;
+    correlationId?: string;
+    messageId?: string;
+    contentType?: string;
+    headers: Record<string, unknown>;
+    /** Every original property, so an error copy or a parked message keeps them all. */
+    raw: Record<string, unknown>;
+  };
+}
+
+/** Thrown when the broker or Redis could not confirm a step: the message is retried, never rejected. */
+export class TransientError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransientError';
+  }
+}
+
+export type PublishOutcome = 'confirmed' | 'returned';
+
+export interface ReceiptTarget {
+  replyTo?: string;
+  correlationId?: string;
+}
+
+export interface Messaging {
+  /** Confirmed + mandatory. `returned` means no queue took it: nobody listens for that entrance. */
+  publishEvent(event: ContactCreatedEvent | ContactClosedEvent): Promise<PublishOutcome>;
+  /** To reply_to (if any) and the receipts exchange. A missing reply queue is logged and counted, never thrown. */
+  sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void>;
+  /** A copy of a rejected message on the error queue, with the x-error-* headers. */
+  publishErrorCopy(msg: InboundMessage | null, error: WorkItemError, fallbackBody?: Buffer): Promise<void>;
+  /** Parks a message for its entrance; it comes back through the inbound queue after the retry TTL. */
+  park(entrance: string, contactId: string, msg: InboundMessage | null, fallbackBody?: Buffer): Promise<void>;
+  /** Takes up to `max` parked messages of an entrance, oldest first, handing each to `fn` before acking it. */
+  drainParked(entrance: string, max: number, fn: (msg: InboundMessage) => Promise<void>): Promise<number>;
+}

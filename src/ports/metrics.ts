@@ -1,0 +1,33 @@
+export type ItemOutcome =
+  | 'received'
+  | 'accepted'
+  | 'duplicate'
+  | 'buffered'
+  | 'rejected'
+  | 'completed'
+  | 'withdrawn'
+  | 'expired'
+  | 'cancelled';
+
+export interface OutcomeLabels {
+  entrance?: string;
+  taskType?: string;
+  code?: string;
+}
+
+/** What the application reports; the Prometheus adapter decides names and labels. */
+export interface Metrics {
+  item(outcome: ItemOutcome, labels: OutcomeLabels): void;
+  processed(outcome: string, seconds: number): void;
+  replayed(reason: string, count: number): void;
+  receiptLost(reason: string): void;
+  unroutable(entrance: string): void;
+}
+
+export const noMetrics: Metrics = {
+  item: () => undefined,
+  processed: () => undefined,
+  replayed: () => undefined,
+  receiptLost: () => undefined,
+  unroutable: () => undefined,
+};

@@ -1,0 +1,91 @@
+import type { ContactRecord } from '../domain/contact-event';
+
+export type ItemState = 'routed' | 'buffered';
+
+export interface AcceptInput {
+  record: ContactRecord;
+  maxParked: number;
+  replyTo?: string;
+  correlationId?: string;
+  nowMs: number;
+}
+
+export type AcceptResult =
+  | { outcome: 'accepted' | 'buffered'; contactId: string }
+  | { outcome: 'duplicate'; contactId: string; state: ItemState; record: ContactRecord }
+  | { outcome: 'park_limit' };
+
+/** Result of trying to move one parked item on (retry, reopen flush). */
+export type RouteParkedResult =
+  | { outcome: 'routed'; record: ContactRecord }
+  | { outcome: 'closed'; contactId: string }
+  | { outcome: 'not_buffered'; record: ContactRecord }
+  | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string }
+  | { outcome: 'gone'; contactId: string; tombstone: boolean };
+
+export interface StoredItem {
+  contactId: string;
+  seq: number;
+  state: ItemState;
+  record: ContactRecord;
+  parkedAt?: number;
+}
+
+export interface EntranceState {
+  name: string;
+  open: boolean;
+  since?: string;
+  by?: string;
+  parked: number;
+}
+
+export type EndResult =
+  | { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean }
+  | { outcome: 'unknown' };
+
+export type CancelResult = { outcome: 'cancelled'; record: ContactRecord } | { outcome: 'not_found' };
+
+export type ParkResult = { outcome: 'parked'; record: ContactRecord } | { outcome: 'not_routed' } | { outcome: 'unknown' };
+
+export interface StatsDelta {
+  metric: 'rejected';
+  taskType: string;
+  entrance: string;
+  code?: string;
+}
+
+/** Durable per-hour counters behind `workitem report`. */
+export interface StatsRow {
+  hour: string;
+  metric: string;
+  taskType: string;
+  entrance: string;
+  value: number;
+}
+
+/**
+ * Unfinished work-item state. Every method is one atomic transition (a Lua script in the Redis adapter),
+ * so concurrent instances never disagree about an item.
+ */
+export interface StateStore {
+  accept(input: AcceptInput): Promise<AcceptResult>;
+  /** A routed item goes back to parked (contact center rejected it, or its event was unroutable). */
+  parkRouted(contactId: string, nowMs: number): Promise<ParkResult>;
+  routeParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult>;
+  /** Oldest-first batch for a reopen flush; stops at the first item when the entrance is closed again. */
+  routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
+  end(contactId: string, nowMs: number): Promise<EndResult>;
+  cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult>;
+  setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
+  entrances(names: string[]): Promise<EntranceState[]>;
+  isOpen(name: string): Promise<boolean>;
+  /** Unfinished items with seq > afterSeq, oldest first. */
+  pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]>;
+  getItem(contactId: string): Promise<StoredItem | null>;
+  countUnfinished(): Promise<number>;
+  countRejected(delta: StatsDelta, nowMs: number): Promise<void>;
+  stats(sinceMs: number, nowMs: number): Promise<StatsRow[]>;
+  acquireLock(name: string, owner: string, ttlMs: number): Promise<number | null>;
+  renewLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLock(name: string, owner: string): Promise<void>;
+}

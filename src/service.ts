@@ -1,0 +1,211 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type http from 'node:http';
+import type Redis from 'ioredis';
+import type { Logger } from 'winston';
+import type { Deps } from './application/deps';
+import { handleControlEvent, parseControlEvent } from './application/handle-control-event';
+import { handleInboundMessage } from './application/handle-inbound-message';
+import { flushEntrance } from './application/flush-entrance';
+import { replayUnfinished } from './application/replay-unfinished';
+import type { AppConfig } from './config/config';
+import { createHttpServer, listen } from './adapters/http/http-server';
+import { PrometheusMetrics } from './adapters/http/prometheus-metrics';
+import { AmqpConnection } from './adapters/rabbitmq/amqp-connection';
+import { ConfirmedPublisher } from './adapters/rabbitmq/confirmed-publisher';
+import { toInboundMessage } from './adapters/rabbitmq/inbound-message';
+import { QueueConsumer, type Disposition } from './adapters/rabbitmq/queue-consumer';
+import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
+import { buildTopology } from './adapters/rabbitmq/topology';
+import { RedisAttachmentStore } from './adapters/redis/redis-attachment-store';
+import { checkDurability, createRedis, type RedisDurability } from './adapters/redis/redis-client';
+import { RedisStateStore } from './adapters/redis/redis-state-store';
+import { WorkerParser } from './adapters/xml/worker-parser';
+
+const CONTROL_PREFETCH = 16;
+
+/**
+ * The work-item server's life: start (Redis, HTTP, broker, replay), run (consume while Redis and the
+ * publisher are up, pause otherwise), and drain on shutdown.
+ */
+export class WorkItemService {
+  readonly instanceId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  private redis!: Redis;
+  private attachmentRedis!: Redis;
+  private publishConn!: AmqpConnection;
+  private consumeConn!: AmqpConnection;
+  private publisher!: ConfirmedPublisher;
+  private inbound!: QueueConsumer;
+  private control!: QueueConsumer;
+  private parser!: WorkerParser;
+  private http!: http.Server;
+  private deps!: Deps;
+  private durability: RedisDurability | null = null;
+  private redisReady = false;
+  private stopping = false;
+  private startupReplay: Promise<unknown> = Promise.resolve();
+  readonly metrics = new PrometheusMetrics();
+  httpPort = 0;
+
+  constructor(
+    private readonly cfg: AppConfig,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const { cfg, log } = this;
+    this.redis = createRedis(cfg.redisUrl, log, 'state');
+    this.attachmentRedis = createRedis(cfg.redisUrl, log, 'attachments');
+    this.redis.on('ready', () => this.setRedisReady(true));
+    for (const ev of ['close', 'end', 'reconnecting']) this.redis.on(ev, () => this.setRedisReady(false));
+    await this.connectRedis();
+
+    this.durability = await checkDurability(this.redis);
+    if (this.durability.warning) {
+      if (cfg.requireDurableRedis) throw new Error(`REQUIRE_DURABLE_REDIS=true: ${this.durability.warning}`);
+      log.warn(`WARNING: ${this.durability.warning}`, { redis: this.durability });
+    }
+
+    const topology = buildTopology(cfg);
+    const store = new RedisStateStore(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
+    const attachments = new RedisAttachmentStore(this.attachmentRedis, cfg.redisKeyPrefix);
+    this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log);
+    this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log);
+    this.publisher = new ConfirmedPublisher(this.publishConn, topology, log, cfg.confirmTimeoutMs);
+    const messaging = new RabbitMessaging(this.publisher, this.consumeConn, cfg, log, {
+      receiptLost: (reason) => this.metrics.receiptLost(reason),
+    });
+    this.parser = new WorkerParser(cfg, log, 1);
+    this.deps = {
+      cfg,
+      store,
+      attachments,
+      messaging,
+      parser: this.parser,
+      metrics: this.metrics,
+      log,
+      now: Date.now,
+      newId: randomUUID,
+    };
+    this.inbound = new QueueConsumer(this.consumeConn, cfg.topology.inboundQueue, cfg.prefetch, topology, (m) =>
+      this.onInbound(m),
+    log);
+    this.control = new QueueConsumer(this.consumeConn, cfg.topology.controlQueue, CONTROL_PREFETCH, topology, (m) =>
+      this.onControl(m),
+    log);
+    this.publisher.on('ready', () => this.updateFlow());
+    this.publisher.on('lost', () => this.updateFlow());
+
+    this.http = createHttpServer({
+      cfg,
+      store,
+      attachments,
+      metrics: this.metrics,
+      readiness: () => this.readiness(),
+      log,
+    });
+    this.httpPort = await listen(this.http, cfg.httpPort);
+    log.info('http listening', { port: this.httpPort });
+
+    const publisherReady = new Promise<void>((resolve) => this.publisher.once('ready', resolve));
+    await Promise.all([this.publishConn.start(), this.consumeConn.start()]);
+    await publisherReady;
+    this.updateFlow();
+    this.startupReplay = this.recoverAfterStart();
+    log.info('service ready', { instance: this.instanceId, entrances: Object.keys(cfg.entrances) });
+  }
+
+  private async connectRedis(): Promise<void> {
+    for (;;) {
+      try {
+        await this.redis.connect();
+        await this.attachmentRedis.connect();
+        return;
+      } catch (err) {
+        this.log.warn('redis not reachable yet; retrying', { error: (err as Error).message });
+        this.redis.disconnect();
+        this.attachmentRedis.disconnect();
+        await new Promise((r) => setTimeout(r, 1000));
+        if (this.stopping) throw new Error('stopped while connecting to Redis');
+      }
+    }
+  }
+
+  /** Our own start: re-publish routed unfinished items, then route parked items of open entrances. */
+  private async recoverAfterStart(): Promise<void> {
+    try {
+      await replayUnfinished(this.deps, 'service.start', this.instanceId);
+      for (const e of await this.deps.store.entrances(Object.keys(this.cfg.entrances))) {
+        if (e.open && e.parked > 0 && !this.stopping) await flushEntrance(this.deps, e.name, this.instanceId);
+      }
+    } catch (err) {
+      this.log.error('recovery after start failed; items stay in Redis and are replayed on the next start or server.started', {
+        error: (err as Error).message,
+        stack: (err as Error).stack,
+      });
+    }
+  }
+
+  private setRedisReady(ready: boolean): void {
+    if (this.redisReady === ready) return;
+    this.redisReady = ready;
+    this.log[ready ? 'info' : 'warn'](ready ? 'redis ready' : 'redis unavailable');
+    this.updateFlow();
+  }
+
+  /** Consume only while every dependency can confirm work: otherwise messages stay safely in the queue. */
+  private updateFlow(): void {
+    if (!this.inbound) return;
+    const go = this.redisReady && this.publisher.ready && !this.stopping;
+    for (const c of [this.inbound, this.control]) {
+      if (go) void c.resume();
+      else void c.pause(!this.redisReady ? 'redis unavailable' : this.stopping ? 'shutting down' : 'publisher unavailable');
+    }
+  }
+
+  private async onInbound(m: import('amqplib').ConsumeMessage): Promise<Disposition> {
+    const started = process.hrtime.bigint();
+    const msg = toInboundMessage(m, this.cfg.topology.inboundQueue);
+    const outcome = await handleInboundMessage(this.deps, msg);
+    this.metrics.processed(outcome.kind, Number(process.hrtime.bigint() - started) / 1e9);
+    return 'ack';
+  }
+
+  private async onControl(m: import('amqplib').ConsumeMessage): Promise<Disposition> {
+    const ev = parseControlEvent(m.fields.routingKey, m.content);
+    if (typeof ev === 'string') {
+      this.log.warn('control event ignored', { routingKey: m.fields.routingKey, reason: ev });
+      return 'ack';
+    }
+    await handleControlEvent(this.deps, ev, this.instanceId);
+    return 'ack';
+  }
+
+  readiness(): { ready: boolean; checks: Record<string, unknown> } {
+    const checks = {
+      redis: this.redisReady,
+      amqpPublish: this.publisher?.ready ?? false,
+      amqpConsume: this.consumeConn?.current !== null && this.consumeConn !== undefined,
+      consuming: this.inbound?.active ?? false,
+      redisDurability: this.durability,
+    };
+    return { ready: checks.redis && checks.amqpPublish && checks.amqpConsume && checks.consuming && !this.stopping, checks };
+  }
+
+  /** SIGTERM: stop taking work, finish in-flight messages (bounded), close everything. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('shutting down: draining in-flight messages');
+    const timeout = this.cfg.shutdownTimeoutMs;
+    const drained = await Promise.all([this.inbound?.drain(timeout), this.control?.drain(timeout)]);
+    if (drained.some((d) => d === false)) this.log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
+    await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.all([this.consumeConn?.stop(), this.publishConn?.stop()]);
+    await this.parser?.close();
+    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    this.http?.closeAllConnections();
+    await Promise.all([this.redis?.quit().catch(() => undefined), this.attachmentRedis?.quit().catch(() => undefined)]);
+    this.log.info('shutdown complete');
+  }
+}

@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Builders for work-item XML as senders produce it (INTERFACE.md), and the shared sample messages. */
+
+export interface AttachmentFields {
+  fileName?: string;
+  contentType?: string;
+  encoding?: string;
+  /** Bytes (base64-encoded here) or an already-encoded string, sent as is. */
+  data: Buffer | string;
+}
+
+export interface SocialFields {
+  platform?: string;
+  pageId?: string;
+  postId?: string;
+  author?: string;
+}
+
+/** Required elements accept null to leave them out (for negative tests). */
+export interface WorkItemFields {
+  externalId: string | null;
+  source: string | null;
+  entrance: string | null;
+  subject: string | null;
+  body: string;
+  priority: number | string;
+  dueAt: string;
+  customer: { name?: string; email?: string; phone?: string };
+  /** Value of the task key; '' sends it empty, null leaves the item out. */
+  taskType: string | null;
+  /** Name of the task key, default `WorkItemTask`. */
+  taskKey: string;
+  /** Extra contact data, after the task key item. */
+  contactData: Record<string, string>;
+  attachment: AttachmentFields;
+  social: SocialFields;
+  /** Root `version` attribute; null leaves it out. */
+  version: string | null;
+}
+
+export interface BuiltWorkItem {
+  xml: string;
+  externalId: string;
+  source: string;
+  entrance: string;
+}
+
+/** Escapes text and attribute values (quotes included, so the result is safe in both). */
+export function escapeXml(value: string | number): string {
+  return String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+}
+
+export function newExternalId(prefix = 'CASE'): string {
+  return `${prefix}-${Date.now()}-${randomBytes(4).toString('hex')}`;
+}
+
+function element(name: string, value: string | number | null | undefined): string {
+  return value === null || value === undefined ? '' : `  <${name}>${escapeXml(value)}</${name}>\n`;
+}
+
+function attributes(attrs: Record<string, string | undefined>): string {
+  return Object.entries(attrs)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}="${escapeXml(v!)}"`)
+    .join('');
+}
+
+/** A valid work item by default (random externalId, bank-support → loans, task `test-task`), fields override. */
+export function workItem(fields: Partial<WorkItemFields> = {}): BuiltWorkItem {
+  const f = {
+    externalId: newExternalId(),
+    source: 'bank-support',
+    entrance: 'loans',
+    subject: 'Test work item',
+    taskType: 'test-task',
+    taskKey: 'WorkItemTask',
+    version: '1',
+    ...fields,
+  };
+  let xml = `<?xml version="1.0" encoding="UTF-8"?>\n<workItem${attributes({ version: f.version ?? undefined })}>\n`;
+  xml += element('externalId', f.externalId);
+  xml += element('source', f.source);
+  xml += element('entrance', f.entrance);
+  xml += element('priority', f.priority);
+  xml += element('subject', f.subject);
+  xml += element('body', f.body);
+  xml += element('dueAt', f.dueAt);
+  if (f.customer) {
+    const c = f.customer;
+    xml += `  <customer>${[['name', c.name], ['email', c.email], ['phone', c.phone]]
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `<${k}>${escapeXml(v!)}</${k}>`)
+      .join('')}</customer>\n`;
+  }
+  const items: [string, string][] = [];
+  if (f.taskType !== null) items.push([f.taskKey, f.taskType]);
+  items.push(...Object.entries(f.contactData ?? {}));
+  if (items.length > 0) {
+    xml += '  <contactData>\n';
+    for (const [key, value] of items) xml += `    <item key="${escapeXml(key)}">${escapeXml(value)}</item>\n`;
+    xml += '  </contactData>\n';
+  }
+  if (f.attachment) {
+    const a = f.attachment;
+    const data = Buffer.isBuffer(a.data) ? a.data.toString('base64') : a.data;
+    xml += `  <attachment${attributes({
+      fileName: a.fileName ?? 'attachment.bin',
+      contentType: a.contentType ?? 'application/pdf',
+      encoding: a.encoding ?? 'base64',
+    })}>${escapeXml(data)}</attachment>\n`;
+  }
+  if (f.social) {
+    const s = f.social;
+    xml += `  <social${attributes({ platform: s.platform ?? 'facebook', pageId: s.pageId ?? '1234', postId: s.postId, author: s.author })}/>\n`;
+  }
+  xml += '</workItem>\n';
+  return { xml, externalId: f.externalId ?? '', source: f.source ?? '', entrance: f.entrance ?? '' };
+}
+
+/** The XML string of workItem(fields). */
+export function workItemXml(fields: Partial<WorkItemFields> = {}): string {
+  return workItem(fields).xml;
+}
+
+/** A `<cancelWorkItem>` for (source, externalId). */
+export function cancelXml(fields: { externalId: string; source?: string }): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<cancelWorkItem version="1">\n' +
+    element('externalId', fields.externalId) +
+    element('source', fields.source ?? 'bank-support') +
+    '</cancelWorkItem>\n'
+  );
+}
+
+/** /work/shared/examples; env SHARED_DIR may name the shared dir or its examples dir. */
+export function sharedExamplesDir(): string {
+  const dir = process.env.SHARED_DIR;
+  if (!dir) return path.resolve(__dirname, '../../../shared/examples');
+  const examples = path.resolve(dir, 'examples');
+  return existsSync(examples) ? examples : path.resolve(dir);
+}
+
+/** A sample message from the shared examples (e.g. `loan-review.xml`), as a UTF-8 string. */
+export function sharedExample(name: string): string {
+  return readFileSync(path.join(sharedExamplesDir(), name), 'utf8');
+}
