@@ -33,6 +33,7 @@ export class WorkItemService {
   private redis!: Redis;
   private attachmentRedis!: Redis;
   private publishConn!: AmqpConnection;
+  private directReplyConn!: AmqpConnection;
   private consumeConn!: AmqpConnection;
   private publisher!: ConfirmedPublisher;
   private inbound!: QueueConsumer;
@@ -72,7 +73,9 @@ export class WorkItemService {
     this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log);
     this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log);
     this.publisher = new ConfirmedPublisher(this.publishConn, topology, log, cfg.confirmTimeoutMs);
-    const messaging = new RabbitMessaging(this.publisher, this.consumeConn, cfg, log, {
+    this.directReplyConn = new AmqpConnection(cfg.amqpUrls, 'direct-reply', log);
+    const directReplyPublisher = new ConfirmedPublisher(this.directReplyConn, { exchanges: [], queues: [] }, log, cfg.confirmTimeoutMs, 2000);
+    const messaging = new RabbitMessaging(this.publisher, directReplyPublisher, this.consumeConn, cfg, log, {
       receiptLost: (reason) => this.metrics.receiptLost(reason),
     });
     this.parser = new WorkerParser(cfg, log, 1);
@@ -108,7 +111,7 @@ export class WorkItemService {
     log.info('http listening', { port: this.httpPort });
 
     const publisherReady = new Promise<void>((resolve) => this.publisher.once('ready', resolve));
-    await Promise.all([this.publishConn.start(), this.consumeConn.start()]);
+    await Promise.all([this.publishConn.start(), this.consumeConn.start(), this.directReplyConn.start()]);
     await publisherReady;
     this.updateFlow();
     this.startupReplay = this.recoverAfterStart();
@@ -201,7 +204,7 @@ export class WorkItemService {
     const drained = await Promise.all([this.inbound?.drain(timeout), this.control?.drain(timeout)]);
     if (drained.some((d) => d === false)) this.log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
     await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
-    await Promise.all([this.consumeConn?.stop(), this.publishConn?.stop()]);
+    await Promise.all([this.consumeConn?.stop(), this.publishConn?.stop(), this.directReplyConn?.stop()]);
     await this.parser?.close();
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();

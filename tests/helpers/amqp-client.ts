@@ -355,7 +355,13 @@ export class TestClient {
       };
       const waiter: Waiter = {
         check: () => {
-          const v = check();
+          let v: T | undefined | null | false;
+          try {
+            v = check();
+          } catch (err) {
+            waiter.fail(err as Error); // never let a faulty predicate throw into amqplib's dispatch
+            return false;
+          }
           if (v === undefined || v === null || v === false) return false;
           done();
           resolve(v);

@@ -1,9 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { registerExitCleanup, trackChild } from './child-reaper';
+import { registerExitCleanup, spawnTracked } from './child-reaper';
 import { freePort } from './ports';
 import { sleep, WaitTimeoutError, withTimeout } from './wait';
 
@@ -83,8 +83,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n') : '(no log)';
 
   const launch = async (): Promise<void> => {
-    const c = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
-    trackChild(c);
+    const c = spawnTracked(REDIS_SERVER, args, { stdio: 'ignore' });
     let spawnError: Error | undefined;
     c.on('error', (err) => (spawnError = err));
     child = c;

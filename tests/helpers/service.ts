@@ -1,11 +1,11 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { amqpUrl } from './broker';
-import { trackChild, registerExitCleanup } from './child-reaper';
+import { registerExitCleanup, spawnTracked } from './child-reaper';
 import { httpRequest } from './http';
 import { freePort } from './ports';
 import { DEFAULT_REDIS_URL } from './redis';
@@ -141,10 +141,9 @@ export async function startService(opts: StartServiceOptions): Promise<ServiceHa
   const logs: string[] = [];
   const lineListeners = new Set<(line: string) => void>();
 
-  const child: ChildProcess = spawn(process.execPath, [entry], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  trackChild(child);
-  // A service a test forgot to stop must not keep jest alive: the child and its pipes are unref'd,
-  // and the exit hook (trackChild) kills it when the test process ends.
+  const child: ChildProcess = spawnTracked(process.execPath, [entry], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A service a test forgot to stop must not keep jest alive: the child and its pipes are unref'd;
+  // child-reaper kills it when the test file (or process) ends.
   child.unref();
   for (const stream of [child.stdout, child.stderr]) (stream as net.Socket | null)?.unref();
   const spawned = new Promise<void>((resolve, reject) => {
@@ -156,7 +155,7 @@ export async function startService(opts: StartServiceOptions): Promise<ServiceHa
 
   const onLine = (line: string): void => {
     logs.push(line);
-    logStream.write(`${line}\n`);
+    if (!logStream.writableEnded) logStream.write(`${line}\n`);
     for (const listener of lineListeners) listener(line);
   };
   const streamsClosed = Promise.all(

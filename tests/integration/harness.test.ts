@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as amqp from 'amqplib';
@@ -7,7 +7,7 @@ import { amqpUrl, closeConnections, createVhost, deleteVhost, listVhosts } from 
 import { DEFAULT_TOPOLOGY, parseReceipt, TestClient } from '../helpers/amqp-client';
 import { DEFAULT_REDIS_URL, deleteByPrefix, keysByPrefix, randomPrefix, testRedisClient } from '../helpers/redis';
 import { startRedis } from '../helpers/redis-process';
-import { mergeConfig, startService } from '../helpers/service';
+import { LOG_DIR, mergeConfig, startService, StartServiceOptions } from '../helpers/service';
 import { workItem, workItemXml, sharedExample, cancelXml } from '../helpers/work-items';
 
 /** Tests of the test helpers themselves; none of them needs the service. */
@@ -334,6 +334,9 @@ describe('work items', () => {
 describe('startService (with a stub service)', () => {
   let dir: string;
   let stub: string;
+  /** A vhost name only used to name this run's log files (the stub never connects). */
+  const vhost = `stub-${randomPrefix().slice(1, -1)}`;
+  const start = (opts: Partial<StartServiceOptions> = {}) => startService({ vhost, prefix: randomPrefix(), entry: stub, ...opts });
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'workitem-stub-'));
@@ -362,7 +365,10 @@ process.on('SIGTERM', () => {
 `,
     );
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    for (const f of readdirSync(LOG_DIR)) if (f.startsWith(`${vhost}-`)) rmSync(path.join(LOG_DIR, f));
+  });
 
   it('merges config deeply; null removes a key', () => {
     const merged = mergeConfig({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, d: null, e: 'x' });
@@ -371,14 +377,14 @@ process.on('SIGTERM', () => {
 
   it('starts, waits for readiness, captures logs and stops with the exit code', async () => {
     const prefix = randomPrefix();
-    const svc = await startService({ vhost: 'test-x', prefix, entry: stub, config: { park: { retrySeconds: 2 } } });
+    const svc = await start({ prefix, config: { park: { retrySeconds: 2 } } });
     try {
       expect(svc.baseUrl).toBe(`http://127.0.0.1:${svc.port}`);
       const ready = await svc.waitForLog(/"message":"ready"/, 5_000);
       expect(JSON.parse(ready).message).toBe('ready');
       const start = svc.jsonLogs().find((l) => l.message === 'starting') as { env: Record<string, string> };
       expect(start.env).toEqual({
-        AMQP_URL: amqpUrl('test-x'),
+        AMQP_URL: amqpUrl(vhost),
         REDIS_URL: DEFAULT_REDIS_URL,
         REDIS_KEY_PREFIX: prefix,
         LOG_LEVEL: 'info',
@@ -399,20 +405,20 @@ process.on('SIGTERM', () => {
   });
 
   it('SIGKILLs a service that ignores SIGTERM past the timeout', async () => {
-    const svc = await startService({ vhost: 'v', prefix: randomPrefix(), entry: stub, env: { STUB_MODE: 'ignore-term' } });
+    const svc = await start({ env: { STUB_MODE: 'ignore-term' } });
     expect(await svc.stop('SIGTERM', 500)).toBeNull();
     expect(await svc.exited).toEqual({ code: null, signal: 'SIGKILL' });
   });
 
   it('kill9 reaps the child', async () => {
-    const svc = await startService({ vhost: 'v', prefix: randomPrefix(), entry: stub });
+    const svc = await start();
     await svc.kill9();
     expect(() => process.kill(svc.pid, 0)).toThrow();
   });
 
   it('fails fast with the log when the service exits before it is ready', async () => {
     const started = Date.now();
-    await expect(startService({ vhost: 'v', prefix: randomPrefix(), entry: stub, env: { STUB_MODE: 'crash' } })).rejects.toThrow(
+    await expect(start({ env: { STUB_MODE: 'crash' } })).rejects.toThrow(
       /exited before becoming ready \(\{"code":3,"signal":null\}\)[\s\S]*a plain stderr line/,
     );
     expect(Date.now() - started).toBeLessThan(5_000);
@@ -420,22 +426,16 @@ process.on('SIGTERM', () => {
 
   it('gives up after the readiness timeout and kills the child', async () => {
     let message = '';
-    await startService({
-      vhost: 'v',
-      prefix: randomPrefix(),
-      entry: stub,
-      env: { STUB_MODE: 'never-ready' },
-      readyTimeoutMs: 1_000,
-    }).catch((err: Error) => (message = err.message));
+    await start({ env: { STUB_MODE: 'never-ready' }, readyTimeoutMs: 1_000 }).catch((err: Error) => (message = err.message));
     expect(message).toMatch(/not ready within 1000 ms \(last \/readyz: HTTP 503/);
   });
 
   it('can return before readiness, to observe a refused start', async () => {
-    const svc = await startService({ vhost: 'v', prefix: randomPrefix(), entry: stub, env: { STUB_MODE: 'crash' }, waitForReady: false });
+    const svc = await start({ env: { STUB_MODE: 'crash' }, waitForReady: false });
     expect(await svc.exited).toEqual({ code: 3, signal: null });
   });
 
   it('explains a missing build', async () => {
-    await expect(startService({ vhost: 'v', prefix: 'p:', entry: path.join(dir, 'missing.js') })).rejects.toThrow(/npm run build/);
+    await expect(start({ entry: path.join(dir, 'missing.js') })).rejects.toThrow(/npm run build/);
   });
 });

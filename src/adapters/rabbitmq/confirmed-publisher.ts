@@ -30,6 +30,8 @@ export class ConfirmedPublisher extends EventEmitter {
     private readonly topology: Topology,
     private readonly log: Logger,
     private readonly confirmTimeoutMs: number,
+    /** How long a publish waits for a channel while the connection is re-established. */
+    private readonly channelWaitMs = confirmTimeoutMs,
   ) {
     super();
     conn.on('up', (model: amqp.ChannelModel) => void this.open(model));
@@ -68,7 +70,7 @@ export class ConfirmedPublisher extends EventEmitter {
       this.log.info('publish channel ready');
       this.emit('ready');
     } catch (err) {
-      this.log.error('cannot open publish channel', { error: (err as Error).message, stack: (err as Error).stack });
+      this.log.warn('cannot open publish channel', { error: (err as Error).message });
       // The connection is likely going down; its `up` will call open() again.
     }
   }
@@ -77,7 +79,7 @@ export class ConfirmedPublisher extends EventEmitter {
     if (this.ch) return this.ch;
     await withTimeout(
       new Promise<void>((resolve) => this.waiters.push(resolve)),
-      this.confirmTimeoutMs,
+      this.channelWaitMs,
       'waiting for the publish channel',
     ).catch((err) => {
       throw new TransientError((err as Error).message, { cause: err });

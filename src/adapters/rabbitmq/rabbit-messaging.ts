@@ -13,6 +13,8 @@ import { CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, toInbo
 import { parkedQueueName } from './topology';
 
 
+const DIRECT_REPLY_PREFIX = 'amq.rabbitmq.reply-to';
+
 export interface MessagingEvents {
   receiptLost(reason: 'no_reply_queue' | 'publish_failed'): void;
 }
@@ -23,6 +25,12 @@ export interface MessagingEvents {
 export class RabbitMessaging implements Messaging {
   constructor(
     private readonly publisher: ConfirmedPublisher,
+    /**
+     * Receipts to RabbitMQ's direct reply-to go through their own connection: on RabbitMQ 3.10 a publish to
+     * a malformed or stale `amq.rabbitmq.reply-to.*` key closes the whole connection (541 INTERNAL_ERROR),
+     * which must not take events and acks of other items down with it.
+     */
+    private readonly directReplyPublisher: ConfirmedPublisher,
     private readonly consumeConn: AmqpConnection,
     private readonly cfg: Pick<AppConfig, 'topology' | 'park' | 'entrances'>,
     private readonly log: Logger,
@@ -58,8 +66,9 @@ export class RabbitMessaging implements Messaging {
       timestamp: Math.floor(Date.now() / 1000),
       appId: 'workitem-server',
     };
+    const replyPublisher = target.replyTo?.startsWith(DIRECT_REPLY_PREFIX) ? this.directReplyPublisher : this.publisher;
     const toSender = target.replyTo
-      ? this.publisher
+      ? replyPublisher
           .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, true)
           .then((outcome) => {
             if (outcome === 'returned') {

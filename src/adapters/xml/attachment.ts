@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AppConfig } from '../../config/config';
 import { AttachmentInput } from '../../domain/work-item';
-import { reject } from './rejection';
+import { quote, reject } from './rejection';
 import { attributePath } from './xml-path';
 import { XmlNode } from './xml-node';
 
@@ -18,7 +18,7 @@ export function readAttachment(node: XmlNode, cfg: AppConfig['attachments']): At
   const contentType = readContentType(node.attributes.get('contentType'), cfg.allowedContentTypes);
   const encoding = node.attributes.get('encoding');
   if (encoding !== undefined && encoding.trim().toLowerCase() !== 'base64') {
-    rejectAttachment(`encoding "${encoding}" is not supported; use base64`, attributePath(PATH, 'encoding'));
+    rejectAttachment(`encoding ${quote(encoding)} is not supported; use base64`, attributePath(PATH, 'encoding'));
   }
   const data = decodeBase64(node.text, cfg.maxBytes);
   const sha256 = createHash('sha256').update(data).digest('hex');
@@ -52,10 +52,10 @@ function readContentType(value: string | undefined, allowed: readonly string[]):
   const path = attributePath(PATH, 'contentType');
   if (value === undefined || value.trim() === '') rejectAttachment('contentType is required', path);
   const m = MEDIA_TYPE.exec(value.trim());
-  if (!m) rejectAttachment(`contentType "${value}" is not a valid media type`, path);
+  if (!m) rejectAttachment(`contentType ${quote(value)} is not a valid media type`, path);
   const essence = `${m[1]}/${m[2]}`.toLowerCase();
   const isAllowed = allowed.some((a) => a === essence || (a.endsWith('/*') && essence.startsWith(a.slice(0, -1))));
-  if (!isAllowed) rejectAttachment(`contentType "${essence}" is not allowed`, path);
+  if (!isAllowed) rejectAttachment(`contentType ${quote(essence)} is not allowed`, path);
   return `${essence}${m[3]}`;
 }
 

@@ -22,7 +22,7 @@ import {
 } from './fields';
 import { readSocial } from './social';
 import { CANCEL_SPEC, WORK_ITEM_SPEC, checkStructure } from './structure';
-import { Echo, reject } from './rejection';
+import { Echo, quote, reject } from './rejection';
 import { attributePath, childPath } from './xml-path';
 import { XmlNode } from './xml-node';
 
@@ -88,7 +88,7 @@ function checkVersion(root: XmlNode, required: boolean): void {
     return;
   }
   if (version.trim() !== SUPPORTED_VERSION) {
-    reject('UNKNOWN_ROOT', `unsupported version "${version}"; this service accepts version "${SUPPORTED_VERSION}"`, path);
+    reject('UNKNOWN_ROOT', `unsupported version ${quote(version)}; this service accepts version "${SUPPORTED_VERSION}"`, path);
   }
 }
 
@@ -147,7 +147,7 @@ function mapWorkItem(root: XmlNode, opts: MapOptions): WorkItem {
 
 function readEntrance(root: XmlNode, entrances: ReadonlySet<string>): string {
   const entrance = requiredText(root, 'entrance', '/workItem');
-  if (!entrances.has(entrance)) reject('UNKNOWN_ENTRANCE', `entrance "${entrance}" is not configured`, '/workItem/entrance');
+  if (!entrances.has(entrance)) reject('UNKNOWN_ENTRANCE', `entrance ${quote(entrance)} is not configured`, '/workItem/entrance');
   return entrance;
 }
 

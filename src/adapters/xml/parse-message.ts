@@ -5,6 +5,7 @@ import { mapMessage, readEcho, validEcho } from './map-message';
 import { preflight } from './preflight';
 import { Echo, Rejection } from './rejection';
 import { parseXmlDocument } from './xml-document';
+import { XmlNode } from './xml-node';
 
 export interface ParseOptions {
   taskKey: string;
@@ -32,7 +33,8 @@ export function parseMessage(body: Buffer, opts: ParseOptions): ParsedMessage {
   }
 }
 
-function mapWithEcho(root: Parameters<typeof mapMessage>[0], opts: ParseOptions): ParsedMessage {
+/** Field problems are found after parsing, so the echo comes from the parsed document. */
+function mapWithEcho(root: XmlNode, opts: ParseOptions): ParsedMessage {
   try {
     return mapMessage(root, opts);
   } catch (err) {

@@ -1,5 +1,5 @@
 import { AppConfig } from '../../config/config';
-import { reject } from './rejection';
+import { quote, reject } from './rejection';
 import { ILLEGAL_XML_CHAR, describeCodePoint } from './xml-chars';
 
 /**
@@ -66,7 +66,7 @@ function checkDeclaredEncoding(text: string): void {
   const declaration = DECLARATION.exec(text.slice(0, 1024));
   const encoding = declaration && ENCODING.exec(declaration[1]);
   if (encoding && encoding[2].toLowerCase() !== 'utf-8') {
-    reject('MALFORMED_XML', `declared encoding "${encoding[2]}" is not supported; the message must be UTF-8`);
+    reject('MALFORMED_XML', `declared encoding ${quote(encoding[2])} is not supported; the message must be UTF-8`);
   }
 }
 

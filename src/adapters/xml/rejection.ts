@@ -23,3 +23,11 @@ export class Rejection extends Error {
 export function reject(code: ErrorCode, message: string, path = '/'): never {
   throw new Rejection(workItemError(code, message, path));
 }
+
+/**
+ * A sender's value inside an error message: quoted, control characters escaped, and cut short,
+ * because messages travel in receipts and AMQP headers, which must stay small.
+ */
+export function quote(value: string, max = 64): string {
+  return JSON.stringify(value.length > max ? `${value.slice(0, max)}…` : value);
+}

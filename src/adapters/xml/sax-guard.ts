@@ -48,6 +48,8 @@ const XML_ENTITIES: Record<string, string> = Object.assign(Object.create(null) a
   apos: "'",
 });
 
+const MAX_NAME_CHARS = 100;
+
 /** Base64 may be wrapped and indented; allow that much whitespace on top of the encoded size. */
 function attachmentTextLimit(maxBytes: number): number {
   const encoded = Math.ceil(maxBytes / 3) * 4;
@@ -116,6 +118,7 @@ export class SaxGuard {
   private openElement(name: string): void {
     if (this.rootClosed) this.fail('MALFORMED_XML', 'only one root element is allowed');
     const parent = this.open[this.open.length - 1];
+    this.checkNameLength(name, parent?.path ?? '/', 'element');
     const position = parent ? bump(parent.childCounts, name) : 1;
     const path = parent ? childPath(parent.path, name, position) : `/${name}`;
     this.checkName(name, path, 'element');
@@ -129,6 +132,13 @@ export class SaxGuard {
     this.open.push({ path, textChars: 0, attributes: 0, childCounts: new Map(), echoField, echoText: '' });
   }
 
+  /** Names end up in error paths, receipts and AMQP headers; the contract's are all short. */
+  private checkNameLength(name: string, parentPath: string, kind: 'element' | 'attribute'): void {
+    if (name.length > MAX_NAME_CHARS) {
+      this.fail('TOO_LARGE', `${kind} name is longer than ${MAX_NAME_CHARS} characters`, parentPath);
+    }
+  }
+
   private checkName(name: string, path: string, kind: 'element' | 'attribute'): void {
     if (isReservedName(name)) this.fail('INVALID_FIELD', `${kind} name "${name}" is a reserved name`, path);
     if (name.includes(':') || name === 'xmlns') {
@@ -138,11 +148,12 @@ export class SaxGuard {
 
   private checkAttribute(name: string, value: string): void {
     const element = this.current();
-    const path = attributePath(element.path, name);
     const { maxAttributesPerElement, maxAttributeChars } = this.cfg.limits;
     if (++element.attributes > maxAttributesPerElement) {
       this.fail('TOO_LARGE', `an element has more than ${maxAttributesPerElement} attributes`, element.path);
     }
+    this.checkNameLength(name, element.path, 'attribute');
+    const path = attributePath(element.path, name);
     this.checkName(name, path, 'attribute');
     if (value.length > maxAttributeChars) {
       this.fail('TOO_LARGE', `attribute value is longer than ${maxAttributeChars} characters`, path);
@@ -207,7 +218,7 @@ export class SaxGuard {
   }
 
   private failOnSaxError(error: Error): never {
-    const detail = error.message.replace(/\s*\n\s*/g, ', ');
+    const detail = describeSaxError(error.message);
     if (detail.startsWith('Max buffer length exceeded')) {
       this.fail('TOO_LARGE', `a name, comment or attribute value is too long (${detail})`);
     }
@@ -229,4 +240,14 @@ function bump(counts: Map<string, number>, name: string): number {
 
 function echoFieldOf(name: string): keyof Echo | undefined {
   return name === 'externalId' || name === 'source' ? name : undefined;
+}
+
+/** sax appends `\nLine: n\nColumn: n\nChar: c` with a 0-based line; senders count from 1. */
+function describeSaxError(message: string): string {
+  const [first, ...rest] = message.split('\n');
+  const field = (name: string): string | undefined => rest.find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+  const line = Number(field('Line'));
+  const column = Number(field('Column'));
+  if (!Number.isInteger(line) || !Number.isInteger(column)) return first.trim();
+  return `${first.trim()} (line ${line + 1}, column ${column})`;
 }

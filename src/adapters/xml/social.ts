@@ -1,7 +1,7 @@
 import { AppConfig } from '../../config/config';
 import { SocialRef } from '../../domain/work-item';
 import { checkMaxLength, checkNoControlChars } from './fields';
-import { reject } from './rejection';
+import { quote, reject } from './rejection';
 import { attributePath } from './xml-path';
 import { XmlNode } from './xml-node';
 
@@ -21,10 +21,10 @@ export function readSocial(node: XmlNode, entrance: string, social: AppConfig['s
   const platformConfig = Object.hasOwn(social, platform) ? social[platform] : undefined;
   const page = platformConfig && Object.hasOwn(platformConfig.pages, pageId) ? platformConfig.pages[pageId] : undefined;
   if (!page) {
-    reject('SOCIAL_NOT_CONFIGURED', `${platform} page "${pageId}" is not configured`, PATH);
+    reject('SOCIAL_NOT_CONFIGURED', `${quote(platform)} page ${quote(pageId)} is not configured`, PATH);
   }
   if (page.entrance !== entrance) {
-    reject('INVALID_FIELD', `items for ${platform} page "${pageId}" must use entrance "${page.entrance}"`, '/workItem/entrance');
+    reject('INVALID_FIELD', `items for ${quote(platform)} page ${quote(pageId)} must use entrance ${quote(page.entrance)}`, '/workItem/entrance');
   }
   return { platform, pageId, ...(postId !== undefined && { postId }), ...(author !== undefined && { author }), pageName: page.displayName };
 }

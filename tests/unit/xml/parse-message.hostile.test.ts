@@ -1,5 +1,8 @@
 import { ParsedMessage } from '../../../src/domain/work-item';
-import { OPTS, expectInvalid, expectItem, fixture, parse, withLimits, workItemXml } from './xml-test-helpers';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseMessage } from '../../../src/adapters/xml/parse-message';
+import { OPTS, expectInvalid, expectItem, fixture, parse, sharedExamplesDir, withLimits, workItemXml } from './xml-test-helpers';
 
 /** Hostile inputs must be stopped quickly, by the first violated limit, without side effects. */
 function timed(fn: () => ParsedMessage): ParsedMessage {
@@ -174,6 +177,13 @@ describe('parseMessage: size and depth limits', () => {
     expect(expectItem(parse(workItemXml({ body: 'b'.repeat(100) }), opts)).body).toHaveLength(100);
   });
 
+  it('bounds element and attribute names, and quotes sender values briefly in messages', () => {
+    expectInvalid(parse(workItemXml({ ['n'.repeat(101)]: 'x' })), 'TOO_LARGE', '/workItem');
+    expectInvalid(parse(workItemXml({}, { rootAttributes: `version="1" ${'a'.repeat(101)}="x"` })), 'TOO_LARGE', '/workItem');
+    const error = expectInvalid(parse(workItemXml({ entrance: 'e'.repeat(10_000) })), 'UNKNOWN_ENTRANCE');
+    expect(error.message.length).toBeLessThan(200);
+  });
+
   it('echoes externalId and source read before the limit was hit', () => {
     const result = parse(workItemXml({ body: 'b'.repeat(200) }), withLimits({ maxTextChars: 100 }));
     expect(result).toMatchObject({ kind: 'invalid', externalId: 'CASE-1', source: 'bank-support' });
@@ -232,5 +242,29 @@ describe('parseMessage: names (prototype safety, namespaces)', () => {
     expectInvalid(parse(workItemXml({}, { rootAttributes: 'version="1" xmlns="urn:workitem"' })), 'INVALID_FIELD', '/workItem/@xmlns');
     expectInvalid(parse(workItemXml({}, { rootAttributes: 'version="1" xml:lang="sv"' })), 'INVALID_FIELD', '/workItem/@xml:lang');
     expectInvalid(parse(workItemXml({ 'x:subject': 'a' })), 'INVALID_FIELD', '/workItem/x:subject');
+  });
+});
+
+describe('parseMessage: error boundary', () => {
+  it('turns an unexpected exception into MALFORMED_XML instead of throwing', () => {
+    const broken = { ...OPTS, entrances: undefined as unknown as ReadonlySet<string> };
+    expectInvalid(parseMessage(Buffer.from(workItemXml()), broken), 'MALFORMED_XML', '/');
+  });
+
+  it('never throws on mutated versions of a valid message', () => {
+    const original = readFileSync(path.join(sharedExamplesDir(), 'voicemail-with-audio.xml'));
+    let seed = 42;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff; // deterministic, so a failure can be replayed
+      return seed % n;
+    };
+    const kinds = new Set<string>();
+    for (let round = 0; round < 2000; round++) {
+      const body = Buffer.from(original);
+      for (let flips = 1 + random(3); flips > 0; flips--) body[random(body.length)] = random(256);
+      const result = parseMessage(body, OPTS);
+      kinds.add(result.kind === 'invalid' ? result.error.code : result.kind);
+    }
+    expect(kinds.has('MALFORMED_XML')).toBe(true);
   });
 });
