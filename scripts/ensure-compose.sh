@@ -33,10 +33,12 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 # An empty package list (fresh image) cannot resolve the package: refresh it first.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 if ! apt-cache show docker-compose >/dev/null 2>&1; then
-  apt-get update -qq >/dev/null
+  apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 fi
-apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+apt-get install -y -qq --no-install-recommends docker-compose >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 
 if cli=$(have_compose); then
   echo "ensure-compose: installed '${cli}' ($(${cli} version --short 2>/dev/null || true))"

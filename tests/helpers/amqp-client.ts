@@ -377,22 +377,22 @@ export class TestClient {
   }
 
   /** At least n events (matching filter); resolves with all matching ones. */
-  waitForEvents(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (e: CollectedEvent) => boolean = () => true) {
+  waitForEvents(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (e: CollectedEvent) => boolean = () => true): Promise<CollectedEvent[]> {
     return this.waitForCount(() => this.events.filter(filter), n, timeoutMs, 'events');
   }
 
   /** At least n receipts on the reply queue (matching filter). */
-  waitForReceipts(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (r: CollectedReceipt) => boolean = () => true) {
+  waitForReceipts(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (r: CollectedReceipt) => boolean = () => true): Promise<CollectedReceipt[]> {
     return this.waitForCount(() => this.receipts.filter(filter), n, timeoutMs, 'receipts');
   }
 
   /** At least n receipt copies from the receipts exchange (matching filter). */
-  waitForReceiptCopies(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (r: CollectedReceipt) => boolean = () => true) {
+  waitForReceiptCopies(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (r: CollectedReceipt) => boolean = () => true): Promise<CollectedReceipt[]> {
     return this.waitForCount(() => this.receiptCopies.filter(filter), n, timeoutMs, 'receipt copies');
   }
 
   /** At least n messages from the error queue (matching filter). */
-  waitForErrors(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (e: CollectedError) => boolean = () => true) {
+  waitForErrors(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (e: CollectedError) => boolean = () => true): Promise<CollectedError[]> {
     return this.waitForCount(() => this.errors.filter(filter), n, timeoutMs, 'error copies');
   }
 

@@ -45,8 +45,8 @@ const DATE_TIME =
 
 /**
  * RFC 3339 date-time with seconds and a zone (`Z` or `±hh:mm`). Date.parse alone is too lenient
- * (it rolls 2026-02-30 over to March), so the fields are range-checked too. Returned in UTC
- * (`toISOString`), so consumers compare like with like.
+ * (it rolls 2026-02-30 over to March), so the fields are range-checked too. Returned as the sender
+ * wrote it: the contact center gets the sender's value, unchanged.
  */
 export function parseDueAt(text: string, path: string): string {
   const m = DATE_TIME.exec(text);
@@ -54,7 +54,7 @@ export function parseDueAt(text: string, path: string): string {
   if (!m || Number.isNaN(time) || !fieldsInRange(m)) {
     reject('INVALID_FIELD', 'dueAt must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T12:00:00Z', path);
   }
-  return new Date(time).toISOString();
+  return text;
 }
 
 function fieldsInRange(m: RegExpExecArray): boolean {

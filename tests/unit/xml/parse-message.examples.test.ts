@@ -16,7 +16,7 @@ describe(`shared contract examples (${dir})`, () => {
       priority: 3,
       subject: 'Loan application needs review',
       body: expect.stringMatching(/^Customer 19800101-1234 applied .* customer's page\.$/),
-      dueAt: '2026-11-24T12:00:00.000Z',
+      dueAt: '2026-11-24T12:00:00Z',
       customer: { name: 'Anna Svensson', email: 'anna@example.com', phone: '+46701234567' },
       contactData: expect.anything(),
       taskType: 'loan-review',

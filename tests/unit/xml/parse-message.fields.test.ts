@@ -158,15 +158,12 @@ describe('parseMessage: field rules', () => {
   });
 
   describe('dueAt', () => {
-    it.each([
-      ['2026-11-24T12:00:00Z', '2026-11-24T12:00:00.000Z'],
-      ['2026-11-24T12:00:00.5Z', '2026-11-24T12:00:00.500Z'],
-      ['2026-11-24T14:00:00+02:00', '2026-11-24T12:00:00.000Z'],
-      ['2026-11-24T07:30:00-04:30', '2026-11-24T12:00:00.000Z'],
-      ['2024-02-29T00:00:00Z', '2024-02-29T00:00:00.000Z'],
-    ])('accepts %s (as %s in UTC)', (text, expected) => {
-      expect(expectItem(parse(workItemXml({ dueAt: text }))).dueAt).toBe(expected);
-    });
+    it.each(['2026-11-24T12:00:00Z', '2026-11-24T12:00:00.5Z', '2026-11-24T14:00:00+02:00', '2026-11-24T07:30:00-04:30', '2024-02-29T00:00:00Z'])(
+      'accepts %s and passes it on unchanged',
+      (text) => {
+        expect(expectItem(parse(workItemXml({ dueAt: text }))).dueAt).toBe(text);
+      },
+    );
     it.each([
       '2026-11-24',
       '2026-11-24T12:00:00',

@@ -1,0 +1,158 @@
+import * as amqp from 'amqplib';
+import type Redis from 'ioredis';
+import { AppConfig, ConfigError, loadConfig } from '../config/config';
+import type { Logger } from '../ports/logger';
+import type { StateStore } from '../ports/state-store';
+import { createRedis } from '../adapters/redis/redis-client';
+import { RedisStateStore } from '../adapters/redis/redis-state-store';
+import { withTimeout } from '../adapters/timing';
+import { CliError, EXIT_USAGE } from './cli-error';
+import { ConfirmedChannel } from './confirmed-channel';
+import { redactUrl } from './output';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** createRedis wants a logger; the CLI reports failures itself, so library chatter is dropped. */
+const quietLogger: Logger = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  child: () => quietLogger,
+};
+
+/**
+ * What a command may need — config, a broker connection, Redis state — opened on first use and all closed
+ * by close(). Config comes from the same environment as the service (AMQP_URL, REDIS_URL,
+ * REDIS_KEY_PREFIX, WORKITEM_CONFIG), so the CLI always talks to the deployment the service uses.
+ */
+export class CliContext {
+  private config: AppConfig | undefined;
+  private conn: amqp.ChannelModel | undefined;
+  private connecting: Promise<amqp.ChannelModel> | undefined;
+  private confirmed: Promise<ConfirmedChannel> | undefined;
+  private redis: Redis | undefined;
+  private stateStore: Promise<StateStore> | undefined;
+  private connectionError: Error | undefined;
+
+  get cfg(): AppConfig {
+    if (!this.config) {
+      try {
+        this.config = loadConfig();
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(err.message, EXIT_USAGE);
+        throw err;
+      }
+    }
+    return this.config;
+  }
+
+  /** The broker connection; tries each node of AMQP_URL in turn. */
+  connection(): Promise<amqp.ChannelModel> {
+    this.connecting ??= this.connect();
+    return this.connecting;
+  }
+
+  private async connect(): Promise<amqp.ChannelModel> {
+    const problems: string[] = [];
+    for (const url of this.cfg.amqpUrls) {
+      try {
+        const conn = await amqp.connect(url, {
+          timeout: CONNECT_TIMEOUT_MS,
+          clientProperties: { connection_name: `workitem-cli ${process.pid}` },
+        });
+        conn.on('error', (err: Error) => {
+          this.connectionError = err;
+        });
+        this.conn = conn;
+        return conn;
+      } catch (err) {
+        problems.push(`${redactUrl(url)}: ${describeConnectError(err as Error)}`);
+      }
+    }
+    throw new CliError(`RabbitMQ not reachable (${problems.join('; ')})`);
+  }
+
+  /** A fresh plain channel (basic.get, acks); its errors are kept for the caller's message. */
+  async channel(): Promise<amqp.Channel> {
+    const conn = await this.connection();
+    const ch = await conn.createChannel().catch((err: Error) => {
+      throw new CliError(`cannot open a channel: ${(this.connectionError ?? err).message}`);
+    });
+    ch.on('error', () => undefined); // a channel error closes the channel; callers see the failed operation
+    return ch;
+  }
+
+  /** The confirm channel all publishes of this command go through. */
+  publisher(): Promise<ConfirmedChannel> {
+    this.confirmed ??= (async () => {
+      const conn = await this.connection();
+      const ch = await conn.createConfirmChannel();
+      return new ConfirmedChannel(ch, this.cfg.confirmTimeoutMs);
+    })();
+    return this.confirmed;
+  }
+
+  /** Message count of a queue; a clear error when it does not exist (the service declares it). */
+  async queueMessageCount(queue: string): Promise<number> {
+    const ch = await this.channel();
+    try {
+      return (await ch.checkQueue(queue)).messageCount;
+    } catch (err) {
+      if (/NOT_FOUND/.test((err as Error).message)) {
+        throw new CliError(`queue "${queue}" does not exist in this vhost — is the service deployed? (it declares the topology when it starts)`);
+      }
+      throw new CliError(`cannot inspect queue "${queue}": ${(err as Error).message}`);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  /** Unfinished-item state and report counters in Redis (REDIS_URL + REDIS_KEY_PREFIX). */
+  store(): Promise<StateStore> {
+    this.stateStore ??= (async () => {
+      const cfg = this.cfg;
+      const redis = createRedis(cfg.redisUrl, quietLogger, 'cli');
+      this.redis = redis;
+      try {
+        await withTimeout(redis.connect(), CONNECT_TIMEOUT_MS, 'connect');
+      } catch (err) {
+        throw new CliError(`Redis not reachable at ${redactUrl(cfg.redisUrl)}: ${(err as Error).message || String(err)}`);
+      }
+      return new RedisStateStore(redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
+    })();
+    return this.stateStore;
+  }
+
+  /** Closes whatever was opened. Closing the connection returns every unacked message to its queue. */
+  async close(): Promise<void> {
+    const redis = this.redis;
+    this.redis = undefined;
+    if (redis) {
+      if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+      else redis.disconnect();
+    }
+    await this.connecting?.catch(() => undefined);
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) await withTimeout(conn.close(), 5_000, 'closing the broker connection').catch(() => undefined);
+  }
+}
+
+function describeConnectError(err: Error): string {
+  const msg = err.message || String(err);
+  if (/ECONNREFUSED/.test(msg)) return `connection refused — is RabbitMQ running? (${msg})`;
+  if (/ACCESS_REFUSED|PLAIN login refused|ACCESS-REFUSED/i.test(msg)) return `login refused — check user and password (${msg})`;
+  if (/vhost .* not found|NOT_ALLOWED/i.test(msg)) return `vhost not found or not permitted (${msg})`;
+  return msg;
+}
+
+/** Runs `fn` with a fresh context and always closes it. */
+export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const ctx = new CliContext();
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}

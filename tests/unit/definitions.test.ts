@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/config';
+import { buildTopology, Topology } from '../../src/adapters/rabbitmq/topology';
+import {
+  buildDefinitions,
+  exactPattern,
+  rabbitPasswordHash,
+  renderDefinitions,
+  SHIPPED_DEFINITIONS_OPTIONS,
+} from '../../src/adapters/rabbitmq/definitions';
+
+const ROOT = path.resolve(__dirname, '../..');
+const sampleConfig = loadConfig({});
+const sampleTopology = buildTopology(sampleConfig);
+
+describe('rabbitmq/definitions.json', () => {
+  const committed = readFileSync(path.join(ROOT, 'rabbitmq/definitions.json'), 'utf8');
+
+  it('is exactly what buildDefinitions produces for the sample config (run `npm run gen:definitions`)', () => {
+    const expected = buildDefinitions(sampleTopology, {
+      ...SHIPPED_DEFINITIONS_OPTIONS,
+      inboundExchange: sampleConfig.topology.inboundExchange,
+    });
+    expect(JSON.parse(committed)).toEqual(expected);
+    expect(committed).toBe(renderDefinitions(expected));
+  });
+
+  it('ships the example sender bank-support on vhost "/" as the contract describes, without a password', () => {
+    const doc = JSON.parse(committed);
+    expect(doc.vhosts).toEqual([{ name: '/' }]);
+    expect(doc.users).toEqual([
+      { name: 'bank-support', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] },
+    ]);
+    expect(doc.permissions).toEqual([
+      { user: 'bank-support', vhost: '/', configure: '^$', write: '^workitem\\.inbound$', read: '^$' },
+    ]);
+    expect(doc.topic_permissions).toEqual([
+      { user: 'bank-support', vhost: '/', exchange: 'workitem.inbound', write: '^workitem\\.bank-support$', read: '^$' },
+    ]);
+  });
+});
+
+describe('buildDefinitions', () => {
+  const doc = buildDefinitions(sampleTopology, { vhost: 'v1' });
+
+  it('declares every exchange as the service asserts it: durable, not auto-delete, not internal', () => {
+    expect(doc.exchanges.map((x) => [x.name, x.type])).toEqual(sampleTopology.exchanges.map((x) => [x.name, x.type]));
+    for (const x of doc.exchanges) {
+      expect(x).toMatchObject({ vhost: 'v1', durable: true, auto_delete: false, internal: false, arguments: {} });
+    }
+  });
+
+  it('declares every queue durable with exactly the topology arguments (anything else is PRECONDITION_FAILED)', () => {
+    expect(doc.queues).toEqual(
+      sampleTopology.queues.map((q) => ({ name: q.name, vhost: 'v1', durable: true, auto_delete: false, arguments: q.arguments })),
+    );
+    const parked = doc.queues.find((q) => q.name === 'workitem.parked.loans');
+    expect(parked?.arguments).toEqual({
+      'x-queue-type': 'quorum',
+      'x-dead-letter-exchange': '',
+      'x-dead-letter-routing-key': 'workitem.inbound',
+    });
+  });
+
+  it('binds each queue as the topology does', () => {
+    const expected = sampleTopology.queues.flatMap((q) =>
+      q.bindings.map((b) => ({ source: b.exchange, destination: q.name, routing_key: b.routingKey })),
+    );
+    expect(doc.bindings.map(({ source, destination, routing_key }) => ({ source, destination, routing_key }))).toEqual(expected);
+    for (const b of doc.bindings) expect(b).toMatchObject({ vhost: 'v1', destination_type: 'queue', arguments: {} });
+  });
+
+  it('adds no policies, users or permissions unless asked for a sender', () => {
+    expect(doc.policies).toEqual([]);
+    expect(doc.users).toEqual([]);
+    expect(doc.permissions).toEqual([]);
+    expect(doc.topic_permissions).toEqual([]);
+    expect(doc.vhosts).toEqual([{ name: 'v1' }]);
+  });
+
+  it('does not share argument objects with the topology', () => {
+    const topology: Topology = { exchanges: [{ name: 'in', type: 'topic' }], queues: [{ name: 'q', arguments: { a: 1 }, bindings: [] }] };
+    const out = buildDefinitions(topology, { vhost: '/', inboundExchange: 'in' });
+    out.queues[0].arguments.a = 2;
+    expect(topology.queues[0].arguments.a).toBe(1);
+  });
+
+  it('pins a sender to its own routing key on a configured inbound exchange, escaping regex characters', () => {
+    const topology: Topology = { exchanges: [{ name: 'bank.in+1', type: 'topic' }], queues: [] };
+    const out = buildDefinitions(topology, { vhost: 'v', exampleSender: 'crm.eu', inboundExchange: 'bank.in+1' });
+    expect(out.permissions).toEqual([{ user: 'crm.eu', vhost: 'v', configure: '^$', write: '^bank\\.in\\+1$', read: '^$' }]);
+    expect(out.topic_permissions).toEqual([
+      { user: 'crm.eu', vhost: 'v', exchange: 'bank.in+1', write: '^workitem\\.crm\\.eu$', read: '^$' },
+    ]);
+    const pattern = new RegExp(out.topic_permissions[0].write);
+    expect(pattern.test('workitem.crm.eu')).toBe(true);
+    expect(pattern.test('workitem.crmXeu')).toBe(false);
+    expect(pattern.test('workitem.crm.eu.x')).toBe(false);
+  });
+
+  it('refuses an inbound exchange that is not in the topology', () => {
+    expect(() => buildDefinitions(sampleTopology, { vhost: '/', inboundExchange: 'nope' })).toThrow(/not part of the topology/);
+  });
+});
+
+describe('exactPattern', () => {
+  it('matches the literal only', () => {
+    const re = new RegExp(exactPattern('a.b*c'));
+    expect(re.test('a.b*c')).toBe(true);
+    expect(re.test('aXbbc')).toBe(false);
+    expect(re.test('xa.b*c')).toBe(false);
+  });
+});
+
+describe('rabbitPasswordHash', () => {
+  it('is base64(salt + sha256(salt + password)), RabbitMQ sha256 hashing', () => {
+    const salt = Buffer.from([0x90, 0x8d, 0xc6, 0x0a]);
+    const raw = Buffer.from(rabbitPasswordHash('test12', salt), 'base64');
+    expect(raw.length).toBe(36);
+    expect(raw.subarray(0, 4)).toEqual(salt);
+    const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from('test12')])).digest();
+    expect(raw.subarray(4)).toEqual(digest);
+  });
+
+  it('uses a fresh salt each time', () => {
+    expect(rabbitPasswordHash('x')).not.toBe(rabbitPasswordHash('x'));
+  });
+});
