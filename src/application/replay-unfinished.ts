@@ -1,8 +1,14 @@
+import { TransientError } from '../ports/messaging';
 import type { Deps } from './deps';
 import { routeContact } from './route-contact';
 
 const PAGE = 500;
 const LEASE_MS = 60_000;
+/** Instances that start together (a deployment) share one replay: a start within this window skips. */
+const RECENT_REPLAY_MS = 3_000;
+const LOCK_WAIT_MS = 120_000;
+
+export type ReplayReason = 'service.start' | 'server.started';
 
 export interface ReplayResult {
   skipped: boolean;
@@ -19,15 +25,27 @@ export interface ReplayResult {
  */
 export async function replayUnfinished(
   d: Deps,
-  reason: string,
+  reason: ReplayReason,
   owner: string,
   onProgress?: (done: number) => void,
 ): Promise<ReplayResult> {
   const started = d.now();
-  const fence = await d.store.acquireLock('replay', owner, LEASE_MS);
-  if (fence === null) {
+  const skipped = { skipped: true, replayed: 0, scanned: 0, ms: 0 };
+  if (reason === 'service.start' && (await d.store.hasMarker('replay-done'))) {
+    d.log.info('replay finished moments ago on another instance; skipped', { reason });
+    return skipped;
+  }
+  let fence = await d.store.acquireLock('replay', owner, LEASE_MS);
+  if (fence === null && reason === 'service.start') {
     d.log.info('replay already running on another instance; skipped', { reason });
-    return { skipped: true, replayed: 0, scanned: 0, ms: 0 };
+    return skipped;
+  }
+  // The contact center restarted: a replay already under way may have sent items before that restart,
+  // so wait for it and replay everything again.
+  while (fence === null) {
+    if (d.now() - started > LOCK_WAIT_MS) throw new TransientError('replay lock busy; server.started will be retried');
+    await new Promise((r) => setTimeout(r, 250));
+    fence = await d.store.acquireLock('replay', owner, LEASE_MS);
   }
   let after = 0;
   let replayed = 0;
@@ -53,6 +71,7 @@ export async function replayUnfinished(
         break;
       }
     }
+    await d.store.setMarker('replay-done', RECENT_REPLAY_MS);
   } finally {
     await d.store.releaseLock('replay', owner).catch(() => undefined);
   }

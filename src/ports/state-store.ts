@@ -88,4 +88,7 @@ export interface StateStore {
   acquireLock(name: string, owner: string, ttlMs: number): Promise<number | null>;
   renewLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
+  /** A short-lived fact shared by all instances, e.g. "a replay just finished". */
+  setMarker(name: string, ttlMs: number): Promise<void>;
+  hasMarker(name: string): Promise<boolean>;
 }

@@ -10,6 +10,7 @@ export function redisKeys(prefix: string) {
     unfinished: `${prefix}unfinished`,
     externalIndex: `${prefix}ext`,
     stats: (hour: string) => `${prefix}stats:${hour}`,
+    marker: (name: string) => `${prefix}marker:${name}`,
   };
 }
 

@@ -213,4 +213,12 @@ export class RedisStateStore implements StateStore {
   async releaseLock(name: string, owner: string): Promise<void> {
     await this.run.releaseLock(name, owner);
   }
+
+  async setMarker(name: string, ttlMs: number): Promise<void> {
+    await this.redis.set(this.keys.marker(name), String(Date.now()), 'PX', ttlMs);
+  }
+
+  async hasMarker(name: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.marker(name))) === 1;
+  }
 }

@@ -1,0 +1,117 @@
+import { Option, type Command } from 'commander';
+import type { StatsRow } from '../../ports/state-store';
+import { withContext } from '../context';
+import { examples, parseDuration } from '../options';
+import { humanDuration, print, printJson, renderTable } from '../output';
+
+const COUNTERS = ['accepted', 'buffered', 'duplicate', 'rejected', 'completed', 'withdrawn', 'expired'] as const;
+type Counter = (typeof COUNTERS)[number];
+
+type Group = 'task-type' | 'entrance';
+
+export interface ReportRow extends Record<Counter, number> {
+  /** Task type or entrance; null for rejections that never got that far. */
+  key: string | null;
+  /** Work items count as email contacts in the contact center's reporting. */
+  channel: 'email';
+  received: number;
+  handledMs: number;
+  avgHandlingMs: number | null;
+}
+
+/** Sums hourly counters per task type (or entrance). received = accepted + buffered + duplicate + rejected. */
+export function summarize(stats: StatsRow[], by: Group): { rows: ReportRow[]; total: ReportRow } {
+  const groups = new Map<string, ReportRow>();
+  const empty = (key: string | null): ReportRow => ({
+    key,
+    channel: 'email',
+    received: 0,
+    accepted: 0,
+    buffered: 0,
+    duplicate: 0,
+    rejected: 0,
+    completed: 0,
+    withdrawn: 0,
+    expired: 0,
+    handledMs: 0,
+    avgHandlingMs: null,
+  });
+  const total = empty(null);
+  for (const s of stats) {
+    const key = (by === 'entrance' ? s.entrance : s.taskType) ?? '';
+    let row = groups.get(key);
+    if (!row) groups.set(key, (row = empty(key === '' ? null : key)));
+    for (const target of [row, total]) {
+      if (s.metric === 'handledMs') target.handledMs += s.value;
+      else if ((COUNTERS as readonly string[]).includes(s.metric)) target[s.metric as Counter] += s.value;
+    }
+  }
+  const finish = (r: ReportRow): ReportRow => ({
+    ...r,
+    received: r.accepted + r.buffered + r.duplicate + r.rejected,
+    avgHandlingMs: r.completed > 0 ? Math.round(r.handledMs / r.completed) : null,
+  });
+  const rows = [...groups.values()].map(finish).sort((a, b) => (a.key ?? '\uffff').localeCompare(b.key ?? '\uffff'));
+  return { rows, total: finish(total) };
+}
+
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description(
+      'work-item volumes and handling times per task type (or entrance), from the durable hourly counters in Redis; ' +
+        'channel is "email", as the contact center counts work items',
+    )
+    .option('--since <duration>', 'how far back, e.g. 30m, 24h, 7d (whole UTC hours: the hour containing the start is included)', parseDuration, 24 * 3_600_000)
+    .addOption(new Option('--by <group>', 'one row per').choices(['task-type', 'entrance']).default('task-type'))
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      examples('workitem report', 'workitem report --since 7d --by entrance', 'workitem report --since 30m --json') +
+        '\nColumns: received = accepted + buffered + duplicate + rejected; avg handling = time from receipt to End, per completed item.\n',
+    )
+    .action((opts: { since: number; by: Group; json?: boolean }) =>
+      withContext(async (ctx) => {
+        const store = await ctx.store();
+        const now = Date.now();
+        const since = now - opts.since;
+        const { rows, total } = summarize(await store.stats(since, now), opts.by);
+        const keyName = opts.by === 'entrance' ? 'entrance' : 'taskType';
+        const named = (r: ReportRow) => {
+          const { key, ...rest } = r;
+          return { [keyName]: key, ...rest };
+        };
+        if (opts.json) {
+          return printJson({
+            since: new Date(since).toISOString(),
+            until: new Date(now).toISOString(),
+            by: opts.by,
+            rows: rows.map(named),
+            total: (({ key: _key, ...rest }) => rest)(total),
+          });
+        }
+        const header = `work items since ${new Date(since).toISOString()} (${humanDuration(opts.since)}), by ${opts.by}`;
+        if (rows.length === 0) return print(`${header}: none`);
+        const n = (f: (r: ReportRow) => number) => ({ value: f, align: 'right' as const });
+        print(`${header}\n`);
+        print(
+          renderTable<ReportRow & { label: string }>(
+            [
+              { header: opts.by === 'entrance' ? 'ENTRANCE' : 'TASK TYPE', value: (r) => r.label },
+              { header: 'CHANNEL', value: (r) => r.channel },
+              { header: 'RECEIVED', ...n((r) => r.received) },
+              { header: 'ACCEPTED', ...n((r) => r.accepted) },
+              { header: 'BUFFERED', ...n((r) => r.buffered) },
+              { header: 'DUPLICATE', ...n((r) => r.duplicate) },
+              { header: 'REJECTED', ...n((r) => r.rejected) },
+              { header: 'COMPLETED', ...n((r) => r.completed) },
+              { header: 'WITHDRAWN', ...n((r) => r.withdrawn) },
+              { header: 'EXPIRED', ...n((r) => r.expired) },
+              { header: 'AVG HANDLING', value: (r) => (r.avgHandlingMs === null ? '-' : humanDuration(r.avgHandlingMs)), align: 'right' },
+            ],
+            [...rows.map((r) => ({ ...r, label: r.key ?? '(none)' })), { ...total, label: 'TOTAL' }],
+          ),
+        );
+      }),
+    );
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './cli-error';
+import { registerEnd } from './commands/end';
+import { registerEntrance } from './commands/entrance';
+import { registerErrors } from './commands/errors';
+import { registerItems } from './commands/items';
+import { registerReport } from './commands/report';
+import { registerSend } from './commands/send';
+import { registerStart } from './commands/start';
+import { examples } from './options';
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('workitem')
+    .description(
+      'Operate the work-item server: run it, send work items, open/close entrances, end contacts, list items, report, replay the error queue.\n' +
+        'Reads the same environment as the service: AMQP_URL, REDIS_URL, REDIS_KEY_PREFIX, WORKITEM_CONFIG.',
+    )
+    .version(version(), '-V, --version')
+    // Settings below are inherited by every subcommand registered afterwards.
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      examples(
+        'workitem start',
+        'workitem send loan-review.xml --wait',
+        'workitem entrance close loans',
+        'workitem items --entrance loans --json',
+        'workitem end wi-0b9f6c1e-6d1a-4b5e-9a43-2f7f0d1c2e3a',
+        'workitem report --since 7d',
+        'workitem errors list --code FORBIDDEN_XML',
+        'workitem errors replay --code UNKNOWN_ENTRANCE --yes',
+      ) + '\nExit status: 0 ok, 1 failure, 2 usage error.\n',
+    );
+  registerStart(program);
+  registerSend(program);
+  registerEntrance(program);
+  registerEnd(program);
+  registerItems(program);
+  registerReport(program);
+  registerErrors(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed help or the usage problem; --help and --version are the successful ones.
+      process.exitCode = err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+      return;
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`workitem: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`workitem: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = EXIT_FAILURE;
+  }
+}
+
+void main();

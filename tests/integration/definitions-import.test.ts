@@ -1,0 +1,247 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as amqp from 'amqplib';
+import { loadConfig } from '../../src/config/config';
+import { buildTopology } from '../../src/adapters/rabbitmq/topology';
+import {
+  buildDefinitions,
+  DEFINITIONS_RABBIT_VERSION,
+  PASSWORD_HASHING_ALGORITHM,
+  rabbitPasswordHash,
+  renderDefinitions,
+} from '../../src/adapters/rabbitmq/definitions';
+import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
+
+/**
+ * The generated definitions import into a real broker (`rabbitmqctl import_definitions`, as an operator
+ * or `definitions.local.path` at boot would), and what they create is exactly what the service asserts:
+ * re-declaring every exchange and queue with the service's arguments raises no PRECONDITION_FAILED.
+ * Runs in its own random vhost, with its own random sender user; both are removed afterwards.
+ */
+const CTL_TIMEOUT_MS = 30_000;
+const IMPORT_WAIT_MS = 30_000;
+
+const cfg = loadConfig({});
+const topology = buildTopology(cfg);
+const t = cfg.topology;
+
+function rabbitmqctl(args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('rabbitmqctl', ['--quiet', ...args], { timeout: CTL_TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`rabbitmqctl ${args.join(' ')} failed: ${err.message} ${stderr}`.trim()));
+      else resolve(stdout);
+    });
+    child.stdin?.end(input ?? '');
+  });
+}
+
+async function listJson<T>(args: string[]): Promise<T[]> {
+  const out = await rabbitmqctl([...args, '--formatter', 'json']);
+  return out.trim() ? (JSON.parse(out) as T[]) : [];
+}
+
+/** `import_definitions` reads stdin (no temp file the CLI's user must be able to read); 3.10 returns before it is done. */
+async function importDefinitions(doc: object): Promise<void> {
+  await rabbitmqctl(['import_definitions'], renderDefinitions(doc as Parameters<typeof renderDefinitions>[0]));
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + IMPORT_WAIT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function urlFor(vhost: string, user?: { name: string; password: string }): string {
+  const url = new URL(amqpUrl(vhost));
+  if (user) {
+    url.username = encodeURIComponent(user.name);
+    url.password = encodeURIComponent(user.password);
+  }
+  return url.toString();
+}
+
+/** Resolves when the broker confirms; rejects with the channel's close reason if it closes the channel instead. */
+function publishConfirmed(ch: amqp.ConfirmChannel, exchange: string, routingKey: string, options: amqp.Options.Publish = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    ch.once('error', onError);
+    ch.publish(exchange, routingKey, Buffer.from('<workItem/>'), { persistent: true, contentType: 'application/xml', ...options }, (err) => {
+      if (err) return; // the channel 'error' carries the reason
+      ch.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+async function getOne(ch: amqp.Channel, queue: string, timeoutMs = 10_000): Promise<amqp.GetMessage> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const msg = await ch.get(queue, { noAck: true });
+    if (msg) return msg;
+    if (Date.now() > deadline) throw new Error(`no message on ${queue} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('definitions import (RabbitMQ)', () => {
+  let vhost = '';
+  const sender = `it-sender-${randomBytes(4).toString('hex')}`;
+  const connections: amqp.ChannelModel[] = [];
+
+  async function connect(user?: { name: string; password: string }): Promise<amqp.ChannelModel> {
+    const conn = await amqp.connect(urlFor(vhost, user));
+    conn.on('error', () => undefined); // closes are asserted where they matter
+    connections.push(conn);
+    return conn;
+  }
+
+  beforeAll(async () => {
+    vhost = await createVhost();
+    const doc = buildDefinitions(topology, { vhost, exampleSender: sender, inboundExchange: t.inboundExchange });
+    await importDefinitions(doc);
+    await waitFor('the imported queues, bindings and permissions', async () => {
+      const [queues, bindings, topicPerms] = await Promise.all([
+        listJson<{ name: string }>(['list_queues', '-p', vhost, 'name']),
+        listJson<{ source_name: string }>(['list_bindings', '-p', vhost, 'source_name']),
+        listJson<{ user: string }>(['list_topic_permissions', '-p', vhost]),
+      ]);
+      return (
+        queues.length === doc.queues.length &&
+        bindings.filter((b) => b.source_name !== '').length === doc.bindings.length &&
+        topicPerms.some((p) => p.user === sender)
+      );
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+    if (vhost) await deleteVhost(vhost);
+    await rabbitmqctl(['delete_user', sender]).catch((err: Error) => {
+      if (!/not exist|no_such_user/i.test(err.message)) throw err;
+    });
+  });
+
+  it('creates every exchange durable and every queue durable, quorum, with the topology arguments', async () => {
+    const exchanges = await listJson<{ name: string; type: string; durable: boolean; auto_delete: boolean; internal: boolean }>([
+      'list_exchanges', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'internal',
+    ]);
+    for (const x of topology.exchanges) {
+      expect(exchanges).toContainEqual({ name: x.name, type: x.type, durable: true, auto_delete: false, internal: false });
+    }
+    const queues = await listJson<{ name: string; type: string; durable: boolean; auto_delete: boolean; arguments: [string, string, unknown][] }>([
+      'list_queues', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'arguments',
+    ]);
+    expect(queues.map((q) => q.name).sort()).toEqual(topology.queues.map((q) => q.name).sort());
+    for (const spec of topology.queues) {
+      const q = queues.find((x) => x.name === spec.name)!;
+      expect(q).toMatchObject({ type: 'quorum', durable: true, auto_delete: false });
+      expect(Object.fromEntries(q.arguments.map(([k, , v]) => [k, v]))).toEqual(spec.arguments);
+    }
+  });
+
+  it('binds the queues as the topology does', async () => {
+    const bindings = await listJson<{ source_name: string; destination_name: string; routing_key: string }>([
+      'list_bindings', '-p', vhost, 'source_name', 'destination_name', 'routing_key',
+    ]);
+    for (const q of topology.queues) {
+      for (const b of q.bindings) {
+        expect(bindings).toContainEqual({ source_name: b.exchange, destination_name: q.name, routing_key: b.routingKey });
+      }
+    }
+  });
+
+  it('accepts the service re-asserting the whole topology with the same arguments (no PRECONDITION_FAILED)', async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const errors: Error[] = [];
+    ch.on('error', (err: Error) => errors.push(err));
+    for (const x of topology.exchanges) {
+      await ch.assertExchange(x.name, x.type, { durable: true, autoDelete: false });
+    }
+    for (const q of topology.queues) {
+      const ok = await ch.assertQueue(q.name, { durable: true, arguments: q.arguments });
+      expect(ok.queue).toBe(q.name);
+      for (const b of q.bindings) await ch.bindQueue(q.name, b.exchange, b.routingKey);
+    }
+    expect(errors).toEqual([]);
+    await ch.close();
+  });
+
+  it('would notice a mismatch: a declare with other arguments is refused', async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    ch.on('error', () => undefined);
+    const inbound = topology.queues.find((q) => q.name === t.inboundQueue)!;
+    await expect(
+      ch.assertQueue(inbound.name, { durable: true, arguments: { ...inbound.arguments, 'x-delivery-limit': 5 } }),
+    ).rejects.toThrow(/PRECONDITION_FAILED/);
+  });
+
+  it('dead-letters an expired parked message back into the inbound queue (quorum, DLX "", per-message TTL)', async () => {
+    const conn = await connect();
+    const ch = await conn.createConfirmChannel();
+    await ch.purgeQueue(t.inboundQueue);
+    const parked = `${t.parkedQueuePrefix}${Object.keys(cfg.entrances)[0]}`;
+    await publishConfirmed(ch, '', parked, { expiration: '100', messageId: 'parked-1' });
+    const msg = await getOne(ch, t.inboundQueue);
+    expect(msg.properties.messageId).toBe('parked-1');
+    expect(msg.fields.routingKey).toBe(t.inboundQueue);
+    const death = (msg.properties.headers?.['x-death'] as { queue: string; reason: string }[])[0];
+    expect(death).toMatchObject({ queue: parked, reason: 'expired' });
+    await ch.close();
+  });
+
+  describe('the example sender', () => {
+    const password = randomBytes(12).toString('hex');
+
+    it('cannot sign in as shipped: it has no password', async () => {
+      await expect(amqp.connect(urlFor(vhost, { name: sender, password: '' }))).rejects.toThrow(/ACCESS_REFUSED|403/);
+      await expect(amqp.connect(urlFor(vhost, { name: sender, password: 'guest' }))).rejects.toThrow(/ACCESS_REFUSED|403/);
+    });
+
+    describe('with a password set by an operator', () => {
+      beforeAll(async () => {
+        // As an operator would ship it: a password hash in a definitions file (also checks rabbitPasswordHash).
+        await importDefinitions({
+          rabbit_version: DEFINITIONS_RABBIT_VERSION,
+          users: [{ name: sender, password_hash: rabbitPasswordHash(password), hashing_algorithm: PASSWORD_HASHING_ALGORITHM, tags: [] }],
+        });
+        await waitFor('the sender password', () =>
+          rabbitmqctl(['authenticate_user', sender, password]).then(
+            () => true,
+            () => false,
+          ),
+        );
+      });
+
+      it('publishes with its own routing key to the inbound exchange', async () => {
+        const admin = await (await connect()).createChannel();
+        await admin.purgeQueue(t.inboundQueue);
+        const ch = await (await connect({ name: sender, password })).createConfirmChannel();
+        await publishConfirmed(ch, t.inboundExchange, `workitem.${sender}`, { mandatory: true, messageId: 'own-key' });
+        const msg = await getOne(admin, t.inboundQueue);
+        expect(msg.properties.messageId).toBe('own-key');
+        expect(msg.fields.routingKey).toBe(`workitem.${sender}`);
+      });
+
+      it("is refused another source's routing key (topic permission)", async () => {
+        const ch = await (await connect({ name: sender, password })).createConfirmChannel();
+        await expect(publishConfirmed(ch, t.inboundExchange, 'workitem.other-bank')).rejects.toThrow(/ACCESS_REFUSED/);
+      });
+
+      it('is refused any other exchange, and declaring or reading queues', async () => {
+        const conn = await connect({ name: sender, password });
+        const pub = await conn.createConfirmChannel();
+        await expect(publishConfirmed(pub, t.eventsExchange, 'contact.created.loans')).rejects.toThrow(/ACCESS_REFUSED/);
+        const declare = await conn.createChannel();
+        declare.on('error', () => undefined);
+        await expect(declare.assertQueue(`${sender}.receipts`, { durable: true })).rejects.toThrow(/ACCESS_REFUSED/);
+        const read = await conn.createChannel();
+        read.on('error', () => undefined);
+        await expect(read.get(t.inboundQueue)).rejects.toThrow(/ACCESS_REFUSED/);
+      });
+    });
+  });
+});
