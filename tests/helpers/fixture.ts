@@ -15,7 +15,7 @@ export class Fixture {
   vhost!: string;
   prefix!: string;
 
-  constructor(private readonly serviceOpts: Partial<StartServiceOptions> = {}) {}
+  constructor(public serviceOpts: Partial<StartServiceOptions> = {}) {}
 
   async setup(): Promise<this> {
     this.vhost = await createVhost();
