@@ -55,8 +55,8 @@ export class WorkItemService {
 
   async start(): Promise<void> {
     const { cfg, log } = this;
-    this.redis = createRedis(cfg.redisUrl, log, 'state');
-    this.attachmentRedis = createRedis(cfg.redisUrl, log, 'attachments');
+    this.redis = createRedis(cfg, log, 'state');
+    this.attachmentRedis = createRedis(cfg, log, 'attachments');
     this.redis.on('ready', () => this.setRedisReady(true));
     for (const ev of ['close', 'end', 'reconnecting']) this.redis.on(ev, () => this.setRedisReady(false));
     await this.connectRedis();
@@ -68,7 +68,11 @@ export class WorkItemService {
     }
 
     const topology = buildTopology(cfg);
-    const store = new RedisStateStore(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
+    const store = new RedisStateStore(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds, {
+      replicas: cfg.redisWaitReplicas,
+      timeoutMs: cfg.redisWaitTimeoutMs,
+      onShortfall: (acked) => log.warn('fewer Redis replicas confirmed a state write than REDIS_WAIT_REPLICAS', { acked }),
+    });
     const attachments = new RedisAttachmentStore(this.attachmentRedis, cfg.redisKeyPrefix);
     this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log);
     this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log);

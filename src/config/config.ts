@@ -13,6 +13,12 @@ export interface EntranceConfig {
 export interface AppConfig {
   amqpUrls: string[];
   redisUrl: string;
+  /** Sentinel mode when set: host:port of each sentinel; REDIS_URL then only supplies password/db. */
+  redisSentinels: { host: string; port: number }[];
+  redisMasterName: string;
+  /** After each state write, WAIT for this many replicas (0 = off) for at most redisWaitTimeoutMs. */
+  redisWaitReplicas: number;
+  redisWaitTimeoutMs: number;
   redisKeyPrefix: string;
   httpPort: number;
   /** Base of attachment URLs in events, e.g. `http://workitem.bank.example`. */
@@ -51,6 +57,20 @@ const envSchema = z.object({
     .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
     .refine((urls) => urls.length > 0 && urls.every((u) => /^amqps?:\/\//.test(u)), 'must be amqp:// or amqps:// URL(s), comma-separated'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  REDIS_SENTINELS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .refine((list) => list.every((x) => /^[^:\s]+:\d{1,5}$/.test(x)), 'must be host:port[,host:port…]')
+    .transform((list) =>
+      list.map((x) => {
+        const i = x.lastIndexOf(':');
+        return { host: x.slice(0, i), port: Number(x.slice(i + 1)) };
+      }),
+    ),
+  REDIS_MASTER_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('mymaster'),
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(200),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('workitem:'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   PUBLIC_BASE_URL: z.string().url().optional(),
@@ -111,6 +131,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     amqpUrls: e.data.AMQP_URL,
     redisUrl: e.data.REDIS_URL,
+    redisSentinels: e.data.REDIS_SENTINELS,
+    redisMasterName: e.data.REDIS_MASTER_NAME,
+    redisWaitReplicas: e.data.REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: e.data.REDIS_WAIT_TIMEOUT_MS,
     redisKeyPrefix: e.data.REDIS_KEY_PREFIX,
     httpPort: e.data.HTTP_PORT,
     publicBaseUrl: (e.data.PUBLIC_BASE_URL ?? `http://localhost:${e.data.HTTP_PORT}`).replace(/\/+$/, ''),

@@ -19,6 +19,18 @@ import { SCRIPTS, ScriptName } from './scripts';
 
 type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
 
+/**
+ * Redis replicates asynchronously: a failover can lose the last writes. WAIT after each state write
+ * narrows that window to what the replicas have not confirmed within the timeout.
+ */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+  onShortfall: (acked: number) => void;
+}
+
+const READ_ONLY = new Set<ScriptName>(['pageUnfinished']);
+
 /** Parses a stored record; contactData comes back as a null-prototype object like the original. */
 function parseRecord(json: string): ContactRecord {
   const rec = JSON.parse(json) as ContactRecord;
@@ -52,6 +64,7 @@ export class RedisStateStore implements StateStore {
     private readonly redis: Redis,
     prefix: string,
     private readonly tombstoneSeconds: number,
+    private readonly wait: ReplicaWait = { replicas: 0, timeoutMs: 0, onShortfall: () => undefined },
   ) {
     this.keys = redisKeys(prefix);
     const run = {} as Record<ScriptName, ScriptRunner>;
@@ -59,10 +72,18 @@ export class RedisStateStore implements StateStore {
       const command = `wi_${name}`;
       // defineCommand uses EVALSHA and falls back to EVAL, so scripts survive a Redis restart (SCRIPT FLUSH).
       if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 0, lua });
-      run[name] = (...args) =>
+      const call = (...args: (string | number)[]) =>
         (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[command](prefix, ...args);
+      run[name] = READ_ONLY.has(name) || this.wait.replicas === 0 ? call : (...args) => this.replicated(call(...args));
     }
     this.run = run;
+  }
+
+  private async replicated(write: Promise<unknown>): Promise<unknown> {
+    const result = await write;
+    const acked = Number(await this.redis.call('WAIT', this.wait.replicas, this.wait.timeoutMs));
+    if (acked < this.wait.replicas) this.wait.onShortfall(acked);
+    return result;
   }
 
   async accept(input: AcceptInput): Promise<AcceptResult> {
