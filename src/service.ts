@@ -23,6 +23,8 @@ import { RedisStateStore } from './adapters/redis/redis-state-store';
 import { WorkerParser } from './adapters/xml/worker-parser';
 
 const CONTROL_PREFETCH = 16;
+/** Large items are parsed on a worker thread one or two at a time; more would only hold memory. */
+const LARGE_PREFETCH = 2;
 
 /**
  * The work-item server's life: start (Redis, HTTP, broker, replay), run (consume while Redis and the
@@ -34,6 +36,10 @@ export class WorkItemService {
   private attachmentRedis!: Redis;
   private publishConn!: AmqpConnection;
   private directReplyConn!: AmqpConnection;
+  private bulkConn!: AmqpConnection;
+  private bulkPublisher!: ConfirmedPublisher;
+  private messaging!: RabbitMessaging;
+  private large!: QueueConsumer;
   private consumeConn!: AmqpConnection;
   private publisher!: ConfirmedPublisher;
   private inbound!: QueueConsumer;
@@ -79,9 +85,12 @@ export class WorkItemService {
     this.publisher = new ConfirmedPublisher(this.publishConn, topology, log, cfg.confirmTimeoutMs);
     this.directReplyConn = new AmqpConnection(cfg.amqpUrls, 'direct-reply', log);
     const directReplyPublisher = new ConfirmedPublisher(this.directReplyConn, { exchanges: [], queues: [] }, log, cfg.confirmTimeoutMs, 2000);
+    this.bulkConn = new AmqpConnection(cfg.amqpUrls, 'bulk', log);
+    this.bulkPublisher = new ConfirmedPublisher(this.bulkConn, topology, log, cfg.confirmTimeoutMs);
     const messaging = new RabbitMessaging(this.publisher, directReplyPublisher, this.consumeConn, cfg, log, {
       receiptLost: (reason) => this.metrics.receiptLost(reason),
     });
+    this.messaging = messaging;
     this.parser = new WorkerParser(cfg, log, 1);
     this.deps = {
       cfg,
@@ -97,11 +106,16 @@ export class WorkItemService {
     this.inbound = new QueueConsumer(this.consumeConn, cfg.topology.inboundQueue, cfg.prefetch, topology, (m) =>
       this.onInbound(m),
     log);
+    this.large = new QueueConsumer(this.consumeConn, cfg.topology.largeQueue, LARGE_PREFETCH, topology, (m) =>
+      this.onInbound(m, true),
+    log);
     this.control = new QueueConsumer(this.consumeConn, cfg.topology.controlQueue, CONTROL_PREFETCH, topology, (m) =>
       this.onControl(m),
     log);
     this.publisher.on('ready', () => this.updateFlow());
     this.publisher.on('lost', () => this.updateFlow());
+    this.bulkPublisher.on('ready', () => this.updateFlow());
+    this.bulkPublisher.on('lost', () => this.updateFlow());
 
     this.http = createHttpServer({
       cfg,
@@ -115,7 +129,12 @@ export class WorkItemService {
     log.info('http listening', { port: this.httpPort });
 
     const publisherReady = new Promise<void>((resolve) => this.publisher.once('ready', resolve));
-    await Promise.all([this.publishConn.start(), this.consumeConn.start(), this.directReplyConn.start()]);
+    await Promise.all([
+      this.publishConn.start(),
+      this.consumeConn.start(),
+      this.directReplyConn.start(),
+      this.bulkConn.start(),
+    ]);
     await publisherReady;
     this.updateFlow();
     this.startupReplay = this.recoverAfterStart();
@@ -163,16 +182,21 @@ export class WorkItemService {
   /** Consume only while every dependency can confirm work: otherwise messages stay safely in the queue. */
   private updateFlow(): void {
     if (!this.inbound) return;
-    const go = this.redisReady && this.publisher.ready && !this.stopping;
-    for (const c of [this.inbound, this.control]) {
+    const go = this.redisReady && this.publisher.ready && this.bulkPublisher.ready && !this.stopping;
+    for (const c of [this.inbound, this.large, this.control]) {
       if (go) void c.resume();
       else void c.pause(!this.redisReady ? 'redis unavailable' : this.stopping ? 'shutting down' : 'publisher unavailable');
     }
   }
 
-  private async onInbound(m: import('amqplib').ConsumeMessage): Promise<Disposition> {
+  private async onInbound(m: import('amqplib').ConsumeMessage, fromLargeLane = false): Promise<Disposition> {
     const started = process.hrtime.bigint();
-    const msg = toInboundMessage(m, this.cfg.topology.inboundQueue);
+    if (!fromLargeLane && m.content.length > this.cfg.limits.largeMessageBytes) {
+      const trusted = m.fields.exchange === '' && m.fields.routingKey === this.cfg.topology.inboundQueue;
+      await this.messaging.moveToLargeLane(m, trusted, this.bulkPublisher);
+      return 'ack';
+    }
+    const msg = toInboundMessage(m, this.cfg.topology.inboundQueue, fromLargeLane);
     const outcome = await handleInboundMessage(this.deps, msg);
     this.metrics.processed(outcome.kind, Number(process.hrtime.bigint() - started) / 1e9);
     return 'ack';
@@ -205,10 +229,10 @@ export class WorkItemService {
     this.stopping = true;
     this.log.info('shutting down: draining in-flight messages');
     const timeout = this.cfg.shutdownTimeoutMs;
-    const drained = await Promise.all([this.inbound?.drain(timeout), this.control?.drain(timeout)]);
+    const drained = await Promise.all([this.inbound?.drain(timeout), this.large?.drain(timeout), this.control?.drain(timeout)]);
     if (drained.some((d) => d === false)) this.log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
     await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
-    await Promise.all([this.consumeConn?.stop(), this.publishConn?.stop(), this.directReplyConn?.stop()]);
+    await Promise.all([this.consumeConn?.stop(), this.publishConn?.stop(), this.directReplyConn?.stop(), this.bulkConn?.stop()]);
     await this.parser?.close();
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();

@@ -44,7 +44,7 @@ export const fileConfigSchema = z
         retrySeconds: z.number().positive().default(60),
       })
       .strict()
-      .default({ maxParked: 10_000, maxParkSeconds: 72 * 3600, retrySeconds: 60 }),
+      .prefault({}),
     limits: z
       .object({
         maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),
@@ -56,17 +56,11 @@ export const fileConfigSchema = z
         maxTextChars: z.number().int().positive().default(65_536),
         /** Messages above this many bytes are parsed on a worker thread, so small ones never wait. */
         inlineParseBytes: z.number().int().positive().default(64 * 1024),
+        /** Messages above this many bytes move to the large-item lane (own queue, small prefetch). */
+        largeMessageBytes: z.number().int().positive().default(256 * 1024),
       })
       .strict()
-      .default({
-        maxMessageBytes: 16 * 1024 * 1024,
-        maxDepth: 8,
-        maxElements: 500,
-        maxAttributesPerElement: 16,
-        maxAttributeChars: 4096,
-        maxTextChars: 65_536,
-        inlineParseBytes: 64 * 1024,
-      }),
+      .prefault({}),
     attachments: z
       .object({
         maxBytes: z.number().int().positive().default(10 * 1024 * 1024),
@@ -76,7 +70,7 @@ export const fileConfigSchema = z
           .default(['audio/*', 'image/*', 'application/pdf', 'text/plain']),
       })
       .strict()
-      .default({ maxBytes: 10 * 1024 * 1024, allowedContentTypes: ['audio/*', 'image/*', 'application/pdf', 'text/plain'] }),
+      .prefault({}),
     topology: z
       .object({
         inboundExchange: z.string().min(1).default('workitem.inbound'),
@@ -88,19 +82,11 @@ export const fileConfigSchema = z
         controlExchange: z.string().min(1).default('contactcenter.events'),
         controlQueue: z.string().min(1).default('workitem.control'),
         parkedQueuePrefix: z.string().min(1).default('workitem.parked.'),
+        /** Large items wait here (moved from the inbound queue), so they never hold up small ones. */
+        largeQueue: z.string().min(1).default('workitem.inbound.large'),
       })
       .strict()
-      .default({
-        inboundExchange: 'workitem.inbound',
-        inboundQueue: 'workitem.inbound',
-        errorExchange: 'workitem.error',
-        errorQueue: 'workitem.error',
-        receiptsExchange: 'workitem.receipts',
-        eventsExchange: 'contact.events',
-        controlExchange: 'contactcenter.events',
-        controlQueue: 'workitem.control',
-        parkedQueuePrefix: 'workitem.parked.',
-      }),
+      .prefault({}),
     /** How long an ended/cancelled/expired contactId is remembered, so a late retry cannot revive it. */
     tombstoneSeconds: z.number().positive().default(7 * 24 * 3600),
   })

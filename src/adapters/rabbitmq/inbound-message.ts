@@ -6,15 +6,19 @@ export const CONTACT_ID_HEADER = 'x-workitem-contact-id';
 export const ENTRANCE_HEADER = 'x-workitem-entrance';
 export const ORIGINAL_ROUTING_KEY_HEADER = 'x-original-routing-key';
 
+/** Headers only the service itself may set; stripped from what senders send before a message moves lanes. */
+export const INTERNAL_HEADERS = [CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_ROUTING_KEY_HEADER];
+
 /**
- * Converts a delivery to plain data. A message counts as one of our parked messages only when the broker
- * itself dead-lettered it into the inbound queue (default exchange, routing key = queue name): senders
- * publish through the inbound exchange, so they cannot fake that route.
+ * Converts a delivery to plain data. Our own headers are trusted only on messages that took a route senders
+ * cannot take: dead-lettered by the broker into the inbound queue (default exchange, routing key = queue
+ * name), or delivered from one of our internal queues (`trusted`: the large-item lane, the park queues).
+ * Senders publish through the inbound exchange only.
  */
-export function toInboundMessage(m: amqp.Message, inboundQueue?: string): InboundMessage {
+export function toInboundMessage(m: amqp.Message, inboundQueue?: string, trusted = false): InboundMessage {
   const p = m.properties;
   const headers: Record<string, unknown> = { ...(p.headers ?? {}) };
-  const fromParking = inboundQueue !== undefined && m.fields.exchange === '' && m.fields.routingKey === inboundQueue;
+  const fromParking = trusted || (inboundQueue !== undefined && m.fields.exchange === '' && m.fields.routingKey === inboundQueue);
   const cid = headers[CONTACT_ID_HEADER];
   const entrance = headers[ENTRANCE_HEADER];
   const origKey = headers[ORIGINAL_ROUTING_KEY_HEADER];
@@ -23,11 +27,12 @@ export function toInboundMessage(m: amqp.Message, inboundQueue?: string): Inboun
     typeof cid === 'string' &&
     CONTACT_ID_PATTERN.test(cid) &&
     typeof entrance === 'string';
+  const trustOrigKey = (trustedParked || trusted) && typeof origKey === 'string';
   return {
     body: m.content,
     exchange: m.fields.exchange,
     routingKey: m.fields.routingKey,
-    senderRoutingKey: trustedParked && typeof origKey === 'string' ? origKey : m.fields.routingKey,
+    senderRoutingKey: trustOrigKey ? (origKey as string) : m.fields.routingKey,
     redelivered: m.fields.redelivered,
     parked: trustedParked ? { contactId: cid as string, entrance: entrance as string } : undefined,
     properties: {

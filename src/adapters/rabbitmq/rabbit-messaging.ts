@@ -9,7 +9,7 @@ import { InboundMessage, Messaging, PublishOutcome, ReceiptTarget, TransientErro
 import { renderReceipt } from '../xml/render-receipt';
 import type { AmqpConnection } from './amqp-connection';
 import { ConfirmedPublisher, PUBLISH_ID_HEADER } from './confirmed-publisher';
-import { CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, toInboundMessage } from './inbound-message';
+import { CONTACT_ID_HEADER, ENTRANCE_HEADER, INTERNAL_HEADERS, ORIGINAL_ROUTING_KEY_HEADER, toInboundMessage } from './inbound-message';
 import { parkedQueueName } from './topology';
 
 
@@ -144,6 +144,32 @@ export class RabbitMessaging implements Messaging {
     if (outcome === 'returned') throw new TransientError(`parked queue for ${entrance} is missing`);
   }
 
+  /**
+   * Moves a large message to the large-item lane, on the bulk connection, so its bytes never sit in front of
+   * small events on the publish socket. Our own headers are only carried over from trusted messages.
+   */
+  async moveToLargeLane(m: amqp.Message, trusted: boolean, bulk: ConfirmedPublisher): Promise<void> {
+    const headers: Record<string, unknown> = { ...(m.properties.headers ?? {}) };
+    if (!trusted) {
+      for (const h of INTERNAL_HEADERS) delete headers[h];
+      headers[ORIGINAL_ROUTING_KEY_HEADER] = m.fields.routingKey;
+    } else if (headers[ORIGINAL_ROUTING_KEY_HEADER] === undefined) {
+      headers[ORIGINAL_ROUTING_KEY_HEADER] = m.fields.routingKey;
+    }
+    headers[PUBLISH_ID_HEADER] = randomUUID();
+    const { userId: _u, expiration: _e, headers: _h, ...props } = m.properties;
+    const clean: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(props)) if (v !== undefined) clean[k] = v;
+    const outcome = await bulk.publish(
+      '',
+      this.cfg.topology.largeQueue,
+      m.content,
+      { ...(clean as amqp.Options.Publish), headers, persistent: true, messageId: m.properties.messageId ?? randomUUID() },
+      true,
+    );
+    if (outcome === 'returned') throw new TransientError('large-item queue is missing');
+  }
+
   async drainParked(entrance: string, max: number, fn: (msg: InboundMessage) => Promise<void>): Promise<number> {
     const model = this.consumeConn.current;
     if (!model) throw new TransientError('broker not connected');
@@ -155,7 +181,7 @@ export class RabbitMessaging implements Messaging {
         const m = await ch.get(parkedQueueName(this.cfg, entrance), { noAck: false });
         if (!m) break;
         try {
-          await fn(toInboundMessage(m));
+          await fn(toInboundMessage(m, undefined, true));
           ch.ack(m);
         } catch (err) {
           ch.nack(m, false, true);

@@ -55,6 +55,8 @@ export function buildTopology(cfg: Pick<AppConfig, 'topology' | 'entrances'>): T
         },
         bindings: [{ exchange: t.inboundExchange, routingKey: '#' }],
       },
+      // Large items are moved here from the inbound queue and consumed with a small prefetch.
+      { name: t.largeQueue, arguments: { ...quorum }, bindings: [] },
       { name: t.errorQueue, arguments: { ...quorum }, bindings: [{ exchange: t.errorExchange, routingKey: '#' }] },
       {
         name: t.controlQueue,
