@@ -1,0 +1,61 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, SAMPLE_CONFIG_FILE } from '../../../src/config/config';
+
+function withFile(content: unknown): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wi-cfg-'));
+  const file = path.join(dir, 'c.json');
+  writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return file;
+}
+
+describe('config', () => {
+  it('works with no settings at all, from the shipped sample config', () => {
+    const cfg = loadConfig({});
+    expect(cfg.configFile).toBe(SAMPLE_CONFIG_FILE);
+    expect(Object.keys(cfg.entrances)).toEqual(['loans', 'support', 'social']);
+    expect(cfg).toMatchObject({
+      amqpUrls: ['amqp://guest:guest@127.0.0.1:5672'],
+      redisUrl: 'redis://127.0.0.1:6379',
+      httpPort: 8080,
+      taskKey: 'WorkItemTask',
+      requireDurableRedis: false,
+    });
+    expect(cfg.entrances.loans).toMatchObject({ maxParked: 10_000, maxParkSeconds: 72 * 3600 });
+    expect(cfg.topology.inboundQueue).toBe('workitem.inbound');
+  });
+
+  it('reads a comma-separated list of broker nodes and Sentinel settings', () => {
+    const cfg = loadConfig({ AMQP_URL: 'amqp://a:5672, amqp://b:5672', REDIS_SENTINELS: 's1:26379,s2:26380', REDIS_MASTER_NAME: 'wi' });
+    expect(cfg.amqpUrls).toEqual(['amqp://a:5672', 'amqp://b:5672']);
+    expect(cfg.redisSentinels).toEqual([{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }]);
+    expect(cfg.redisMasterName).toBe('wi');
+  });
+
+  it.each([
+    [{ HTTP_PORT: 'abc' }, /HTTP_PORT/],
+    [{ HTTP_PORT: '70000' }, /HTTP_PORT/],
+    [{ AMQP_URL: 'http://x' }, /AMQP_URL/],
+    [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/],
+    [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    [{ REQUIRE_DURABLE_REDIS: 'maybe' }, /REQUIRE_DURABLE_REDIS/],
+    [{ WORKITEM_CONFIG: '/nonexistent/file.json' }, /WORKITEM_CONFIG/],
+  ])('rejects %j naming the setting', (env, re) => {
+    expect(() => loadConfig(env as NodeJS.ProcessEnv)).toThrow(ConfigError);
+    expect(() => loadConfig(env as NodeJS.ProcessEnv)).toThrow(re);
+  });
+
+  it.each([
+    [{ entrances: {} }, /entrances/],
+    [{ entrances: { Loans: {} } }, /entrances/],
+    [{ entrances: { loans: { maxParked: -1 } } }, /entrances\.loans\.maxParked/],
+    [{ entrances: { loans: {} }, taskKey: 'bad key' }, /taskKey/],
+    [{ entrances: { loans: {} }, limits: { maxDepth: 0 } }, /limits\.maxDepth/],
+    [{ entrances: { loans: {} }, unknown: 1 }, /unknown|Unrecognized/i],
+    [{ entrances: { loans: {} }, social: { facebook: { pages: { '1': { entrance: 'nope', displayName: 'x' } } } } }, /social\.facebook\.pages\.1\.entrance/],
+    ['{not json', /WORKITEM_CONFIG/],
+  ])('rejects the file %j naming the bad key', (content, re) => {
+    expect(() => loadConfig({ WORKITEM_CONFIG: withFile(content) })).toThrow(re);
+  });
+});
