@@ -20,6 +20,7 @@ export async function handleInboundMessage(d: Deps, msg: InboundMessage): Promis
 
 async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: string): Promise<Outcome> {
   const parsed = await d.parser.parse(msg.body);
+  d.metrics.item('received', parsed.kind === 'workItem' ? { entrance: parsed.item.entrance, taskType: parsed.item.taskType } : {});
   if (parsed.kind === 'invalid') {
     return rejectMessage(d, msg, parsed.error, { externalId: parsed.externalId, source: parsed.source });
   }
@@ -53,7 +54,6 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
   const target = receiptTarget(msg);
   const log = d.log.child({ contactId, externalId: item.externalId, source: item.source });
   const labels = { entrance: item.entrance, taskType: item.taskType };
-  d.metrics.item('received', labels);
 
   const res = await d.store.accept({ record, maxParked: entrance.maxParked, nowMs, ...target });
   if (res.outcome === 'park_limit') {

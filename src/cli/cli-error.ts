@@ -21,3 +21,6 @@ export class UsageError extends CliError {
     this.name = 'UsageError';
   }
 }
+
+/** Broker objects are declared by the service at start; a missing one usually means it never ran here. */
+export const NOT_DEPLOYED_HINT = 'is the service deployed? (it declares the topology when it starts)';

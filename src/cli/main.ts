@@ -54,6 +54,11 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  // `workitem items | head`: a reader that went away is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+    throw err;
+  });
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {

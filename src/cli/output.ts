@@ -46,16 +46,20 @@ export function note(text: string): void {
   process.stderr.write(`${text}\n`);
 }
 
-/** 850ms, 12.3s, 4m 05s, 2h 03m, 3d 04h. */
+/** 850ms, 12.3s, 4m 05s, 2h 03m, 3d 04h; a zero last part is left out (24h, 7d). */
 export function humanDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-';
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   const s = Math.round(ms / 1000);
   const pad = (n: number) => String(n).padStart(2, '0');
-  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ${pad(Math.floor((s % 3600) / 60))}m`;
-  return `${Math.floor(s / 86_400)}d ${pad(Math.floor((s % 86_400) / 3600))}h`;
+  const text =
+    s < 3600
+      ? `${Math.floor(s / 60)}m ${pad(s % 60)}s`
+      : s < 86_400
+        ? `${Math.floor(s / 3600)}h ${pad(Math.floor((s % 3600) / 60))}m`
+        : `${Math.floor(s / 86_400)}d ${pad(Math.floor((s % 86_400) / 3600))}h`;
+  return text.replace(/ 00[smh]$/, '');
 }
 
 /** A URL with its password replaced by `***`, for error messages. */

@@ -2,13 +2,12 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { loadConfig } from '../../src/config/config';
-import { buildTopology } from '../../src/adapters/rabbitmq/topology';
+import { buildTopology, parkedQueueName } from '../../src/adapters/rabbitmq/topology';
 import {
   buildDefinitions,
   DEFINITIONS_RABBIT_VERSION,
   PASSWORD_HASHING_ALGORITHM,
   rabbitPasswordHash,
-  renderDefinitions,
 } from '../../src/adapters/rabbitmq/definitions';
 import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
 
@@ -42,7 +41,7 @@ async function listJson<T>(args: string[]): Promise<T[]> {
 
 /** `import_definitions` reads stdin (no temp file the CLI's user must be able to read); 3.10 returns before it is done. */
 async function importDefinitions(doc: object): Promise<void> {
-  await rabbitmqctl(['import_definitions'], renderDefinitions(doc as Parameters<typeof renderDefinitions>[0]));
+  await rabbitmqctl(['import_definitions'], JSON.stringify(doc));
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
@@ -183,7 +182,7 @@ describe('definitions import (RabbitMQ)', () => {
     const conn = await connect();
     const ch = await conn.createConfirmChannel();
     await ch.purgeQueue(t.inboundQueue);
-    const parked = `${t.parkedQueuePrefix}${Object.keys(cfg.entrances)[0]}`;
+    const parked = parkedQueueName(cfg, Object.keys(cfg.entrances)[0]);
     await publishConfirmed(ch, '', parked, { expiration: '100', messageId: 'parked-1' });
     const msg = await getOne(ch, t.inboundQueue);
     expect(msg.properties.messageId).toBe('parked-1');

@@ -11,6 +11,8 @@ import { note, preview, print, printable, printJson } from '../output';
 
 const BODY_PREVIEW_CHARS = 80;
 const PROGRESS_EVERY = 100;
+/** Republishes awaiting their confirm at once: confirms from quorum queues take milliseconds each. */
+const REPLAY_WINDOW = 64;
 
 const ORDER_NOTE =
   'Browsing takes nothing away: messages are fetched unacknowledged and handed back when the channel closes; ' +
@@ -20,33 +22,52 @@ export function registerErrors(program: Command): void {
   const errors = program
     .command('errors')
     .description('inspect and replay the error queue (a copy of every rejected message, with x-error-* headers)')
-    .addHelpText('after', examples('workitem errors list', 'workitem errors list --code MALFORMED_XML --json', 'workitem errors replay --code UNKNOWN_ENTRANCE'));
+    .addHelpText(
+      'after',
+      examples(
+        'workitem errors list',
+        'workitem errors list --code MALFORMED_XML --json',
+        'workitem errors replay --code UNKNOWN_ENTRANCE',
+      ),
+    );
 
   errors
     .command('list')
-    .description('browse the error queue without removing anything: error code, path, message, first failure, original routing key, message_id, start of the body')
-    .option('--code <code>', 'only messages with this error code (x-error-code, e.g. FORBIDDEN_XML; DELIVERY_LIMIT for poison messages)')
+    .description(
+      'browse the error queue without removing anything: error code, path, message, first failure, ' +
+        'original routing key, message_id, start of the body',
+    )
+    .option('--code <code>', 'only messages with this error code (e.g. FORBIDDEN_XML; DELIVERY_LIMIT for poison messages)')
     .option('--limit <n>', 'show at most this many messages (1..10000)', integerParser(1, 10_000), 50)
     .option('--json', 'print JSON')
-    .addHelpText('after', examples('workitem errors list', 'workitem errors list --code NOT_A_WORKITEM --limit 10', 'workitem errors list --json') + `\n${ORDER_NOTE}\n`)
+    .addHelpText(
+      'after',
+      examples('workitem errors list', 'workitem errors list --code NOT_A_WORKITEM --limit 10', 'workitem errors list --json') +
+        `\n${ORDER_NOTE}\n`,
+    )
     .action((opts: { code?: string; limit: number; json?: boolean }) => withContext((ctx) => listErrors(ctx, opts)));
 
   errors
     .command('replay')
     .description(
-      'move error-queue messages back to the inbound exchange (after a fix): original body and properties, routing key from ' +
-        'x-original-routing-key, x-error-* headers removed, x-first-failed-at kept; each is acked on the error queue only after the broker confirmed the republish',
+      'move error-queue messages back to the inbound exchange (after a fix): original body and properties, ' +
+        'routing key from x-original-routing-key, x-error-* headers removed, x-first-failed-at kept; ' +
+        'each is acked on the error queue only after the broker confirmed the republish',
     )
     .option('--code <code>', 'only messages with this error code; the others stay in the error queue')
     .option('--limit <n>', 'move at most this many messages', integerParser(1, Number.MAX_SAFE_INTEGER))
     .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal, e.g. in CI)')
     .addHelpText(
       'after',
-      examples('workitem errors replay --code UNKNOWN_ENTRANCE', 'workitem errors replay --code NOT_A_WORKITEM --limit 100 --yes', 'workitem errors replay --yes') +
+      examples(
+        'workitem errors replay --code UNKNOWN_ENTRANCE',
+        'workitem errors replay --code NOT_A_WORKITEM --limit 100 --yes',
+        'workitem errors replay --yes',
+      ) +
         '\nLooks at each message that was in the queue when it started (so it ends even if replayed messages fail again).\n' +
         'Messages without an original routing key, or with another code, are kept. Interrupting (Ctrl-C) loses nothing:\n' +
-        'whatever was not yet confirmed and acked goes back to the error queue (a message republished just before the\n' +
-        'interrupt may be in both places; the service recognises it as a duplicate).\n',
+        'whatever was not yet confirmed and acked goes back to the error queue (only a hard kill between a confirm and\n' +
+        'its ack can leave a message in both places: it is then processed twice, never lost).\n',
     )
     .action((opts: ReplayOptions) => replayCommand(opts));
 }
@@ -114,9 +135,14 @@ function view(m: amqp.Message, inboundExchange: string): ErrorView {
   };
 }
 
+function lastFailure(e: ErrorView): string {
+  return e.failedAt && e.failedAt !== e.firstFailedAt ? ` (last ${printable(e.failedAt)})` : '';
+}
+
 function checkCode(code: string | undefined): void {
   if (code !== undefined && !/^[A-Z][A-Z0-9_]{0,63}$/.test(code)) {
-    throw new UsageError(`--code "${code}" is not an error code (e.g. ${Object.keys(ERROR_CODE_DESCRIPTIONS).slice(0, 3).join(', ')})`);
+    const known = Object.keys(ERROR_CODE_DESCRIPTIONS).slice(0, 3).join(', ');
+    throw new UsageError(`--code "${code}" is not an error code (e.g. ${known})`);
   }
 }
 
@@ -154,7 +180,7 @@ async function listErrors(ctx: CliContext, opts: { code?: string; limit: number;
         `[${i + 1}] ${printable(e.code)}${description ? ` — ${description}` : ''}`,
         `    path:         ${printable(e.path ?? '-')}`,
         `    message:      ${printable(e.message ?? '-')}`,
-        `    first failed: ${printable(e.firstFailedAt ?? '-')}${e.failedAt && e.failedAt !== e.firstFailedAt ? ` (last ${printable(e.failedAt)})` : ''}`,
+        `    first failed: ${printable(e.firstFailedAt ?? '-')}${lastFailure(e)}`,
         `    routing key:  ${printable(e.originalRoutingKey ?? '- (not replayable)')}`,
         `    message_id:   ${printable(e.messageId ?? '-')}`,
         `    body:         ${e.bodyPreview}`,
@@ -176,13 +202,15 @@ interface ReplayResult {
   noRoutingKey: number;
 }
 
-/** Headers that describe the failed delivery, not the message: the replayed message starts fresh (x-first-failed-at stays). */
+const DELIVERY_HEADERS = ['x-failed-at', 'x-original-exchange', ORIGINAL_ROUTING_KEY_HEADER, 'x-death', 'x-delivery-count', PUBLISH_ID_HEADER];
+
+/** Headers about the failed delivery, not the message: the replayed message starts fresh (x-first-failed-at stays). */
 function isFailureHeader(name: string): boolean {
   return (
     name.startsWith('x-error-') ||
     name.startsWith('x-first-death-') ||
     name.startsWith('x-last-death-') ||
-    ['x-failed-at', 'x-original-exchange', ORIGINAL_ROUTING_KEY_HEADER, 'x-death', 'x-delivery-count', PUBLISH_ID_HEADER].includes(name)
+    DELIVERY_HEADERS.includes(name)
   );
 }
 
@@ -229,7 +257,8 @@ async function replayCommand(opts: ReplayOptions): Promise<void> {
     const total = await ctx.queueMessageCount(errorQueue);
     if (total === 0) return print(`nothing to replay: ${errorQueue} is empty`);
     if (!opts.yes) {
-      const what = `${opts.limit !== undefined ? `up to ${opts.limit} of ` : ''}the ${total} message(s) in ${errorQueue}${opts.code ? ` with code ${opts.code}` : ''}`;
+      const upTo = opts.limit !== undefined ? `up to ${opts.limit} of ` : '';
+      const what = `${upTo}the ${total} message(s) in ${errorQueue}${opts.code ? ` with code ${opts.code}` : ''}`;
       if (!(await ask(`Move ${what} back to exchange ${inboundExchange}? [y/N] `))) {
         print('aborted; nothing moved');
         process.exitCode = 1;
@@ -245,22 +274,47 @@ async function replay(ctx: CliContext, total: number, opts: ReplayOptions): Prom
   const publisher = await ctx.publisher();
   const ch = await ctx.channel();
   const r: ReplayResult = { examined: 0, moved: 0, kept: 0, noRoutingKey: 0 };
+  let selected = 0;
   let interrupted = false;
+  let failure: unknown;
+  const inFlight = new Set<Promise<void>>();
   const onSignal = () => {
     if (interrupted) {
       note('replay: stopping now; every message not yet acked returns to the error queue');
       process.exit(130);
     }
     interrupted = true;
-    note('replay: interrupted — finishing the message in flight (Ctrl-C again to stop at once)');
+    note('replay: interrupted — finishing the messages in flight (Ctrl-C again to stop at once)');
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const summary = () =>
-    `moved ${r.moved}, kept ${r.kept}${r.noRoutingKey ? ` (${r.noRoutingKey} without an original routing key)` : ''}, examined ${r.examined} of ${total}`;
-  let failure: unknown;
+  const summary = () => {
+    const noKey = r.noRoutingKey ? ` (${r.noRoutingKey} without an original routing key)` : '';
+    return `moved ${r.moved}, kept ${r.kept}${noKey}, examined ${r.examined} of ${total}`;
+  };
+
+  /** Republishes one message; only once the broker confirmed it is it acked (removed) on the error queue. */
+  const move = (m: amqp.GetMessage, key: string): Promise<void> =>
+    publisher.publish(inboundExchange, key, m.content, replayProperties(m), true).then(
+      (outcome) => {
+        if (outcome === 'confirmed') {
+          ch.ack(m);
+          r.moved++;
+          return;
+        }
+        r.kept++;
+        failure ??= new CliError(`exchange "${inboundExchange}" routed nothing for ${key}: is the service's inbound queue missing?`);
+      },
+      (err: unknown) => {
+        r.kept++;
+        failure ??= err;
+      },
+    );
+
   try {
-    while (r.examined < total && !interrupted && (opts.limit === undefined || r.moved < opts.limit)) {
+    // Only the messages present at the start are looked at, so replayed ones that fail again are not met twice.
+    while (r.examined < total && !interrupted && !failure && (opts.limit === undefined || selected < opts.limit)) {
+      while (inFlight.size >= REPLAY_WINDOW) await Promise.race(inFlight);
       const m = await ch.get(errorQueue, { noAck: false });
       if (!m) break;
       r.examined++;
@@ -271,19 +325,16 @@ async function replay(ctx: CliContext, total: number, opts: ReplayOptions): Prom
         r.kept++;
         r.noRoutingKey++;
       } else {
-        const outcome = await publisher.publish(inboundExchange, key, m.content, replayProperties(m), true);
-        if (outcome === 'returned') {
-          r.kept++;
-          throw new CliError(`exchange "${inboundExchange}" routed nothing for ${key} — is the service's inbound queue missing?`);
-        }
-        ch.ack(m);
-        r.moved++;
+        selected++;
+        const p: Promise<void> = move(m, key).finally(() => inFlight.delete(p));
+        inFlight.add(p);
       }
       if (r.examined % PROGRESS_EVERY === 0) note(`replay: ${summary()}`);
     }
   } catch (err) {
-    failure = err;
+    failure ??= err;
   } finally {
+    await Promise.all(inFlight);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     // Acks went out before this close on the same channel; everything not acked goes back to the queue.

@@ -62,7 +62,12 @@ export function registerReport(program: Command): void {
       'work-item volumes and handling times per task type (or entrance), from the durable hourly counters in Redis; ' +
         'channel is "email", as the contact center counts work items',
     )
-    .option('--since <duration>', 'how far back, e.g. 30m, 24h, 7d (whole UTC hours: the hour containing the start is included)', parseDuration, 24 * 3_600_000)
+    .option(
+      '--since <duration>',
+      'how far back, e.g. 30m, 24h, 7d (counters are hourly: the whole UTC hour containing the start is included)',
+      parseDuration,
+      24 * 3_600_000,
+    )
     .addOption(new Option('--by <group>', 'one row per').choices(['task-type', 'entrance']).default('task-type'))
     .option('--json', 'print JSON')
     .addHelpText(
@@ -107,7 +112,11 @@ export function registerReport(program: Command): void {
               { header: 'COMPLETED', ...n((r) => r.completed) },
               { header: 'WITHDRAWN', ...n((r) => r.withdrawn) },
               { header: 'EXPIRED', ...n((r) => r.expired) },
-              { header: 'AVG HANDLING', value: (r) => (r.avgHandlingMs === null ? '-' : humanDuration(r.avgHandlingMs)), align: 'right' },
+              {
+                header: 'AVG HANDLING',
+                value: (r) => (r.avgHandlingMs === null ? '-' : humanDuration(r.avgHandlingMs)),
+                align: 'right',
+              },
             ],
             [...rows.map((r) => ({ ...r, label: r.key ?? '(none)' })), { ...total, label: 'TOTAL' }],
           ),
