@@ -9,6 +9,8 @@ export interface InboundMessage {
   routingKey: string;
   /** The routing key the sender published with (`workitem.<source>`), also for a message back from parking. */
   senderRoutingKey: string;
+  /** The exchange the sender published to (kept when the message moved lanes). */
+  senderExchange: string;
   redelivered: boolean;
   /** Set when the message is one of our own parked messages, dead-lettered back for a retry. */
   parked?: { contactId: string; entrance: string };

@@ -7,6 +7,14 @@ import type { AmqpConnection } from './amqp-connection';
 import { assertTopology } from './assert-topology';
 import type { Topology } from './topology';
 
+/** The message's properties cannot be encoded by the client: send it again with fewer headers. */
+export class UnencodableMessageError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnencodableMessageError';
+  }
+}
+
 /** Header that lets a returned (unroutable) copy be matched to its publish when message_id is not ours. */
 export const PUBLISH_ID_HEADER = 'x-wi-publish-id';
 
@@ -115,7 +123,11 @@ export class ConfirmedPublisher extends EventEmitter {
           });
         } catch (err) {
           clearTimeout(timer);
-          reject(new TransientError(`publish failed: ${(err as Error).message}`, { cause: err }));
+          // amqplib refuses to encode some headers (a table over 64 KiB, a nested table with a `!` key):
+          // retrying the same message would fail forever, so that is not a transient failure.
+          const e = err as Error;
+          if (e instanceof RangeError || /encod/i.test(e.message)) reject(new UnencodableMessageError(e.message, { cause: e }));
+          else reject(new TransientError(`publish failed: ${e.message}`, { cause: e }));
           return;
         }
         if (!ok && !this.drain) {

@@ -5,9 +5,10 @@ import type { InboundMessage } from '../../ports/messaging';
 export const CONTACT_ID_HEADER = 'x-workitem-contact-id';
 export const ENTRANCE_HEADER = 'x-workitem-entrance';
 export const ORIGINAL_ROUTING_KEY_HEADER = 'x-original-routing-key';
+export const ORIGINAL_EXCHANGE_HEADER = 'x-original-exchange';
 
 /** Headers only the service itself may set; stripped from what senders send before a message moves lanes. */
-export const INTERNAL_HEADERS = [CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_ROUTING_KEY_HEADER];
+export const INTERNAL_HEADERS = [CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, ORIGINAL_EXCHANGE_HEADER];
 
 /**
  * Converts a delivery to plain data. Our own headers are trusted only on messages that took a route senders
@@ -22,6 +23,7 @@ export function toInboundMessage(m: amqp.Message, inboundQueue?: string, trusted
   const cid = headers[CONTACT_ID_HEADER];
   const entrance = headers[ENTRANCE_HEADER];
   const origKey = headers[ORIGINAL_ROUTING_KEY_HEADER];
+  const origExchange = headers[ORIGINAL_EXCHANGE_HEADER];
   const trustedParked =
     (fromParking || inboundQueue === undefined) &&
     typeof cid === 'string' &&
@@ -33,6 +35,7 @@ export function toInboundMessage(m: amqp.Message, inboundQueue?: string, trusted
     exchange: m.fields.exchange,
     routingKey: m.fields.routingKey,
     senderRoutingKey: trustOrigKey ? (origKey as string) : m.fields.routingKey,
+    senderExchange: trustOrigKey && typeof origExchange === 'string' ? origExchange : m.fields.exchange,
     redelivered: m.fields.redelivered,
     parked: trustedParked ? { contactId: cid as string, entrance: entrance as string } : undefined,
     properties: {

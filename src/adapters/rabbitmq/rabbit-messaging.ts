@@ -8,8 +8,15 @@ import type { ReceiptData } from '../../domain/receipt';
 import { InboundMessage, Messaging, PublishOutcome, ReceiptTarget, TransientError } from '../../ports/messaging';
 import { renderReceipt } from '../xml/render-receipt';
 import type { AmqpConnection } from './amqp-connection';
-import { ConfirmedPublisher, PUBLISH_ID_HEADER } from './confirmed-publisher';
-import { CONTACT_ID_HEADER, ENTRANCE_HEADER, INTERNAL_HEADERS, ORIGINAL_ROUTING_KEY_HEADER, toInboundMessage } from './inbound-message';
+import { ConfirmedPublisher, PUBLISH_ID_HEADER, UnencodableMessageError } from './confirmed-publisher';
+import {
+  CONTACT_ID_HEADER,
+  ENTRANCE_HEADER,
+  INTERNAL_HEADERS,
+  ORIGINAL_EXCHANGE_HEADER,
+  ORIGINAL_ROUTING_KEY_HEADER,
+  toInboundMessage,
+} from './inbound-message';
 import { parkedQueueName } from './topology';
 
 
@@ -66,10 +73,12 @@ export class RabbitMessaging implements Messaging {
       timestamp: Math.floor(Date.now() / 1000),
       appId: 'workitem-server',
     };
-    const replyPublisher = target.replyTo?.startsWith(DIRECT_REPLY_PREFIX) ? this.directReplyPublisher : this.publisher;
+    const direct = target.replyTo?.startsWith(DIRECT_REPLY_PREFIX) ?? false;
+    // RabbitMQ 3.10 returns mandatory direct reply-to publishes as NO_ROUTE even when it delivers them,
+    // so a lost direct reply cannot be told from a delivered one: publish those without `mandatory`.
     const toSender = target.replyTo
-      ? replyPublisher
-          .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, true)
+      ? (direct ? this.directReplyPublisher : this.publisher)
+          .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, !direct)
           .then((outcome) => {
             if (outcome === 'returned') {
               this.events.receiptLost('no_reply_queue');
@@ -105,15 +114,16 @@ export class RabbitMessaging implements Messaging {
       [PUBLISH_ID_HEADER]: randomUUID(),
     };
     if (msg) {
-      headers['x-original-exchange'] = msg.exchange;
+      headers[ORIGINAL_EXCHANGE_HEADER] = msg.senderExchange;
       headers[ORIGINAL_ROUTING_KEY_HEADER] = msg.senderRoutingKey;
     }
-    const outcome = await this.publisher.publish(
+    const outcome = await publishKeepingOurHeaders(
+      this.publisher,
       this.cfg.topology.errorExchange,
       error.code,
       msg?.body ?? fallbackBody ?? Buffer.alloc(0),
       { ...copyableProperties(msg), headers, persistent: true, messageId: msg?.properties.messageId ?? randomUUID() },
-      true,
+      ['x-error-code', 'x-error-message', 'x-error-path', 'x-first-failed-at', 'x-failed-at', ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER],
     );
     if (outcome === 'returned') throw new TransientError('error copy unroutable: is the error queue missing?');
   }
@@ -126,8 +136,12 @@ export class RabbitMessaging implements Messaging {
       'x-parked-at': new Date().toISOString(),
       [PUBLISH_ID_HEADER]: randomUUID(),
     };
-    if (msg) headers[ORIGINAL_ROUTING_KEY_HEADER] = msg.senderRoutingKey;
-    const outcome = await this.publisher.publish(
+    if (msg) {
+      headers[ORIGINAL_ROUTING_KEY_HEADER] = msg.senderRoutingKey;
+      headers[ORIGINAL_EXCHANGE_HEADER] = msg.senderExchange;
+    }
+    const outcome = await publishKeepingOurHeaders(
+      this.publisher,
       '',
       parkedQueueName(this.cfg, entrance),
       msg?.body ?? fallbackBody ?? Buffer.alloc(0),
@@ -139,7 +153,7 @@ export class RabbitMessaging implements Messaging {
         messageId: msg?.properties.messageId ?? contactId,
         expiration: String(Math.round(this.cfg.park.retrySeconds * 1000)),
       },
-      true,
+      [CONTACT_ID_HEADER, ENTRANCE_HEADER, 'x-parked-at', ORIGINAL_ROUTING_KEY_HEADER, ORIGINAL_EXCHANGE_HEADER],
     );
     if (outcome === 'returned') throw new TransientError(`parked queue for ${entrance} is missing`);
   }
@@ -153,6 +167,7 @@ export class RabbitMessaging implements Messaging {
     if (!trusted) {
       for (const h of INTERNAL_HEADERS) delete headers[h];
       headers[ORIGINAL_ROUTING_KEY_HEADER] = m.fields.routingKey;
+      headers[ORIGINAL_EXCHANGE_HEADER] = m.fields.exchange;
     } else if (headers[ORIGINAL_ROUTING_KEY_HEADER] === undefined) {
       headers[ORIGINAL_ROUTING_KEY_HEADER] = m.fields.routingKey;
     }
@@ -160,12 +175,13 @@ export class RabbitMessaging implements Messaging {
     const { userId: _u, expiration: _e, headers: _h, ...props } = m.properties;
     const clean: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(props)) if (v !== undefined) clean[k] = v;
-    const outcome = await bulk.publish(
+    const outcome = await publishKeepingOurHeaders(
+      bulk,
       '',
       this.cfg.topology.largeQueue,
       m.content,
       { ...(clean as amqp.Options.Publish), headers, persistent: true, messageId: m.properties.messageId ?? randomUUID() },
-      true,
+      INTERNAL_HEADERS,
     );
     if (outcome === 'returned') throw new TransientError('large-item queue is missing');
   }
@@ -192,6 +208,31 @@ export class RabbitMessaging implements Messaging {
       await ch.close().catch(() => undefined);
     }
     return n;
+  }
+}
+
+/**
+ * Publishes (confirmed, mandatory) a copy of a sender's message. If the client cannot encode the sender's
+ * headers again (over 64 KiB, or tables it misreads), the copy goes out without them, marked
+ * `x-original-headers-dropped`, so a bad header never turns into a message that can never be handled.
+ */
+async function publishKeepingOurHeaders(
+  publisher: ConfirmedPublisher,
+  exchange: string,
+  routingKey: string,
+  body: Buffer,
+  options: amqp.Options.Publish & { messageId: string; headers: Record<string, unknown> },
+  ourHeaderNames: string[],
+): Promise<PublishOutcome> {
+  try {
+    return await publisher.publish(exchange, routingKey, body, options, true);
+  } catch (err) {
+    if (!(err instanceof UnencodableMessageError)) throw err;
+    const headers: Record<string, unknown> = {};
+    for (const k of ourHeaderNames) if (options.headers[k] !== undefined) headers[k] = options.headers[k];
+    headers['x-original-headers-dropped'] = err.message.slice(0, 200);
+    headers[PUBLISH_ID_HEADER] = randomUUID();
+    return publisher.publish(exchange, routingKey, body, { ...options, headers }, true);
   }
 }
 

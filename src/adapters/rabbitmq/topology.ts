@@ -25,9 +25,12 @@ export const CONTROL_ROUTING_KEYS = ['entrance.closed', 'entrance.opened', 'cont
 
 /**
  * Quorum queues drop (or dead-letter) a message after this many redeliveries (RabbitMQ 4 defaults to 20).
- * Set high and dead-lettered to the error exchange, so a message is never dropped silently.
+ * Set explicitly everywhere: the queues we consume dead-letter to the error exchange past it, and the
+ * error queue itself (browsed by `workitem errors list`, which hands messages back) gets a limit no
+ * operator will reach, so nothing is ever dropped silently.
  */
 export const INBOUND_DELIVERY_LIMIT = 100;
+export const ERROR_QUEUE_DELIVERY_LIMIT = 1_000_000;
 
 export function parkedQueueName(cfg: Pick<AppConfig, 'topology'>, entrance: string): string {
   return `${cfg.topology.parkedQueuePrefix}${entrance}`;
@@ -36,6 +39,11 @@ export function parkedQueueName(cfg: Pick<AppConfig, 'topology'>, entrance: stri
 export function buildTopology(cfg: Pick<AppConfig, 'topology' | 'entrances'>): Topology {
   const t = cfg.topology;
   const quorum = { 'x-queue-type': 'quorum' };
+  const poisonToErrors = {
+    'x-delivery-limit': INBOUND_DELIVERY_LIMIT,
+    'x-dead-letter-exchange': t.errorExchange,
+    'x-dead-letter-routing-key': 'DELIVERY_LIMIT',
+  };
   return {
     exchanges: [
       { name: t.inboundExchange, type: 'topic' },
@@ -47,20 +55,19 @@ export function buildTopology(cfg: Pick<AppConfig, 'topology' | 'entrances'>): T
     queues: [
       {
         name: t.inboundQueue,
-        arguments: {
-          ...quorum,
-          'x-delivery-limit': INBOUND_DELIVERY_LIMIT,
-          'x-dead-letter-exchange': t.errorExchange,
-          'x-dead-letter-routing-key': 'DELIVERY_LIMIT',
-        },
+        arguments: { ...quorum, ...poisonToErrors },
         bindings: [{ exchange: t.inboundExchange, routingKey: '#' }],
       },
       // Large items are moved here from the inbound queue and consumed with a small prefetch.
-      { name: t.largeQueue, arguments: { ...quorum }, bindings: [] },
-      { name: t.errorQueue, arguments: { ...quorum }, bindings: [{ exchange: t.errorExchange, routingKey: '#' }] },
+      { name: t.largeQueue, arguments: { ...quorum, ...poisonToErrors }, bindings: [] },
+      {
+        name: t.errorQueue,
+        arguments: { ...quorum, 'x-delivery-limit': ERROR_QUEUE_DELIVERY_LIMIT },
+        bindings: [{ exchange: t.errorExchange, routingKey: '#' }],
+      },
       {
         name: t.controlQueue,
-        arguments: { ...quorum },
+        arguments: { ...quorum, ...poisonToErrors },
         bindings: CONTROL_ROUTING_KEYS.map((routingKey) => ({ exchange: t.controlExchange, routingKey })),
       },
       // Parked items wait here; each message carries its own `expiration` (park.retrySeconds), after which the
