@@ -8,7 +8,7 @@ import type { CollectedError, CollectedEvent, CollectedReceipt, PublishWorkItemO
 import { amqpUrl } from '../helpers/broker';
 import { Fixture } from '../helpers/fixture';
 import { httpRequest } from '../helpers/http';
-import { sleep, waitUntil, withTimeout } from '../helpers/wait';
+import { sleep, withTimeout } from '../helpers/wait';
 import { escapeXml, newExternalId, workItemXml } from '../helpers/work-items';
 
 /**
