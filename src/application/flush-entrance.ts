@@ -5,6 +5,7 @@ import { expireContact, routeContact } from './route-contact';
 
 const BATCH = 200;
 const LEASE_MS = 30_000;
+const LOCK_WAIT_MS = 60_000;
 
 /**
  * Routes an entrance's parked items, oldest first, as soon as it is open: Redis holds the order (a sorted
@@ -14,11 +15,13 @@ const LEASE_MS = 30_000;
 export async function flushEntrance(d: Deps, entrance: string, owner: string): Promise<{ routed: number; expired: number }> {
   const ent = d.cfg.entrances[entrance];
   const lock = `flush:${entrance}`;
-  if ((await d.store.acquireLock(lock, owner, LEASE_MS)) === null) {
-    d.log.info('flush of entrance already running on another instance', { entrance });
-    return { routed: 0, expired: 0 };
-  }
   const started = d.now();
+  // Another flush of this entrance may be stopping at a close that came before this open: wait for it,
+  // then flush again, so nothing parked in between waits for the TTL.
+  while ((await d.store.acquireLock(lock, owner, LEASE_MS)) === null) {
+    if (d.now() - started > LOCK_WAIT_MS) throw new TransientError(`flush of ${entrance} still busy elsewhere; retried later`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   let routed = 0;
   let expired = 0;
   try {
