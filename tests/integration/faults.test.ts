@@ -56,8 +56,14 @@ describe('faults', () => {
       await sleep(1500);
       await redis.restart();
       await sender;
-      await f.client.waitForReceipts(600, 60_000, (r) => ids.includes(r.externalId ?? ''));
-      await f.client.waitFor(() => ledgerCheck(f.client, ids).lost === 0, 30_000, 'every item has its event');
+      await waitUntil(() => ledgerCheck(f.client, ids).noReceipt === 0 && ledgerCheck(f.client, ids).lost === 0, {
+        timeoutMs: 90_000,
+        intervalMs: 500,
+        describe: () => {
+          const c = ledgerCheck(f.client, ids);
+          return `lost=${c.lost} double_ids=${c.doubleIds} missing_receipts=${c.noReceipt}; log ${f.svc.logFile}`;
+        },
+      });
       const r = ledgerCheck(f.client, ids);
       expect({ lost: r.lost, doubleIds: r.doubleIds, noReceipt: r.noReceipt }).toEqual({ lost: 0, doubleIds: 0, noReceipt: 0 });
       expect(f.client.errors).toHaveLength(0);
@@ -90,8 +96,15 @@ describe('faults', () => {
       }
       await sender;
       expect(sending).toBe(false);
-      await f.client.waitForReceipts(N, 120_000, (r) => r.status !== undefined && ids.includes(r.externalId ?? ''));
-      await f.client.waitFor(() => ledgerCheck(f.client, ids).lost === 0, 60_000, 'every item has its event');
+      await waitUntil(() => ledgerCheck(f.client, ids).noReceipt === 0 && ledgerCheck(f.client, ids).lost === 0, {
+        timeoutMs: 180_000,
+        intervalMs: 1000,
+        describe: () => {
+          const c = ledgerCheck(f.client, ids);
+          const sample = ids.filter((x) => !f.client.receipts.some((r) => r.externalId === x)).slice(0, 5);
+          return `lost=${c.lost} double_ids=${c.doubleIds} missing_receipts=${c.noReceipt} e.g. ${sample.join(',')}; log ${f.svc.logFile}`;
+        },
+      });
       const r = ledgerCheck(f.client, ids);
       expect({ lost: r.lost, doubleIds: r.doubleIds }).toEqual({ lost: 0, doubleIds: 0 });
       // Redis holds each item as unfinished, with the contactId the sender was told.
