@@ -86,6 +86,6 @@ export async function endContact(d: Deps, contactId: string): Promise<boolean> {
   }
   if (r.hadAttachment) await d.attachments.remove(contactId);
   d.metrics.item('completed', { entrance: r.entrance, taskType: r.taskType });
-  d.log.info('work item completed', { contactId, entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs });
+  d.log.debug('work item completed', { contactId, entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs });
   return true;
 }

@@ -14,8 +14,10 @@ const SENDER_KEY_PREFIX = 'workitem.';
  * broker; throws TransientError when it could not be (the adapter then requeues the message).
  */
 export async function handleInboundMessage(d: Deps, msg: InboundMessage): Promise<Outcome> {
-  if (msg.parked) return retryParked(d, msg, msg.parked);
-  return processMessage(d, msg);
+  // One child logger per message; later steps add contactId/externalId/source to it.
+  const md: Deps = { ...d, log: d.log.child({ messageId: msg.properties.messageId }) };
+  if (msg.parked) return retryParked(md, msg, msg.parked);
+  return processMessage(md, msg);
 }
 
 async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: string): Promise<Outcome> {
@@ -99,7 +101,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     receivedAt: stored.receivedAt,
   });
   d.metrics.item(status, labels);
-  log.info('work item handled', { outcome: status, contactId: stored.contactId, entrance: stored.entrance, taskType: item.taskType });
+  log.debug('work item handled', { outcome: status, contactId: stored.contactId, entrance: stored.entrance, taskType: item.taskType });
   return { kind: status, contactId: stored.contactId };
 }
 

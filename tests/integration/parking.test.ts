@@ -52,6 +52,23 @@ describe('closed entrances', () => {
     await waitUntil(async () => (await f.client.checkQueue('workitem.parked.loans'))?.messageCount === 0, { timeoutMs: 10_000 });
   });
 
+  it('1 000 parked items: time from reopen to the last event', async () => {
+    await f.setEntrance('support', false);
+    const ids = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const ext = newExternalId(`K${i}`);
+      ids.add(ext);
+      await f.client.publishWorkItem(workItemXml({ externalId: ext, entrance: 'support' }), { replyTo: true });
+    }
+    await f.client.waitForReceipts(1000, 30_000, (r) => ids.has(r.externalId ?? '') && r.status === 'buffered');
+    const t0 = Date.now();
+    await f.client.publishControl('entrance.opened', { entrance: 'support' });
+    await f.client.waitForEvents(1000, 10_000, (e) => ids.has(e.event.externalId));
+    const ms = Date.now() - t0;
+    process.stdout.write(`reopen → last of 1 000 parked events: ${ms} ms\n`);
+    expect(ms).toBeLessThan(10_000);
+  });
+
   it('two closed entrances, only one reopened: the other stays parked', async () => {
     await f.setEntrance('support', false);
     await f.setEntrance('social', false);
