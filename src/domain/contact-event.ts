@@ -48,16 +48,11 @@ export interface ContactCreatedEvent extends ContactRecord {
   createdAt: string;
 }
 
-export interface ContactClosedEvent {
+/** `contact.withdrawn` (cancelled by the sender) and `contact.expired` (parked too long). */
+export interface ContactClosedEvent
+  extends Pick<ContactRecord, 'contactId' | 'externalId' | 'source' | 'entrance' | 'channel' | 'workItem' | 'taskType'> {
   type: 'contact.withdrawn' | 'contact.expired';
   eventId: string;
-  contactId: string;
-  externalId: string;
-  source: string;
-  entrance: string;
-  channel: 'email';
-  workItem: true;
-  taskType: string;
   reason: string;
   createdAt: string;
 }
