@@ -8,6 +8,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The build also copies the dashboard's static files (and Chart.js from node_modules) into dist/ui.
+COPY scripts/copy-ui-assets.js ./scripts/
 RUN npm run build
 
 # --- runtime: production dependencies only, non-root ---------------------------------------------------

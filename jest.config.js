@@ -12,6 +12,8 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
     },
+    // Browser tests of the dashboard: headless Chromium (Debian's, via playwright-core) against the real service.
+    { ...common, displayName: 'ui', testMatch: ['<rootDir>/tests/ui/**/*.test.ts'] },
     // The fault suite runs for minutes against its own broker node and Redis: only when asked for
     // (`npm run test:fault`, `npm run test:fault:quick` set FAULT_SUITE=1), never as part of `npm test`.
     ...(process.env.FAULT_SUITE === '1'

@@ -10,9 +10,11 @@ import { flushEntrance } from './application/flush-entrance';
 import { replayUnfinished } from './application/replay-unfinished';
 import type { AppConfig } from './config/config';
 import { createHttpServer, listen } from './adapters/http/http-server';
+import { createDashboard, type Dashboard } from './adapters/http/dashboard/dashboard';
 import { PrometheusMetrics } from './adapters/http/prometheus-metrics';
 import { AmqpConnection } from './adapters/rabbitmq/amqp-connection';
-import { ConfirmedPublisher } from './adapters/rabbitmq/confirmed-publisher';
+import { ConfirmedPublisher, PUBLISH_ID_HEADER } from './adapters/rabbitmq/confirmed-publisher';
+import { ErrorQueue } from './adapters/rabbitmq/error-queue';
 import { toInboundMessage } from './adapters/rabbitmq/inbound-message';
 import { QueueConsumer, type Disposition } from './adapters/rabbitmq/queue-consumer';
 import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
@@ -21,6 +23,8 @@ import { RedisAttachmentStore } from './adapters/redis/redis-attachment-store';
 import { checkDurability, createRedis, type RedisDurability } from './adapters/redis/redis-client';
 import { RedisStateStore } from './adapters/redis/redis-state-store';
 import { WorkerParser } from './adapters/xml/worker-parser';
+import { TransientError } from './ports/messaging';
+import type { StateStore } from './ports/state-store';
 
 const CONTROL_PREFETCH = 16;
 /** Large items are parsed on a worker thread one or two at a time; more would only hold memory. */
@@ -46,6 +50,7 @@ export class WorkItemService {
   private control!: QueueConsumer;
   private parser!: WorkerParser;
   private http!: http.Server;
+  private dashboard: Dashboard | null = null;
   private deps!: Deps;
   private durability: RedisDurability | null = null;
   private redisReady = false;
@@ -117,6 +122,8 @@ export class WorkItemService {
     this.bulkPublisher.on('ready', () => this.updateFlow());
     this.bulkPublisher.on('lost', () => this.updateFlow());
 
+    const dashboard = cfg.dashboard.enabled ? this.createDashboard(store) : null;
+    this.dashboard = dashboard;
     this.http = createHttpServer({
       cfg,
       store,
@@ -124,6 +131,7 @@ export class WorkItemService {
       metrics: this.metrics,
       readiness: () => this.readiness(),
       log,
+      dashboard: dashboard ? (req, res, url) => dashboard.handle(req, res, url) : undefined,
     });
     this.httpPort = await listen(this.http, cfg.httpPort);
     log.info('http listening', { port: this.httpPort });
@@ -139,6 +147,57 @@ export class WorkItemService {
     this.updateFlow();
     this.startupReplay = this.recoverAfterStart();
     log.info('service ready', { instance: this.instanceId, entrances: Object.keys(cfg.entrances) });
+  }
+
+  /**
+   * The operator dashboard (/ui): control events go out on the publish connection like the CLI's; the error queue
+   * is browsed on channels of the consume connection and replayed through the bulk connection, so a burst of
+   * republished messages never queues in front of contact events.
+   */
+  private createDashboard(store: StateStore): Dashboard {
+    const { cfg, log } = this;
+    const errorQueue = new ErrorQueue(
+      async () => {
+        const model = this.consumeConn.current;
+        if (!model) throw new TransientError('broker not connected');
+        const ch = await model.createChannel();
+        ch.on('error', () => undefined); // a channel error closes the channel; the operation that caused it fails
+        return ch;
+      },
+      (exchange, routingKey, body, props) =>
+        this.bulkPublisher.publish(
+          exchange,
+          routingKey,
+          body,
+          // The publish-id header matches a return to its publish; message_id stays as the sender sent it (maybe none).
+          { ...props, messageId: props.messageId as string, headers: { ...props.headers, [PUBLISH_ID_HEADER]: randomUUID() } },
+          true,
+        ),
+      cfg.topology,
+    );
+    return createDashboard({
+      cfg,
+      store,
+      errorQueue,
+      publishControl: (routingKey, body) =>
+        this.publisher.publish(
+          cfg.topology.controlExchange,
+          routingKey,
+          Buffer.from(JSON.stringify(body)),
+          {
+            contentType: 'application/json',
+            contentEncoding: 'utf-8',
+            persistent: true,
+            messageId: randomUUID(),
+            type: routingKey,
+            timestamp: Math.floor(Date.now() / 1000),
+            appId: 'workitem-dashboard',
+          },
+          true,
+        ),
+      log,
+      now: Date.now,
+    });
   }
 
   private async connectRedis(): Promise<void> {
@@ -229,7 +288,10 @@ export class WorkItemService {
     this.stopping = true;
     this.log.info('shutting down: draining in-flight messages');
     const timeout = this.cfg.shutdownTimeoutMs;
-    const drained = await Promise.all([this.inbound?.drain(timeout), this.large?.drain(timeout), this.control?.drain(timeout)]);
+    const [drained] = await Promise.all([
+      Promise.all([this.inbound?.drain(timeout), this.large?.drain(timeout), this.control?.drain(timeout)]),
+      this.dashboard?.stop(timeout),
+    ]);
     if (drained.some((d) => d === false)) this.log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
     await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
     await Promise.all([this.consumeConn?.stop(), this.publishConn?.stop(), this.directReplyConn?.stop(), this.bulkConn?.stop()]);

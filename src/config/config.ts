@@ -10,6 +10,16 @@ export interface EntranceConfig {
   maxParkSeconds: number;
 }
 
+/** The operator dashboard at /ui (off unless DASHBOARD_ENABLED=true). */
+export interface DashboardConfig {
+  enabled: boolean;
+  /** Without credentials the dashboard is read-only and answers loopback clients only. */
+  credentials: { user: string; password: string } | null;
+  sessionTtlMs: number;
+  /** How often the overview refreshes itself. */
+  refreshMs: number;
+}
+
 export interface AppConfig {
   amqpUrls: string[];
   redisUrl: string;
@@ -37,6 +47,7 @@ export interface AppConfig {
   attachments: FileConfig['attachments'];
   topology: FileConfig['topology'];
   tombstoneSeconds: number;
+  dashboard: DashboardConfig;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +91,11 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(20_000),
   REQUIRE_DURABLE_REDIS: boolFromEnv.default(false),
   WORKITEM_CONFIG: z.string().optional(),
+  DASHBOARD_ENABLED: boolFromEnv.default(false),
+  DASHBOARD_USER: z.string().regex(/^[^\s:]{1,64}$/, 'must be 1..64 characters without spaces or ":"').optional(),
+  DASHBOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
+  DASHBOARD_SESSION_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(480),
+  DASHBOARD_REFRESH_SECONDS: z.coerce.number().min(0.2).max(300).default(5),
 });
 
 /** The sample config shipped with the project: `npm start` works without any setting. */
@@ -111,6 +127,9 @@ export function parseFileConfig(raw: unknown, source: string): FileConfig {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = envSchema.safeParse(env);
   if (!e.success) throw new ConfigError(`invalid environment: ${describeIssues('', e.error)}`);
+  if ((e.data.DASHBOARD_USER === undefined) !== (e.data.DASHBOARD_PASSWORD === undefined)) {
+    throw new ConfigError('invalid environment: DASHBOARD_USER and DASHBOARD_PASSWORD must be set together (or neither: read-only, loopback only)');
+  }
   const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);
   let raw: unknown;
   try {
@@ -152,5 +171,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     attachments: file.attachments,
     topology: file.topology,
     tombstoneSeconds: file.tombstoneSeconds,
+    dashboard: {
+      enabled: e.data.DASHBOARD_ENABLED,
+      credentials:
+        e.data.DASHBOARD_USER !== undefined && e.data.DASHBOARD_PASSWORD !== undefined
+          ? { user: e.data.DASHBOARD_USER, password: e.data.DASHBOARD_PASSWORD }
+          : null,
+      sessionTtlMs: e.data.DASHBOARD_SESSION_MINUTES * 60_000,
+      refreshMs: Math.round(e.data.DASHBOARD_REFRESH_SECONDS * 1000),
+    },
   };
 }

@@ -63,6 +63,16 @@ export interface StatsRow {
   value: number;
 }
 
+/** Short-lived per-minute counters (about the last two hours), for the dashboard's chart. */
+export interface MinuteStatsRow {
+  /** UTC minute, `YYYYMMDDHHmm`. */
+  minute: string;
+  metric: string;
+  taskType: string;
+  entrance: string;
+  value: number;
+}
+
 /**
  * Unfinished work-item state. Every method is one atomic transition (a Lua script in the Redis adapter),
  * so concurrent instances never disagree about an item.
@@ -85,6 +95,8 @@ export interface StateStore {
   countUnfinished(): Promise<number>;
   countRejected(delta: StatsDelta, nowMs: number): Promise<void>;
   stats(sinceMs: number, nowMs: number): Promise<StatsRow[]>;
+  /** The same counters per minute, for minutes within the last two hours. */
+  minuteStats(sinceMs: number, nowMs: number): Promise<MinuteStatsRow[]>;
   acquireLock(name: string, owner: string, ttlMs: number): Promise<number | null>;
   renewLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;

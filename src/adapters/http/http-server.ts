@@ -19,6 +19,8 @@ export interface HttpDeps {
   metrics: PrometheusMetrics;
   readiness: () => Readiness;
   log: Logger;
+  /** The operator dashboard, mounted at /ui when enabled (DASHBOARD_ENABLED=true). */
+  dashboard?: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void>;
 }
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, params: string[]) => Promise<void>;
@@ -144,19 +146,25 @@ export function createHttpServer(d: HttpDeps): http.Server {
     ],
   ];
 
+  const failed = (res: http.ServerResponse, url: URL) => (err: unknown) => {
+    d.log.warn('http request failed', { path: url.pathname, error: (err as Error).message });
+    if (!res.headersSent) sendJson(res, 503, { error: 'temporarily unavailable' });
+    else res.destroy();
+  };
+
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (d.dashboard && (url.pathname === '/ui' || url.pathname.startsWith('/ui/'))) {
+      d.dashboard(req, res, url).catch(failed(res, url));
+      return;
+    }
     for (const [method, re, handler] of routes) {
       const m = re.exec(url.pathname);
       if (!m) continue;
       if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
         return sendJson(res, 405, { error: 'method not allowed' });
       }
-      handler(req, res, url, m.slice(1)).catch((err) => {
-        d.log.warn('http request failed', { path: url.pathname, error: (err as Error).message });
-        if (!res.headersSent) sendJson(res, 503, { error: 'temporarily unavailable' });
-        else res.destroy();
-      });
+      handler(req, res, url, m.slice(1)).catch(failed(res, url));
       return;
     }
     sendJson(res, 404, { error: 'not found' });

@@ -7,6 +7,7 @@ import type {
   EndResult,
   EntranceState,
   ItemState,
+  MinuteStatsRow,
   ParkResult,
   RouteParkedResult,
   StateStore,
@@ -14,7 +15,7 @@ import type {
   StatsRow,
   StoredItem,
 } from '../../ports/state-store';
-import { hourBucket, redisKeys } from './keys';
+import { hourBucket, minuteBucket, redisKeys } from './keys';
 import { SCRIPTS, ScriptName } from './scripts';
 
 type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
@@ -30,6 +31,9 @@ export interface ReplicaWait {
 }
 
 const READ_ONLY = new Set<ScriptName>(['pageUnfinished']);
+
+/** Per-minute counters live this long (the Lua `stat()` helper sets the same TTL). */
+const MINUTE_STATS_TTL_SECONDS = 7200;
 
 /** Parses a stored record; contactData comes back as a null-prototype object like the original. */
 function parseRecord(json: string): ContactRecord {
@@ -99,7 +103,7 @@ export class RedisStateStore implements StateStore {
       input.replyTo ?? '',
       input.correlationId ?? '',
       r.taskType,
-      hourBucket(input.nowMs),
+      minuteBucket(input.nowMs),
     )) as string[];
     if (outcome === 'park_limit') return { outcome };
     if (outcome === 'duplicate') return { outcome, contactId, state: state as ItemState, record: parseRecord(rec) };
@@ -113,7 +117,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async routeParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult> {
-    const r = (await this.run.routeParked(contactId, nowMs, maxParkMs, this.tombstoneSeconds, hourBucket(nowMs))) as string[];
+    const r = (await this.run.routeParked(contactId, nowMs, maxParkMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
     return toRouteResult(r);
   }
 
@@ -124,19 +128,19 @@ export class RedisStateStore implements StateStore {
       maxParkMs,
       limit,
       this.tombstoneSeconds,
-      hourBucket(nowMs),
+      minuteBucket(nowMs),
     )) as string[][];
     return rows.map(toRouteResult);
   }
 
   async end(contactId: string, nowMs: number): Promise<EndResult> {
-    const r = (await this.run.endItem(contactId, nowMs, this.tombstoneSeconds, hourBucket(nowMs))) as string[];
+    const r = (await this.run.endItem(contactId, nowMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
     if (r[0] !== 'ended') return { outcome: 'unknown' };
     return { outcome: 'ended', entrance: r[1], taskType: r[2], handledMs: Number(r[3]), hadAttachment: r[4] === '1' };
   }
 
   async cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult> {
-    const [outcome, rec] = (await this.run.cancelItem(source, externalId, nowMs, this.tombstoneSeconds, hourBucket(nowMs))) as string[];
+    const [outcome, rec] = (await this.run.cancelItem(source, externalId, nowMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
     return outcome === 'cancelled' ? { outcome, record: parseRecord(rec) } : { outcome: 'not_found' };
   }
 
@@ -198,10 +202,14 @@ export class RedisStateStore implements StateStore {
 
   async countRejected(d: StatsDelta, nowMs: number): Promise<void> {
     const key = this.keys.stats(hourBucket(nowMs));
+    const minuteKey = this.keys.statsMinute(minuteBucket(nowMs));
+    const field = `rejected|${d.taskType}|${d.entrance}`;
     await this.redis
       .multi()
-      .hincrby(key, `rejected|${d.taskType}|${d.entrance}`, 1)
+      .hincrby(key, field, 1)
       .expire(key, 400 * 24 * 3600)
+      .hincrby(minuteKey, field, 1)
+      .expire(minuteKey, MINUTE_STATS_TTL_SECONDS)
       .exec();
   }
 
@@ -217,6 +225,24 @@ export class RedisStateStore implements StateStore {
       for (const [field, value] of Object.entries(h as Record<string, string>)) {
         const [metric, taskType, entrance] = field.split('|');
         rows.push({ hour: hours[i], metric, taskType, entrance, value: Number(value) });
+      }
+    });
+    return rows;
+  }
+
+  async minuteStats(sinceMs: number, nowMs: number): Promise<MinuteStatsRow[]> {
+    const minutes: string[] = [];
+    const from = Math.max(sinceMs, nowMs - MINUTE_STATS_TTL_SECONDS * 1000);
+    for (let t = from - (from % 60_000); t <= nowMs; t += 60_000) minutes.push(minuteBucket(t));
+    const pipe = this.redis.pipeline();
+    for (const m of minutes) pipe.hgetall(this.keys.statsMinute(m));
+    const res = (await pipe.exec()) ?? [];
+    const rows: MinuteStatsRow[] = [];
+    res.forEach(([err, h], i) => {
+      if (err) throw err;
+      for (const [field, value] of Object.entries(h as Record<string, string>)) {
+        const [metric, taskType, entrance] = field.split('|');
+        rows.push({ minute: minutes[i], metric, taskType, entrance, value: Number(value) });
       }
     });
     return rows;

@@ -8,10 +8,18 @@ const KEY_HELPERS = `
 local p = ARGV[1]
 local function item_key(cid) return p .. 'item:' .. cid end
 local function parked_key(entrance) return p .. 'parked:' .. entrance end
-local function stat(hour, metric, task, entrance, n)
-  local k = p .. 'stats:' .. hour
-  redis.call('HINCRBY', k, metric .. '|' .. task .. '|' .. entrance, n)
+-- Durable hourly counter (report) plus a per-minute copy that lives ~2 h (dashboard chart).
+-- minute: YYYYMMDDHHmm (UTC); its first 10 characters are the hour bucket.
+local function stat(minute, metric, task, entrance, n)
+  local field = metric .. '|' .. task .. '|' .. entrance
+  local k = p .. 'stats:' .. string.sub(minute, 1, 10)
+  redis.call('HINCRBY', k, field, n)
   redis.call('EXPIRE', k, 34560000)
+  if #minute >= 12 then
+    local km = p .. 'stats:m:' .. minute
+    redis.call('HINCRBY', km, field, n)
+    redis.call('EXPIRE', km, 7200)
+  end
 end
 -- Removes every trace of an unfinished item and leaves a tombstone, so a late retry cannot revive it.
 local function remove_item(cid, f, why, tomb_ttl)
@@ -36,7 +44,7 @@ end
  * Returns {outcome, contactId, rec, replyTo, corrId}.
  */
 const ROUTE_ONE = `
-local function route_one(cid, now, max_park_ms, tomb_ttl, hour)
+local function route_one(cid, now, max_park_ms, tomb_ttl, minute)
   local f = fields(cid)
   if not f then
     local tomb = redis.call('EXISTS', p .. 'tomb:' .. cid)
@@ -45,7 +53,7 @@ local function route_one(cid, now, max_park_ms, tomb_ttl, hour)
   if f.state ~= 'buffered' then return { 'not_buffered', cid, f.rec, '', '' } end
   if now - f.parkedAt > max_park_ms then
     remove_item(cid, f, 'expired', tomb_ttl)
-    stat(hour, 'expired', f.taskType, f.entrance, 1)
+    stat(minute, 'expired', f.taskType, f.entrance, 1)
     return { 'expired', cid, f.rec, f.replyTo, f.corrId }
   end
   if redis.call('HGET', p .. 'entrance:' .. f.entrance, 'state') == 'closed' then
@@ -62,16 +70,16 @@ export const SCRIPTS = {
   /**
    * Records a new item as unfinished, or reports the duplicate. Decides routed vs buffered from the
    * entrance state read in the same step, so a close/open can never split an item's fate.
-   * ARGV: prefix, contactId, source, externalId, entrance, recJson, nowMs, maxParked, replyTo, corrId, taskType, hour
+   * ARGV: prefix, contactId, source, externalId, entrance, recJson, nowMs, maxParked, replyTo, corrId, taskType, minute
    */
   acceptItem: `${KEY_HELPERS}
 local cid, source, ext, entrance = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local now, max_parked, task, hour = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[11], ARGV[12]
+local now, max_parked, task, minute = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[11], ARGV[12]
 local existing = redis.call('HGET', p .. 'ext', source .. '|' .. ext)
 if existing then
   local f = fields(existing)
   if f then
-    stat(hour, 'duplicate', task, entrance, 1)
+    stat(minute, 'duplicate', task, entrance, 1)
     return { 'duplicate', existing, f.state, f.rec }
   end
   redis.call('HDEL', p .. 'ext', source .. '|' .. ext)
@@ -90,16 +98,16 @@ if state == 'buffered' then
 end
 redis.call('HSET', p .. 'ext', source .. '|' .. ext, cid)
 redis.call('ZADD', p .. 'unfinished', seq, cid)
-stat(hour, state == 'routed' and 'accepted' or 'buffered', task, entrance, 1)
+stat(minute, state == 'routed' and 'accepted' or 'buffered', task, entrance, 1)
 return { state == 'routed' and 'accepted' or 'buffered', cid, state, '' }
 `,
 
-  /** ARGV: prefix, contactId, nowMs, maxParkMs, tombTtlSeconds, hour */
+  /** ARGV: prefix, contactId, nowMs, maxParkMs, tombTtlSeconds, minute */
   routeParked: `${KEY_HELPERS}${ROUTE_ONE}
 return route_one(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6])
 `,
 
-  /** Oldest first; stops at a closed entrance. ARGV: prefix, entrance, nowMs, maxParkMs, limit, tombTtl, hour */
+  /** Oldest first; stops at a closed entrance. ARGV: prefix, entrance, nowMs, maxParkMs, limit, tombTtl, minute */
   routeParkedBatch: `${KEY_HELPERS}${ROUTE_ONE}
 local ids = redis.call('ZRANGE', parked_key(ARGV[2]), 0, tonumber(ARGV[5]) - 1)
 local out = {}
@@ -123,7 +131,7 @@ redis.call('ZADD', parked_key(f.entrance), f.seq, cid)
 return { 'parked', f.rec }
 `,
 
-  /** The agent pressed End. ARGV: prefix, contactId, nowMs, tombTtl, hour */
+  /** The agent pressed End. ARGV: prefix, contactId, nowMs, tombTtl, minute */
   endItem: `${KEY_HELPERS}
 local cid, now = ARGV[2], tonumber(ARGV[3])
 local f = fields(cid)
@@ -136,7 +144,7 @@ stat(ARGV[5], 'handledMs', f.taskType, f.entrance, handled)
 return { 'ended', f.entrance, f.taskType, tostring(handled), tostring(had_att) }
 `,
 
-  /** The item's own source withdraws it. ARGV: prefix, source, externalId, nowMs, tombTtl, hour */
+  /** The item's own source withdraws it. ARGV: prefix, source, externalId, nowMs, tombTtl, minute */
   cancelItem: `${KEY_HELPERS}
 local cid = redis.call('HGET', p .. 'ext', ARGV[2] .. '|' .. ARGV[3])
 if not cid then return { 'not_found', '' } end

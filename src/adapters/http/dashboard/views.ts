@@ -1,0 +1,73 @@
+import type { Customer } from '../../../domain/work-item';
+import type { ItemState, StoredItem } from '../../../ports/state-store';
+
+/** The receipt the sender got for an unfinished item in this state. */
+function receiptStatus(state: ItemState): 'accepted' | 'buffered' {
+  return state === 'routed' ? 'accepted' : 'buffered';
+}
+
+export interface ItemSummary {
+  contactId: string;
+  externalId: string;
+  source: string;
+  entrance: string;
+  taskType: string;
+  state: ItemState;
+  receiptStatus: 'accepted' | 'buffered';
+  priority: number;
+  subject: string;
+  receivedAt: string;
+  parkedAt: string | null;
+}
+
+export interface ItemDetail extends ItemSummary {
+  channel: string;
+  dueAt: string | null;
+  customer: Customer | null;
+  contactData: Record<string, string>;
+  preview: string;
+  /** The reference only (never the bytes): the link is this service's /attachments URL. */
+  attachment: { fileName: string; contentType: string; size: number; sha256: string; link: string } | null;
+  social: { platform: string; pageId: string; postId?: string; author?: string } | null;
+}
+
+export function itemSummary(it: StoredItem): ItemSummary {
+  const r = it.record;
+  return {
+    contactId: it.contactId,
+    externalId: r.externalId,
+    source: r.source,
+    entrance: r.entrance,
+    taskType: r.taskType,
+    state: it.state,
+    receiptStatus: receiptStatus(it.state),
+    priority: r.priority,
+    subject: r.subject,
+    receivedAt: r.receivedAt,
+    parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : null,
+  };
+}
+
+export function itemDetail(it: StoredItem): ItemDetail {
+  const r = it.record;
+  const contactData: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.contactData)) contactData[k] = v;
+  return {
+    ...itemSummary(it),
+    channel: r.channel,
+    dueAt: r.dueAt ?? null,
+    customer: r.customer ?? null,
+    contactData,
+    preview: r.presentation?.preview ?? '',
+    attachment: r.attachment
+      ? {
+          fileName: r.attachment.fileName,
+          contentType: r.attachment.contentType,
+          size: r.attachment.size,
+          sha256: r.attachment.sha256,
+          link: `/attachments/${encodeURIComponent(it.contactId)}/${encodeURIComponent(r.attachment.fileName)}`,
+        }
+      : null,
+    social: r.social ? { platform: r.social.platform, pageId: r.social.pageId, postId: r.social.postId, author: r.social.author } : null,
+  };
+}
