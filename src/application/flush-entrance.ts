@@ -7,12 +7,16 @@ const BATCH = 200;
 const LEASE_MS = 30_000;
 const LOCK_WAIT_MS = 60_000;
 
+/** Marker set when a flush found nobody listening for the entrance: TTL retries re-park instead of flushing again. */
+export const unroutableMarker = (entrance: string) => `unroutable:${entrance}`;
+
 /**
- * Routes an entrance's parked items, oldest first, as soon as it is open: Redis holds the order (a sorted
- * set by arrival), so this never waits for the park TTL. One instance at a time per entrance (a lease in
- * Redis). Afterwards the entrance's park queue is drained, so the broker UI shows it empty.
+ * Routes an entrance's parked items, oldest first, while it is open. Redis holds the order (a sorted set by
+ * arrival). This is the only path that routes parked items, under a lease per entrance, so a TTL retry and a
+ * reopen flush running at once can never publish out of order. Stops when the entrance closes again, or at
+ * the first batch with an event nobody took (the rest wait for their TTL retry: no hot loop).
  */
-export async function flushEntrance(d: Deps, entrance: string, owner: string): Promise<{ routed: number; expired: number }> {
+export async function routeParkedInOrder(d: Deps, entrance: string, owner: string): Promise<{ routed: number; expired: number }> {
   const ent = d.cfg.entrances[entrance];
   const lock = `flush:${entrance}`;
   const started = d.now();
@@ -28,12 +32,14 @@ export async function flushEntrance(d: Deps, entrance: string, owner: string): P
     for (;;) {
       const batch = await d.store.routeParkedBatch(entrance, d.now(), ent.maxParkSeconds * 1000, BATCH);
       if (batch.length === 0) break;
-      // Published in order on one channel; confirms are awaited together.
+      let unroutable = false;
+      // Published in order on one channel; confirms are awaited together. Each item's parked message is still
+      // in the park queue, so an event nobody takes needs no new one.
       const results = await Promise.allSettled(
         batch.map(async (r) => {
           if (r.outcome === 'routed') {
-            await routeContact(d, r.record, { replayed: false });
-            routed++;
+            if ((await routeContact(d, r.record, { replayed: false, parkMessage: false })) === 'routed') routed++;
+            else unroutable = true;
           } else if (r.outcome === 'expired') {
             await expireContact(d, r.record, { replyTo: r.replyTo, correlationId: r.correlationId }, null);
             expired++;
@@ -49,6 +55,10 @@ export async function flushEntrance(d: Deps, entrance: string, owner: string): P
         }
         throw new TransientError(`flush of ${entrance} interrupted`, { cause: (results[failed] as PromiseRejectedResult).reason });
       }
+      if (unroutable) {
+        await d.store.setMarker(unroutableMarker(entrance), d.cfg.park.retrySeconds * 1000);
+        break;
+      }
       if (batch.some((r) => r.outcome === 'closed')) break;
       if (!(await d.store.renewLock(lock, owner, LEASE_MS))) {
         d.log.warn('flush lease lost; stopping', { entrance });
@@ -58,11 +68,19 @@ export async function flushEntrance(d: Deps, entrance: string, owner: string): P
   } finally {
     await d.store.releaseLock(lock, owner).catch(() => undefined);
   }
-  const ms = d.now() - started;
-  if (routed || expired) d.log.info('parked items routed after reopen', { entrance, routed, expired, ms });
+  if (routed || expired) d.log.info('parked items routed', { entrance, routed, expired, ms: d.now() - started });
+  return { routed, expired };
+}
+
+/**
+ * The entrance reopened: route its parked items at once (never waiting for the park TTL), then drain its park
+ * queue, so the broker UI shows it empty.
+ */
+export async function flushEntrance(d: Deps, entrance: string, owner: string): Promise<{ routed: number; expired: number }> {
+  const res = await routeParkedInOrder(d, entrance, owner);
   const drained = await d.messaging.drainParked(entrance, 100_000, async (m) => {
     if (m.parked) await retryParked(d, m, m.parked);
   });
   if (drained) d.log.info('park queue drained', { entrance, messages: drained });
-  return { routed, expired };
+  return res;
 }

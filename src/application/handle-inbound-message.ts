@@ -5,6 +5,7 @@ import type { InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
 import type { Outcome } from './outcome';
 import { receiptTarget, rejectMessage } from './reject-message';
+import { routeParkedInOrder, unroutableMarker } from './flush-entrance';
 import { expireContact, routeContact } from './route-contact';
 
 const SENDER_KEY_PREFIX = 'workitem.';
@@ -134,22 +135,30 @@ async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: CancelReques
   return { kind: 'cancelled', contactId: record.contactId };
 }
 
-/** One of our parked messages came back after its TTL (or from a reopen drain): route, re-park or expire it. */
+/**
+ * One of our parked messages came back after its TTL (or from a reopen drain): re-park or expire it, or, if its
+ * entrance is open, route the entrance's parked items oldest first (this one among them) under the flush lease.
+ */
 export async function retryParked(d: Deps, msg: InboundMessage, parked: { contactId: string; entrance: string }): Promise<Outcome> {
   const entrance = d.cfg.entrances[parked.entrance];
   if (!entrance) {
     const error = workItemError('UNKNOWN_ENTRANCE', `entrance "${parked.entrance}" is no longer configured`, '/workItem/entrance');
     return rejectMessage(d, msg, error, { contactId: parked.contactId, entrance: parked.entrance });
   }
-  const r = await d.store.routeParked(parked.contactId, d.now(), entrance.maxParkSeconds * 1000);
+  const check = () => d.store.checkParked(parked.contactId, d.now(), entrance.maxParkSeconds * 1000);
+  let r = await check();
+  if (r.outcome === 'open' && !(await d.store.hasMarker(unroutableMarker(parked.entrance)))) {
+    await routeParkedInOrder(d, parked.entrance, `retry:${d.newId()}`);
+    r = await check();
+    if (r.outcome === 'not_buffered') return { kind: 'routed', contactId: parked.contactId };
+  }
   switch (r.outcome) {
-    case 'routed': {
-      const how = await routeContact(d, r.record, { replayed: false, msg });
-      return how === 'routed' ? { kind: 'routed', contactId: parked.contactId } : { kind: 'reparked', contactId: parked.contactId };
-    }
+    case 'open':
     case 'closed':
+      // Still waiting: closed, closed again mid-flush, or nobody listens for the entrance yet.
       await d.messaging.park(parked.entrance, parked.contactId, msg);
       return { kind: 'reparked', contactId: parked.contactId };
+    case 'routed':
     case 'not_buffered':
       // Already routed (by a reopen flush). On a redelivery we may have crashed before publishing: publish again.
       if (msg.redelivered) await routeContact(d, r.record, { replayed: false, msg });

@@ -16,7 +16,8 @@ export function recordBody(record: ContactRecord): Buffer {
 export async function routeContact(
   d: Deps,
   record: ContactRecord,
-  opts: { replayed: boolean; msg?: InboundMessage | null },
+  /** parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). */
+  opts: { replayed: boolean; msg?: InboundMessage | null; parkMessage?: boolean },
 ): Promise<'routed' | 'parked'> {
   const event = toCreatedEvent(record, d.newId(), opts.replayed, new Date(d.now()));
   const outcome = await d.messaging.publishEvent(event);
@@ -27,7 +28,7 @@ export async function routeContact(
     entrance: record.entrance,
   });
   const parked = await d.store.parkRouted(record.contactId, d.now());
-  if (parked.outcome === 'parked') {
+  if (parked.outcome === 'parked' && opts.parkMessage !== false) {
     await d.messaging.park(record.entrance, record.contactId, opts.msg ?? null, recordBody(record));
   }
   return 'parked';

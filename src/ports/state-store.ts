@@ -19,6 +19,8 @@ export type AcceptResult =
 export type RouteParkedResult =
   | { outcome: 'routed'; record: ContactRecord }
   | { outcome: 'closed'; contactId: string }
+  /** checkParked only: still buffered and its entrance is open; the in-order flush routes it. */
+  | { outcome: 'open'; contactId: string }
   | { outcome: 'not_buffered'; record: ContactRecord }
   | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string }
   | { outcome: 'gone'; contactId: string; tombstone: boolean };
@@ -81,7 +83,8 @@ export interface StateStore {
   accept(input: AcceptInput): Promise<AcceptResult>;
   /** A routed item goes back to parked (contact center rejected it, or its event was unroutable). */
   parkRouted(contactId: string, nowMs: number): Promise<ParkResult>;
-  routeParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult>;
+  /** A parked message's TTL retry: expires the item if it is too old, else reports its state; never routes it. */
+  checkParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult>;
   /** Oldest-first batch for a reopen flush; stops at the first item when the entrance is closed again. */
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
   end(contactId: string, nowMs: number): Promise<EndResult>;

@@ -15,13 +15,17 @@ export class Fixture {
   vhost!: string;
   prefix!: string;
 
-  constructor(public serviceOpts: Partial<StartServiceOptions> = {}) {}
+  /** eventPattern: what the stand-in contact center listens for (default every event). */
+  constructor(
+    public serviceOpts: Partial<StartServiceOptions> = {},
+    private readonly eventPattern = '#',
+  ) {}
 
   async setup(): Promise<this> {
     this.vhost = await createVhost();
     this.prefix = randomPrefix();
     this.client = await TestClient.connect(amqpUrl(this.vhost));
-    await this.client.bindEvents('#');
+    await this.client.bindEvents(this.eventPattern);
     await this.client.bindErrors();
     await this.client.bindReceiptsExchange('#');
     await this.client.replyQueue();

@@ -54,6 +54,7 @@ function toRouteResult(r: string[]): RouteParkedResult {
     case 'expired':
       return { outcome, record: parseRecord(payload), replyTo: replyTo || undefined, correlationId: corrId || undefined };
     case 'closed':
+    case 'open':
       return { outcome, contactId };
     default:
       return { outcome: 'gone', contactId, tombstone: payload === '1' };
@@ -116,8 +117,8 @@ export class RedisStateStore implements StateStore {
     return { outcome: outcome as 'not_routed' | 'unknown' };
   }
 
-  async routeParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult> {
-    const r = (await this.run.routeParked(contactId, nowMs, maxParkMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
+  async checkParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult> {
+    const r = (await this.run.checkParked(contactId, nowMs, maxParkMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
     return toRouteResult(r);
   }
 

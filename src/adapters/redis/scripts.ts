@@ -40,11 +40,12 @@ end
 `;
 
 /**
- * Tries to route one parked item. Shared by the token retry and the reopen flush.
+ * Tries to route one parked item (the reopen flush), or only checks it (route = false: a TTL retry, which
+ * answers 'open' and leaves the routing to the flush, so parked items always leave oldest first).
  * Returns {outcome, contactId, rec, replyTo, corrId}.
  */
 const ROUTE_ONE = `
-local function route_one(cid, now, max_park_ms, tomb_ttl, minute)
+local function route_one(cid, now, max_park_ms, tomb_ttl, minute, route)
   local f = fields(cid)
   if not f then
     local tomb = redis.call('EXISTS', p .. 'tomb:' .. cid)
@@ -59,6 +60,7 @@ local function route_one(cid, now, max_park_ms, tomb_ttl, minute)
   if redis.call('HGET', p .. 'entrance:' .. f.entrance, 'state') == 'closed' then
     return { 'closed', cid, '', '', '' }
   end
+  if not route then return { 'open', cid, '', '', '' } end
   redis.call('HSET', item_key(cid), 'state', 'routed')
   redis.call('HDEL', item_key(cid), 'parkedAt')
   redis.call('ZREM', parked_key(f.entrance), cid)
@@ -102,9 +104,9 @@ stat(minute, state == 'routed' and 'accepted' or 'buffered', task, entrance, 1)
 return { state == 'routed' and 'accepted' or 'buffered', cid, state, '' }
 `,
 
-  /** ARGV: prefix, contactId, nowMs, maxParkMs, tombTtlSeconds, minute */
-  routeParked: `${KEY_HELPERS}${ROUTE_ONE}
-return route_one(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6])
+  /** A parked message's TTL retry: expire it, or say whether its entrance is open. ARGV: prefix, contactId, nowMs, maxParkMs, tombTtlSeconds, minute */
+  checkParked: `${KEY_HELPERS}${ROUTE_ONE}
+return route_one(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6], false)
 `,
 
   /** Oldest first; stops at a closed entrance. ARGV: prefix, entrance, nowMs, maxParkMs, limit, tombTtl, minute */
@@ -112,7 +114,7 @@ return route_one(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local ids = redis.call('ZRANGE', parked_key(ARGV[2]), 0, tonumber(ARGV[5]) - 1)
 local out = {}
 for _, cid in ipairs(ids) do
-  local r = route_one(cid, tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6], ARGV[7])
+  local r = route_one(cid, tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6], ARGV[7], true)
   if r[1] == 'gone' then redis.call('ZREM', parked_key(ARGV[2]), cid) end
   table.insert(out, r)
   if r[1] == 'closed' then break end
