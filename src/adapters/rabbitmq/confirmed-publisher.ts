@@ -32,6 +32,7 @@ export class ConfirmedPublisher extends EventEmitter {
   private waiters: (() => void)[] = [];
   private drain: Promise<void> | null = null;
   private readonly pending = new Map<string, Pending>();
+  private readonly replacing = new WeakSet<amqp.ConfirmChannel>();
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -118,8 +119,10 @@ export class ConfirmedPublisher extends EventEmitter {
         try {
           ok = ch.publish(exchange, routingKey, body, { ...options, mandatory }, (err) => {
             clearTimeout(timer);
-            if (err) reject(new TransientError(`publish to ${exchange}/${routingKey} nacked or channel closed`, { cause: err }));
-            else resolve(pending.returned ? 'returned' : 'confirmed');
+            if (err) {
+              this.replaceAfterNack(ch);
+              reject(new TransientError(`publish to ${exchange}/${routingKey} nacked or channel closed`, { cause: err }));
+            } else resolve(pending.returned ? 'returned' : 'confirmed');
           });
         } catch (err) {
           clearTimeout(timer);
@@ -149,6 +152,18 @@ export class ConfirmedPublisher extends EventEmitter {
     } finally {
       if (mandatory) this.pending.delete(id);
     }
+  }
+
+  /**
+   * A nack means the broker could not take the message; on RabbitMQ 3.10, a channel that first published to a
+   * quorum queue while its leader was being re-elected gets every later publish to that queue nacked, for good
+   * (found by the cluster test). So a nacked channel is closed (once); the close handler opens a fresh one.
+   */
+  private replaceAfterNack(ch: amqp.ConfirmChannel): void {
+    if (this.ch !== ch || this.replacing.has(ch)) return;
+    this.replacing.add(ch);
+    this.log.warn('publish nacked by the broker; replacing the publish channel');
+    ch.close().catch(() => undefined);
   }
 }
 
