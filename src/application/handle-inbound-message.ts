@@ -55,7 +55,6 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
   };
   const record = toContactRecord(item, contactId, new Date(nowMs).toISOString(), attachment);
   const target = receiptTarget(msg);
-  const log = d.log.child({ contactId, externalId: item.externalId, source: item.source });
   const labels = { entrance: item.entrance, taskType: item.taskType };
 
   const res = await d.store.accept({ record, maxParked: entrance.maxParked, nowMs, ...target });
@@ -102,7 +101,11 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     receivedAt: stored.receivedAt,
   });
   d.metrics.item(status, labels);
-  log.debug('work item handled', { outcome: status, contactId: stored.contactId, entrance: stored.entrance, taskType: item.taskType });
+  if (d.log.isDebugEnabled()) {
+    d.log
+      .child({ contactId: stored.contactId, externalId: item.externalId, source: item.source })
+      .debug('work item handled', { outcome: status, entrance: stored.entrance, taskType: item.taskType });
+  }
   return { kind: status, contactId: stored.contactId };
 }
 

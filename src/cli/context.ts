@@ -19,6 +19,7 @@ const quietLogger: Logger = {
   info: () => undefined,
   debug: () => undefined,
   child: () => quietLogger,
+  isDebugEnabled: () => false,
 };
 
 /**

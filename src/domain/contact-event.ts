@@ -68,9 +68,37 @@ function socialPreview(social: SocialRef): string {
 }
 
 export function buildPreview(item: Pick<WorkItem, 'body' | 'subject' | 'social'>): string {
-  const text = (item.body ?? '').replace(/\s+/g, ' ').trim();
-  const base = item.social ? `${socialPreview(item.social)}: ${text || item.subject}` : text;
-  return Array.from(base).slice(0, PREVIEW_CHARS).join('');
+  const text = collapsedPrefix(item.body ?? '', PREVIEW_CHARS);
+  if (!item.social) return text;
+  return Array.from(`${socialPreview(item.social)}: ${text || item.subject}`).slice(0, PREVIEW_CHARS).join('');
+}
+
+const WHITESPACE = /\s/;
+
+/**
+ * The first `max` code points of `s` with whitespace runs collapsed to one space and both ends trimmed:
+ * the same as `s.replace(/\s+/g, ' ').trim()` cut to `max` code points, without scanning a 64 KiB body.
+ */
+function collapsedPrefix(s: string, max: number): string {
+  let out = '';
+  let n = 0;
+  let space = false;
+  for (const ch of s) {
+    if (WHITESPACE.test(ch)) {
+      space = n > 0;
+      continue;
+    }
+    if (space) {
+      if (n >= max) break;
+      out += ' ';
+      n++;
+      space = false;
+    }
+    if (n >= max) break;
+    out += ch;
+    n++;
+  }
+  return out;
 }
 
 /** Pure transform: validated item + identity → the record every contact event of this item is built from. */

@@ -5,4 +5,6 @@ export interface Logger {
   info(message: string, meta?: Record<string, unknown>): unknown;
   debug(message: string, meta?: Record<string, unknown>): unknown;
   child(meta: Record<string, unknown>): Logger;
+  /** Per-item debug lines are built only when they will be written (winston formats before it filters). */
+  isDebugEnabled(): boolean;
 }

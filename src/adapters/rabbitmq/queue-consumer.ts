@@ -22,6 +22,7 @@ export class QueueConsumer {
   private paused = true;
   private stopped = false;
   private readonly inflight = new Set<Promise<void>>();
+  private acks: AckBatcher | null = null;
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -79,6 +80,7 @@ export class QueueConsumer {
   }
 
   private track(ch: amqp.Channel, msg: amqp.ConsumeMessage): void {
+    this.acksFor(ch).delivered(msg);
     const p = this.dispatch(ch, msg).finally(() => this.inflight.delete(p));
     this.inflight.add(p);
   }
@@ -99,16 +101,25 @@ export class QueueConsumer {
     }
     // Ack on the channel that delivered. If it is gone, the broker redelivers the message: never lost.
     if (this.ch !== ch) return;
+    const acks = this.acksFor(ch);
     try {
-      if (disposition === 'ack') ch.ack(msg);
+      if (disposition === 'ack') await acks.ack(msg);
       else {
         // A short pause keeps a failing dependency from turning into a hot redelivery loop.
         await sleep(this.requeueDelayMs);
-        if (this.ch === ch) ch.nack(msg, false, true);
+        if (this.ch === ch) {
+          acks.forget(msg);
+          ch.nack(msg, false, true);
+        }
       }
     } catch (err) {
       this.log.warn('could not settle message; it will be redelivered', { queue: this.queue, error: (err as Error).message });
     }
+  }
+
+  private acksFor(ch: amqp.Channel): AckBatcher {
+    if (this.acks?.ch !== ch) this.acks = new AckBatcher(ch);
+    return this.acks;
   }
 
   /** Stops taking new deliveries; in-flight ones finish. */
@@ -142,5 +153,63 @@ export class QueueConsumer {
       await Promise.race([Promise.allSettled([...this.inflight]), sleep(Math.max(0, deadline - Date.now()))]);
     }
     return this.inflight.size === 0;
+  }
+}
+
+/**
+ * Coalesces the acks of one channel: once per tick, the contiguous run of finished deliveries from the oldest
+ * outstanding one is acked with a single `basic.ack multiple`; finished ones behind an unfinished delivery are
+ * acked one by one, so a slow message never holds the others' prefetch slots. A multiple ack never covers a
+ * delivery that is still in work or about to be requeued: those stay outstanding and end the run.
+ */
+export class AckBatcher {
+  private readonly outstanding: number[] = [];
+  private readonly finished = new Map<number, amqp.Message>();
+  private flushing: Promise<void> | null = null;
+
+  constructor(readonly ch: amqp.Channel) {}
+
+  delivered(msg: amqp.Message): void {
+    this.outstanding.push(msg.fields.deliveryTag);
+  }
+
+  /** Resolves once the ack is handed to the channel (thrown errors surface to the caller). */
+  ack(msg: amqp.Message): Promise<void> {
+    this.finished.set(msg.fields.deliveryTag, msg);
+    this.flushing ??= new Promise<void>((resolve, reject) =>
+      setImmediate(() => {
+        this.flushing = null;
+        try {
+          this.flush();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    return this.flushing;
+  }
+
+  /** A delivery settled some other way (nack): it no longer ends a run. */
+  forget(msg: amqp.Message): void {
+    const i = this.outstanding.indexOf(msg.fields.deliveryTag);
+    if (i >= 0) this.outstanding.splice(i, 1);
+  }
+
+  private flush(): void {
+    let upTo: amqp.Message | undefined;
+    let n = 0;
+    while (n < this.outstanding.length && this.finished.has(this.outstanding[n])) {
+      upTo = this.finished.get(this.outstanding[n]);
+      this.finished.delete(this.outstanding[n]);
+      n++;
+    }
+    this.outstanding.splice(0, n);
+    if (upTo) this.ch.ack(upTo, n > 1);
+    for (const [tag, msg] of this.finished) {
+      this.forget(msg);
+      this.finished.delete(tag);
+      this.ch.ack(msg);
+    }
   }
 }

@@ -109,7 +109,7 @@ function errorMessage(n: number, code: string): ErrorMessageView {
   };
 }
 
-const quietLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, child: () => quietLog };
+const quietLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, child: () => quietLog, isDebugEnabled: () => false };
 
 interface World {
   base: string;

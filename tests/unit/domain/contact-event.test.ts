@@ -51,6 +51,19 @@ describe('contact event transform', () => {
     expect(p).not.toMatch(/\s\s/);
   });
 
+  it('previews exactly what folding the whole body and cutting 200 code points would give', () => {
+    const pieces = ['a', 'é', '😀', ' ', '  ', '\n', '\t', '\u00a0', '\u2003', '\u3000', 'word', 'x'.repeat(150)];
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 500; i++) {
+      let body = '';
+      const n = Math.floor(rnd() * 80);
+      for (let j = 0; j < n; j++) body += pieces[Math.floor(rnd() * pieces.length)];
+      const expected = Array.from(body.replace(/\s+/g, ' ').trim()).slice(0, 200).join('');
+      expect(buildPreview({ subject: 's', body })).toBe(expected);
+    }
+  });
+
   it('says a social item is a Facebook post or comment', () => {
     expect(buildPreview({ subject: 's', body: 'Why?', social: { platform: 'facebook', pageId: '1', postId: '1_2', author: 'Jane', pageName: 'Bank' } })).toBe(
       'Facebook comment on Bank by Jane: Why?',
