@@ -12,6 +12,7 @@ describe('closed entrances', () => {
         social: {},
         tiny: { maxParked: 3 },
         brief: { maxParkSeconds: 1 },
+        rejecting: {},
       },
       park: { retrySeconds: 1 },
     },
@@ -163,4 +164,20 @@ describe('closed entrances', () => {
     expect(all.length).toBe(300);
     expect(events.length).toBeGreaterThanOrEqual(300);
   }, 90_000);
+
+  it('contact.rejected parks a routed item; it is routed again, same contactId, when the entrance reopens', async () => {
+    const ext = newExternalId('REJ');
+    await f.client.publishWorkItem(workItemXml({ externalId: ext, entrance: 'rejecting' }), { replyTo: true });
+    const [first] = await f.client.waitForEvents(1, 10_000, (e) => e.event.externalId === ext);
+    await f.setEntrance('rejecting', false);
+    await f.client.publishControl('contact.rejected', { contactId: first.event.contactId, reason: 'entrance-closed' });
+    await waitUntil(async () => (await f.entrance('rejecting')).parked === 1, { timeoutMs: 10_000, describe: 'rejecting parked 1' });
+    await sleep(2500); // past the 1 s park TTL: a closed entrance keeps it parked
+    expect(f.client.events.filter((e) => e.event.externalId === ext)).toHaveLength(1);
+    await f.setEntrance('rejecting', true);
+    const events = await f.client.waitForEvents(2, 10_000, (e) => e.event.externalId === ext);
+    expect(events[1].event.contactId).toBe(first.event.contactId);
+    expect(events[1].routingKey).toBe('contact.created.rejecting');
+    await waitUntil(async () => (await f.entrance('rejecting')).parked === 0, { timeoutMs: 5000, describe: 'rejecting parked 0' });
+  });
 });
