@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import * as amqp from 'amqplib';
 import type { Logger } from 'winston';
 import { jitteredBackoff, sleep } from '../timing';
+import { coalesceAmqpSocketWrites } from './coalesce-writes';
 
 /**
  * One AMQP connection that reconnects by itself with jittered backoff, trying each broker node of
@@ -21,6 +22,7 @@ export class AmqpConnection extends EventEmitter {
     private readonly heartbeatSeconds = 10,
   ) {
     super();
+    coalesceAmqpSocketWrites();
   }
 
   get current(): amqp.ChannelModel | null {
