@@ -4,11 +4,9 @@ import type { CancelRequest, WorkItem } from '../domain/work-item';
 import type { InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
 import type { Outcome } from './outcome';
-import { receiptTarget, rejectMessage } from './reject-message';
+import { receiptTarget, rejectMessage, senderOf } from './reject-message';
 import { routeParkedInOrder, unroutableMarker } from './flush-entrance';
 import { expireContact, routeContact } from './route-contact';
-
-const SENDER_KEY_PREFIX = 'workitem.';
 
 /**
  * Consume → parse → validate → persist → publish → receipt. Returns when the outcome is confirmed by the
@@ -28,7 +26,7 @@ async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: st
     return rejectMessage(d, msg, parsed.error, { externalId: parsed.externalId, source: parsed.source });
   }
   const claimed = parsed.kind === 'workItem' ? parsed.item : parsed.cancel;
-  const sender = msg.senderRoutingKey.startsWith(SENDER_KEY_PREFIX) ? msg.senderRoutingKey.slice(SENDER_KEY_PREFIX.length) : '';
+  const sender = senderOf(msg);
   if (sender !== claimed.source) {
     const root = parsed.kind === 'workItem' ? 'workItem' : 'cancelWorkItem';
     const error = workItemError(
@@ -57,7 +55,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
   const target = receiptTarget(msg);
   const labels = { entrance: item.entrance, taskType: item.taskType };
 
-  const res = await d.store.accept({ record, maxParked: entrance.maxParked, nowMs, ...target });
+  const res = await d.store.accept({ record, maxParked: entrance.maxParked, nowMs, replyTo: target.replyTo, correlationId: target.correlationId });
   if (res.outcome === 'park_limit') {
     const error = workItemError(
       'PARK_LIMIT',

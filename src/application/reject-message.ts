@@ -1,11 +1,22 @@
 import type { WorkItemError } from '../domain/error-codes';
-import type { InboundMessage } from '../ports/messaging';
+import type { InboundMessage, ReceiptTarget } from '../ports/messaging';
 import type { Deps } from './deps';
 import type { Outcome } from './outcome';
 
-export function receiptTarget(msg: InboundMessage) {
+const SENDER_KEY = /^workitem\.([a-z0-9._-]{1,64})$/;
+
+/** The source a message was published as, from its routing key `workitem.<source>`; '' when the key has another form. */
+export function senderOf(msg: InboundMessage): string {
+  return SENDER_KEY.exec(msg.senderRoutingKey)?.[1] ?? '';
+}
+
+export function receiptTarget(msg: InboundMessage): ReceiptTarget {
   // Minimal clients set neither correlation_id nor message_id: they still get a receipt.
-  return { replyTo: msg.properties.replyTo, correlationId: msg.properties.correlationId ?? msg.properties.messageId };
+  return {
+    replyTo: msg.properties.replyTo,
+    correlationId: msg.properties.correlationId ?? msg.properties.messageId,
+    sender: senderOf(msg) || undefined,
+  };
 }
 
 /** A message that can never succeed: error-queue copy, error receipt, counted. Then it is acked. */
@@ -16,10 +27,12 @@ export async function rejectMessage(
   ids: { externalId?: string; source?: string; entrance?: string; taskType?: string; contactId?: string },
 ): Promise<Outcome> {
   await d.messaging.publishErrorCopy(msg, error);
-  await d.messaging.sendReceipt(receiptTarget(msg), {
+  const target = receiptTarget(msg);
+  await d.messaging.sendReceipt(target, {
     status: 'rejected',
     externalId: ids.externalId,
-    source: ids.source,
+    // An XML whose source cannot be read is answered as the sender it was published as.
+    source: ids.source ?? target.sender,
     contactId: ids.contactId,
     error,
   });

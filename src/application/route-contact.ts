@@ -42,8 +42,9 @@ export async function expireContact(
   msg: InboundMessage | null,
 ): Promise<void> {
   const ent = d.cfg.entrances[record.entrance];
-  const maxH = ent ? ent.maxParkSeconds / 3600 : 0;
-  const error = workItemError('EXPIRED', `parked longer than the entrance allows (${maxH} h) while "${record.entrance}" was closed`, '/workItem/entrance');
+  const max = ent ? ent.maxParkSeconds : 0;
+  const allowed = max < 3600 ? `${max} s` : `${Number((max / 3600).toFixed(2))} h`;
+  const error = workItemError('EXPIRED', `parked longer than the entrance allows (${allowed}) while "${record.entrance}" was closed`, '/workItem/entrance');
   const event = toClosedEvent('contact.expired', record, 'parked-too-long', d.newId(), new Date(d.now()));
   if ((await d.messaging.publishEvent(event)) === 'returned') {
     d.log.warn('contact.expired event unroutable', { contactId: record.contactId, entrance: record.entrance });

@@ -38,6 +38,11 @@ export type PublishOutcome = 'confirmed' | 'returned';
 export interface ReceiptTarget {
   replyTo?: string;
   correlationId?: string;
+  /**
+   * The source the message was published as (routing key `workitem.<source>`): the receipts-exchange copy goes to
+   * `<status>.<sender>`, so a sender sees its rejections even when its XML names no (or another) source.
+   */
+  sender?: string;
 }
 
 export interface Messaging {

@@ -27,7 +27,7 @@ describe('attachments and social items', () => {
     expect(dl.status).toBe(200);
     expect(dl.headers['content-type']).toBe('audio/wav');
     expect(dl.headers['content-length']).toBe('44');
-    expect(dl.headers['content-disposition']).toContain('message.wav');
+    expect(dl.headers['content-disposition']).toBe("attachment; filename=\"message.wav\"; filename*=UTF-8''message.wav");
     expect(dl.body.equals(WAV)).toBe(true);
     expect(createHash('sha256').update(dl.body).digest('hex')).toBe(a.sha256);
     expect((await httpRequest(`${f.svc.baseUrl}/attachments/${r.contactId}/other.wav`)).status).toBe(404);

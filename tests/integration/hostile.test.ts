@@ -193,7 +193,10 @@ async function expectRejected(body: string | Buffer, code: ErrorCode, x: RejectE
     if (x.echo?.externalId !== undefined) expect(r.externalId).toBe(x.echo.externalId);
     if (x.echo?.source !== undefined) expect(r.source).toBe(x.echo.source);
   }
-  expect(receiptCopy.routingKey).toBe(`rejected.${receiptCopy.source ?? 'unknown'}`);
+  // The copy goes to the source the message was published as, whatever its XML claims (or fails to say).
+  const key = x.routingKey ?? `workitem.${x.publish?.source ?? 'bank-support'}`;
+  const sender = /^workitem\.([a-z0-9._-]{1,64})$/.exec(key)?.[1];
+  expect(receiptCopy.routingKey).toBe(`rejected.${sender ?? receiptCopy.source ?? 'unknown'}`);
 
   const [copy] = await f.client.waitForErrors(1, WAIT_MS, (e) => e.properties.correlationId === correlationId);
   expect(copy.headers['x-error-code']).toBe(code);
@@ -670,7 +673,7 @@ describe('hostile input through the broker (issue 8)', () => {
       expect(copy.code).toBe('UNKNOWN_ROOT');
       expect(copy.properties.contentType).toBeUndefined();
       expect(copy.properties.correlationId).toBeUndefined();
-      expect(copy.properties.messageId).toEqual(expect.any(String));
+      expect(copy.properties.messageId).toBeUndefined(); // original properties: none is made up
       const [receiptCopy] = await f.client.waitForReceiptCopies(1, WAIT_MS, (r) => r.externalId === ext);
       expect(receiptCopy.status).toBe('rejected');
       expect(receiptCopy.error?.code).toBe('UNKNOWN_ROOT');

@@ -115,6 +115,21 @@ describe('core pipeline', () => {
     expect(r.status).toBe('rejected');
     expect(r.error?.code).toBe('SENDER_NOT_ALLOWED');
     await client.waitForErrors(1, 10_000, (e) => e.properties.correlationId === 'spoof');
+    // The receipts-exchange copy goes to the real sender (its routing key), not to the source it claimed.
+    const [copy] = await client.waitForReceiptCopies(1, 10_000, (x) => x.properties.correlationId === 'spoof');
+    expect(copy.routingKey).toBe('rejected.voicemail');
+  });
+
+  it('a rejection whose XML names no readable source is answered as the routing key\'s source', async () => {
+    await client.publishWorkItem(sharedExample('bad-doctype.xml'), { source: 'voicemail', replyTo: true, correlationId: 'nosrc', messageId: null });
+    const [r] = await client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === 'nosrc');
+    expect(r.error?.code).toBe('FORBIDDEN_XML');
+    expect(r.source).toBe('voicemail');
+    const [copy] = await client.waitForReceiptCopies(1, 10_000, (x) => x.properties.correlationId === 'nosrc');
+    expect(copy.routingKey).toBe('rejected.voicemail');
+    // The error copy keeps the original properties: no message_id was sent, none is made up.
+    const [err] = await client.waitForErrors(1, 10_000, (e) => e.properties.correlationId === 'nosrc');
+    expect(err.properties.messageId).toBeUndefined();
   });
 
   it('a message with neither correlation_id nor message_id still gets its receipt', async () => {

@@ -136,7 +136,7 @@ export function createHttpServer(d: HttpDeps): http.Server {
         res.writeHead(200, {
           'Content-Type': att.contentType,
           'Content-Length': size,
-          'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(att.fileName)}`,
+          'Content-Disposition': contentDisposition(att.fileName),
           'X-Content-SHA256': att.sha256,
           'Cache-Control': 'private, no-store',
           'X-Content-Type-Options': 'nosniff',
@@ -182,4 +182,14 @@ export function listen(server: http.Server, port: number): Promise<number> {
     server.once('error', reject);
     server.listen(port, () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+/**
+ * RFC 6266: a plain `filename` (ASCII, quotes and backslashes replaced) for every client, then `filename*` with the
+ * exact UTF-8 name for those that read it. File names never hold control characters or path separators (validated).
+ */
+export function contentDisposition(fileName: string): string {
+  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  const exact = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as amqp from 'amqplib';
 import type { Logger } from 'winston';
@@ -101,12 +102,17 @@ export class ConfirmedPublisher extends EventEmitter {
     exchange: string,
     routingKey: string,
     body: Buffer,
-    options: amqp.Options.Publish & { messageId: string },
+    options: amqp.Options.Publish,
     mandatory: boolean,
   ): Promise<PublishOutcome> {
     while (this.drain) await this.drain;
     const ch = await this.channel();
-    const id = publishIdOf(options) ?? options.messageId;
+    let id = publishIdOf(options);
+    if (id === undefined) {
+      // Nothing to match a returned copy by: give it a publish id of its own.
+      id = randomUUID();
+      options = { ...options, headers: { ...options.headers, [PUBLISH_ID_HEADER]: id } };
+    }
     const pending: Pending = { returned: false };
     if (mandatory) this.pending.set(id, pending);
     try {

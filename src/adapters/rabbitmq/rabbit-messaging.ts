@@ -93,7 +93,7 @@ export class RabbitMessaging implements Messaging {
       : Promise.resolve();
     const copy = this.publisher.publish(
       this.cfg.topology.receiptsExchange,
-      `${receipt.status}.${receipt.source ?? 'unknown'}`,
+      `${receipt.status}.${target.sender ?? receipt.source ?? 'unknown'}`,
       body,
       { ...props, messageId: randomUUID() },
       false,
@@ -122,7 +122,7 @@ export class RabbitMessaging implements Messaging {
       this.cfg.topology.errorExchange,
       error.code,
       msg?.body ?? fallbackBody ?? Buffer.alloc(0),
-      { ...copyableProperties(msg), headers, persistent: true, messageId: msg?.properties.messageId ?? randomUUID() },
+      { ...copyableProperties(msg), headers, persistent: true, messageId: msg?.properties.messageId },
       ['x-error-code', 'x-error-message', 'x-error-path', 'x-first-failed-at', 'x-failed-at', ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER],
     );
     if (outcome === 'returned') throw new TransientError('error copy unroutable: is the error queue missing?');
@@ -221,7 +221,7 @@ async function publishKeepingOurHeaders(
   exchange: string,
   routingKey: string,
   body: Buffer,
-  options: amqp.Options.Publish & { messageId: string; headers: Record<string, unknown> },
+  options: amqp.Options.Publish & { headers: Record<string, unknown> },
   ourHeaderNames: string[],
 ): Promise<PublishOutcome> {
   try {
