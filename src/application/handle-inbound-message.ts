@@ -21,9 +21,15 @@ export async function handleInboundMessage(d: Deps, msg: InboundMessage): Promis
 
 async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: string): Promise<Outcome> {
   const parsed = await d.parser.parse(msg.body);
-  d.metrics.item('received', parsed.kind === 'workItem' ? { entrance: parsed.item.entrance, taskType: parsed.item.taskType } : {});
+  const labels =
+    parsed.kind === 'workItem'
+      ? { entrance: parsed.item.entrance, taskType: parsed.item.taskType }
+      : parsed.kind === 'invalid'
+        ? { entrance: parsed.entrance, taskType: parsed.taskType }
+        : {};
+  d.metrics.item('received', labels);
   if (parsed.kind === 'invalid') {
-    return rejectMessage(d, msg, parsed.error, { externalId: parsed.externalId, source: parsed.source });
+    return rejectMessage(d, msg, parsed.error, { externalId: parsed.externalId, source: parsed.source, ...labels });
   }
   const claimed = parsed.kind === 'workItem' ? parsed.item : parsed.cancel;
   const sender = senderOf(msg);
@@ -34,7 +40,7 @@ async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: st
       `routing key "${msg.senderRoutingKey}" may only carry items of source "${sender || '?'}", not "${claimed.source}"`,
       `/${root}/source`,
     );
-    return rejectMessage(d, msg, error, { externalId: claimed.externalId, source: claimed.source });
+    return rejectMessage(d, msg, error, { externalId: claimed.externalId, source: claimed.source, ...labels });
   }
   if (parsed.kind === 'cancel') return cancelWorkItem(d, msg, parsed.cancel);
   return acceptWorkItem(d, msg, parsed.item, forcedContactId);
@@ -66,9 +72,10 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
   }
 
   let status: 'accepted' | 'buffered' | 'duplicate';
-  let stored = record;
+  const stored = res.outcome === 'duplicate' ? res.record : record;
+  // From here on every line logged for this message names the item.
+  d = { ...d, log: d.log.child({ contactId: stored.contactId, externalId: stored.externalId, source: stored.source }) };
   if (res.outcome === 'duplicate') {
-    stored = res.record;
     status = 'duplicate';
     // A redelivery may be our own message after a crash between the Redis write and the publish:
     // finish its work again. Same contactId, so at worst the contact center sees the event twice.
@@ -99,11 +106,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     receivedAt: stored.receivedAt,
   });
   d.metrics.item(status, labels);
-  if (d.log.isDebugEnabled()) {
-    d.log
-      .child({ contactId: stored.contactId, externalId: item.externalId, source: item.source })
-      .debug('work item handled', { outcome: status, entrance: stored.entrance, taskType: item.taskType });
-  }
+  if (d.log.isDebugEnabled()) d.log.debug('work item handled', { outcome: status, entrance: stored.entrance, taskType: item.taskType });
   return { kind: status, contactId: stored.contactId };
 }
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 /** Option-value parsers for commander: a bad value becomes a usage error (exit 2) naming the option. */
 
@@ -25,4 +25,9 @@ export function integerParser(min: number, max: number): (value: string) => numb
 /** Help text block listing examples, appended after the options. */
 export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`;
+}
+
+/** A duration option whose help shows its default as written (`10s`), not in milliseconds. */
+export function durationOption(flags: string, description: string, defaultValue: string): Option {
+  return new Option(flags, description).argParser(parseDuration).default(parseDuration(defaultValue), defaultValue);
 }

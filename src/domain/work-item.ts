@@ -50,7 +50,15 @@ export interface CancelRequest {
 export type ParsedMessage =
   | { kind: 'workItem'; item: WorkItem }
   | { kind: 'cancel'; cancel: CancelRequest }
-  | { kind: 'invalid'; error: import('./error-codes').WorkItemError; externalId?: string; source?: string };
+  | {
+      kind: 'invalid';
+      error: import('./error-codes').WorkItemError;
+      externalId?: string;
+      source?: string;
+      /** Read from a rejected item when possible, for counting only. */
+      entrance?: string;
+      taskType?: string;
+    };
 
 export const SOURCE_PATTERN = /^[a-z0-9._-]{1,64}$/;
 export const CONTACT_DATA_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;

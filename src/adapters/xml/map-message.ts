@@ -1,3 +1,4 @@
+import type { ParseOptions } from './parse-message';
 import { AppConfig } from '../../config/config';
 import {
   CONTACT_DATA_KEY_PATTERN,
@@ -52,18 +53,36 @@ export function mapMessage(root: XmlNode, opts: MapOptions): ParsedMessage {
  * externalId and source as far as they can be read and are valid, so a rejection receipt can
  * echo them. Invalid values are not echoed: they would be as wrong in a receipt as in an event.
  */
-export function readEcho(root: XmlNode): Echo {
+export function readEcho(root: XmlNode, opts: Pick<ParseOptions, 'entrances' | 'taskKey'>): Echo {
   const externalId = echoValue(root, 'externalId', isValidExternalId);
   const source = echoValue(root, 'source', isValidSource);
-  return { ...(externalId !== undefined && { externalId }), ...(source !== undefined && { source }) };
+  const entrance = echoValue(root, 'entrance', (v) => opts.entrances.has(v));
+  const taskType = echoTaskType(root, opts.taskKey);
+  return {
+    ...(externalId !== undefined && { externalId }),
+    ...(source !== undefined && { source }),
+    ...(entrance !== undefined && { entrance }),
+    ...(taskType !== undefined && { taskType }),
+  };
 }
 
 export function validEcho(echo: Echo): Echo {
-  const { externalId, source } = echo;
+  const { externalId, source, entrance, taskType } = echo;
   return {
     ...(externalId !== undefined && isValidExternalId(externalId) && { externalId }),
     ...(source !== undefined && isValidSource(source) && { source }),
+    ...(entrance !== undefined && { entrance }),
+    ...(taskType !== undefined && { taskType }),
   };
+}
+
+/** The task key's value, if exactly one contactData item carries it and it is a plausible value. */
+function echoTaskType(root: XmlNode, taskKey: string): string | undefined {
+  const data = root.children.get('contactData');
+  if (data?.length !== 1) return undefined;
+  const items = (data[0].children.get('item') ?? []).filter((i) => i.attributes.get('key') === taskKey);
+  const value = items.length === 1 ? items[0].text : '';
+  return value !== '' && value.length <= MAX_CONTACT_DATA_VALUE && !hasControlChars(value) ? value : undefined;
 }
 
 function echoValue(root: XmlNode, name: string, isValid: (v: string) => boolean): string | undefined {

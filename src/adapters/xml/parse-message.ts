@@ -38,7 +38,7 @@ function mapWithEcho(root: XmlNode, opts: ParseOptions): ParsedMessage {
   try {
     return mapMessage(root, opts);
   } catch (err) {
-    if (err instanceof Rejection) throw new Rejection(err.problem, readEcho(root));
+    if (err instanceof Rejection) throw new Rejection(err.problem, readEcho(root, opts));
     throw err;
   }
 }

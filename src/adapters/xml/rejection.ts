@@ -1,9 +1,14 @@
 import { ErrorCode, WorkItemError, workItemError } from '../../domain/error-codes';
 
-/** externalId/source read from a message that is rejected, so the receipt can echo them. */
+/**
+ * externalId/source read from a message that is rejected, so the receipt can echo them; entrance and task type
+ * when readable, so the rejection is counted where it belongs (metrics, report).
+ */
 export interface Echo {
   externalId?: string;
   source?: string;
+  entrance?: string;
+  taskType?: string;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { StatsRow } from '../../ports/state-store';
 import { withContext } from '../context';
-import { examples, parseDuration } from '../options';
+import { durationOption, examples } from '../options';
 import { humanDuration, print, printJson, renderTable } from '../output';
 
 const COUNTERS = ['accepted', 'buffered', 'duplicate', 'rejected', 'completed', 'withdrawn', 'expired'] as const;
@@ -62,11 +62,12 @@ export function registerReport(program: Command): void {
       'work-item volumes and handling times per task type (or entrance), from the durable hourly counters in Redis; ' +
         'channel is "email", as the contact center counts work items',
     )
-    .option(
-      '--since <duration>',
-      'how far back, e.g. 30m, 24h, 7d (counters are hourly: the whole UTC hour containing the start is included)',
-      parseDuration,
-      24 * 3_600_000,
+    .addOption(
+      durationOption(
+        '--since <duration>',
+        'how far back, e.g. 30m, 24h, 7d (counters are hourly: the whole UTC hour containing the start is included)',
+        '24h',
+      ),
     )
     .addOption(new Option('--by <group>', 'one row per').choices(['task-type', 'entrance']).default('task-type'))
     .option('--json', 'print JSON')

@@ -5,7 +5,7 @@ import type { ReceiptData } from '../../domain/receipt';
 import { parseReceipt } from '../../adapters/xml/render-receipt';
 import { CliError, UsageError } from '../cli-error';
 import { CliContext, withContext } from '../context';
-import { examples, parseDuration } from '../options';
+import { durationOption, examples } from '../options';
 import { humanDuration, print, printable, printJson } from '../output';
 
 interface SendOptions {
@@ -28,7 +28,7 @@ export function registerSend(program: Command): void {
     .option('--source <source>', 'source for the routing key (default: the <source> element of the file)')
     .option('--routing-key <key>', 'routing key to publish with (default: workitem.<source>)')
     .option('--wait', 'wait for the receipt on an exclusive reply queue; exit 1 if rejected or none arrives in time')
-    .option('--timeout <duration>', 'how long --wait waits, e.g. 10s, 2m', parseDuration, 10_000)
+    .addOption(durationOption('--timeout <duration>', 'how long --wait waits, e.g. 10s, 2m', '10s'))
     .option('--correlation-id <id>', 'correlation_id of the message (default with --wait: a random UUID)')
     .option('--json', 'print the result (receipt) as JSON')
     .addHelpText(

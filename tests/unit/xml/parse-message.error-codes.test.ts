@@ -36,3 +36,17 @@ describe('parseMessage: error catalog', () => {
     expect(error.path).toMatch(/^\//);
   });
 });
+
+describe('parseMessage: what a rejection still tells', () => {
+  it('reads entrance and task type of an item rejected after parsing, so the rejection is counted where it belongs', () => {
+    const r = parse(workItemXml({ priority: '11' }));
+    expect(r).toMatchObject({ kind: 'invalid', entrance: 'loans', taskType: 'loan-review' });
+  });
+
+  it('leaves out an entrance that is not configured and a task type that is not there', () => {
+    const r = parse(workItemXml({ entrance: 'nowhere', contactData: '<item key="CaseUrl">u</item>' }));
+    expect(r.kind).toBe('invalid');
+    expect(r).not.toHaveProperty('entrance');
+    expect(r).not.toHaveProperty('taskType');
+  });
+});
