@@ -1,3 +1,4 @@
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseMessage, type ParseOptions } from './parse-message';
 
@@ -5,6 +6,14 @@ import { parseMessage, type ParseOptions } from './parse-message';
 interface Job {
   id: number;
   body: Uint8Array;
+}
+
+// Large items are bulk work: on Linux, a priority set with pid 0 applies to this thread only, so under CPU
+// pressure the event loop (small items) and a broker on the same machine run first. Best effort elsewhere.
+try {
+  setPriority(0, 19);
+} catch {
+  // not permitted or not supported: parse at normal priority
 }
 
 const opts = workerData as ParseOptions & { entranceNames: string[] };
