@@ -14,6 +14,7 @@ import { createDashboard, type Dashboard } from './adapters/http/dashboard/dashb
 import { PrometheusMetrics } from './adapters/http/prometheus-metrics';
 import { AmqpConnection } from './adapters/rabbitmq/amqp-connection';
 import { ConfirmedPublisher, PUBLISH_ID_HEADER } from './adapters/rabbitmq/confirmed-publisher';
+import { controlEventMessage } from './adapters/rabbitmq/control-event-message';
 import { ErrorQueue } from './adapters/rabbitmq/error-queue';
 import { toInboundMessage } from './adapters/rabbitmq/inbound-message';
 import { QueueConsumer, type Disposition } from './adapters/rabbitmq/queue-consumer';
@@ -179,22 +180,10 @@ export class WorkItemService {
       cfg,
       store,
       errorQueue,
-      publishControl: (routingKey, body) =>
-        this.publisher.publish(
-          cfg.topology.controlExchange,
-          routingKey,
-          Buffer.from(JSON.stringify(body)),
-          {
-            contentType: 'application/json',
-            contentEncoding: 'utf-8',
-            persistent: true,
-            messageId: randomUUID(),
-            type: routingKey,
-            timestamp: Math.floor(Date.now() / 1000),
-            appId: 'workitem-dashboard',
-          },
-          true,
-        ),
+      publishControl: (routingKey, body) => {
+        const { content, options } = controlEventMessage(routingKey, body, 'workitem-dashboard');
+        return this.publisher.publish(cfg.topology.controlExchange, routingKey, content, options, true);
+      },
       log,
       now: Date.now,
     });
