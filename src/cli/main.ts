@@ -10,6 +10,7 @@ import { registerItems } from './commands/items';
 import { registerReport } from './commands/report';
 import { registerSend } from './commands/send';
 import { registerStart } from './commands/start';
+import { registerWatch } from './commands/watch';
 import { examples } from './options';
 
 function version(): string {
@@ -23,7 +24,7 @@ function version(): string {
 export function buildProgram(): Command {
   const program = new Command('workitem')
     .description(
-      'Operate the work-item server: run it, send work items, open/close entrances, end contacts, list items, report, replay the error queue.\n' +
+      'Operate the work-item server: run it, send work items, watch its events, open/close entrances, end contacts, list items, report, replay the error queue.\n' +
         'Reads the same environment as the service: AMQP_URL, REDIS_URL, REDIS_KEY_PREFIX, WORKITEM_CONFIG.',
     )
     .version(version(), '-V, --version')
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
       'after',
       examples(
         'workitem start',
+        'workitem watch &   # a stand-in contact center: prints the events',
         'workitem send loan-review.xml --wait',
         'workitem entrance close loans',
         'workitem items --entrance loans --json',
@@ -50,6 +52,7 @@ export function buildProgram(): Command {
   registerItems(program);
   registerReport(program);
   registerErrors(program);
+  registerWatch(program);
   return program;
 }
 

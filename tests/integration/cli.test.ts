@@ -128,11 +128,32 @@ describe('workitem CLI', () => {
     [['errors']],
     [['errors', 'list']],
     [['errors', 'replay']],
+    [['watch']],
   ])('%j --help describes the command with examples and exits 0', async (command) => {
     const r = await cli([...command, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: workitem/);
     expect(r.stdout).toContain('Examples:');
+  });
+
+  it('watch prints the events the service publishes, one JSON line each, and stops after --count', async () => {
+    const watching = cli(['watch', '--pattern', 'contact.created.loans', '--count', '1', '--timeout', '20s', '--json']);
+    // The watch queue is bound once the CLI has connected; until then an event would not reach it.
+    await new Promise((r) => setTimeout(r, 1500));
+    const ext = `WATCH-${Date.now()}`;
+    const xml = `<workItem version="1"><externalId>${ext}</externalId><source>bank-support</source><entrance>loans</entrance><subject>watch me</subject><contactData><item key="WorkItemTask">loan-review</item></contactData></workItem>`;
+    await client.publishWorkItem(xml, { source: 'bank-support' });
+    const r = await watching;
+    expect(r.code).toBe(0);
+    const line = JSON.parse(r.stdout.trim()) as { routingKey: string; event: { externalId: string; channel: string } };
+    expect(line.routingKey).toBe('contact.created.loans');
+    expect(line.event).toMatchObject({ externalId: ext, channel: 'email' });
+  });
+
+  it('watch exits 1 when fewer events than --count arrive in time', async () => {
+    const r = await cli(['watch', '--pattern', 'nothing.will.match', '--count', '1', '--timeout', '1s']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('0 of 1 events');
   });
 
   it('exits 2 on usage errors', async () => {
