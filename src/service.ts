@@ -46,6 +46,8 @@ export class WorkItemService {
   private messaging!: RabbitMessaging;
   private large!: QueueConsumer;
   private consumeConn!: AmqpConnection;
+  /** The large-item lane's deliveries (MBs each) get a socket of their own, so small deliveries never queue behind them. */
+  private largeConsumeConn!: AmqpConnection;
   private publisher!: ConfirmedPublisher;
   private inbound!: QueueConsumer;
   private control!: QueueConsumer;
@@ -88,6 +90,7 @@ export class WorkItemService {
     const attachments = new RedisAttachmentStore(this.attachmentRedis, cfg.redisKeyPrefix);
     this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log);
     this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log);
+    this.largeConsumeConn = new AmqpConnection(cfg.amqpUrls, 'consume-large', log);
     this.publisher = new ConfirmedPublisher(this.publishConn, topology, log, cfg.confirmTimeoutMs);
     this.directReplyConn = new AmqpConnection(cfg.amqpUrls, 'direct-reply', log);
     const directReplyPublisher = new ConfirmedPublisher(this.directReplyConn, { exchanges: [], queues: [] }, log, cfg.confirmTimeoutMs, 2000);
@@ -112,7 +115,7 @@ export class WorkItemService {
     this.inbound = new QueueConsumer(this.consumeConn, cfg.topology.inboundQueue, cfg.prefetch, topology, (m) =>
       this.onInbound(m),
     log);
-    this.large = new QueueConsumer(this.consumeConn, cfg.topology.largeQueue, LARGE_PREFETCH, topology, (m) =>
+    this.large = new QueueConsumer(this.largeConsumeConn, cfg.topology.largeQueue, LARGE_PREFETCH, topology, (m) =>
       this.onInbound(m, true),
     log);
     this.control = new QueueConsumer(this.consumeConn, cfg.topology.controlQueue, CONTROL_PREFETCH, topology, (m) =>
@@ -141,6 +144,7 @@ export class WorkItemService {
     await Promise.all([
       this.publishConn.start(),
       this.consumeConn.start(),
+      this.largeConsumeConn.start(),
       this.directReplyConn.start(),
       this.bulkConn.start(),
     ]);
@@ -283,7 +287,13 @@ export class WorkItemService {
     ]);
     if (drained.some((d) => d === false)) this.log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
     await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
-    await Promise.all([this.consumeConn?.stop(), this.publishConn?.stop(), this.directReplyConn?.stop(), this.bulkConn?.stop()]);
+    await Promise.all([
+      this.consumeConn?.stop(),
+      this.largeConsumeConn?.stop(),
+      this.publishConn?.stop(),
+      this.directReplyConn?.stop(),
+      this.bulkConn?.stop(),
+    ]);
     await this.parser?.close();
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
