@@ -8,6 +8,11 @@ const LEASE_MS = 30_000;
 const LOCK_WAIT_MS = 60_000;
 
 /** Marker set when a flush found nobody listening for the entrance: TTL retries re-park instead of flushing again. */
+export interface FlushCounts {
+  routed: number;
+  expired: number;
+}
+
 export const unroutableMarker = (entrance: string) => `unroutable:${entrance}`;
 
 /**
@@ -16,13 +21,22 @@ export const unroutableMarker = (entrance: string) => `unroutable:${entrance}`;
  * reopen flush running at once can never publish out of order. Stops when the entrance closes again, or at
  * the first batch with an event nobody took (the rest wait for their TTL retry: no hot loop).
  */
-export async function routeParkedInOrder(d: Deps, entrance: string, owner: string): Promise<{ routed: number; expired: number }> {
+export async function routeParkedInOrder(d: Deps, entrance: string, owner: string): Promise<FlushCounts>;
+/** waitForLease false: 'busy' at once when another flush of the entrance holds the lease. */
+export async function routeParkedInOrder(d: Deps, entrance: string, owner: string, opts: { waitForLease: false }): Promise<FlushCounts | 'busy'>;
+export async function routeParkedInOrder(
+  d: Deps,
+  entrance: string,
+  owner: string,
+  opts: { waitForLease: boolean } = { waitForLease: true },
+): Promise<FlushCounts | 'busy'> {
   const ent = d.cfg.entrances[entrance];
   const lock = `flush:${entrance}`;
   const started = d.now();
   // Another flush of this entrance may be stopping at a close that came before this open: wait for it,
   // then flush again, so nothing parked in between waits for the TTL.
   while ((await d.store.acquireLock(lock, owner, LEASE_MS)) === null) {
+    if (!opts.waitForLease) return 'busy';
     if (d.now() - started > LOCK_WAIT_MS) throw new TransientError(`flush of ${entrance} still busy elsewhere; retried later`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -76,7 +90,7 @@ export async function routeParkedInOrder(d: Deps, entrance: string, owner: strin
  * The entrance reopened: route its parked items at once (never waiting for the park TTL), then drain its park
  * queue, so the broker UI shows it empty.
  */
-export async function flushEntrance(d: Deps, entrance: string, owner: string): Promise<{ routed: number; expired: number }> {
+export async function flushEntrance(d: Deps, entrance: string, owner: string): Promise<FlushCounts> {
   const res = await routeParkedInOrder(d, entrance, owner);
   const drained = await d.messaging.drainParked(entrance, 100_000, async (m) => {
     if (m.parked) await retryParked(d, m, m.parked);

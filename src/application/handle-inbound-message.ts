@@ -152,9 +152,11 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
   const check = () => d.store.checkParked(parked.contactId, d.now(), entrance.maxParkSeconds * 1000);
   let r = await check();
   if (r.outcome === 'open' && !(await d.store.hasMarker(unroutableMarker(parked.entrance)))) {
-    await routeParkedInOrder(d, parked.entrance, `retry:${d.newId()}`);
-    r = await check();
-    if (r.outcome === 'not_buffered') return { kind: 'routed', contactId: parked.contactId };
+    // A flush already running routes this item too (oldest first): no need to hold a prefetch slot for it.
+    if ((await routeParkedInOrder(d, parked.entrance, `retry:${d.newId()}`, { waitForLease: false })) !== 'busy') {
+      r = await check();
+      if (r.outcome === 'not_buffered') return { kind: 'routed', contactId: parked.contactId };
+    }
   }
   switch (r.outcome) {
     case 'open':
