@@ -145,9 +145,12 @@ describe('workitem CLI', () => {
     await client.publishWorkItem(xml, { source: 'bank-support' });
     const r = await watching;
     expect(r.code).toBe(0);
-    const line = JSON.parse(r.stdout.trim()) as { routingKey: string; event: { externalId: string; channel: string } };
+    const line = JSON.parse(r.stdout.trim()) as { routingKey: string; event: { contactId: string; externalId: string; channel: string } };
     expect(line.routingKey).toBe('contact.created.loans');
     expect(line.event).toMatchObject({ externalId: ext, channel: 'email' });
+    // Leave no unfinished item behind for the tests below.
+    await client.publishControl('contact.ended', { contactId: line.event.contactId });
+    await waitUntil(async () => !(await items()).some((i) => i.externalId === ext), { timeoutMs: 10_000, describe: 'watch item ended' });
   });
 
   it('watch exits 1 when fewer events than --count arrive in time', async () => {
