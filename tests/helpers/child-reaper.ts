@@ -31,6 +31,12 @@ function alive(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
+/** Resolves once the child has exited (at once if it already has). */
+export function waitForExit(child: ChildProcess): Promise<void> {
+  if (!alive(child)) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
 function runCleanups(): void {
   for (const cleanup of cleanups) {
     try {

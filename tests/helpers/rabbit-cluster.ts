@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { registerExitCleanup, spawnTracked } from './child-reaper';
+import { registerExitCleanup, spawnTracked, waitForExit } from './child-reaper';
 import { freePort } from './ports';
 import { waitUntil, withTimeout } from './wait';
 
@@ -116,11 +116,6 @@ function baseConf(): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#') && !/^(definitions|log)\./.test(l));
-}
-
-function waitForExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 export async function startRabbitCluster(opts: RabbitClusterOptions = {}): Promise<RabbitCluster> {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { registerExitCleanup, spawnTracked } from './child-reaper';
+import { registerExitCleanup, spawnTracked, waitForExit } from './child-reaper';
 import { freePort } from './ports';
 import { waitUntil, withTimeout } from './wait';
 
@@ -77,11 +77,6 @@ function runFile(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs
       else resolve(stdout);
     });
   });
-}
-
-function waitForExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 function pidAlive(pid: number): boolean {

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { registerExitCleanup, spawnTracked } from './child-reaper';
+import { registerExitCleanup, spawnTracked, waitForExit } from './child-reaper';
 import { freePort } from './ports';
 import { sleep, WaitTimeoutError, withTimeout } from './wait';
 
@@ -53,11 +53,6 @@ function ping(port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (d) => finish(d.toString().startsWith('+PONG')));
   });
-}
-
-function waitForExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisProcess> {

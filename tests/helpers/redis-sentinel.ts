@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { registerExitCleanup, spawnTracked } from './child-reaper';
+import { registerExitCleanup, spawnTracked, waitForExit } from './child-reaper';
 import { freePort } from './ports';
 import { testRedisClient } from './redis';
 import { startRedis, type RedisProcess } from './redis-process';
@@ -63,11 +63,6 @@ export interface SentinelSet {
   waitUntilHealthy(replicas?: number, timeoutMs?: number): Promise<void>;
   /** Stops sentinels and data nodes (by pid) and removes their dirs. Idempotent. */
   stop(): Promise<void>;
-}
-
-function waitForExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
 async function redisCall<T>(port: number, ...args: (string | number)[]): Promise<T> {
