@@ -7,12 +7,12 @@ const BATCH = 200;
 const LEASE_MS = 30_000;
 const LOCK_WAIT_MS = 60_000;
 
-/** Marker set when a flush found nobody listening for the entrance: TTL retries re-park instead of flushing again. */
 export interface FlushCounts {
   routed: number;
   expired: number;
 }
 
+/** Marker set when a flush found nobody listening for the entrance: TTL retries re-park instead of flushing again. */
 export const unroutableMarker = (entrance: string) => `unroutable:${entrance}`;
 
 /**

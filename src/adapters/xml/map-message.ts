@@ -1,4 +1,3 @@
-import type { ParseOptions } from './parse-message';
 import { AppConfig } from '../../config/config';
 import {
   CONTACT_DATA_KEY_PATTERN,
@@ -53,7 +52,7 @@ export function mapMessage(root: XmlNode, opts: MapOptions): ParsedMessage {
  * externalId and source as far as they can be read and are valid, so a rejection receipt can
  * echo them. Invalid values are not echoed: they would be as wrong in a receipt as in an event.
  */
-export function readEcho(root: XmlNode, opts: Pick<ParseOptions, 'entrances' | 'taskKey'>): Echo {
+export function readEcho(root: XmlNode, opts: Pick<MapOptions, 'entrances' | 'taskKey'>): Echo {
   const externalId = echoValue(root, 'externalId', isValidExternalId);
   const source = echoValue(root, 'source', isValidSource);
   const entrance = echoValue(root, 'entrance', (v) => opts.entrances.has(v));
