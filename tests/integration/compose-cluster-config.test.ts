@@ -11,7 +11,7 @@ import {
   unescapeDollars,
   type ComposeCli,
   type Json,
-} from '../cluster/compose-cli';
+} from '../helpers/compose-cli';
 
 /**
  * docker-compose.cluster.yml (issue 9, docs/scale-out.md) is valid for the Compose CLI and wires what the

@@ -1,89 +1,13 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { rabbitPasswordHash } from '../../src/adapters/rabbitmq/definitions';
+import { compose, composeConfigJson, findComposeCli, mounts, REPO_ROOT, type ComposeCli, type Json } from '../helpers/compose-cli';
 
 /**
  * docker-compose.yml is valid for the Compose CLI and says what the contract needs. No Docker engine
  * is used: `config` only parses, validates and normalises the file.
  */
-const ROOT = path.resolve(__dirname, '../..');
-const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
-const RUN_TIMEOUT_MS = 30_000;
-
-interface ComposeCli {
-  command: string[];
-  version: string;
-  /** Compose v2 prints normalised config as JSON; v1 only as YAML. */
-  json: boolean;
-}
-
-function tryVersion(command: string[]): string | null {
-  const r = spawnSync(command[0], [...command.slice(1), 'version', '--short'], { encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
-  return r.status === 0 ? r.stdout.trim().replace(/^v/, '') : null;
-}
-
-function findComposeCli(): ComposeCli {
-  for (const command of [['docker', 'compose'], ['docker-compose']]) {
-    const version = tryVersion(command);
-    if (version) return { command, version, json: Number(version.split('.')[0]) >= 2 };
-  }
-  throw new Error(
-    'No Docker Compose CLI found (neither `docker compose` nor `docker-compose`). Run scripts/ensure-compose.sh (as root) to install one.',
-  );
-}
-
-function compose(cli: ComposeCli, args: string[]): string {
-  const [bin, ...pre] = cli.command;
-  const r = spawnSync(bin, [...pre, '-f', COMPOSE_FILE, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: RUN_TIMEOUT_MS,
-    // Only the file decides: no COMPOSE_* or .env from the caller's shell.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
-  });
-  if (r.status !== 0) throw new Error(`${cli.command.join(' ')} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** The Python interpreter docker-compose v1 runs on; it always has PyYAML (a dependency of compose v1). */
-function composeV1Python(): string {
-  const which = execFileSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' }).trim();
-  const shebang = readFileSync(which, 'utf8').split('\n', 1)[0];
-  const m = /^#!\s*(\S*python\S*)/.exec(shebang);
-  if (!m) throw new Error(`cannot tell the Python interpreter of ${which} (first line: ${shebang})`);
-  return m[1];
-}
-
-// Parsed `compose config` output: untyped JSON whose shape the assertions below check.
-type Json = Record<string, any>;
-
-function composeConfigJson(cli: ComposeCli): Json {
-  if (cli.json) return JSON.parse(compose(cli, ['config', '--format', 'json']));
-  const yaml = compose(cli, ['config']);
-  const out = execFileSync(composeV1Python(), ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
-    input: yaml,
-    encoding: 'utf8',
-    timeout: RUN_TIMEOUT_MS,
-  });
-  return JSON.parse(out);
-}
-
-interface Mount {
-  type: string;
-  source: string;
-  target: string;
-  read_only?: boolean;
-}
-
-function mounts(service: Json): Mount[] {
-  return (service.volumes ?? []).map((v: Mount | string) => {
-    if (typeof v !== 'string') return v;
-    const [source, target, mode] = v.split(':');
-    return { type: source.startsWith('/') || source.startsWith('.') ? 'bind' : 'volume', source, target, read_only: mode === 'ro' };
-  });
-}
-
+const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
 function commandArgs(service: Json): string[] {
   const c = service.command;
   return Array.isArray(c) ? c.map(String) : String(c).split(/\s+/);
@@ -95,11 +19,11 @@ describe('docker-compose.yml', () => {
 
   beforeAll(() => {
     cli = findComposeCli();
-    config = composeConfigJson(cli);
+    config = composeConfigJson(cli, COMPOSE_FILE);
   });
 
   it('passes `config -q`', () => {
-    expect(() => compose(cli, ['config', '-q'])).not.toThrow();
+    expect(() => compose(cli, COMPOSE_FILE, ['config', '-q'])).not.toThrow();
   });
 
   it('has the three services', () => {
@@ -139,7 +63,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts the rabbitmq/ files read-only where rabbitmq.conf expects them', () => {
-    const conf = readFileSync(path.join(ROOT, 'rabbitmq/rabbitmq.conf'), 'utf8');
+    const conf = readFileSync(path.join(REPO_ROOT, 'rabbitmq/rabbitmq.conf'), 'utf8');
     const defsDir = /^definitions\.local\.path\s*=\s*(\S+)\s*$/m.exec(conf)?.[1];
     expect(defsDir).toBeDefined();
     const binds = mounts(config.services.rabbitmq).filter((m) => m.type === 'bind');
@@ -147,7 +71,7 @@ describe('docker-compose.yml', () => {
       expect(m.read_only).toBe(true);
       expect(existsSync(m.source)).toBe(true);
     }
-    const bySource = (file: string) => binds.find((m) => m.source === path.join(ROOT, 'rabbitmq', file))?.target;
+    const bySource = (file: string) => binds.find((m) => m.source === path.join(REPO_ROOT, 'rabbitmq', file))?.target;
     expect(bySource('enabled_plugins')).toBe('/etc/rabbitmq/enabled_plugins');
     expect(bySource('rabbitmq.conf')).toBe('/etc/rabbitmq/rabbitmq.conf');
     expect(path.dirname(bySource('definitions.json') ?? '')).toBe(defsDir);
@@ -160,7 +84,7 @@ describe('docker-compose.yml', () => {
     const url = new URL(env.AMQP_URL);
     expect(url.hostname).toBe('rabbitmq');
     const vhost = decodeURIComponent(url.pathname.slice(1)) || '/';
-    const users = JSON.parse(readFileSync(path.join(ROOT, 'rabbitmq/dev-users.json'), 'utf8'));
+    const users = JSON.parse(readFileSync(path.join(REPO_ROOT, 'rabbitmq/dev-users.json'), 'utf8'));
     const user = users.users.find((u: Json) => u.name === decodeURIComponent(url.username));
     expect(user).toBeDefined();
     const salt = Buffer.from(user.password_hash, 'base64').subarray(0, 4);

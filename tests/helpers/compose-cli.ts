@@ -4,10 +4,9 @@ import path from 'node:path';
 
 /**
  * Finding and running the Docker Compose CLI to validate a compose file without a Docker engine
- * (`config` only parses, validates and normalises). The same lookup as
- * tests/integration/compose-config.test.ts (whose helpers are private to that file), taking the file as
- * a parameter: Compose v2 (`docker compose`) first, else v1 (`docker-compose`, installed by
- * scripts/ensure-compose.sh), whose YAML output is turned into JSON with its own Python's PyYAML.
+ * (`config` only parses, validates and normalises): Compose v2 (`docker compose`) first, else v1
+ * (`docker-compose`, installed by scripts/ensure-compose.sh), whose YAML output is turned into JSON with its
+ * own Python's PyYAML. Used by the tests of docker-compose.yml and docker-compose.cluster.yml.
  */
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
