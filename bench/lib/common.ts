@@ -380,13 +380,7 @@ export class EventCollector {
 
   /** Publish→event latencies (ms) of the given ids that arrived. */
   latencies(sentAt: Map<string, number>, idList: string[]): number[] {
-    const out: number[] = [];
-    for (const id of idList) {
-      const s = sentAt.get(id);
-      const a = this.arrivedAt.get(id);
-      if (s !== undefined && a !== undefined) out.push(a - s);
-    }
-    return out;
+    return latenciesOf(sentAt, this.arrivedAt, idList);
   }
 
   async close(): Promise<void> {
@@ -435,14 +429,9 @@ export class BrokerProbe {
     }
   }
 
+  /** Publish→deliver latencies (ms) of the given ids that arrived. */
   latencies(sentAt: Map<string, number>, idList: string[]): number[] {
-    const out: number[] = [];
-    for (const id of idList) {
-      const s = sentAt.get(id);
-      const a = this.arrivedAt.get(id);
-      if (s !== undefined && a !== undefined) out.push(a - s);
-    }
-    return out;
+    return latenciesOf(sentAt, this.arrivedAt, idList);
   }
 
   async close(): Promise<void> {
@@ -451,6 +440,17 @@ export class BrokerProbe {
 }
 
 // ---------------------------------------------------------------------------------------------- statistics
+
+/** Arrival minus send time (ms) for each id that has both. */
+function latenciesOf(sentAt: Map<string, number>, arrivedAt: Map<string, number>, idList: string[]): number[] {
+  const out: number[] = [];
+  for (const id of idList) {
+    const s = sentAt.get(id);
+    const a = arrivedAt.get(id);
+    if (s !== undefined && a !== undefined) out.push(a - s);
+  }
+  return out;
+}
 
 export interface Stats {
   n: number;
