@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Builders for work-item XML as senders produce it (INTERFACE.md), and the shared sample messages. */
@@ -135,15 +135,12 @@ export function cancelXml(fields: { externalId: string; source?: string }): stri
   );
 }
 
-/** /work/shared/examples; env SHARED_DIR may name the shared dir or its examples dir. */
-export function sharedExamplesDir(): string {
-  const dir = process.env.SHARED_DIR;
-  if (!dir) return path.resolve(__dirname, '../../../shared/examples');
-  const examples = path.resolve(dir, 'examples');
-  return existsSync(examples) ? examples : path.resolve(dir);
+/** The project's own sample messages (`examples/`), the ones the README and the contract document use. */
+export function examplesDir(): string {
+  return path.resolve(__dirname, '../../examples');
 }
 
-/** A sample message from the shared examples (e.g. `loan-review.xml`), as a UTF-8 string. */
-export function sharedExample(name: string): string {
-  return readFileSync(path.join(sharedExamplesDir(), name), 'utf8');
+/** A sample message from `examples/` (e.g. `loan-review.xml`), as a UTF-8 string. */
+export function example(name: string): string {
+  return readFileSync(path.join(examplesDir(), name), 'utf8');
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Fixture } from '../helpers/fixture';
-import { newExternalId, sharedExample, workItemXml } from '../helpers/work-items';
+import { newExternalId, example, workItemXml } from '../helpers/work-items';
 import { httpRequest } from '../helpers/http';
 import { waitUntil } from '../helpers/wait';
 
@@ -13,7 +13,7 @@ describe('attachments and social items', () => {
   afterAll(() => f.teardown());
 
   it('voicemail-with-audio.xml → event with a reference; the download is the identical bytes; End removes it', async () => {
-    await f.client.publishWorkItem(sharedExample('voicemail-with-audio.xml'), { replyTo: true, correlationId: 'vm' });
+    await f.client.publishWorkItem(example('voicemail-with-audio.xml'), { replyTo: true, correlationId: 'vm' });
     const [r] = await f.client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === 'vm');
     expect(r.status).toBe('accepted');
     const [ev] = await f.client.waitForEvents(1, 10_000, (e) => e.event.contactId === r.contactId);
@@ -72,7 +72,7 @@ describe('attachments and social items', () => {
   });
 
   it('facebook-post.xml with page 1234 configured → contact.created.social with social and a Facebook preview', async () => {
-    await f.client.publishWorkItem(sharedExample('facebook-post.xml'), { replyTo: true, correlationId: 'fb' });
+    await f.client.publishWorkItem(example('facebook-post.xml'), { replyTo: true, correlationId: 'fb' });
     const [r] = await f.client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === 'fb');
     expect(r.status).toBe('accepted');
     const [ev] = await f.client.waitForEvents(1, 10_000, (e) => e.event.contactId === r.contactId);

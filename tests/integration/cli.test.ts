@@ -5,15 +5,15 @@ import { DEFAULT_TOPOLOGY, TestClient } from '../helpers/amqp-client';
 import { DEFAULT_REDIS_URL, deleteByPrefix, randomPrefix } from '../helpers/redis';
 import { REPO_ROOT, ServiceHandle, startService } from '../helpers/service';
 import { waitUntil } from '../helpers/wait';
-import { sharedExamplesDir } from '../helpers/work-items';
+import { examplesDir } from '../helpers/work-items';
 
 /** The `workitem` CLI as operators run it: the built dist/cli/main.js in a child process, against a live service. */
 
 jest.setTimeout(120_000);
 
 const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
-const LOAN_REVIEW = path.join(sharedExamplesDir(), 'loan-review.xml');
-const BAD_DOCTYPE = path.join(sharedExamplesDir(), 'bad-doctype.xml');
+const LOAN_REVIEW = path.join(examplesDir(), 'loan-review.xml');
+const BAD_DOCTYPE = path.join(examplesDir(), 'bad-doctype.xml');
 
 interface CliResult {
   code: number | null;

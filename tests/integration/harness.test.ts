@@ -8,7 +8,7 @@ import { DEFAULT_TOPOLOGY, parseReceipt, TestClient } from '../helpers/amqp-clie
 import { DEFAULT_REDIS_URL, deleteByPrefix, keysByPrefix, randomPrefix, testRedisClient } from '../helpers/redis';
 import { startRedis } from '../helpers/redis-process';
 import { LOG_DIR, mergeConfig, startService, StartServiceOptions } from '../helpers/service';
-import { workItem, workItemXml, sharedExample, cancelXml } from '../helpers/work-items';
+import { workItem, workItemXml, example, cancelXml } from '../helpers/work-items';
 
 /** Tests of the test helpers themselves; none of them needs the service. */
 
@@ -327,7 +327,7 @@ describe('work items', () => {
   });
 
   it('reads the shared examples', () => {
-    expect(sharedExample('loan-review.xml')).toContain('<externalId>CASE-2026-000123</externalId>');
+    expect(example('loan-review.xml')).toContain('<externalId>CASE-2026-000123</externalId>');
   });
 });
 

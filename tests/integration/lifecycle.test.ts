@@ -1,5 +1,5 @@
 import { Fixture } from '../helpers/fixture';
-import { cancelXml, newExternalId, sharedExample, workItemXml } from '../helpers/work-items';
+import { cancelXml, newExternalId, example, workItemXml } from '../helpers/work-items';
 import { sleep, waitUntil } from '../helpers/wait';
 import { testRedisClient } from '../helpers/redis';
 
@@ -38,7 +38,7 @@ describe('work-item lifecycle', () => {
   });
 
   it('cancel.xml withdraws an unfinished item; unknown → NOT_FOUND; another source cannot cancel it', async () => {
-    await f.client.publishWorkItem(sharedExample('loan-review.xml'), { replyTo: true, correlationId: 'lr' });
+    await f.client.publishWorkItem(example('loan-review.xml'), { replyTo: true, correlationId: 'lr' });
     const [acc] = await f.client.waitForReceipts(1, 10_000, (r) => r.properties.correlationId === 'lr');
     expect(acc.status).toBe('accepted');
     // Another source naming the same externalId only finds its own (none).
@@ -47,14 +47,14 @@ describe('work-item lifecycle', () => {
     expect(other.status).toBe('rejected');
     expect(other.error?.code).toBe('NOT_FOUND');
     // The owner cancels.
-    await f.client.publishWorkItem(sharedExample('cancel.xml'), { replyTo: true, correlationId: 'c-own' });
+    await f.client.publishWorkItem(example('cancel.xml'), { replyTo: true, correlationId: 'c-own' });
     const [own] = await f.client.waitForReceipts(1, 10_000, (r) => r.properties.correlationId === 'c-own');
     expect(own.status).toBe('cancelled');
     expect(own.contactId).toBe(acc.contactId);
     const [w] = await f.client.waitForEvents(1, 10_000, (e) => e.event.type === 'contact.withdrawn' && e.event.contactId === acc.contactId);
     expect(w.routingKey).toBe('contact.withdrawn.loans');
     // Again: nothing left to cancel.
-    await f.client.publishWorkItem(sharedExample('cancel.xml'), { replyTo: true, correlationId: 'c-again' });
+    await f.client.publishWorkItem(example('cancel.xml'), { replyTo: true, correlationId: 'c-again' });
     const [again] = await f.client.waitForReceipts(1, 10_000, (r) => r.properties.correlationId === 'c-again');
     expect(again.error?.code).toBe('NOT_FOUND');
     await f.client.waitForErrors(1, 10_000, (e) => e.properties.correlationId === 'c-again');

@@ -2,7 +2,7 @@ import { createVhost, deleteVhost, amqpUrl } from '../helpers/broker';
 import { deleteByPrefix, DEFAULT_REDIS_URL, randomPrefix } from '../helpers/redis';
 import { startService, type ServiceHandle } from '../helpers/service';
 import { TestClient } from '../helpers/amqp-client';
-import { sharedExample, workItemXml, newExternalId } from '../helpers/work-items';
+import { example, workItemXml, newExternalId } from '../helpers/work-items';
 import { httpRequest } from '../helpers/http';
 
 /** Issue 3: the core path, through the broker only, against a real service process. */
@@ -31,7 +31,7 @@ describe('core pipeline', () => {
   });
 
   it('loan-review.xml → accepted receipt and a contact.created.loans event with every contract field', async () => {
-    const pub = await client.publishWorkItem(sharedExample('loan-review.xml'), { replyTo: true, correlationId: 'corr-1' });
+    const pub = await client.publishWorkItem(example('loan-review.xml'), { replyTo: true, correlationId: 'corr-1' });
     expect(pub.routingKey).toBe('workitem.bank-support');
     const [receipt] = await client.waitForReceipts(1, 10_000, (r) => r.properties.correlationId === 'corr-1');
     expect(receipt.status).toBe('accepted');
@@ -86,7 +86,7 @@ describe('core pipeline', () => {
     ['bad-missing-task-key.xml', 'NOT_A_WORKITEM'],
   ])('%s → rejected %s, a copy on workitem.error, and the service keeps consuming', async (file, code) => {
     const corr = `bad-${file}`;
-    await client.publishWorkItem(sharedExample(file), { source: 'bank-support', replyTo: true, correlationId: corr });
+    await client.publishWorkItem(example(file), { source: 'bank-support', replyTo: true, correlationId: corr });
     const [r] = await client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === corr);
     expect(r.status).toBe('rejected');
     expect(r.error?.code).toBe(code);
@@ -95,7 +95,7 @@ describe('core pipeline', () => {
     expect(copy.headers['x-error-message']).toEqual(expect.any(String));
     expect(copy.headers['x-error-path']).toEqual(expect.any(String));
     expect(copy.headers['x-first-failed-at']).toEqual(expect.any(String));
-    expect(copy.body.equals(Buffer.from(sharedExample(file)))).toBe(true);
+    expect(copy.body.equals(Buffer.from(example(file)))).toBe(true);
     // Still consuming: a good item goes through.
     await client.publishWorkItem(workItemXml({}), { replyTo: true, correlationId: `${corr}-after` });
     const [ok] = await client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === `${corr}-after`);
@@ -121,7 +121,7 @@ describe('core pipeline', () => {
   });
 
   it('a rejection whose XML names no readable source is answered as the routing key\'s source', async () => {
-    await client.publishWorkItem(sharedExample('bad-doctype.xml'), { source: 'voicemail', replyTo: true, correlationId: 'nosrc', messageId: null });
+    await client.publishWorkItem(example('bad-doctype.xml'), { source: 'voicemail', replyTo: true, correlationId: 'nosrc', messageId: null });
     const [r] = await client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === 'nosrc');
     expect(r.error?.code).toBe('FORBIDDEN_XML');
     expect(r.source).toBe('voicemail');

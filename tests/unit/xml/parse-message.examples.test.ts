@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { OPTS, expectCancel, expectInvalid, expectItem, parse, sharedExamplesDir, withOpts } from './xml-test-helpers';
+import { OPTS, expectCancel, expectInvalid, expectItem, parse, examplesDir, withOpts } from './xml-test-helpers';
 
-const dir = sharedExamplesDir();
+const dir = examplesDir();
 const example = (name: string): Buffer => readFileSync(path.join(dir, name));
 
 describe(`shared contract examples (${dir})`, () => {

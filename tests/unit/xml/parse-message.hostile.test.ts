@@ -2,7 +2,7 @@ import { ParsedMessage } from '../../../src/domain/work-item';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseMessage } from '../../../src/adapters/xml/parse-message';
-import { OPTS, expectInvalid, expectItem, fixture, parse, sharedExamplesDir, withLimits, workItemXml } from './xml-test-helpers';
+import { OPTS, expectInvalid, expectItem, fixture, parse, examplesDir, withLimits, workItemXml } from './xml-test-helpers';
 
 /** Hostile inputs must be stopped quickly, by the first violated limit, without side effects. */
 function timed(fn: () => ParsedMessage): ParsedMessage {
@@ -252,7 +252,7 @@ describe('parseMessage: error boundary', () => {
   });
 
   it('never throws on mutated versions of a valid message', () => {
-    const original = readFileSync(path.join(sharedExamplesDir(), 'voicemail-with-audio.xml'));
+    const original = readFileSync(path.join(examplesDir(), 'voicemail-with-audio.xml'));
     let seed = 42;
     const random = (n: number): number => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff; // deterministic, so a failure can be replayed

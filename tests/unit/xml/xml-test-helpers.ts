@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ParseOptions, parseMessage } from '../../../src/adapters/xml/parse-message';
 import { fileConfigSchema } from '../../../src/config/config-schema';
@@ -82,18 +82,7 @@ export function fixture(name: string): Buffer {
   return readFileSync(path.join(FIXTURES, name));
 }
 
-/**
- * The shared contract examples: /work/shared/examples next to the project, else $SHARED_DIR
- * (or $SHARED_DIR/examples), else the copies kept in tests/fixtures/xml/shared-examples.
- */
-export function sharedExamplesDir(): string {
-  const shared = process.env.SHARED_DIR;
-  const candidates = [
-    path.resolve(__dirname, '../../../../shared/examples'),
-    ...(shared ? [path.join(shared, 'examples'), shared] : []),
-    path.join(FIXTURES, 'shared-examples'),
-  ];
-  const found = candidates.find((dir) => existsSync(path.join(dir, 'loan-review.xml')));
-  if (!found) throw new Error(`shared examples not found in ${candidates.join(', ')}`);
-  return found;
+/** The project's own sample messages (`examples/`), the ones the README and the contract document use. */
+export function examplesDir(): string {
+  return path.resolve(__dirname, '../../../examples');
 }
