@@ -25,11 +25,23 @@ export function readAttachment(node: XmlNode, cfg: AppConfig['attachments']): At
   return { fileName, contentType, data, sha256 };
 }
 
-/** File names end up in URLs and possibly on disk: no paths, no control characters. */
+/**
+ * Format characters (Unicode Cf: bidi overrides and isolates, zero-width space/joiners, BOM, soft hyphen…) and
+ * line/paragraph separators: invisible in a file name, and a right-to-left override makes `invoice\u202Efdp.exe`
+ * show as "invoiceexe.pdf" to the agent who opens it.
+ */
+const INVISIBLE_IN_NAME = /[\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/** File names end up in URLs and possibly on disk: no paths, no control or invisible characters. */
 function readFileName(value: string | undefined): string {
   const path = attributePath(PATH, 'fileName');
   if (value === undefined || value.trim() === '') rejectAttachment('fileName is required', path);
   if (/[/\\\p{Cc}]/u.test(value)) rejectAttachment('fileName must not contain /, \\ or control characters', path);
+  if (INVISIBLE_IN_NAME.test(value)) {
+    const cp = value.codePointAt(value.search(INVISIBLE_IN_NAME)) ?? 0;
+    const hex = cp.toString(16).toUpperCase().padStart(4, '0');
+    rejectAttachment(`fileName must not contain bidirectional controls or invisible characters (U+${hex})`, path);
+  }
   if (value === '.' || value === '..') rejectAttachment('fileName must not be "." or ".."', path);
   // bytes, not characters: 255 bytes is the common file-system limit for one name
   if (Buffer.byteLength(value, 'utf8') > MAX_FILE_NAME_BYTES) {

@@ -52,9 +52,28 @@ describe('parseMessage: attachment', () => {
     ['".."', 'fileName=".." contentType="application/pdf"'],
     ['with a control character', 'fileName="a&#9;b.pdf" contentType="application/pdf"'],
     ['longer than 255 bytes', `fileName="${'å'.repeat(128)}" contentType="application/pdf"`],
+    // shows as "invoiceexe.pdf": a right-to-left override reverses what follows it
+    ['with a right-to-left override', 'fileName="invoice\u202Efdp.exe" contentType="application/pdf"'],
+    ['with a right-to-left override as a character reference', 'fileName="invoice&#x202E;fdp.exe" contentType="application/pdf"'],
+    ['with a bidi isolate', 'fileName="a\u2067b.pdf" contentType="application/pdf"'],
+    ['with a zero-width space', 'fileName="a\u200Bb.pdf" contentType="application/pdf"'],
+    ['with a zero-width joiner', 'fileName="a\u200Db.pdf" contentType="application/pdf"'],
+    ['with a byte-order mark', 'fileName="\uFEFFa.pdf" contentType="application/pdf"'],
+    ['with a line separator', 'fileName="a\u2028b.pdf" contentType="application/pdf"'],
   ])('rejects a file name %s', (_label, attributes) => {
     const error = expectInvalid(parse(withAttachment(attributes)), 'ATTACHMENT_REJECTED', '/workItem/attachment/@fileName');
     expect(error.message).toMatch(/fileName/);
+  });
+
+  it('names the invisible character it refuses', () => {
+    const error = expectInvalid(parse(withAttachment('fileName="invoice\u202Efdp.exe" contentType="application/pdf"')), 'ATTACHMENT_REJECTED', '/workItem/attachment/@fileName');
+    expect(error.message).toContain('U+202E');
+  });
+
+  it('keeps names in other scripts and with accents', () => {
+    for (const name of ['Überweisung été.pdf', 'فاتورة.pdf', '請求書.pdf']) {
+      expect(expectItem(parse(withAttachment(`fileName="${name}" contentType="application/pdf"`))).attachment!.fileName).toBe(name);
+    }
   });
 
   it('requires a content type and base64 encoding', () => {
