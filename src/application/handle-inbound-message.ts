@@ -35,11 +35,10 @@ async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: st
   const sender = senderOf(msg);
   if (sender !== claimed.source) {
     const root = parsed.kind === 'workItem' ? 'workItem' : 'cancelWorkItem';
-    const error = workItemError(
-      'SENDER_NOT_ALLOWED',
-      `routing key "${msg.senderRoutingKey}" may only carry items of source "${sender || '?'}", not "${claimed.source}"`,
-      `/${root}/source`,
-    );
+    const message = sender
+      ? `routing key "${msg.senderRoutingKey}" may only carry items of source "${sender}", not "${claimed.source}"`
+      : `routing key "${msg.senderRoutingKey}" is not of the form workitem.<source>: publish items of source "${claimed.source}" with routing key "workitem.${claimed.source}"`;
+    const error = workItemError('SENDER_NOT_ALLOWED', message, `/${root}/source`);
     return rejectMessage(d, msg, error, { externalId: claimed.externalId, source: claimed.source, ...labels });
   }
   if (parsed.kind === 'cancel') return cancelWorkItem(d, msg, parsed.cancel);

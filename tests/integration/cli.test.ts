@@ -167,6 +167,13 @@ describe('workitem CLI', () => {
     const unknown = await cli(['entrance', 'close', 'no-such-entrance']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown entrance "no-such-entrance".*loans/);
+    expect(unknown.stderr).toContain('WORKITEM_CONFIG');
+  });
+
+  it('end of a contactId that is not unfinished publishes nothing and exits 1', async () => {
+    const r = await cli(['end', 'wi-00000000-0000-4000-8000-000000000000']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not an unfinished item.*nothing published/);
   });
 
   it('reports an unreachable broker clearly and exits 1', async () => {
@@ -214,6 +221,7 @@ describe('workitem CLI', () => {
     ]);
     expect((await json<{ items: ItemView[] }>(['items', '--entrance', 'support'])).items).toEqual([]);
     expect((await json<{ items: ItemView[] }>(['items', '--state', 'buffered'])).items).toEqual([]);
+    expect((await json<{ items: ItemView[] }>(['items', '--state', 'parked'])).items).toEqual([]);
     const table = await ok(['items', '--task-type', 'loan-review']);
     expect(table.stdout).toContain(contactId);
     expect(table.stdout).toMatch(/next cursor: none/);

@@ -120,6 +120,15 @@ describe('core pipeline', () => {
     expect(copy.routingKey).toBe('rejected.voicemail');
   });
 
+  it('a routing key not of the form workitem.<source> is SENDER_NOT_ALLOWED and says which key to use', async () => {
+    await client.publishWorkItem(workItemXml({ source: 'bank-support' }), { routingKey: 'cases.bank-support', replyTo: true, correlationId: 'badkey' });
+    const [r] = await client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === 'badkey');
+    expect(r.error?.code).toBe('SENDER_NOT_ALLOWED');
+    expect(r.error?.message).toContain('"cases.bank-support" is not of the form workitem.<source>');
+    expect(r.error?.message).toContain('"workitem.bank-support"');
+    expect(r.error?.message).not.toContain('"?"');
+  });
+
   it('a rejection whose XML names no readable source is answered as the routing key\'s source', async () => {
     await client.publishWorkItem(example('bad-doctype.xml'), { source: 'voicemail', replyTo: true, correlationId: 'nosrc', messageId: null });
     const [r] = await client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === 'nosrc');

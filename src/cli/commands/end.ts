@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { CONTACT_ID_PATTERN } from '../../domain/work-item';
-import { UsageError } from '../cli-error';
+import { CliError, UsageError } from '../cli-error';
 import { withContext } from '../context';
 import { publishControlEvent } from '../control-event';
 import { examples } from '../options';
@@ -17,6 +17,11 @@ export function registerEnd(program: Command): void {
     .action((contactId: string) =>
       withContext(async (ctx) => {
         if (!CONTACT_ID_PATTERN.test(contactId)) throw new UsageError(`"${contactId}" is not a contactId (expected wi-<uuid>)`);
+        // The service would log and ack an End for nobody; the operator should hear of the typo here.
+        const store = await ctx.store();
+        if (!(await store.getItem(contactId))) {
+          throw new CliError(`${contactId} is not an unfinished item (already ended, cancelled or expired, or never existed); nothing published`);
+        }
         await publishControlEvent(ctx, 'contact.ended', { contactId });
         print(`contact.ended published for ${contactId}`);
       }),

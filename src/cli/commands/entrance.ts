@@ -84,6 +84,9 @@ export function registerEntrance(program: Command): void {
 
 function requireEntrance(ctx: CliContext, name: string): void {
   if (!Object.prototype.hasOwnProperty.call(ctx.cfg.entrances, name)) {
-    throw new UsageError(`unknown entrance "${name}"; configured: ${Object.keys(ctx.cfg.entrances).join(', ')} (${ctx.cfg.configFile})`);
+    throw new UsageError(
+      `unknown entrance "${name}"; configured: ${Object.keys(ctx.cfg.entrances).join(', ')} (${ctx.cfg.configFile}; ` +
+        'the CLI reads WORKITEM_CONFIG like the service: set it to the file the service uses)',
+    );
   }
 }

@@ -7,7 +7,7 @@ import { print, printJson, renderTable } from '../output';
 
 interface ItemsOptions {
   entrance?: string;
-  state?: ItemState;
+  state?: 'routed' | 'parked' | 'buffered';
   taskType?: string;
   limit: number;
   cursor: number;
@@ -19,7 +19,13 @@ export function registerItems(program: Command): void {
     .command('items')
     .description('list unfinished work items (routed to the contact center or parked), oldest first, from Redis')
     .option('--entrance <name>', 'only items for this entrance')
-    .addOption(new Option('--state <state>', 'only items in this state').choices(['routed', 'buffered']))
+    .addOption(
+      new Option('--state <state>', 'only items in this state: routed (accepted, waiting for End) or parked (= buffered)').choices([
+        'routed',
+        'parked',
+        'buffered',
+      ]),
+    )
     .option('--task-type <type>', 'only items of this task type')
     .option('--limit <n>', 'page size (1..500)', integerParser(1, 500), 50)
     .option('--cursor <n>', 'continue after this cursor (printed with the previous page)', integerParser(0, Number.MAX_SAFE_INTEGER), 0)
@@ -28,7 +34,7 @@ export function registerItems(program: Command): void {
       'after',
       examples(
         'workitem items',
-        'workitem items --entrance loans --state buffered',
+        'workitem items --entrance loans --state parked',
         'workitem items --task-type loan-review --limit 100 --json',
         'workitem items --cursor 4711',
       ),
@@ -38,7 +44,7 @@ export function registerItems(program: Command): void {
         const store = await ctx.store();
         const page = await listItems(store, {
           entrance: opts.entrance,
-          state: opts.state,
+          state: itemState(opts.state),
           taskType: opts.taskType,
           cursor: opts.cursor,
           limit: opts.limit,
@@ -82,4 +88,9 @@ export function registerItems(program: Command): void {
         );
       }),
     );
+}
+
+/** `parked` is what the dashboard and the docs call the state the receipts call `buffered`. */
+function itemState(state: ItemsOptions['state']): ItemState | undefined {
+  return state === 'parked' ? 'buffered' : state;
 }
