@@ -37,7 +37,7 @@ export interface ContactRecord {
   contactData: Record<string, string>;
   presentation: Presentation;
   attachment?: AttachmentRef;
-  social?: Omit<SocialRef, 'pageName'>;
+  social?: Omit<SocialRef, 'pageName' | 'platformName'>;
   receivedAt: string;
 }
 
@@ -60,7 +60,7 @@ export interface ContactClosedEvent
 export const PREVIEW_CHARS = 200;
 
 function socialPreview(social: SocialRef): string {
-  const platform = social.platform.charAt(0).toUpperCase() + social.platform.slice(1);
+  const platform = social.platformName ?? social.platform.charAt(0).toUpperCase() + social.platform.slice(1);
   const kind = social.postId && social.postId.includes('_') ? 'comment' : 'post';
   const page = social.pageName ? ` on ${social.pageName}` : '';
   const author = social.author ? ` by ${social.author}` : '';
@@ -128,7 +128,7 @@ export function toContactRecord(
   if (item.customer !== undefined) record.customer = { ...item.customer };
   if (attachment) record.attachment = attachment;
   if (item.social) {
-    const { pageName: _pageName, ...social } = item.social;
+    const { pageName: _pageName, platformName: _platformName, ...social } = item.social;
     record.social = social;
   }
   return record;

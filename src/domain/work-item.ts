@@ -23,6 +23,8 @@ export interface SocialRef {
   author?: string;
   /** Display name of the configured page, e.g. "Bank on Facebook". */
   pageName?: string;
+  /** What previews call the platform (`social.<platform>.displayName`, e.g. "Facebook"). */
+  platformName?: string;
 }
 
 export interface WorkItem {

@@ -26,7 +26,14 @@ export function readSocial(node: XmlNode, entrance: string, social: AppConfig['s
   if (page.entrance !== entrance) {
     reject('INVALID_FIELD', `items for ${quote(platform)} page ${quote(pageId)} must use entrance ${quote(page.entrance)}`, '/workItem/entrance');
   }
-  return { platform, pageId, ...(postId !== undefined && { postId }), ...(author !== undefined && { author }), pageName: page.displayName };
+  return {
+    platform,
+    pageId,
+    ...(postId !== undefined && { postId }),
+    ...(author !== undefined && { author }),
+    pageName: page.displayName,
+    ...(platformConfig?.displayName !== undefined && { platformName: platformConfig.displayName }),
+  };
 }
 
 function socialAttribute(node: XmlNode, name: string, required: true): string;

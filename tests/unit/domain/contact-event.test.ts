@@ -71,6 +71,17 @@ describe('contact event transform', () => {
     expect(buildPreview({ subject: 'Subj', social: { platform: 'facebook', pageId: '1', postId: '12' } })).toBe('Facebook post: Subj');
   });
 
+  it("calls the platform by its configured display name (social.<platform>.displayName)", () => {
+    const social = { platform: 'fb', pageId: '1', postId: '12', platformName: 'Facebook Business' };
+    expect(buildPreview({ subject: 'Subj', social })).toBe('Facebook Business post: Subj');
+    const rec = toContactRecord(
+      { externalId: 'e', source: 's', entrance: 'social', priority: 5, subject: 'Subj', taskType: 't', contactData: { WorkItemTask: 't' }, social },
+      'wi-1',
+      '2026-01-01T00:00:00.000Z',
+    );
+    expect(rec.social).toEqual({ platform: 'fb', pageId: '1', postId: '12' });
+  });
+
   it('drops the page display name from the event and carries the attachment reference only', () => {
     const rec = toContactRecord(
       item({ social: { platform: 'facebook', pageId: '1', pageName: 'Bank' } }),

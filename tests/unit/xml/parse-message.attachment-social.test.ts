@@ -131,7 +131,7 @@ describe('parseMessage: social', () => {
 
   it('maps a configured page with its display name', () => {
     const item = expectItem(parse(social('platform="facebook" pageId="1234"')));
-    expect(item.social).toEqual({ platform: 'facebook', pageId: '1234', pageName: 'Bank on Facebook' });
+    expect(item.social).toEqual({ platform: 'facebook', pageId: '1234', pageName: 'Bank on Facebook', platformName: 'Facebook' });
   });
 
   it('requires platform and pageId', () => {

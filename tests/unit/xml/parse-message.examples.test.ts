@@ -6,7 +6,7 @@ import { OPTS, expectCancel, expectInvalid, expectItem, parse, examplesDir, with
 const dir = examplesDir();
 const example = (name: string): Buffer => readFileSync(path.join(dir, name));
 
-describe(`shared contract examples (${dir})`, () => {
+describe(`sample messages (${dir})`, () => {
   it('loan-review.xml is a work item with every field mapped', () => {
     const item = expectItem(parse(example('loan-review.xml')));
     expect(item).toEqual({
@@ -50,6 +50,7 @@ describe(`shared contract examples (${dir})`, () => {
       postId: '1234_987',
       author: 'Jane Doe',
       pageName: 'Bank on Facebook',
+      platformName: 'Facebook',
     });
   });
 
