@@ -9,6 +9,7 @@ import { handleInboundMessage } from './application/handle-inbound-message';
 import { flushEntrance } from './application/flush-entrance';
 import { replayUnfinished } from './application/replay-unfinished';
 import type { AppConfig } from './config/config';
+import { AttachmentUrlSigner } from './adapters/http/attachment-links';
 import { createHttpServer, listen } from './adapters/http/http-server';
 import { createDashboard, type Dashboard } from './adapters/http/dashboard/dashboard';
 import { PrometheusMetrics } from './adapters/http/prometheus-metrics';
@@ -69,6 +70,7 @@ export class WorkItemService {
 
   async start(): Promise<void> {
     const { cfg, log } = this;
+    const links = this.attachmentLinks();
     this.redis = createRedis(cfg, log, 'state');
     this.attachmentRedis = createRedis(cfg, log, 'attachments');
     this.redis.on('ready', () => this.setRedisReady(true));
@@ -105,6 +107,7 @@ export class WorkItemService {
       cfg,
       store,
       attachments,
+      attachmentLinks: links,
       messaging,
       parser: this.parser,
       metrics: this.metrics,
@@ -126,7 +129,7 @@ export class WorkItemService {
     this.bulkPublisher.on('ready', () => this.updateFlow());
     this.bulkPublisher.on('lost', () => this.updateFlow());
 
-    const dashboard = cfg.dashboard.enabled ? this.createDashboard(store) : null;
+    const dashboard = cfg.dashboard.enabled ? this.createDashboard(store, links) : null;
     this.dashboard = dashboard;
     this.http = createHttpServer({
       cfg,
@@ -135,10 +138,16 @@ export class WorkItemService {
       metrics: this.metrics,
       readiness: () => this.readiness(),
       log,
+      links,
       dashboard: dashboard ? (req, res, url) => dashboard.handle(req, res, url) : undefined,
     });
-    this.httpPort = await listen(this.http, cfg.httpPort);
-    log.info('http listening', { port: this.httpPort });
+    this.httpPort = await listen(this.http, cfg.httpPort, cfg.httpHost);
+    log.info('http listening', {
+      host: cfg.httpHost,
+      port: this.httpPort,
+      api: cfg.httpAccess.apiTokens.length ? `bearer tokens (${cfg.httpAccess.apiTokens.length})` : 'loopback clients only',
+      metrics: cfg.httpAccess.metricsToken ? 'bearer token' : 'open',
+    });
 
     const publisherReady = new Promise<void>((resolve) => this.publisher.once('ready', resolve));
     await Promise.all([
@@ -154,12 +163,26 @@ export class WorkItemService {
     log.info('service ready', { instance: this.instanceId, entrances: Object.keys(cfg.entrances) });
   }
 
+  /** Signed attachment links; without ATTACHMENT_URL_SECRET a random key of this process, and a loud warning. */
+  private attachmentLinks(): AttachmentUrlSigner {
+    const { cfg, log } = this;
+    let secret = cfg.httpAccess.attachmentUrlSecret;
+    if (!secret) {
+      secret = AttachmentUrlSigner.randomSecret();
+      log.warn(
+        'WARNING: ATTACHMENT_URL_SECRET is not set: attachment links are signed with a random key of this process. ' +
+          'Links in events stop working when it restarts and on every other instance; set the same ATTACHMENT_URL_SECRET (>= 32 characters) on all instances.',
+      );
+    }
+    return new AttachmentUrlSigner(secret, cfg.httpAccess.attachmentUrlTtlSeconds, cfg.publicBaseUrl);
+  }
+
   /**
    * The operator dashboard (/ui): control events go out on the publish connection like the CLI's; the error queue
    * is browsed on channels of the consume connection and replayed through the bulk connection, so a burst of
    * republished messages never queues in front of contact events.
    */
-  private createDashboard(store: StateStore): Dashboard {
+  private createDashboard(store: StateStore, links: AttachmentUrlSigner): Dashboard {
     const { cfg, log } = this;
     const errorQueue = new ErrorQueue(
       async () => {
@@ -188,6 +211,7 @@ export class WorkItemService {
         const { content, options } = controlEventMessage(routingKey, body, 'workitem-dashboard');
         return this.publisher.publish(cfg.topology.controlExchange, routingKey, content, options, true);
       },
+      attachmentLink: (contactId, fileName) => links.signedPath(contactId, fileName),
       log,
       now: Date.now,
     });

@@ -1,4 +1,5 @@
 import type { AppConfig } from '../config/config';
+import type { AttachmentLinks } from '../ports/attachment-links';
 import type { AttachmentStore } from '../ports/attachment-store';
 import type { Logger } from '../ports/logger';
 import type { MessageParser } from '../ports/message-parser';
@@ -11,6 +12,8 @@ export interface Deps {
   cfg: AppConfig;
   store: StateStore;
   attachments: AttachmentStore;
+  /** Attachment URLs: the plain location for the stored record, a freshly signed link for every event. */
+  attachmentLinks: AttachmentLinks;
   messaging: Messaging;
   parser: MessageParser;
   metrics: Metrics;

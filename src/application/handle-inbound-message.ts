@@ -54,7 +54,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     contentType: item.attachment.contentType,
     size: item.attachment.data.length,
     sha256: item.attachment.sha256,
-    url: `${d.cfg.publicBaseUrl}/attachments/${contactId}/${encodeURIComponent(item.attachment.fileName)}`,
+    url: d.attachmentLinks.location(contactId, item.attachment.fileName),
   };
   const record = toContactRecord(item, contactId, new Date(nowMs).toISOString(), attachment);
   const target = receiptTarget(msg);

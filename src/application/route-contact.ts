@@ -8,8 +8,16 @@ export function recordBody(record: ContactRecord): Buffer {
   return Buffer.from(JSON.stringify(record));
 }
 
+/** The record as an event carries it: the attachment's URL is a link signed now (expiring), never the stored one. */
+export function withSignedAttachment(d: Pick<Deps, 'attachmentLinks'>, record: ContactRecord): ContactRecord {
+  const a = record.attachment;
+  if (!a) return record;
+  return { ...record, attachment: { ...a, url: d.attachmentLinks.signed(record.contactId, a.fileName) } };
+}
+
 /**
- * Publishes `contact.created` for a routed item. If no queue takes the event (nobody in the contact center
+ * Publishes `contact.created` for a routed item (first publish, replay, flush, redelivery: each signs the
+ * attachment link anew). If no queue takes the event (nobody in the contact center
  * listens for that entrance), the item is parked like one for a closed entrance and retried after the
  * park TTL: never acked as delivered, never spun in a hot loop.
  */
@@ -19,7 +27,7 @@ export async function routeContact(
   /** parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). */
   opts: { replayed: boolean; msg?: InboundMessage | null; parkMessage?: boolean },
 ): Promise<'routed' | 'parked'> {
-  const event = toCreatedEvent(record, d.newId(), opts.replayed, new Date(d.now()));
+  const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()));
   const outcome = await d.messaging.publishEvent(event);
   if (outcome === 'confirmed') return 'routed';
   d.metrics.unroutable(record.entrance);

@@ -20,6 +20,17 @@ export interface DashboardConfig {
   refreshMs: number;
 }
 
+/** Who may read what over HTTP (see README "HTTP"). Secrets here are never logged. */
+export interface HttpAccessConfig {
+  /** Bearer tokens for /api/* (API_TOKENS and API_TOKENS_FILE). Empty: /api answers loopback clients only. */
+  apiTokens: string[];
+  /** Bearer token for /metrics; null: /metrics is open. */
+  metricsToken: string | null;
+  /** HMAC key of signed attachment links; null: the service makes a random one per process (and warns). */
+  attachmentUrlSecret: string | null;
+  attachmentUrlTtlSeconds: number;
+}
+
 export interface AppConfig {
   amqpUrls: string[];
   redisUrl: string;
@@ -31,6 +42,9 @@ export interface AppConfig {
   redisWaitTimeoutMs: number;
   redisKeyPrefix: string;
   httpPort: number;
+  /** Bind address of the HTTP server. */
+  httpHost: string;
+  httpAccess: HttpAccessConfig;
   /** Base of attachment URLs in events, e.g. `http://workitem.bank.example`. */
   publicBaseUrl: string;
   logLevel: string;
@@ -61,6 +75,31 @@ const boolFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** Bearer token syntax (RFC 6750 b64token), and long enough not to be guessed. */
+const TOKEN_RULE = 'each token must be 16..512 characters of A-Z a-z 0-9 - . _ ~ + / (trailing = allowed)';
+function isGoodToken(t: string): boolean {
+  return t.length >= 16 && t.length <= 512 && /^[A-Za-z0-9\-._~+/]+=*$/.test(t);
+}
+
+/** API_TOKENS_FILE: one token per line; blank lines and `#` comments ignored. Never echoes a token in an error. */
+function readTokenFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`API_TOKENS_FILE: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const tokens: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    if (!isGoodToken(line)) throw new ConfigError(`API_TOKENS_FILE: ${file} line ${i + 1}: ${TOKEN_RULE}`);
+    tokens.push(line);
+  });
+  if (tokens.length === 0) throw new ConfigError(`API_TOKENS_FILE: ${file} holds no token (unset the variable for loopback-only access)`);
+  return tokens;
+}
+
 const envSchema = z.object({
   AMQP_URL: z
     .string()
@@ -84,6 +123,16 @@ const envSchema = z.object({
   REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(200),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('workitem:'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HTTP_HOST: z.string().regex(/^[A-Za-z0-9.:%_-]{1,253}$/, 'must be an IP address or host name, e.g. 0.0.0.0, 127.0.0.1 or ::').default('0.0.0.0'),
+  API_TOKENS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean))
+    .refine((list) => list.every(isGoodToken), TOKEN_RULE),
+  API_TOKENS_FILE: z.string().min(1).optional(),
+  METRICS_TOKEN: z.string().refine(isGoodToken, TOKEN_RULE).optional(),
+  ATTACHMENT_URL_SECRET: z.string().min(32, 'must be at least 32 characters').max(1024, 'must be at most 1024 characters').optional(),
+  ATTACHMENT_URL_TTL_SECONDS: z.coerce.number().int('must be whole seconds').min(1).max(365 * 24 * 3600).default(86_400),
   PUBLIC_BASE_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   PREFETCH: z.coerce.number().int().min(1).max(10_000).default(64),
@@ -156,6 +205,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisWaitTimeoutMs: e.data.REDIS_WAIT_TIMEOUT_MS,
     redisKeyPrefix: e.data.REDIS_KEY_PREFIX,
     httpPort: e.data.HTTP_PORT,
+    httpHost: e.data.HTTP_HOST,
+    httpAccess: {
+      apiTokens: [...new Set([...e.data.API_TOKENS, ...(e.data.API_TOKENS_FILE ? readTokenFile(e.data.API_TOKENS_FILE) : [])])],
+      metricsToken: e.data.METRICS_TOKEN ?? null,
+      attachmentUrlSecret: e.data.ATTACHMENT_URL_SECRET ?? null,
+      attachmentUrlTtlSeconds: e.data.ATTACHMENT_URL_TTL_SECONDS,
+    },
     publicBaseUrl: (e.data.PUBLIC_BASE_URL ?? `http://localhost:${e.data.HTTP_PORT}`).replace(/\/+$/, ''),
     logLevel: e.data.LOG_LEVEL,
     prefetch: e.data.PREFETCH,

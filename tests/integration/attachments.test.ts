@@ -23,17 +23,20 @@ describe('attachments and social items', () => {
     expect(JSON.stringify(ev.event)).not.toContain('UklGR');
     const url = new URL(a.url);
     expect(url.pathname).toBe(`/attachments/${r.contactId}/message.wav`);
-    const dl = await httpRequest(`${f.svc.baseUrl}${url.pathname}`);
+    // The link is signed and expiring (issue 14): the plain path is refused.
+    expect(url.searchParams.get('sig')).toMatch(/^[\w-]{43}$/);
+    expect((await httpRequest(`${f.svc.baseUrl}${url.pathname}`)).status).toBe(403);
+    const dl = await httpRequest(`${f.svc.baseUrl}${url.pathname}${url.search}`);
     expect(dl.status).toBe(200);
     expect(dl.headers['content-type']).toBe('audio/wav');
     expect(dl.headers['content-length']).toBe('44');
     expect(dl.headers['content-disposition']).toBe("attachment; filename=\"message.wav\"; filename*=UTF-8''message.wav");
     expect(dl.body.equals(WAV)).toBe(true);
     expect(createHash('sha256').update(dl.body).digest('hex')).toBe(a.sha256);
-    expect((await httpRequest(`${f.svc.baseUrl}/attachments/${r.contactId}/other.wav`)).status).toBe(404);
+    expect((await httpRequest(`${f.svc.baseUrl}/attachments/${r.contactId}/other.wav${url.search}`)).status).toBe(403);
 
     await f.client.publishControl('contact.ended', { contactId: r.contactId });
-    await waitUntil(async () => (await httpRequest(`${f.svc.baseUrl}${url.pathname}`)).status === 404, { timeoutMs: 5000 });
+    await waitUntil(async () => (await httpRequest(`${f.svc.baseUrl}${url.pathname}${url.search}`)).status === 404, { timeoutMs: 5000 });
   });
 
   it('a large attachment goes through the large-item lane and downloads intact', async () => {
@@ -48,7 +51,8 @@ describe('attachments and social items', () => {
     expect(r.status).toBe('accepted');
     const [ev] = await f.client.waitForEvents(1, 10_000, (e) => e.event.externalId === ext);
     expect(ev.event.attachment?.size).toBe(data.length);
-    const dl = await httpRequest(`${f.svc.baseUrl}${new URL(ev.event.attachment!.url).pathname}`);
+    const link = new URL(ev.event.attachment!.url);
+    const dl = await httpRequest(`${f.svc.baseUrl}${link.pathname}${link.search}`);
     expect(dl.status).toBe(200);
     expect(dl.body.equals(data)).toBe(true);
     expect(dl.headers['content-disposition']).toContain("filename*=UTF-8''long%20call.wav");

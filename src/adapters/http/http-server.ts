@@ -5,6 +5,8 @@ import type { AppConfig } from '../../config/config';
 import type { AttachmentStore } from '../../ports/attachment-store';
 import type { Logger } from '../../ports/logger';
 import type { ItemState, StateStore, StoredItem } from '../../ports/state-store';
+import type { AttachmentUrlSigner } from './attachment-links';
+import { HttpAccess, type Denial } from './http-access';
 import type { PrometheusMetrics } from './prometheus-metrics';
 
 export interface Readiness {
@@ -19,6 +21,8 @@ export interface HttpDeps {
   metrics: PrometheusMetrics;
   readiness: () => Readiness;
   log: Logger;
+  /** Signs and checks attachment links (ATTACHMENT_URL_SECRET). */
+  links: AttachmentUrlSigner;
   /** The operator dashboard, mounted at /ui when enabled (DASHBOARD_ENABLED=true). */
   dashboard?: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void>;
 }
@@ -31,12 +35,92 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(text);
 }
 
+function deny(res: http.ServerResponse, d: Denial): void {
+  const text = JSON.stringify({ error: d.error });
+  res.writeHead(d.status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...(d.challenge ? { 'WWW-Authenticate': d.challenge } : {}),
+  });
+  res.end(text);
+}
+
 const MAX_PAGE = 500;
+
+export interface ItemFilter {
+  entrance?: string;
+  state?: ItemState;
+  taskType?: string;
+}
+
+function matches(it: StoredItem, q: ItemFilter): boolean {
+  return (!q.entrance || it.record.entrance === q.entrance) && (!q.state || it.state === q.state) && (!q.taskType || it.record.taskType === q.taskType);
+}
+
+/**
+ * How many unfinished items the filter selects. Without a filter one ZCARD; with one a scan of every unfinished item
+ * in pages (bounded memory, O(unfinished) time).
+ */
+export async function countItems(store: StateStore, q: ItemFilter): Promise<number> {
+  if (!q.entrance && !q.state && !q.taskType) return store.countUnfinished();
+  let n = 0;
+  let after = 0;
+  for (;;) {
+    const page = await store.pageUnfinished(after, MAX_PAGE);
+    for (const it of page) {
+      after = it.seq;
+      if (matches(it, q)) n++;
+    }
+    if (page.length < MAX_PAGE) return n;
+  }
+}
+
+export type ItemQuery = ItemFilter & { cursor: number; limit: number };
+
+/**
+ * Parses the query of an item list: `entrance` (a configured one), `state` (`routed`, `buffered`, or `parked` — the same
+ * as `buffered`), `taskType`, `limit` (1..maxLimit), `cursor` (a seq). Empty values count as absent. Returns the
+ * query, or the message of a 400 naming the parameter.
+ */
+export function parseItemQuery(
+  params: URLSearchParams,
+  entrances: Record<string, unknown>,
+  defaults: { limit: number; maxLimit: number },
+): { ok: true; query: ItemQuery } | { ok: false; parameter: string; error: string } {
+  const get = (k: string) => {
+    const v = params.get(k);
+    return v === null || v === '' ? undefined : v;
+  };
+  const bad = (parameter: string, error: string) => ({ ok: false as const, parameter, error: `${parameter}: ${error}` });
+  const entrance = get('entrance');
+  if (entrance !== undefined && !Object.prototype.hasOwnProperty.call(entrances, entrance)) {
+    return bad('entrance', `unknown entrance "${entrance.slice(0, 100)}" (configured: ${Object.keys(entrances).join(', ')})`);
+  }
+  const rawState = get('state');
+  let state: ItemState | undefined;
+  if (rawState !== undefined) {
+    if (rawState === 'routed') state = 'routed';
+    else if (rawState === 'buffered' || rawState === 'parked') state = 'buffered';
+    else return bad('state', 'must be routed, buffered or parked (the same as buffered)');
+  }
+  const rawLimit = get('limit');
+  const limit = rawLimit === undefined ? defaults.limit : Number(rawLimit);
+  if (rawLimit !== undefined && (!/^\d{1,6}$/.test(rawLimit) || limit < 1 || limit > defaults.maxLimit)) {
+    return bad('limit', `must be an integer from 1 to ${defaults.maxLimit}`);
+  }
+  const rawCursor = get('cursor');
+  const cursor = rawCursor === undefined ? 0 : Number(rawCursor);
+  if (rawCursor !== undefined && (!/^\d{1,16}$/.test(rawCursor) || !Number.isSafeInteger(cursor))) {
+    return bad('cursor', 'must be a non-negative integer (the nextCursor of the previous page)');
+  }
+  return { ok: true, query: { entrance, state, taskType: get('taskType'), limit, cursor } };
+}
 
 /** Lists unfinished items oldest first, filtered, paged by a `cursor` (the last seq seen). */
 export async function listItems(
   store: StateStore,
-  q: { entrance?: string; state?: ItemState; taskType?: string; cursor: number; limit: number },
+  q: ItemQuery,
 ): Promise<{ items: StoredItem[]; nextCursor: number | null }> {
   const items: StoredItem[] = [];
   let after = q.cursor;
@@ -46,9 +130,7 @@ export async function listItems(
     scanned += page.length;
     for (const it of page) {
       after = it.seq;
-      if (q.entrance && it.record.entrance !== q.entrance) continue;
-      if (q.state && it.state !== q.state) continue;
-      if (q.taskType && it.record.taskType !== q.taskType) continue;
+      if (!matches(it, q)) continue;
       items.push(it);
       if (items.length >= q.limit) break;
     }
@@ -62,6 +144,7 @@ function itemView(it: StoredItem) {
 
 /** Health, readiness, metrics, attachments and the small JSON API. */
 export function createHttpServer(d: HttpDeps): http.Server {
+  const access = new HttpAccess(d.cfg.httpAccess, d.cfg.publicBaseUrl, d.links);
   const routes: [string, RegExp, Handler][] = [
     ['GET', /^\/healthz$/, async (_q, res) => sendJson(res, 200, { status: 'ok' })],
     [
@@ -75,7 +158,9 @@ export function createHttpServer(d: HttpDeps): http.Server {
     [
       'GET',
       /^\/metrics$/,
-      async (_q, res) => {
+      async (req, res) => {
+        const denied = access.metrics(req);
+        if (denied) return deny(res, denied);
         await refreshGauges(d).catch((err) => d.log.warn('could not refresh gauges', { error: (err as Error).message }));
         const text = await d.metrics.registry.metrics();
         res.writeHead(200, { 'Content-Type': d.metrics.registry.contentType });
@@ -96,18 +181,10 @@ export function createHttpServer(d: HttpDeps): http.Server {
       'GET',
       /^\/api\/items$/,
       async (_q, res, url) => {
-        const state = url.searchParams.get('state');
-        if (state && state !== 'routed' && state !== 'buffered') return sendJson(res, 400, { error: 'state must be routed or buffered' });
-        const limit = Math.min(MAX_PAGE, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
-        const cursor = Math.max(0, Number(url.searchParams.get('cursor') ?? 0) || 0);
-        const page = await listItems(d.store, {
-          entrance: url.searchParams.get('entrance') ?? undefined,
-          taskType: url.searchParams.get('taskType') ?? undefined,
-          state: (state as ItemState | null) ?? undefined,
-          cursor,
-          limit,
-        });
-        sendJson(res, 200, { items: page.items.map(itemView), nextCursor: page.nextCursor, total: await d.store.countUnfinished() });
+        const q = parseItemQuery(url.searchParams, d.cfg.entrances, { limit: 50, maxLimit: MAX_PAGE });
+        if (!q.ok) return sendJson(res, 400, { error: q.error, parameter: q.parameter });
+        const [page, total] = await Promise.all([listItems(d.store, q.query), countItems(d.store, q.query)]);
+        sendJson(res, 200, { items: page.items.map(itemView), nextCursor: page.nextCursor, total });
       },
     ],
     [
@@ -122,13 +199,15 @@ export function createHttpServer(d: HttpDeps): http.Server {
     [
       'GET',
       /^\/attachments\/(wi-[0-9a-f-]{36})\/([^/]+)$/,
-      async (_q, res, _u, [contactId, rawName]) => {
+      async (req, res, url, [contactId, rawName]) => {
         let fileName: string;
         try {
           fileName = decodeURIComponent(rawName);
         } catch {
           return sendJson(res, 400, { error: 'bad file name' });
         }
+        const denied = access.attachment(req, url, contactId, fileName);
+        if (denied) return deny(res, denied);
         const it = await d.store.getItem(contactId);
         const att = it?.record.attachment;
         const size = att && att.fileName === fileName ? await d.attachments.size(contactId) : null;
@@ -158,6 +237,10 @@ export function createHttpServer(d: HttpDeps): http.Server {
       d.dashboard(req, res, url).catch(failed(res, url));
       return;
     }
+    if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
+      const denied = access.api(req);
+      if (denied) return deny(res, denied);
+    }
     for (const [method, re, handler] of routes) {
       const m = re.exec(url.pathname);
       if (!m) continue;
@@ -177,10 +260,10 @@ async function refreshGauges(d: HttpDeps): Promise<void> {
   d.metrics.unfinished.set(await d.store.countUnfinished());
 }
 
-export function listen(server: http.Server, port: number): Promise<number> {
+export function listen(server: http.Server, port: number, host?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
 }
 

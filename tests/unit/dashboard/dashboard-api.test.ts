@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AttachmentUrlSigner } from '../../../src/adapters/http/attachment-links';
 import { createDashboard, type Dashboard } from '../../../src/adapters/http/dashboard/dashboard';
 import type { DashboardDeps, ErrorQueueAccess } from '../../../src/adapters/http/dashboard/deps';
 import type { Overview } from '../../../src/adapters/http/dashboard/overview';
@@ -109,6 +110,8 @@ function errorMessage(n: number, code: string): ErrorMessageView {
   };
 }
 
+const LINKS = new AttachmentUrlSigner('dashboard-test-secret-of-32-characters!', 600, 'http://localhost:8080', () => NOW);
+
 const quietLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, child: () => quietLog, isDebugEnabled: () => false };
 
 interface World {
@@ -141,6 +144,7 @@ async function world(dashboard: Partial<DashboardConfig>): Promise<World> {
       w.published.push([routingKey, body]);
       return w.publishResult;
     },
+    attachmentLink: (contactId, fileName) => LINKS.signedPath(contactId, fileName),
     log: quietLog,
     now: () => NOW,
   };
@@ -372,10 +376,15 @@ describe('dashboard API with credentials', () => {
       state: 'buffered',
       receiptStatus: 'buffered',
       contactData: { WorkItemTask: 'voicemail', CaseUrl: 'https://bank.example/6' },
-      attachment: { fileName: 'call 1.wav', size: 1234, link: `/attachments/${id}/call%201.wav` },
+      attachment: { fileName: 'call 1.wav', size: 1234 },
       receivedAt: record(6).receivedAt,
       parkedAt: new Date(NOW - 5000).toISOString(),
     });
+    // The session cookie is scoped to /ui: the page links the attachment with a signed, expiring link instead.
+    const link = new URL((d.attachment as { link: string }).link, 'http://localhost');
+    expect(link.pathname).toBe(`/attachments/${id}/call%201.wav`);
+    expect(link.searchParams.get('expires')).toBe(String(NOW / 1000 + 600));
+    expect(LINKS.check(id, 'call 1.wav', link.searchParams.get('expires'), link.searchParams.get('sig'))).toBe('valid');
     expect((await call('/ui/api/items/wi-00000000-0000-4000-8000-999999999999')).status).toBe(404);
   });
 

@@ -55,6 +55,27 @@ function hostnameOf(host: string | undefined): string | null {
   }
 }
 
+/** The host name of PUBLIC_BASE_URL (lower case), which a loopback client may also name in `Host`. */
+export function publicHostOf(publicBaseUrl: string): string | null {
+  try {
+    return new URL(publicBaseUrl).hostname.toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The loopback-only rule (dashboard read-only mode, /api without tokens): the peer must be a loopback address and
+ * `Host` must name localhost, a loopback address or PUBLIC_BASE_URL's host, so a web page cannot reach the service by
+ * DNS rebinding. Returns null when the request passes, else what failed.
+ */
+export function loopbackRefusal(req: http.IncomingMessage, publicHost: string | null): 'address' | 'host' | null {
+  if (!isLoopbackAddress(req.socket.remoteAddress)) return 'address';
+  const host = hostnameOf(req.headers.host);
+  const loopbackHost = host === 'localhost' || host === '[::1]' || (host !== null && isLoopbackAddress(host));
+  return loopbackHost || (host !== null && host === publicHost) ? null : 'host';
+}
+
 export function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const part of (header ?? '').split(';')) {
@@ -93,14 +114,11 @@ export class DashboardAccess {
   /** May this request see the dashboard (pages and GET API)? */
   check(req: http.IncomingMessage): AccessDecision {
     if (this.readOnly) {
-      if (!isLoopbackAddress(req.socket.remoteAddress)) {
+      const refused = loopbackRefusal(req, this.publicHost);
+      if (refused === 'address') {
         return { ok: false, status: 403, login: false, reason: 'without DASHBOARD_USER/DASHBOARD_PASSWORD the dashboard answers loopback clients only' };
       }
-      const host = hostnameOf(req.headers.host);
-      const loopbackHost = host === 'localhost' || host === '[::1]' || (host !== null && isLoopbackAddress(host));
-      if (!loopbackHost && host !== this.publicHost) {
-        return { ok: false, status: 403, login: false, reason: 'unexpected Host header' };
-      }
+      if (refused === 'host') return { ok: false, status: 403, login: false, reason: 'unexpected Host header' };
       return { ok: true, principal: { user: null, canAct: false, csrfToken: null } };
     }
     const session = this.session(req);

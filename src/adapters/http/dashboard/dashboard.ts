@@ -278,7 +278,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       if ((m = new RegExp(`^/ui/items/${CONTACT_ID}$`).exec(p))) {
         const it = await d.store.getItem(m[1]);
         if (!it) return sendHtml(res, 404, notFoundPage(principal, 'This item is not unfinished (ended, cancelled, expired, or never received).'));
-        return sendHtml(res, 200, itemPage(itemDetail(it), principal));
+        return sendHtml(res, 200, itemPage(itemDetail(it, d.attachmentLink), principal));
       }
       if (p === '/ui/errors') {
         let e;
@@ -297,7 +297,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       if (p === '/ui/api/items') return sendJson(res, 200, await items(itemQuery(url, ITEMS_PAGE)));
       if ((m = new RegExp(`^/ui/api/items/${CONTACT_ID}$`).exec(p))) {
         const it = await d.store.getItem(m[1]);
-        return it ? sendJson(res, 200, itemDetail(it)) : sendJson(res, 404, { error: 'not an unfinished item' });
+        return it ? sendJson(res, 200, itemDetail(it, d.attachmentLink)) : sendJson(res, 404, { error: 'not an unfinished item' });
       }
       if (p === '/ui/api/errors') return sendJson(res, 200, await errors());
       if (p === '/ui/api/replays') return sendJson(res, 200, { replays: jobs.list() });

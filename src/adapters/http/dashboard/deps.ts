@@ -24,6 +24,8 @@ export interface DashboardDeps {
   errorQueue: ErrorQueueAccess;
   /** Publishes a contact-center control event (confirmed, mandatory) the way `workitem entrance` does. */
   publishControl(routingKey: EntranceControl, body: { entrance: string; by: string }): Promise<'confirmed' | 'returned'>;
+  /** Path + query of a signed, expiring link to an item's attachment (a page links it; /attachments checks it). */
+  attachmentLink(contactId: string, fileName: string): string;
   log: Logger;
   now: () => number;
 }

@@ -26,7 +26,7 @@ export interface ItemDetail extends ItemSummary {
   customer: Customer | null;
   contactData: Record<string, string>;
   preview: string;
-  /** The reference only (never the bytes): the link is this service's /attachments URL. */
+  /** The reference only (never the bytes): the link is a signed, expiring /attachments URL (relative). */
   attachment: { fileName: string; contentType: string; size: number; sha256: string; link: string } | null;
   social: { platform: string; pageId: string; postId?: string; author?: string } | null;
 }
@@ -48,7 +48,8 @@ export function itemSummary(it: StoredItem): ItemSummary {
   };
 }
 
-export function itemDetail(it: StoredItem): ItemDetail {
+/** attachmentLink: the signed path of the item's attachment (the dashboard's session does not reach /attachments). */
+export function itemDetail(it: StoredItem, attachmentLink: (contactId: string, fileName: string) => string): ItemDetail {
   const r = it.record;
   const contactData: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.contactData)) contactData[k] = v;
@@ -65,7 +66,7 @@ export function itemDetail(it: StoredItem): ItemDetail {
           contentType: r.attachment.contentType,
           size: r.attachment.size,
           sha256: r.attachment.sha256,
-          link: `/attachments/${encodeURIComponent(it.contactId)}/${encodeURIComponent(r.attachment.fileName)}`,
+          link: attachmentLink(it.contactId, r.attachment.fileName),
         }
       : null,
     social: r.social ? { platform: r.social.platform, pageId: r.social.pageId, postId: r.social.postId, author: r.social.author } : null,
