@@ -10,10 +10,19 @@ const LOCK_WAIT_MS = 60_000;
 export interface FlushCounts {
   routed: number;
   expired: number;
+  /**
+   * Why the flush ended: 'done' (nothing parked is left), or it stopped with items still waiting — an event
+   * nobody took ('unroutable': the entrance is marked until the next TTL retry), the entrance closed again, or
+   * the lease was lost. Only a 'done' flush drains the park queue: the messages of waiting items keep their TTL.
+   */
+  stopped: 'done' | 'unroutable' | 'closed' | 'lease_lost';
 }
 
 /** Marker set when a flush found nobody listening for the entrance: TTL retries re-park instead of flushing again. */
 export const unroutableMarker = (entrance: string) => `unroutable:${entrance}`;
+
+/** The lease a flush of the entrance holds. */
+export const flushLock = (entrance: string) => `flush:${entrance}`;
 
 /**
  * Routes an entrance's parked items, oldest first, while it is open. Redis holds the order (a sorted set by
@@ -31,7 +40,7 @@ export async function routeParkedInOrder(
   opts: { waitForLease: boolean } = { waitForLease: true },
 ): Promise<FlushCounts | 'busy'> {
   const ent = d.cfg.entrances[entrance];
-  const lock = `flush:${entrance}`;
+  const lock = flushLock(entrance);
   const started = d.now();
   // Another flush of this entrance may be stopping at a close that came before this open: wait for it,
   // then flush again, so nothing parked in between waits for the TTL.
@@ -42,9 +51,12 @@ export async function routeParkedInOrder(
   }
   let routed = 0;
   let expired = 0;
+  let stopped: FlushCounts['stopped'] = 'done';
   try {
-    for (;;) {
-      const batch = await d.store.routeParkedBatch(entrance, d.now(), ent.maxParkSeconds * 1000, BATCH);
+    // The first batch is the oldest item alone: while nobody listens (a TTL retry's probe), a flush costs one
+    // event and a few Redis commands however many items wait, instead of marking a whole batch routed and back.
+    for (let size = 1; ; size = BATCH) {
+      const batch = await d.store.routeParkedBatch(entrance, d.now(), ent.maxParkSeconds * 1000, size);
       if (batch.length === 0) break;
       let unroutable = false;
       // Published in order on one channel; confirms are awaited together. Each item's parked message is still
@@ -71,29 +83,39 @@ export async function routeParkedInOrder(
       }
       if (unroutable) {
         await d.store.setMarker(unroutableMarker(entrance), d.cfg.park.retrySeconds * 1000);
+        stopped = 'unroutable';
         break;
       }
-      if (batch.some((r) => r.outcome === 'closed')) break;
+      if (batch.some((r) => r.outcome === 'closed')) {
+        stopped = 'closed';
+        break;
+      }
       if (!(await d.store.renewLock(lock, owner, LEASE_MS))) {
         d.log.warn('flush lease lost; stopping', { entrance });
+        stopped = 'lease_lost';
         break;
       }
     }
   } finally {
     await d.store.releaseLock(lock, owner).catch(() => undefined);
   }
-  if (routed || expired) d.log.info('parked items routed', { entrance, routed, expired, ms: d.now() - started });
-  return { routed, expired };
+  if (routed || expired) d.log.info('parked items routed', { entrance, routed, expired, stopped, ms: d.now() - started });
+  return { routed, expired, stopped };
 }
 
 /**
- * The entrance reopened: route its parked items at once (never waiting for the park TTL), then drain its park
- * queue, so the broker UI shows it empty.
+ * The entrance reopened: route its parked items at once (never waiting for the park TTL), then, if none is left
+ * waiting, drain its park queue of their now stale messages, so the broker UI shows it empty. A flush that
+ * stopped with items still waiting (nobody listens, closed again) leaves the park queue alone: taking a waiting
+ * item's message out only to park it again would spin (a re-parked message is at once in the queue again).
+ * The drain takes only the messages there when it starts and stops at the first item still waiting.
  */
 export async function flushEntrance(d: Deps, entrance: string, owner: string): Promise<FlushCounts> {
   const res = await routeParkedInOrder(d, entrance, owner);
+  if (res.stopped !== 'done') return res;
   const drained = await d.messaging.drainParked(entrance, 100_000, async (m) => {
-    if (m.parked) await retryParked(d, m, m.parked);
+    if (!m.parked) return 'next';
+    return (await retryParked(d, m, m.parked)).kind === 'reparked' ? 'stop' : 'next';
   });
   if (drained) d.log.info('park queue drained', { entrance, messages: drained });
   return res;

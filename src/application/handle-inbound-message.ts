@@ -5,7 +5,7 @@ import type { InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
 import type { Outcome } from './outcome';
 import { receiptTarget, rejectMessage, senderOf } from './reject-message';
-import { routeParkedInOrder, unroutableMarker } from './flush-entrance';
+import { flushLock, routeParkedInOrder, unroutableMarker } from './flush-entrance';
 import { expireContact, routeContact } from './route-contact';
 
 /**
@@ -148,7 +148,7 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
     const error = workItemError('UNKNOWN_ENTRANCE', `entrance "${parked.entrance}" is no longer configured`, '/workItem/entrance');
     return rejectMessage(d, msg, error, { contactId: parked.contactId, entrance: parked.entrance });
   }
-  const check = () => d.store.checkParked(parked.contactId, d.now(), entrance.maxParkSeconds * 1000);
+  const check = () => d.store.checkParked(parked.contactId, d.now(), entrance.maxParkSeconds * 1000, flushLock(parked.entrance));
   let r = await check();
   if (r.outcome === 'open' && !(await d.store.hasMarker(unroutableMarker(parked.entrance)))) {
     // A flush already running routes this item too (oldest first): no need to hold a prefetch slot for it.
@@ -156,6 +156,12 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
       r = await check();
       if (r.outcome === 'not_buffered') return { kind: 'routed', contactId: parked.contactId };
     }
+  }
+  if (r.outcome === 'not_buffered' && r.flushing) {
+    // A flush of the entrance is running and has marked the item routed: if nobody takes its event, the flush
+    // puts it back counting on this message. Keep the message; once the item is truly routed it is dropped.
+    await d.messaging.park(parked.entrance, parked.contactId, msg);
+    return { kind: 'reparked', contactId: parked.contactId };
   }
   switch (r.outcome) {
     case 'open':

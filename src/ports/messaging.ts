@@ -54,6 +54,10 @@ export interface Messaging {
   publishErrorCopy(msg: InboundMessage | null, error: WorkItemError, fallbackBody?: Buffer): Promise<void>;
   /** Parks a message for its entrance; it comes back through the inbound queue after the retry TTL. */
   park(entrance: string, contactId: string, msg: InboundMessage | null, fallbackBody?: Buffer): Promise<void>;
-  /** Takes up to `max` parked messages of an entrance, oldest first, handing each to `fn` before acking it. */
-  drainParked(entrance: string, max: number, fn: (msg: InboundMessage) => Promise<void>): Promise<number>;
+  /**
+   * Takes up to `max` parked messages of an entrance, oldest first, handing each to `fn` before acking it. Only
+   * the messages in the queue when it starts (never one `fn` parked again meanwhile); stops after the first for
+   * which `fn` answers 'stop'. Returns how many it took.
+   */
+  drainParked(entrance: string, max: number, fn: (msg: InboundMessage) => Promise<'next' | 'stop'>): Promise<number>;
 }

@@ -21,7 +21,8 @@ export type RouteParkedResult =
   | { outcome: 'closed'; contactId: string }
   /** checkParked only: still buffered and its entrance is open; the in-order flush routes it. */
   | { outcome: 'open'; contactId: string }
-  | { outcome: 'not_buffered'; record: ContactRecord }
+  /** flushing (checkParked with a flushLock): that lock is held, so a flush may yet put the item back. */
+  | { outcome: 'not_buffered'; record: ContactRecord; flushing?: boolean }
   | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string }
   | { outcome: 'gone'; contactId: string; tombstone: boolean };
 
@@ -83,8 +84,11 @@ export interface StateStore {
   accept(input: AcceptInput): Promise<AcceptResult>;
   /** A routed item goes back to parked (contact center rejected it, or its event was unroutable). */
   parkRouted(contactId: string, nowMs: number): Promise<ParkResult>;
-  /** A parked message's TTL retry: expires the item if it is too old, else reports its state; never routes it. */
-  checkParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult>;
+  /**
+   * A parked message's TTL retry: expires the item if it is too old, else reports its state; never routes it.
+   * flushLock: the lock name of its entrance's flush, reported as `flushing` on a not_buffered answer.
+   */
+  checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock?: string): Promise<RouteParkedResult>;
   /** Oldest-first batch for a reopen flush; stops at the first item when the entrance is closed again. */
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
   end(contactId: string, nowMs: number): Promise<EndResult>;

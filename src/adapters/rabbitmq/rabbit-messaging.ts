@@ -186,23 +186,29 @@ export class RabbitMessaging implements Messaging {
     if (outcome === 'returned') throw new TransientError('large-item queue is missing');
   }
 
-  async drainParked(entrance: string, max: number, fn: (msg: InboundMessage) => Promise<void>): Promise<number> {
+  async drainParked(entrance: string, max: number, fn: (msg: InboundMessage) => Promise<'next' | 'stop'>): Promise<number> {
     const model = this.consumeConn.current;
     if (!model) throw new TransientError('broker not connected');
     const ch = await model.createChannel();
     ch.on('error', () => undefined);
+    const queue = parkedQueueName(this.cfg, entrance);
     let n = 0;
     try {
-      for (; n < max; n++) {
-        const m = await ch.get(parkedQueueName(this.cfg, entrance), { noAck: false });
+      // What is there now: a message `fn` parks again goes to the tail and must not be taken again (a hot loop).
+      const limit = Math.min(max, (await ch.checkQueue(queue)).messageCount);
+      while (n < limit) {
+        const m = await ch.get(queue, { noAck: false });
         if (!m) break;
+        n++;
+        let next: 'next' | 'stop';
         try {
-          await fn(toInboundMessage(m, undefined, true));
+          next = await fn(toInboundMessage(m, undefined, true));
           ch.ack(m);
         } catch (err) {
           ch.nack(m, false, true);
           throw err;
         }
+        if (next === 'stop') break;
       }
     } finally {
       await ch.close().catch(() => undefined);

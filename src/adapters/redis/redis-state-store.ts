@@ -50,7 +50,7 @@ function toRouteResult(r: string[]): RouteParkedResult {
     case 'routed':
       return { outcome, record: parseRecord(payload) };
     case 'not_buffered':
-      return { outcome, record: parseRecord(payload) };
+      return { outcome, record: parseRecord(payload), flushing: replyTo === '1' };
     case 'expired':
       return { outcome, record: parseRecord(payload), replyTo: replyTo || undefined, correlationId: corrId || undefined };
     case 'closed':
@@ -117,8 +117,8 @@ export class RedisStateStore implements StateStore {
     return { outcome: outcome as 'not_routed' | 'unknown' };
   }
 
-  async checkParked(contactId: string, nowMs: number, maxParkMs: number): Promise<RouteParkedResult> {
-    const r = (await this.run.checkParked(contactId, nowMs, maxParkMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
+  async checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock = ''): Promise<RouteParkedResult> {
+    const r = (await this.run.checkParked(contactId, nowMs, maxParkMs, this.tombstoneSeconds, minuteBucket(nowMs), flushLock)) as string[];
     return toRouteResult(r);
   }
 

@@ -42,16 +42,22 @@ end
 /**
  * Tries to route one parked item (the reopen flush), or only checks it (route = false: a TTL retry, which
  * answers 'open' and leaves the routing to the flush, so parked items always leave oldest first).
- * Returns {outcome, contactId, rec, replyTo, corrId}.
+ * Returns {outcome, contactId, rec, replyTo, corrId}; for a check that finds the item not buffered, the 4th
+ * value says whether the lock `flush_lock` is held (a flush marks items routed before it publishes, and puts
+ * those nobody takes back, counting on their parked messages).
  */
 const ROUTE_ONE = `
-local function route_one(cid, now, max_park_ms, tomb_ttl, minute, route)
+local function route_one(cid, now, max_park_ms, tomb_ttl, minute, route, flush_lock)
   local f = fields(cid)
   if not f then
     local tomb = redis.call('EXISTS', p .. 'tomb:' .. cid)
     return { 'gone', cid, tostring(tomb), '', '' }
   end
-  if f.state ~= 'buffered' then return { 'not_buffered', cid, f.rec, '', '' } end
+  if f.state ~= 'buffered' then
+    local busy = 0
+    if flush_lock and flush_lock ~= '' then busy = redis.call('EXISTS', p .. 'lock:' .. flush_lock) end
+    return { 'not_buffered', cid, f.rec, tostring(busy), '' }
+  end
   if now - f.parkedAt > max_park_ms then
     remove_item(cid, f, 'expired', tomb_ttl)
     stat(minute, 'expired', f.taskType, f.entrance, 1)
@@ -104,9 +110,9 @@ stat(minute, state == 'routed' and 'accepted' or 'buffered', task, entrance, 1)
 return { state == 'routed' and 'accepted' or 'buffered', cid, state, '' }
 `,
 
-  /** A parked message's TTL retry: expire it, or say whether its entrance is open. ARGV: prefix, contactId, nowMs, maxParkMs, tombTtlSeconds, minute */
+  /** A parked message's TTL retry: expire it, or say whether its entrance is open. ARGV: prefix, contactId, nowMs, maxParkMs, tombTtlSeconds, minute, flushLockName */
   checkParked: `${KEY_HELPERS}${ROUTE_ONE}
-return route_one(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6], false)
+return route_one(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6], false, ARGV[7])
 `,
 
   /** Oldest first; stops at a closed entrance. ARGV: prefix, entrance, nowMs, maxParkMs, limit, tombTtl, minute */
