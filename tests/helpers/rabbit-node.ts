@@ -42,6 +42,8 @@ export interface StartRabbitNodeOptions {
   extraConf?: string[];
   /** Node name prefix; default `wifault`. */
   prefix?: string;
+  /** Plugins to enable, e.g. `['rabbitmq_prometheus']` (set its port with extraConf); default none. */
+  plugins?: string[];
 }
 
 export interface RabbitNode {
@@ -104,7 +106,7 @@ export async function startRabbitNode(opts: StartRabbitNodeOptions = {}): Promis
   const envConf = path.join(dir, 'rabbitmq-env.conf');
   writeFileSync(envConf, '');
   const plugins = path.join(dir, 'enabled_plugins');
-  writeFileSync(plugins, '[].\n');
+  writeFileSync(plugins, `[${(opts.plugins ?? []).join(',')}].\n`);
   const confFile = path.join(dir, 'rabbitmq.conf');
   writeFileSync(
     confFile,
