@@ -3,6 +3,7 @@ import os from 'node:os';
 import { Fixture } from '../helpers/fixture';
 import { httpRequest, type HttpResponse } from '../helpers/http';
 import { startService } from '../helpers/service';
+import { withTimeout } from '../helpers/wait';
 import { newExternalId, workItemXml } from '../helpers/work-items';
 
 /**
@@ -236,9 +237,13 @@ describe('HTTP access (real service)', () => {
 
   it('a secret shorter than 32 characters is a configuration error (exit 2)', async () => {
     const svc = await startService({ vhost: f.vhost, prefix: `${f.prefix}short:`, env: { ATTACHMENT_URL_SECRET: 'short-secret' }, waitForReady: false });
-    const exit = await svc.exited;
-    expect(exit.code).toBe(2);
-    expect(svc.logs.join('\n')).toMatch(/ATTACHMENT_URL_SECRET: must be at least 32 characters/);
-    expect(svc.logs.join('\n')).not.toContain('short-secret');
+    try {
+      const exit = await withTimeout(svc.exited, 15_000, 'the service to exit on a bad ATTACHMENT_URL_SECRET');
+      expect(exit.code).toBe(2);
+      expect(svc.logs.join('\n')).toMatch(/ATTACHMENT_URL_SECRET: must be at least 32 characters/);
+      expect(svc.logs.join('\n')).not.toContain('short-secret');
+    } finally {
+      await svc.stop();
+    }
   });
 });
