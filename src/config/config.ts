@@ -100,7 +100,8 @@ function readTokenFile(file: string): string[] {
   return tokens;
 }
 
-const envSchema = z.object({
+/** Every environment variable the service reads (its keys: `Object.keys(envSchema.shape)`), validated once at start. */
+export const envSchema = z.object({
   AMQP_URL: z
     .string()
     .default('amqp://guest:guest@127.0.0.1:5672')
