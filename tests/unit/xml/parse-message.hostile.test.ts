@@ -39,12 +39,13 @@ describe('parseMessage: body and encoding checks', () => {
     expectInvalid(parse(Buffer.concat([Buffer.from('<workItem version="1"><subject>'), Buffer.from([0xff, 0xfe, 0xfd])])), 'MALFORMED_XML');
   });
 
-  it('rejects UTF-16 with a BOM (LE and BE)', () => {
+  it('rejects UTF-16 with a BOM (LE and BE) that declares UTF-8 (more in parse-message.encodings.test.ts)', () => {
     const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(workItemXml(), 'utf16le')]);
     const be = Buffer.from(le);
     be.swap16();
-    expect(expectInvalid(parse(le), 'MALFORMED_XML').message).toMatch(/must be UTF-8/);
-    expect(expectInvalid(parse(be), 'MALFORMED_XML').message).toMatch(/must be UTF-8/);
+    expect(expectInvalid(parse(le), 'MALFORMED_XML').message).toMatch(/declares encoding "UTF-8" but starts with a UTF-16LE byte-order mark/);
+    expect(expectInvalid(parse(be), 'MALFORMED_XML').message).toMatch(/declares encoding "UTF-8" but starts with a UTF-16BE byte-order mark/);
+    expect(expectItem(parse(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(workItemXml().replace('UTF-8', 'UTF-16'), 'utf16le')]))).externalId).toBe('CASE-1');
   });
 
   it('rejects UTF-16 without a BOM', () => {
@@ -74,9 +75,10 @@ describe('parseMessage: body and encoding checks', () => {
     expectInvalid(parse(workItemXml({ subject: 'a&#x0;b' })), 'MALFORMED_XML');
   });
 
-  it('rejects a declared encoding other than UTF-8', () => {
-    const latin1 = workItemXml().replace('encoding="UTF-8"', "encoding='ISO-8859-1'");
-    expect(expectInvalid(parse(latin1), 'MALFORMED_XML').message).toMatch(/ISO-8859-1/);
+  it('rejects a declared encoding that is not supported, accepts the supported ones', () => {
+    const sjis = workItemXml().replace('encoding="UTF-8"', "encoding='Shift_JIS'");
+    expect(expectInvalid(parse(sjis), 'MALFORMED_XML').message).toMatch(/encoding "Shift_JIS" is not supported/);
+    expect(expectItem(parse(workItemXml().replace('encoding="UTF-8"', "encoding='ISO-8859-1'"))).externalId).toBe('CASE-1');
     expect(expectItem(parse(workItemXml().replace('UTF-8', 'utf-8'))).externalId).toBe('CASE-1');
     expect(expectItem(parse(workItemXml().replace(' encoding="UTF-8"', ''))).externalId).toBe('CASE-1');
   });
