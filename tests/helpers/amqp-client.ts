@@ -3,6 +3,7 @@ import * as amqp from 'amqplib';
 import type { AppConfig } from '../../src/config/config';
 import { fileConfigSchema } from '../../src/config/config-schema';
 import { buildTopology } from '../../src/adapters/rabbitmq/topology';
+import { contactEventProblems } from './event-schemas';
 import { WaitTimeoutError, withTimeout } from './wait';
 
 /**
@@ -17,6 +18,29 @@ export const DEFAULT_TOPOLOGY: TopologyNames = fileConfigSchema.parse({ entrance
 
 const CONFIRM_TIMEOUT_MS = 10_000;
 const DEFAULT_WAIT_MS = 10_000;
+
+/** The app_id the service stamps on every event it publishes; events a test publishes itself carry none. */
+const SERVICE_APP_ID = 'workitem-server';
+
+/**
+ * Every event the service publishes is checked against schemas/contact-event.schema.json as it arrives (bindEvents).
+ * A mismatch fails every pending and later wait of that client, and the test during which it arrived, through the
+ * afterEach/afterAll below, so no test can pass while the service emits an event outside its contract.
+ */
+const unreportedSchemaViolations: string[] = [];
+const jestHooks = globalThis as { afterEach?: (fn: () => void) => void; afterAll?: (fn: () => void) => void };
+const reportSchemaViolations = (): void => {
+  if (unreportedSchemaViolations.length === 0) return;
+  const all = unreportedSchemaViolations.splice(0);
+  throw new Error(`the service published ${all.length} event(s) that do not match schemas/contact-event.schema.json:\n${all.join('\n')}`);
+};
+jestHooks.afterEach?.(reportSchemaViolations);
+jestHooks.afterAll?.(reportSchemaViolations);
+
+/** For a test that provokes a violation on purpose: takes the pending reports, so afterEach does not fail it. */
+export function takeSchemaViolations(): string[] {
+  return unreportedSchemaViolations.splice(0);
+}
 
 export interface ContactEvent {
   type: string;
@@ -47,6 +71,8 @@ export interface CollectedEvent {
   /** Parsed JSON body; `{}` if the body was not JSON (see parseError). */
   event: ContactEvent;
   parseError?: string;
+  /** What is wrong with an event of the service against contact-event.schema.json (the test fails on it). */
+  schemaError?: string;
   raw: Buffer;
   properties: amqp.MessageProperties;
 }
@@ -164,6 +190,8 @@ export class TestClient {
   readonly returned: amqp.Message[] = [];
   /** Connection/channel errors seen (a closed channel is re-opened on the next publish). */
   readonly failures: Error[] = [];
+  /** Events of the service that do not match contact-event.schema.json; any one fails every wait of this client. */
+  readonly schemaViolations: Error[] = [];
 
   private pubChannel: amqp.ConfirmChannel | undefined;
   private replyQueueName: string | undefined;
@@ -223,8 +251,22 @@ export class TestClient {
       } catch (err) {
         item.parseError = (err as Error).message;
       }
+      if (msg.properties.appId === SERVICE_APP_ID) {
+        item.schemaError = item.parseError ? `not JSON: ${item.parseError}` : (contactEventProblems(item.event) ?? undefined);
+      }
       this.events.push(item);
+      if (item.schemaError) this.schemaViolation(item);
     });
+  }
+
+  private schemaViolation(item: CollectedEvent): void {
+    const err = new Error(
+      `event ${item.routingKey} (${item.event.eventId ?? 'no eventId'}) does not match schemas/contact-event.schema.json: ${item.schemaError}` +
+        `\n  event: ${item.raw.toString('utf8').slice(0, 2000)}`,
+    );
+    this.schemaViolations.push(err);
+    unreportedSchemaViolations.push(err.message);
+    for (const w of [...this.waiters]) w.fail(err);
   }
 
   /** Collects every receipt copy published to the receipts exchange into `receiptCopies`. */
@@ -341,6 +383,7 @@ export class TestClient {
    * rejects after timeoutMs with a summary of what was collected.
    */
   waitFor<T>(check: () => T | undefined | null | false, timeoutMs = DEFAULT_WAIT_MS, what = 'condition'): Promise<T> {
+    if (this.schemaViolations.length > 0) return Promise.reject(this.schemaViolations[0]);
     const first = check();
     if (first !== undefined && first !== null && first !== false) return Promise.resolve(first);
     if (this.closed) return Promise.reject(new Error(`TestClient closed while waiting for ${what}`));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as amqp from 'amqplib';
 import { parseStringPromise } from 'xml2js';
 import { amqpUrl, closeConnections, createVhost, deleteVhost, listVhosts } from '../helpers/broker';
-import { DEFAULT_TOPOLOGY, parseReceipt, TestClient } from '../helpers/amqp-client';
+import { DEFAULT_TOPOLOGY, parseReceipt, takeSchemaViolations, TestClient } from '../helpers/amqp-client';
 import { DEFAULT_REDIS_URL, deleteByPrefix, keysByPrefix, randomPrefix, testRedisClient } from '../helpers/redis';
 import { startRedis } from '../helpers/redis-process';
 import { LOG_DIR, mergeConfig, startService, StartServiceOptions } from '../helpers/service';
@@ -145,6 +145,17 @@ describe('TestClient', () => {
     expect(events[0]).toMatchObject({ routingKey: 'contact.created.loans', event });
     expect(events[1].parseError).toBeDefined();
     await expect(client.waitForEvents(1, 5_000, (e) => e.event.contactId === 'wi-1')).resolves.toHaveLength(1);
+  });
+
+  it("checks the service's events against schemas/contact-event.schema.json: a mismatch fails every wait, and the test", async () => {
+    await client.bindEvents();
+    const bad = { type: 'contact.created', contactId: 'wi-1', entrance: 'loans', externalId: 'X', source: 's' };
+    await client.publishRaw(DEFAULT_TOPOLOGY.eventsExchange, 'contact.created.loans', bad, { appId: 'workitem-server' });
+    await expect(client.waitForEvents(1, 5_000)).rejects.toThrow(/contact\.created\.loans .*does not match schemas\/contact-event\.schema\.json: .*contactId/);
+    expect(client.events[0].schemaError).toMatch(/must have required property 'eventId'/);
+    await expect(client.waitFor(() => true, 1_000, 'anything')).rejects.toThrow(/contact-event\.schema\.json/);
+    // What afterEach would have failed this test with (taken here, since this test provokes it on purpose).
+    expect(takeSchemaViolations()).toEqual([expect.stringMatching(/does not match schemas\/contact-event\.schema\.json/)]);
   });
 
   it('collects and parses receipts from its reply queue and from the receipts exchange', async () => {

@@ -1,0 +1,152 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DiagnosticSeverity, Parser, fromFile } from '@asyncapi/parser';
+import { CONTROL_ROUTING_KEYS, buildTopology, parkedQueueName } from '../../../src/adapters/rabbitmq/topology';
+import { fileConfigSchema } from '../../../src/config/config-schema';
+import { ERROR_CODES } from '../../../src/domain/error-codes';
+import { CONTROL_EVENT_DEFS } from '../../helpers/event-schemas';
+
+/**
+ * asyncapi.yaml parses and validates with @asyncapi/parser (AsyncAPI 3.0, AMQP 0-9-1 bindings), and says what the
+ * topology says: every exchange, queue (with its arguments and bindings) and routing key of buildTopology — the
+ * topology as data, the one the service asserts and rabbitmq/definitions.json is generated from — and the routing
+ * keys the service publishes with.
+ */
+const ROOT = path.resolve(__dirname, '../../..');
+const cfg = fileConfigSchema.parse({ entrances: { loans: {}, support: {}, 'mortgages.v2': {} } });
+const topology = buildTopology({ topology: cfg.topology, entrances: Object.fromEntries(Object.keys(cfg.entrances).map((e) => [e, {}])) as never });
+const t = cfg.topology;
+
+interface AmqpChannelBinding {
+  is: 'queue' | 'routingKey';
+  exchange?: { name: string; type: string; durable?: boolean; autoDelete?: boolean };
+  queue?: { name: string; durable?: boolean; exclusive?: boolean; autoDelete?: boolean };
+  'x-arguments'?: Record<string, unknown>;
+  'x-bindings'?: { exchange: string; routingKey: string }[];
+}
+interface ChannelJson {
+  address: string;
+  parameters?: Record<string, { enum?: string[] }>;
+  messages?: Record<string, { name?: string; payload?: { title?: string }; 'x-xsd'?: { schema: string; element: string } }>;
+  bindings?: { amqp?: AmqpChannelBinding };
+}
+interface Channel extends ChannelJson {
+  id: string;
+  amqp: AmqpChannelBinding;
+}
+
+let channels: Channel[];
+
+beforeAll(async () => {
+  const { document, diagnostics } = await fromFile(new Parser(), path.join(ROOT, 'asyncapi.yaml')).parse();
+  const errors = diagnostics.filter((d) => d.severity === DiagnosticSeverity.Error).map((d) => `${d.path.join('.')}: ${d.message}`);
+  expect(errors).toEqual([]);
+  if (!document) throw new Error('asyncapi.yaml did not parse');
+  const json = document.json() as unknown as { asyncapi: string; channels: Record<string, ChannelJson> };
+  expect(json.asyncapi).toMatch(/^3\.0\./);
+  channels = Object.entries(json.channels).map(([id, c]) => {
+    if (!c.bindings?.amqp) throw new Error(`channel ${id} has no amqp binding`);
+    return { id, ...c, amqp: c.bindings.amqp };
+  });
+});
+
+/** A channel address with {parameters} as a pattern: `workitem.parked.{entrance}` matches `workitem.parked.loans`. */
+function addressMatches(address: string, name: string): boolean {
+  const pattern = address.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('.+');
+  return new RegExp(`^${pattern}$`).test(name);
+}
+
+const onExchange = (exchange: string): Channel[] => channels.filter((c) => c.amqp.is === 'routingKey' && c.amqp.exchange?.name === exchange);
+const queueChannel = (name: string): Channel | undefined =>
+  channels.find((c) => c.amqp.is === 'queue' && c.amqp.queue && addressMatches(c.amqp.queue.name, name) && addressMatches(c.address, name));
+
+describe('asyncapi.yaml', () => {
+  it('names every exchange of the topology with its type, durable', () => {
+    for (const ex of topology.exchanges) {
+      const found = onExchange(ex.name);
+      expect({ exchange: ex.name, channels: found.length }).toEqual({ exchange: ex.name, channels: expect.any(Number) });
+      expect(found.length).toBeGreaterThan(0);
+      for (const c of found) expect(c.amqp.exchange).toMatchObject({ type: ex.type, durable: true, autoDelete: false });
+    }
+    const named = new Set(channels.flatMap((c) => (c.amqp.exchange ? [c.amqp.exchange.name] : [])));
+    expect([...named].filter((n) => n !== '').sort()).toEqual(topology.exchanges.map((e) => e.name).sort());
+  });
+
+  it('names every queue of the topology (parked ones as workitem.parked.{entrance}) with its arguments and bindings', () => {
+    for (const q of topology.queues) {
+      const c = queueChannel(q.name);
+      if (!c) throw new Error(`no queue channel for ${q.name}`);
+      expect(c.amqp.queue).toMatchObject({ durable: true, exclusive: false, autoDelete: false });
+      expect({ queue: q.name, arguments: c.amqp['x-arguments'] }).toEqual({ queue: q.name, arguments: q.arguments });
+      expect({ queue: q.name, bindings: c.amqp['x-bindings'] }).toEqual({ queue: q.name, bindings: q.bindings });
+    }
+    expect(queueChannel(parkedQueueName(cfg, 'loans'))?.address).toBe(`${t.parkedQueuePrefix}{entrance}`);
+    // and no queue the topology does not declare
+    for (const c of channels.filter((x) => x.amqp.is === 'queue')) {
+      expect({ channel: c.id, declared: topology.queues.some((q) => addressMatches(c.address, q.name)) }).toEqual({ channel: c.id, declared: true });
+    }
+  });
+
+  it('has a channel for every routing key a queue is bound with, on its exchange', () => {
+    for (const q of topology.queues) {
+      for (const b of q.bindings) {
+        if (b.routingKey === '#') continue; // the whole exchange: its channels are checked above
+        expect({ key: b.routingKey, channels: onExchange(b.exchange).filter((c) => c.address === b.routingKey).map((c) => c.id) }).toEqual({
+          key: b.routingKey,
+          channels: [expect.any(String)],
+        });
+      }
+    }
+  });
+
+  it('describes each control event with its body schema', () => {
+    const control = onExchange(t.controlExchange);
+    expect(control.map((c) => c.address).sort()).toEqual([...CONTROL_ROUTING_KEYS].sort());
+    for (const c of control) {
+      const messages = Object.values(c.messages ?? {});
+      expect(messages.map((m) => m.name)).toEqual([c.address]);
+      expect(messages[0].payload?.title).toBe(c.address);
+      expect(Object.keys(CONTROL_EVENT_DEFS)).toContain(c.address);
+    }
+  });
+
+  it('describes the routing keys the service publishes with', () => {
+    const addresses = (exchange: string): string[] => onExchange(exchange).map((c) => c.address).sort();
+    expect(addresses(t.inboundExchange)).toEqual(['workitem.{source}']);
+    const eventTypes = (JSON.parse(readFileSync(path.join(ROOT, 'schemas/contact-event.schema.json'), 'utf8')) as { properties: { type: { enum: string[] } } }).properties.type.enum;
+    expect(addresses(t.eventsExchange)).toEqual(eventTypes.map((type) => `${type}.{entrance}`).sort());
+    for (const c of onExchange(t.eventsExchange)) {
+      const [message] = Object.values(c.messages ?? {});
+      expect(`${message.name}.{entrance}`).toBe(c.address);
+      expect(message.payload?.title).toBe(message.name);
+    }
+    expect(addresses(t.receiptsExchange)).toEqual(['{status}.{source}']);
+    expect(addresses(t.errorExchange)).toEqual(['{errorCode}']);
+    expect(addresses('')).toEqual(['{replyTo}']);
+  });
+
+  it('lists every receipt status and error code of the XSD, and the dead-letter routing key', () => {
+    const xsd = readFileSync(path.join(ROOT, 'schemas/workitem-v1.xsd'), 'utf8');
+    const enumeration = (type: string): string[] => {
+      const body = new RegExp(`<xs:simpleType name="${type}">([\\s\\S]*?)</xs:simpleType>`).exec(xsd)?.[1] ?? '';
+      return [...body.matchAll(/<xs:enumeration value="([^"]+)"\/>/g)].map((m) => m[1]);
+    };
+    const param = (exchange: string, name: string): string[] | undefined => onExchange(exchange)[0]?.parameters?.[name]?.enum;
+    expect(param(t.receiptsExchange, 'status')).toEqual(enumeration('ReceiptStatus'));
+    const deadLetterKeys = topology.queues.flatMap((q) => (q.arguments['x-dead-letter-exchange'] === t.errorExchange ? [String(q.arguments['x-dead-letter-routing-key'])] : []));
+    expect(param(t.errorExchange, 'errorCode')).toEqual([...new Set([...enumeration('ErrorCode'), ...deadLetterKeys])]);
+    expect(enumeration('ErrorCode')).toEqual(expect.arrayContaining([...ERROR_CODES]));
+  });
+
+  it('points every XML message at a global element of schemas/workitem-v1.xsd', () => {
+    const xsd = readFileSync(path.join(ROOT, 'schemas/workitem-v1.xsd'), 'utf8');
+    const globals = [...xsd.matchAll(/^ {2}<xs:element name="(\w+)"/gm)].map((m) => m[1]);
+    const xml = channels.flatMap((c) => Object.values(c.messages ?? {})).filter((m) => m['x-xsd']);
+    expect(xml.length).toBeGreaterThan(0);
+    for (const m of xml) {
+      expect(m['x-xsd']!.schema).toBe('schemas/workitem-v1.xsd');
+      expect(globals).toContain(m['x-xsd']!.element);
+    }
+    expect(new Set(xml.map((m) => m['x-xsd']!.element))).toEqual(new Set(globals));
+  });
+});
