@@ -29,7 +29,7 @@ const ALIASES: ReadonlyMap<string, DeclaredEncoding> = new Map(
     'UTF-16': ['utf-16', 'utf16', 'csutf16'],
     'UTF-16LE': ['utf-16le', 'utf16le', 'csutf16le'],
     'UTF-16BE': ['utf-16be', 'utf16be', 'csutf16be'],
-    'ISO-8859-1': ['iso-8859-1', 'iso8859-1', 'iso_8859-1', 'iso_8859-1:1987', 'iso-ir-100', 'latin1', 'latin-1', 'l1', 'ibm819', 'cp819', 'csisolatin1'],
+    'ISO-8859-1': ['iso-8859-1', 'iso8859-1', 'iso_8859-1', 'iso-ir-100', 'latin1', 'latin-1', 'l1', 'ibm819', 'cp819', 'csisolatin1'],
     'windows-1252': ['windows-1252', 'cp1252', 'x-cp1252', 'cswindows1252'],
     'US-ASCII': ['us-ascii', 'ascii', 'us', 'iso646-us', 'iso_646.irv:1991', 'ansi_x3.4-1968', 'ansi_x3.4-1986', 'iso-ir-6', 'ibm367', 'cp367', 'csascii'],
   } satisfies Record<DeclaredEncoding, string[]>).flatMap(([name, aliases]) => aliases.map((a) => [a, name as DeclaredEncoding] as const)),
@@ -88,12 +88,35 @@ interface Declared {
   encoding: DeclaredEncoding;
 }
 
+/**
+ * XML 1.0 §2.8 XMLDecl after `<?xml` and its first space: VersionInfo EncodingDecl? SDDecl? S?, in that order.
+ * The SAX parser does not check it, so without this a declaration of garbage would be accepted.
+ */
+const S = String.raw`[ \t\r\n]`;
+const EQ = `${S}*=${S}*`;
+const quoted = (value: string): string => `(?:"${value}"|'${value}')`;
+const XML_DECLARATION_GRAMMAR = new RegExp(
+  `^${S}*version${EQ}${quoted(String.raw`1\.[0-9]+`)}` +
+    `(?:${S}+encoding${EQ}${quoted('[A-Za-z][A-Za-z0-9._-]*')})?` +
+    `(?:${S}+standalone${EQ}${quoted('(?:yes|no)')})?${S}*$`,
+);
+
+function checkDeclarationGrammar(attributes: string): void {
+  if (XML_DECLARATION_GRAMMAR.test(attributes)) return;
+  reject(
+    'MALFORMED_XML',
+    'the XML declaration is not well-formed: expected <?xml version="1.0" encoding="…" standalone="yes|no"?> ' +
+      '(version first and required, then the optional encoding, then the optional standalone)',
+  );
+}
+
 function declaredEncoding(body: Buffer, layout: Layout, bomLength: number): Declared | undefined {
   const attributes = declarationAttributes(body, layout, bomLength);
   if (attributes === undefined) return undefined;
   const value = ENCODING.exec(attributes);
   if (!value) {
     if (ENCODING_NAME.test(attributes)) reject('MALFORMED_XML', 'the encoding in the XML declaration is not a quoted name');
+    checkDeclarationGrammar(attributes);
     return undefined;
   }
   if (ENCODING_NAME.test(attributes.slice(value.index + value[0].length))) {
@@ -102,6 +125,7 @@ function declaredEncoding(body: Buffer, layout: Layout, bomLength: number): Decl
   const name = value[1] ?? value[2] ?? '';
   const encoding = ALIASES.get(name.toLowerCase());
   if (!encoding) unsupported(name);
+  checkDeclarationGrammar(attributes);
   return { name, encoding };
 }
 

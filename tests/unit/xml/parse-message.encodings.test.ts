@@ -53,7 +53,7 @@ describe('parseMessage: accepted encodings', () => {
 
   it.each([
     ['UTF-8', ['utf-8', 'utf8', 'Utf-8']],
-    ['ISO-8859-1', ['iso-8859-1', 'latin1', 'Latin1', 'ISO_8859-1', 'l1', 'ISO-IR-100', 'csISOLatin1', 'ISO_8859-1:1987']],
+    ['ISO-8859-1', ['iso-8859-1', 'latin1', 'Latin1', 'ISO_8859-1', 'l1', 'ISO-IR-100', 'csISOLatin1']],
     ['windows-1252', ['Windows-1252', 'cp1252', 'CP1252']],
     ['US-ASCII', ['us-ascii', 'ASCII', 'ascii', 'ANSI_X3.4-1968', 'csASCII']],
   ] as const)('%s under its aliases, in any letter case', (as, names) => {
@@ -233,5 +233,31 @@ describe('parseMessage: limits and hostile input in other encodings', () => {
     expect(body.includes('<!DOCTYPE')).toBe(false);
     expect(body.includes('DOCTYPE')).toBe(false);
     expect(expectInvalid(parse(body), 'FORBIDDEN_XML').message).toBe('DOCTYPE declarations are not accepted');
+  });
+});
+
+describe('parseMessage: the XML declaration itself', () => {
+  const BODY = '<workItem version="1"><externalId>D-1</externalId><source>bank-support</source><entrance>loans</entrance>' +
+    '<subject>s</subject><contactData><item key="WorkItemTask">t</item></contactData></workItem>';
+
+  it.each([
+    '<?xml version="1.0"?>',
+    "<?xml version='1.1' encoding='UTF-8' standalone='yes'?>",
+    '<?xml version="1.0" standalone="no" ?>',
+    '<?xml\tversion = "1.0"\n encoding="utf-8"?>',
+  ])('accepts %s', (decl) => {
+    expect(expectItem(parse(`${decl}\n${BODY}`)).externalId).toBe('D-1');
+  });
+
+  it.each([
+    ['without version', '<?xml encoding="UTF-8"?>'],
+    ['with a misspelt version', '<?xml versoin="1.0"?>'],
+    ['with version 2.0', '<?xml version="2.0"?>'],
+    ['of garbage', '<?xml hello world?>'],
+    ['in the wrong order', '<?xml encoding="UTF-8" version="1.0"?>'],
+    ['with standalone="maybe"', '<?xml version="1.0" standalone="maybe"?>'],
+    ['with an unknown attribute', '<?xml version="1.0" charset="UTF-8"?>'],
+  ])('refuses a declaration %s as MALFORMED_XML', (_label, decl) => {
+    expect(expectInvalid(parse(`${decl}\n${BODY}`), 'MALFORMED_XML').message).toMatch(/XML declaration/);
   });
 });
