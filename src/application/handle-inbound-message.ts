@@ -7,6 +7,7 @@ import type { Outcome } from './outcome';
 import { receiptTarget, rejectMessage, senderOf } from './reject-message';
 import { flushLock, routeParkedInOrder, unroutableMarker } from './flush-entrance';
 import { expireContact, routeContact } from './route-contact';
+import { sha256Hex, updateWorkItem } from './update-item';
 
 /**
  * Consume → parse → validate → persist → publish → receipt. Returns when the outcome is confirmed by the
@@ -31,10 +32,10 @@ async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: st
   if (parsed.kind === 'invalid') {
     return rejectMessage(d, msg, parsed.error, { externalId: parsed.externalId, source: parsed.source, ...labels });
   }
-  const claimed = parsed.kind === 'workItem' ? parsed.item : parsed.cancel;
+  const claimed = parsed.kind === 'workItem' ? parsed.item : parsed.kind === 'cancel' ? parsed.cancel : parsed.update;
   const sender = senderOf(msg);
   if (sender !== claimed.source) {
-    const root = parsed.kind === 'workItem' ? 'workItem' : 'cancelWorkItem';
+    const root = parsed.kind === 'workItem' ? 'workItem' : parsed.kind === 'cancel' ? 'cancelWorkItem' : 'updateWorkItem';
     const message = sender
       ? `routing key "${msg.senderRoutingKey}" may only carry items of source "${sender}", not "${claimed.source}"`
       : `routing key "${msg.senderRoutingKey}" is not of the form workitem.<source>: publish items of source "${claimed.source}" with routing key "workitem.${claimed.source}"`;
@@ -42,6 +43,7 @@ async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: st
     return rejectMessage(d, msg, error, { externalId: claimed.externalId, source: claimed.source, ...labels });
   }
   if (parsed.kind === 'cancel') return cancelWorkItem(d, msg, parsed.cancel);
+  if (parsed.kind === 'update') return updateWorkItem(d, msg, parsed.update);
   return acceptWorkItem(d, msg, parsed.item, forcedContactId);
 }
 
@@ -60,7 +62,14 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
   const target = receiptTarget(msg);
   const labels = { entrance: item.entrance, taskType: item.taskType };
 
-  const res = await d.store.accept({ record, maxParked: entrance.maxParked, nowMs, replyTo: target.replyTo, correlationId: target.correlationId });
+  const res = await d.store.accept({
+    record,
+    maxParked: entrance.maxParked,
+    nowMs,
+    replyTo: target.replyTo,
+    correlationId: target.correlationId,
+    ...(item.body !== undefined && { bodySha: sha256Hex(item.body) }),
+  });
   if (res.outcome === 'park_limit') {
     const error = workItemError(
       'PARK_LIMIT',

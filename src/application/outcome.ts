@@ -6,6 +6,8 @@ export type Outcome =
   | { kind: 'buffered'; contactId: string }
   | { kind: 'duplicate'; contactId: string }
   | { kind: 'cancelled'; contactId: string }
+  | { kind: 'updated'; contactId: string }
+  | { kind: 'scheduled'; contactId: string }
   | { kind: 'rejected'; code: ErrorCode }
   | { kind: 'routed'; contactId: string }
   | { kind: 'reparked'; contactId: string }

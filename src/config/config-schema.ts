@@ -45,6 +45,13 @@ export const fileConfigSchema = z
       })
       .strict()
       .prefault({}),
+    schedule: z
+      .object({
+        /** How far ahead a work item's <activateAt> may be (contract 1.1 "Scheduled items"). */
+        maxDays: z.number().positive().max(365).default(30),
+      })
+      .strict()
+      .prefault({}),
     limits: z
       .object({
         maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),

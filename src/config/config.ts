@@ -57,6 +57,7 @@ export interface AppConfig {
   entrances: Record<string, EntranceConfig>;
   social: FileConfig['social'];
   park: FileConfig['park'];
+  schedule: FileConfig['schedule'];
   limits: FileConfig['limits'];
   attachments: FileConfig['attachments'];
   topology: FileConfig['topology'];
@@ -224,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     entrances,
     social: file.social,
     park: file.park,
+    schedule: file.schedule,
     limits: file.limits,
     attachments: file.attachments,
     topology: file.topology,

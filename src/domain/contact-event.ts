@@ -48,7 +48,20 @@ export interface ContactCreatedEvent extends ContactRecord {
   createdAt: string;
 }
 
-/** `contact.withdrawn` (cancelled by the sender) and `contact.expired` (parked too long). */
+/**
+ * `contact.updated` (contract 1.1): the whole current contact, like `contact.created`, plus what this update changed
+ * and its revision when the sender gave one.
+ */
+export interface ContactUpdatedEvent extends ContactRecord {
+  type: 'contact.updated';
+  eventId: string;
+  replayed: false;
+  createdAt: string;
+  changed: string[];
+  revision?: number;
+}
+
+/** `contact.withdrawn` (cancelled by the sender) and `contact.expired` (parked too long, or its expiresAt passed). */
 export interface ContactClosedEvent
   extends Pick<ContactRecord, 'contactId' | 'externalId' | 'source' | 'entrance' | 'channel' | 'workItem' | 'taskType'> {
   type: 'contact.withdrawn' | 'contact.expired';
@@ -137,6 +150,26 @@ export function toContactRecord(
 export function toCreatedEvent(record: ContactRecord, eventId: string, replayed: boolean, now: Date): ContactCreatedEvent {
   return { type: 'contact.created', eventId, ...record, replayed, createdAt: now.toISOString() };
 }
+
+export function toUpdatedEvent(
+  record: ContactRecord,
+  changed: string[],
+  revision: number | undefined,
+  eventId: string,
+  now: Date,
+): ContactUpdatedEvent {
+  return {
+    type: 'contact.updated',
+    eventId,
+    ...record,
+    replayed: false,
+    createdAt: now.toISOString(),
+    changed: [...changed],
+    ...(revision !== undefined && { revision }),
+  };
+}
+
+export type ContactEvent = ContactCreatedEvent | ContactUpdatedEvent | ContactClosedEvent;
 
 export function toClosedEvent(
   type: ContactClosedEvent['type'],

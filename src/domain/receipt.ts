@@ -1,6 +1,6 @@
 import type { WorkItemError } from './error-codes';
 
-export type ReceiptStatus = 'accepted' | 'buffered' | 'duplicate' | 'cancelled' | 'rejected';
+export type ReceiptStatus = 'accepted' | 'buffered' | 'scheduled' | 'duplicate' | 'updated' | 'cancelled' | 'rejected';
 
 /** What a sender is told about its message (rendered as `<workItemReceipt>` XML by the xml adapter). */
 export interface ReceiptData {

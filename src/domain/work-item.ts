@@ -41,6 +41,10 @@ export interface WorkItem {
   taskType: string;
   attachment?: AttachmentInput;
   social?: SocialRef;
+  /** Contract 1.1: RFC 3339 as the sender wrote it; checked to be in the future and at most 365 days ahead. */
+  expiresAt?: string;
+  /** Contract 1.1: RFC 3339 as the sender wrote it, at most schedule.maxDays ahead; in the future → scheduled. */
+  activateAt?: string;
 }
 
 export interface CancelRequest {
@@ -48,10 +52,30 @@ export interface CancelRequest {
   source: string;
 }
 
-/** What the XML adapter hands the application: a work item, a cancel, or the first problem found. */
+/**
+ * `<updateWorkItem>` (contract 1.1): only the fields the sender gave. Empty elements count as absent, except in
+ * `customer` (an empty child removes that field: null) and `contactData` (an empty value removes the key: '').
+ */
+export interface UpdateRequest {
+  externalId: string;
+  source: string;
+  /** The `revision` attribute: a positive integer up to Number.MAX_SAFE_INTEGER. */
+  revision?: number;
+  priority?: number;
+  subject?: string;
+  body?: string;
+  dueAt?: string;
+  expiresAt?: string;
+  customer?: { name?: string | null; email?: string | null; phone?: string | null };
+  /** Null-prototype record, in document order; '' removes the key. */
+  contactData?: Record<string, string>;
+}
+
+/** What the XML adapter hands the application: a work item, a cancel, an update, or the first problem found. */
 export type ParsedMessage =
   | { kind: 'workItem'; item: WorkItem }
   | { kind: 'cancel'; cancel: CancelRequest }
+  | { kind: 'update'; update: UpdateRequest }
   | {
       kind: 'invalid';
       error: import('./error-codes').WorkItemError;

@@ -1,4 +1,4 @@
-import type { ContactClosedEvent, ContactCreatedEvent } from '../domain/contact-event';
+import type { ContactEvent } from '../domain/contact-event';
 import type { WorkItemError } from '../domain/error-codes';
 import type { ReceiptData } from '../domain/receipt';
 
@@ -47,7 +47,7 @@ export interface ReceiptTarget {
 
 export interface Messaging {
   /** Confirmed + mandatory. `returned` means no queue took it: nobody listens for that entrance. */
-  publishEvent(event: ContactCreatedEvent | ContactClosedEvent): Promise<PublishOutcome>;
+  publishEvent(event: ContactEvent): Promise<PublishOutcome>;
   /** To reply_to (if any) and the receipts exchange. A missing reply queue is logged and counted, never thrown. */
   sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void>;
   /** A copy of a rejected message on the error queue, with the x-error-* headers. */

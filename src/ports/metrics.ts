@@ -7,7 +7,10 @@ export type ItemOutcome =
   | 'completed'
   | 'withdrawn'
   | 'expired'
-  | 'cancelled';
+  | 'cancelled'
+  | 'updated'
+  | 'scheduled'
+  | 'activated';
 
 export interface OutcomeLabels {
   entrance?: string;

@@ -1,6 +1,7 @@
 import type { ContactRecord } from '../domain/contact-event';
 
-export type ItemState = 'routed' | 'buffered';
+/** routed: the contact center has it; buffered: parked at a closed entrance; scheduled: waits for its activateAt. */
+export type ItemState = 'routed' | 'buffered' | 'scheduled';
 
 export interface AcceptInput {
   record: ContactRecord;
@@ -8,6 +9,8 @@ export interface AcceptInput {
   replyTo?: string;
   correlationId?: string;
   nowMs: number;
+  /** sha256 (hex) of the body, so an update can tell whether it changes the body (only the preview is stored). */
+  bodySha?: string;
 }
 
 export type AcceptResult =
@@ -25,6 +28,47 @@ export type RouteParkedResult =
   | { outcome: 'not_buffered'; record: ContactRecord; flushing?: boolean }
   | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string }
   | { outcome: 'gone'; contactId: string; tombstone: boolean };
+
+/** An item as an update reads it (one atomic read); `version` is the compare-and-set token of applyUpdate. */
+export interface UpdateSnapshot {
+  contactId: string;
+  state: ItemState;
+  record: ContactRecord;
+  version: number;
+  /** The last applied revision; 0 when no update carried one. */
+  revision: number;
+  /** Ids of the latest updates applied, newest first (a bounded list). */
+  recentUpdates: string[];
+  /** What the latest update changed, and its revision. */
+  lastChanged: string[];
+  lastRevision?: number;
+  expiresAt?: string;
+  bodySha?: string;
+}
+
+export interface ApplyUpdateInput {
+  contactId: string;
+  /** The snapshot's version: the write happens only if no other update came in between. */
+  expectVersion: number;
+  updateId: string;
+  /** How many of the latest update ids count as "this update again" (1: only the latest). */
+  dedupeDepth: number;
+  revision?: number;
+  record: ContactRecord;
+  changed: string[];
+  /** Set when the update changes it (and its due time). */
+  expiresAt?: { text: string; ms: number };
+  bodySha?: string;
+  nowMs: number;
+}
+
+export type ApplyUpdateResult =
+  | { outcome: 'updated'; state: ItemState }
+  | { outcome: 'already_applied'; state: ItemState; last: boolean }
+  | { outcome: 'stale'; lastRevision: number }
+  /** Another update was applied since the snapshot: read again and merge again. */
+  | { outcome: 'conflict' }
+  | { outcome: 'not_found' };
 
 export interface StoredItem {
   contactId: string;
@@ -93,6 +137,13 @@ export interface StateStore {
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
   end(contactId: string, nowMs: number): Promise<EndResult>;
   cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult>;
+  /** The unfinished item of (source, externalId) as an update needs it, or null. */
+  readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null>;
+  /**
+   * One atomic step: refuses a repeated update id (already_applied), a revision not above the last (stale) and a
+   * changed version (conflict); else stores the merged record, revision, update id and the new expiry.
+   */
+  applyUpdate(input: ApplyUpdateInput): Promise<ApplyUpdateResult>;
   setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
   entrances(names: string[]): Promise<EntranceState[]>;
   isOpen(name: string): Promise<boolean>;

@@ -144,3 +144,15 @@ export function examplesDir(): string {
 export function example(name: string): string {
   return readFileSync(path.join(examplesDir(), name), 'utf8');
 }
+
+/** An `<updateWorkItem>` (contract 1.1): raw inner XML after externalId and source; revision and version as given. */
+export function updateXml(fields: { externalId: string; source?: string; revision?: number | string; version?: string | null; inner: string }): string {
+  const version = fields.version === undefined ? '1' : fields.version;
+  const attrs = attributes({ version: version ?? undefined, revision: fields.revision === undefined ? undefined : String(fields.revision) });
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<updateWorkItem${attrs}>\n` +
+    element('externalId', fields.externalId) +
+    element('source', fields.source ?? 'bank-support') +
+    `  ${fields.inner}\n</updateWorkItem>\n`
+  );
+}

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
 import type { Logger } from 'winston';
 import type { AppConfig } from '../../config/config';
-import type { ContactClosedEvent, ContactCreatedEvent } from '../../domain/contact-event';
+import type { ContactEvent } from '../../domain/contact-event';
 import type { WorkItemError } from '../../domain/error-codes';
 import type { ReceiptData } from '../../domain/receipt';
 import { InboundMessage, Messaging, PublishOutcome, ReceiptTarget, TransientError } from '../../ports/messaging';
@@ -44,7 +44,7 @@ export class RabbitMessaging implements Messaging {
     private readonly events: MessagingEvents,
   ) {}
 
-  publishEvent(event: ContactCreatedEvent | ContactClosedEvent): Promise<PublishOutcome> {
+  publishEvent(event: ContactEvent): Promise<PublishOutcome> {
     return this.publisher.publish(
       this.cfg.topology.eventsExchange,
       `${event.type}.${event.entrance}`,

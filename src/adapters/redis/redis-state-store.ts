@@ -3,6 +3,8 @@ import type { ContactRecord } from '../../domain/contact-event';
 import type {
   AcceptInput,
   AcceptResult,
+  ApplyUpdateInput,
+  ApplyUpdateResult,
   CancelResult,
   EndResult,
   EntranceState,
@@ -14,6 +16,7 @@ import type {
   StatsDelta,
   StatsRow,
   StoredItem,
+  UpdateSnapshot,
 } from '../../ports/state-store';
 import { hourBucket, minuteBucket, redisKeys } from './keys';
 import { SCRIPTS, ScriptName } from './scripts';
@@ -30,7 +33,7 @@ export interface ReplicaWait {
   onShortfall: (acked: number) => void;
 }
 
-const READ_ONLY = new Set<ScriptName>(['pageUnfinished']);
+const READ_ONLY = new Set<ScriptName>(['pageUnfinished', 'readForUpdate']);
 
 /** Per-minute counters live this long (the Lua `stat()` helper sets the same TTL). */
 const MINUTE_STATS_TTL_SECONDS = 7200;
@@ -105,6 +108,7 @@ export class RedisStateStore implements StateStore {
       input.correlationId ?? '',
       r.taskType,
       minuteBucket(input.nowMs),
+      input.bodySha ?? '',
     )) as string[];
     if (outcome === 'park_limit') return { outcome };
     if (outcome === 'duplicate') return { outcome, contactId, state: state as ItemState, record: parseRecord(rec) };
@@ -143,6 +147,53 @@ export class RedisStateStore implements StateStore {
   async cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult> {
     const [outcome, rec] = (await this.run.cancelItem(source, externalId, nowMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
     return outcome === 'cancelled' ? { outcome, record: parseRecord(rec) } : { outcome: 'not_found' };
+  }
+
+  async readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null> {
+    const r = (await this.run.readForUpdate(source, externalId)) as string[] | null;
+    if (!r) return null;
+    const [contactId, state, rec, ver, rev, uids, uchg, urev, expiresAt, bodySha] = r;
+    return {
+      contactId,
+      state: state as ItemState,
+      record: parseRecord(rec),
+      version: Number(ver),
+      revision: Number(rev),
+      recentUpdates: uids.split(' ').filter(Boolean),
+      lastChanged: JSON.parse(uchg) as string[],
+      ...(urev !== '' && { lastRevision: Number(urev) }),
+      ...(expiresAt !== '' && { expiresAt }),
+      ...(bodySha !== '' && { bodySha }),
+    };
+  }
+
+  async applyUpdate(u: ApplyUpdateInput): Promise<ApplyUpdateResult> {
+    const r = (await this.run.updateItem(
+      u.contactId,
+      u.expectVersion,
+      u.updateId,
+      u.dedupeDepth,
+      u.revision ?? '',
+      JSON.stringify(u.record),
+      JSON.stringify(u.changed),
+      u.expiresAt?.text ?? '',
+      u.expiresAt?.ms ?? 0,
+      u.bodySha ?? '',
+      u.record.taskType,
+      minuteBucket(u.nowMs),
+    )) as string[];
+    switch (r[0]) {
+      case 'updated':
+        return { outcome: 'updated', state: r[1] as ItemState };
+      case 'already':
+        return { outcome: 'already_applied', state: r[1] as ItemState, last: r[2] === '1' };
+      case 'stale':
+        return { outcome: 'stale', lastRevision: Number(r[1]) };
+      case 'conflict':
+        return { outcome: 'conflict' };
+      default:
+        return { outcome: 'not_found' };
+    }
   }
 
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {

@@ -4,10 +4,15 @@
  * `keys.ts`: this folder is the only place that knows key names.
  */
 
+/** How many of an item's latest update ids are kept, so a redelivered update is recognised and not applied twice. */
+export const UPDATE_IDS_KEPT = 16;
+
 const KEY_HELPERS = `
 local p = ARGV[1]
 local function item_key(cid) return p .. 'item:' .. cid end
 local function parked_key(entrance) return p .. 'parked:' .. entrance end
+-- Timers (contract 1.1): one sorted set per kind, score = due time in ms, member = contactId.
+local due_expire, due_activate = p .. 'due:expire', p .. 'due:activate'
 -- Durable hourly counter (report) plus a per-minute copy that lives ~2 h (dashboard chart).
 -- minute: YYYYMMDDHHmm (UTC); its first 10 characters are the hour bucket.
 local function stat(minute, metric, task, entrance, n)
@@ -27,6 +32,8 @@ local function remove_item(cid, f, why, tomb_ttl)
   redis.call('HDEL', p .. 'ext', f.source .. '|' .. f.externalId)
   redis.call('ZREM', p .. 'unfinished', cid)
   redis.call('ZREM', parked_key(f.entrance), cid)
+  redis.call('ZREM', due_expire, cid)
+  redis.call('ZREM', due_activate, cid)
   redis.call('SET', p .. 'tomb:' .. cid, why, 'EX', tomb_ttl)
 end
 local function fields(cid)
@@ -78,7 +85,8 @@ export const SCRIPTS = {
   /**
    * Records a new item as unfinished, or reports the duplicate. Decides routed vs buffered from the
    * entrance state read in the same step, so a close/open can never split an item's fate.
-   * ARGV: prefix, contactId, source, externalId, entrance, recJson, nowMs, maxParked, replyTo, corrId, taskType, minute
+   * ARGV: prefix, contactId, source, externalId, entrance, recJson, nowMs, maxParked, replyTo, corrId, taskType, minute,
+   * bodySha|''
    */
   acceptItem: `${KEY_HELPERS}
 local cid, source, ext, entrance = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -100,6 +108,7 @@ end
 local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', item_key(cid), 'rec', ARGV[6], 'state', state, 'entrance', entrance, 'source', source,
   'externalId', ext, 'taskType', task, 'seq', seq, 'receivedAt', now, 'replyTo', ARGV[9], 'corrId', ARGV[10])
+if ARGV[13] and ARGV[13] ~= '' then redis.call('HSET', item_key(cid), 'bodySha', ARGV[13]) end
 if state == 'buffered' then
   redis.call('HSET', item_key(cid), 'parkedAt', now)
   redis.call('ZADD', parked_key(entrance), seq, cid)
@@ -164,6 +173,54 @@ end
 remove_item(cid, f, 'cancelled', ARGV[5])
 stat(ARGV[6], 'withdrawn', f.taskType, f.entrance, 1)
 return { 'cancelled', f.rec }
+`,
+
+  /**
+   * The unfinished item of (source, externalId) as an update needs it. ARGV: prefix, source, externalId →
+   * nil, or cid, state, rec, ver, rev, uids, uchg, urev, expiresAt, bodySha
+   */
+  readForUpdate: `${KEY_HELPERS}
+local cid = redis.call('HGET', p .. 'ext', ARGV[2] .. '|' .. ARGV[3])
+if not cid then return nil end
+local v = redis.call('HMGET', item_key(cid), 'state', 'rec', 'ver', 'rev', 'uids', 'uchg', 'urev', 'expiresAt', 'bodySha')
+if not v[1] or not v[2] then return nil end
+return { cid, v[1], v[2], v[3] or '0', v[4] or '0', v[5] or '', v[6] or '[]', v[7] or '', v[8] or '', v[9] or '' }
+`,
+
+  /**
+   * An update's one atomic step: a repeated update id → already (3rd value '1' when it is the latest); a revision not
+   * above the last → stale; another update since the caller's read → conflict; else the merged record, revision,
+   * update id (the latest ${UPDATE_IDS_KEPT} are kept), what changed, task type and expiry (its due-set entry too) are stored.
+   * ARGV: prefix, contactId, expectVer, updateId, dedupeDepth, revision|'', recJson, changedJson, expiresAt|'',
+   * expireMs, bodySha|'', taskType, minute
+   */
+  updateItem: `${KEY_HELPERS}
+local cid = ARGV[2]
+local k = item_key(cid)
+local f = fields(cid)
+if not f or (f.state ~= 'routed' and f.state ~= 'buffered' and f.state ~= 'scheduled') then return { 'not_found' } end
+local v = redis.call('HMGET', k, 'ver', 'rev', 'uids')
+local ver, rev_text, uids = tonumber(v[1] or '0'), v[2] or '0', v[3] or ''
+local id, depth = ARGV[4], tonumber(ARGV[5])
+local n, kept = 0, {}
+for u in string.gmatch(uids, '%S+') do
+  n = n + 1
+  if n <= depth and u == id then return { 'already', f.state, n == 1 and '1' or '0' } end
+  if n < ${UPDATE_IDS_KEPT} then table.insert(kept, u) end
+end
+if ARGV[6] ~= '' and tonumber(ARGV[6]) <= tonumber(rev_text) then return { 'stale', rev_text } end
+if ver ~= tonumber(ARGV[3]) then return { 'conflict' } end
+table.insert(kept, 1, id)
+redis.call('HSET', k, 'rec', ARGV[7], 'ver', tostring(ver + 1), 'uids', table.concat(kept, ' '), 'uchg', ARGV[8],
+  'urev', ARGV[6], 'taskType', ARGV[12])
+if ARGV[6] ~= '' then redis.call('HSET', k, 'rev', ARGV[6]) end
+if ARGV[9] ~= '' then
+  redis.call('HSET', k, 'expiresAt', ARGV[9])
+  redis.call('ZADD', due_expire, ARGV[10], cid)
+end
+if ARGV[11] ~= '' then redis.call('HSET', k, 'bodySha', ARGV[11]) end
+stat(ARGV[13], 'updated', ARGV[12], f.entrance, 1)
+return { 'updated', f.state }
 `,
 
   /** ARGV: prefix, entrance, state (open|closed), by, nowIso. Returns 1 when the state changed. */

@@ -49,12 +49,55 @@ const DATE_TIME =
  * wrote it: the contact center gets the sender's value, unchanged.
  */
 export function parseDueAt(text: string, path: string): string {
+  parseDateTime(text, 'dueAt', path);
+  return text;
+}
+
+/** The same RFC 3339 check as dueAt; returns the instant in ms since the epoch. */
+export function parseDateTime(text: string, label: string, path: string): number {
   const m = DATE_TIME.exec(text);
   const time = m ? Date.parse(text) : NaN;
   if (!m || Number.isNaN(time) || !fieldsInRange(m)) {
-    reject('INVALID_FIELD', 'dueAt must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T12:00:00Z', path);
+    reject('INVALID_FIELD', `${label} must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T12:00:00Z`, path);
+  }
+  return time;
+}
+
+const DAY_MS = 86_400_000;
+export const MAX_EXPIRES_DAYS = 365;
+
+/** `<expiresAt>`: a date-time in the future, at most 365 days after `nowMs`. Returned as the sender wrote it. */
+export function parseExpiresAt(text: string, path: string, nowMs: number): string {
+  const time = parseDateTime(text, 'expiresAt', path);
+  if (time <= nowMs) reject('INVALID_FIELD', 'expiresAt must be in the future', path);
+  if (time > nowMs + MAX_EXPIRES_DAYS * DAY_MS) reject('INVALID_FIELD', `expiresAt must be at most ${MAX_EXPIRES_DAYS} days ahead`, path);
+  return text;
+}
+
+/** `<activateAt>`: a date-time at most `maxDays` after `nowMs` (now or in the past: routed at once). */
+export function parseActivateAt(text: string, path: string, nowMs: number, maxDays: number): string {
+  const time = parseDateTime(text, 'activateAt', path);
+  if (time > nowMs + maxDays * DAY_MS) {
+    reject('INVALID_FIELD', `activateAt must be at most ${maxDays} days ahead (schedule.maxDays)`, path);
   }
   return text;
+}
+
+/** XML white space only: what xs:positiveInteger collapses. */
+const XML_SPACE = /^[ \t\r\n]+|[ \t\r\n]+$/g;
+const REVISION = /^\+?0*([1-9][0-9]{0,15})$/;
+
+/**
+ * The `revision` attribute: a positive integer (an optional `+` and leading zeros as xs:positiveInteger allows) up to
+ * 2^53-1, so it compares exactly wherever it travels (Lua, JSON). Anything else: INVALID_FIELD.
+ */
+export function parseRevision(text: string, path: string): number {
+  const m = REVISION.exec(text.replace(XML_SPACE, ''));
+  const value = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    reject('INVALID_FIELD', `revision must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, path);
+  }
+  return value;
 }
 
 function fieldsInRange(m: RegExpExecArray): boolean {

@@ -5,6 +5,7 @@ import {
   Customer,
   ParsedMessage,
   SOURCE_PATTERN,
+  UpdateRequest,
   WorkItem,
 } from '../../domain/work-item';
 import { readAttachment } from './attachment';
@@ -16,12 +17,15 @@ import {
   child,
   hasControlChars,
   optionalText,
+  parseActivateAt,
   parseDueAt,
+  parseExpiresAt,
   parsePriority,
+  parseRevision,
   requiredText,
 } from './fields';
 import { readSocial } from './social';
-import { CANCEL_SPEC, WORK_ITEM_SPEC, checkStructure } from './structure';
+import { CANCEL_SPEC, UPDATE_SPEC, WORK_ITEM_SPEC, checkStructure } from './structure';
 import { Echo, quote, reject } from './rejection';
 import { attributePath, childPath } from './xml-path';
 import { XmlNode } from './xml-node';
@@ -31,8 +35,13 @@ export interface MapOptions {
   entrances: ReadonlySet<string>;
   social: AppConfig['social'];
   attachments: AppConfig['attachments'];
+  /** `schedule.maxDays`: how far ahead activateAt may be (default 30). */
+  schedule?: AppConfig['schedule'];
+  /** The arrival time expiresAt and activateAt are checked against (default Date.now). */
+  now?: () => number;
 }
 
+const DEFAULT_SCHEDULE_MAX_DAYS = 30;
 const SUPPORTED_VERSION = '1';
 const MAX_EXTERNAL_ID = 128;
 const MAX_SUBJECT = 998;
@@ -45,7 +54,12 @@ const MAX_CONTACT_DATA_VALUE = 1024;
 export function mapMessage(root: XmlNode, opts: MapOptions): ParsedMessage {
   if (root.name === 'workItem') return { kind: 'workItem', item: mapWorkItem(root, opts) };
   if (root.name === 'cancelWorkItem') return { kind: 'cancel', cancel: mapCancel(root) };
-  return reject('UNKNOWN_ROOT', `unknown root element <${root.name}>; expected <workItem> or <cancelWorkItem>`, `/${root.name}`);
+  if (root.name === 'updateWorkItem') return { kind: 'update', update: mapUpdate(root, opts) };
+  return reject(
+    'UNKNOWN_ROOT',
+    `unknown root element <${root.name}>; expected <workItem>, <cancelWorkItem> or <updateWorkItem>`,
+    `/${root.name}`,
+  );
 }
 
 /**
@@ -140,8 +154,14 @@ function mapWorkItem(root: XmlNode, opts: MapOptions): WorkItem {
   if (body !== undefined) checkMaxLength(body, MAX_BODY, 'body', '/workItem/body');
   const dueAtText = optionalText(root, 'dueAt');
   const dueAt = dueAtText === undefined ? undefined : parseDueAt(dueAtText, '/workItem/dueAt');
+  const nowMs = (opts.now ?? Date.now)();
+  const expiresAtText = optionalText(root, 'expiresAt');
+  const expiresAt = expiresAtText === undefined ? undefined : parseExpiresAt(expiresAtText, '/workItem/expiresAt', nowMs);
+  const activateAtText = optionalText(root, 'activateAt');
+  const maxDays = opts.schedule?.maxDays ?? DEFAULT_SCHEDULE_MAX_DAYS;
+  const activateAt = activateAtText === undefined ? undefined : parseActivateAt(activateAtText, '/workItem/activateAt', nowMs, maxDays);
   const customer = readCustomer(child(root, 'customer'));
-  const contactData = readContactData(child(root, 'contactData'));
+  const contactData = readContactData(child(root, 'contactData'), '/workItem');
   const taskType = readTaskType(contactData, opts.taskKey);
   const attachmentNode = child(root, 'attachment');
   const attachment = attachmentNode && readAttachment(attachmentNode, opts.attachments);
@@ -160,7 +180,81 @@ function mapWorkItem(root: XmlNode, opts: MapOptions): WorkItem {
     taskType,
     ...(attachment !== undefined && { attachment }),
     ...(social !== undefined && { social }),
+    ...(expiresAt !== undefined && { expiresAt }),
+    ...(activateAt !== undefined && { activateAt }),
   };
+}
+
+const UPDATE_PATH = '/updateWorkItem';
+/** What an update cannot change, and what to do instead. */
+const IMMUTABLE: Record<string, string> = {
+  entrance: 'entrance cannot change with <updateWorkItem>: cancel the item and send it again for the other entrance',
+  attachment: 'the attachment cannot change with <updateWorkItem>: cancel the item and send it again',
+  social: 'social cannot change with <updateWorkItem>: cancel the item and send it again',
+  activateAt: 'activateAt cannot change with <updateWorkItem>: cancel the item and send it again with the new time',
+};
+const UPDATE_FIELDS = ['priority', 'subject', 'body', 'dueAt', 'expiresAt', 'customer', 'contactData'];
+
+/** `<updateWorkItem>` (contract 1.1): the fields given, each checked like in `<workItem>`. */
+function mapUpdate(root: XmlNode, opts: MapOptions): UpdateRequest {
+  checkVersion(root, true);
+  for (const name of root.children.keys()) {
+    if (Object.hasOwn(IMMUTABLE, name)) reject('INVALID_FIELD', IMMUTABLE[name], childPath(UPDATE_PATH, name, 1));
+  }
+  checkStructure(root, UPDATE_SPEC, UPDATE_PATH);
+  const { externalId, source } = readIdentity(root);
+  const revisionText = root.attributes.get('revision');
+  const revision = revisionText === undefined ? undefined : parseRevision(revisionText, attributePath(UPDATE_PATH, 'revision'));
+  const priorityText = optionalText(root, 'priority');
+  const priority = priorityText === undefined ? undefined : parsePriority(priorityText, `${UPDATE_PATH}/priority`);
+  const subject = optionalText(root, 'subject');
+  if (subject !== undefined) checkMaxLength(subject, MAX_SUBJECT, 'subject', `${UPDATE_PATH}/subject`);
+  const body = optionalText(root, 'body');
+  if (body !== undefined) checkMaxLength(body, MAX_BODY, 'body', `${UPDATE_PATH}/body`);
+  const dueAtText = optionalText(root, 'dueAt');
+  const dueAt = dueAtText === undefined ? undefined : parseDueAt(dueAtText, `${UPDATE_PATH}/dueAt`);
+  const expiresAtText = optionalText(root, 'expiresAt');
+  const expiresAt =
+    expiresAtText === undefined ? undefined : parseExpiresAt(expiresAtText, `${UPDATE_PATH}/expiresAt`, (opts.now ?? Date.now)());
+  const customer = readCustomerUpdate(child(root, 'customer'));
+  const dataNode = child(root, 'contactData');
+  const contactData = dataNode && readContactData(dataNode, UPDATE_PATH);
+  if (contactData && Object.hasOwn(contactData, opts.taskKey) && contactData[opts.taskKey] === '') {
+    reject('NOT_A_WORKITEM', `an update cannot empty or remove the work-item task key "${opts.taskKey}"`, `${UPDATE_PATH}/contactData`);
+  }
+  const update: UpdateRequest = {
+    externalId,
+    source,
+    ...(revision !== undefined && { revision }),
+    ...(priority !== undefined && { priority }),
+    ...(subject !== undefined && { subject }),
+    ...(body !== undefined && { body }),
+    ...(dueAt !== undefined && { dueAt }),
+    ...(expiresAt !== undefined && { expiresAt }),
+    ...(customer !== undefined && { customer }),
+    ...(contactData !== undefined && Object.keys(contactData).length > 0 && { contactData }),
+  };
+  if (!UPDATE_FIELDS.some((name) => Object.hasOwn(update, name))) {
+    reject('MISSING_FIELD', `<updateWorkItem> needs at least one of ${UPDATE_FIELDS.map((n) => `<${n}>`).join(', ')} with a value`, UPDATE_PATH);
+  }
+  return update;
+}
+
+/** In an update, an empty customer field removes it (null); an absent one stays as it is. */
+function readCustomerUpdate(node: XmlNode | undefined): UpdateRequest['customer'] {
+  if (!node) return undefined;
+  const base = `${UPDATE_PATH}/customer`;
+  const out: NonNullable<UpdateRequest['customer']> = {};
+  const field = (name: 'name' | 'email' | 'phone', check: (value: string, path: string) => void): void => {
+    if (!node.children.has(name)) return;
+    const value = optionalText(node, name);
+    if (value !== undefined) check(value, `${base}/${name}`);
+    out[name] = value ?? null;
+  };
+  field('name', (v, p) => checkMaxLength(v, MAX_CUSTOMER_NAME, 'name', p));
+  field('email', checkEmail);
+  field('phone', checkPhone);
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function readEntrance(root: XmlNode, entrances: ReadonlySet<string>): string {
@@ -195,14 +289,14 @@ function readCustomer(node: XmlNode | undefined): Customer | undefined {
  * Null-prototype record: keys are sender data, and a key like `__proto__` must stay a plain
  * entry instead of replacing the object's prototype. Values are trimmed like other fields.
  */
-function readContactData(node: XmlNode | undefined): Record<string, string> {
+function readContactData(node: XmlNode | undefined, rootPath: string): Record<string, string> {
   const data = Object.create(null) as Record<string, string>;
   const items = node?.children.get('item') ?? [];
   if (items.length > MAX_CONTACT_DATA_ITEMS) {
-    reject('INVALID_FIELD', `contactData may hold at most ${MAX_CONTACT_DATA_ITEMS} items`, '/workItem/contactData');
+    reject('INVALID_FIELD', `contactData may hold at most ${MAX_CONTACT_DATA_ITEMS} items`, `${rootPath}/contactData`);
   }
   items.forEach((item, i) => {
-    const itemPath = childPath('/workItem/contactData', 'item', i + 1);
+    const itemPath = childPath(`${rootPath}/contactData`, 'item', i + 1);
     const keyPath = attributePath(itemPath, 'key');
     const key = item.attributes.get('key');
     if (key === undefined || key === '') reject('MISSING_FIELD', 'contactData item needs a key attribute', keyPath);

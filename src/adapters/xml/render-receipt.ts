@@ -9,7 +9,7 @@ import { stripIllegalXmlChars } from './xml-chars';
 export type { ReceiptData } from '../../domain/receipt';
 
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
-const RECEIPT_STATUSES: readonly ReceiptStatus[] = ['accepted', 'buffered', 'duplicate', 'cancelled', 'rejected'];
+const RECEIPT_STATUSES: readonly ReceiptStatus[] = ['accepted', 'buffered', 'scheduled', 'duplicate', 'updated', 'cancelled', 'rejected'];
 /** Attribute order of the contract. */
 const ATTRIBUTE_ORDER = ['status', 'externalId', 'source', 'contactId', 'entrance', 'receivedAt'] as const;
 const MAX_RECEIPT_BYTES = 1024 * 1024;

@@ -18,6 +18,11 @@ export interface ChildSpec {
 
 const TEXT: ElementSpec = { text: true };
 const single = (spec: ElementSpec): ChildSpec => ({ spec });
+const CUSTOMER: ElementSpec = { text: false, children: { name: single(TEXT), email: single(TEXT), phone: single(TEXT) } };
+const CONTACT_DATA: ElementSpec = {
+  text: false,
+  children: { item: { spec: { attributes: ['key'], text: true }, repeatable: true } },
+};
 
 export const WORK_ITEM_SPEC: ElementSpec = {
   attributes: ['version'],
@@ -30,11 +35,8 @@ export const WORK_ITEM_SPEC: ElementSpec = {
     subject: single(TEXT),
     body: single(TEXT),
     dueAt: single(TEXT),
-    customer: single({ text: false, children: { name: single(TEXT), email: single(TEXT), phone: single(TEXT) } }),
-    contactData: single({
-      text: false,
-      children: { item: { spec: { attributes: ['key'], text: true }, repeatable: true } },
-    }),
+    customer: single(CUSTOMER),
+    contactData: single(CONTACT_DATA),
     attachment: single({ attributes: ['fileName', 'contentType', 'encoding'], text: true }),
     social: single({ attributes: ['platform', 'pageId', 'postId', 'author'], text: false }),
   },
@@ -44,6 +46,22 @@ export const CANCEL_SPEC: ElementSpec = {
   attributes: ['version'],
   text: false,
   children: { externalId: single(TEXT), source: single(TEXT) },
+};
+
+/** Contract 1.1. entrance, attachment, social and activateAt are refused before this check, with a reason. */
+export const UPDATE_SPEC: ElementSpec = {
+  attributes: ['version', 'revision'],
+  text: false,
+  children: {
+    externalId: single(TEXT),
+    source: single(TEXT),
+    priority: single(TEXT),
+    subject: single(TEXT),
+    body: single(TEXT),
+    dueAt: single(TEXT),
+    customer: single(CUSTOMER),
+    contactData: single(CONTACT_DATA),
+  },
 };
 
 /**

@@ -6,6 +6,7 @@ import { workItemError } from '../../domain/error-codes';
 import type { ParsedMessage } from '../../domain/work-item';
 import type { Logger } from '../../ports/logger';
 import type { MessageParser } from '../../ports/message-parser';
+import type { MapOptions } from './map-message';
 import { parseMessage, type ParseOptions } from './parse-message';
 
 interface Task {
@@ -22,14 +23,14 @@ const PARSE_TIMEOUT_MS = 30_000;
  * a 5 MB item's parsing, base64 decoding and hashing never stall the event loop that small items need.
  */
 export class WorkerParser implements MessageParser {
-  private readonly opts: ParseOptions;
+  private readonly opts: ParseOptions & Pick<MapOptions, 'schedule'>;
   private readonly idle: Worker[] = [];
   private readonly queue: Task[] = [];
   private readonly busy = new Map<Worker, Task>();
   private closed = false;
 
   constructor(
-    cfg: Pick<AppConfig, 'taskKey' | 'entrances' | 'social' | 'limits' | 'attachments'>,
+    cfg: Pick<AppConfig, 'taskKey' | 'entrances' | 'social' | 'limits' | 'attachments'> & Partial<Pick<AppConfig, 'schedule'>>,
     private readonly log: Logger,
     threads = 1,
   ) {
@@ -39,6 +40,7 @@ export class WorkerParser implements MessageParser {
       social: cfg.social,
       limits: cfg.limits,
       attachments: cfg.attachments,
+      ...(cfg.schedule && { schedule: cfg.schedule }),
     };
     // Under ts-jest there is no compiled worker file: everything is parsed inline then.
     if (existsSync(WORKER_FILE)) for (let i = 0; i < threads; i++) this.idle.push(this.spawn());

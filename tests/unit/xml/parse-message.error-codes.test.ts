@@ -22,7 +22,7 @@ const SAMPLES: Record<string, { xml: () => string | Buffer; opts?: Parameters<ty
 };
 
 /** Produced after parsing, by the application (state, parking, sender identity). */
-const APPLICATION_CODES: readonly ErrorCode[] = ['NOT_FOUND', 'PARK_LIMIT', 'EXPIRED', 'SENDER_NOT_ALLOWED'];
+const APPLICATION_CODES: readonly ErrorCode[] = ['NOT_FOUND', 'PARK_LIMIT', 'EXPIRED', 'SENDER_NOT_ALLOWED', 'STALE_UPDATE'];
 
 describe('parseMessage: error catalog', () => {
   it('has a sample for every code that is not the application’s', () => {
