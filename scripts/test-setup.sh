@@ -3,6 +3,7 @@
 #   - RabbitMQ on 127.0.0.1:5672 and Redis on 127.0.0.1:6379 (started the machine's way if they do not answer);
 #   - a Compose CLI, so the compose tests can run `docker compose config` (no Docker engine needed for that);
 #   - Debian's Chromium, which the dashboard's browser tests drive through playwright-core.
+#   - for the example senders: a JDK (javac), Debian's RabbitMQ Java client and slf4j jars, and python3-pika.
 # Each step prints one line. Installing needs root and Debian's package lists (apt-get); without them the step says
 # what to install by hand and the tests that need it fail with the same hint.
 set -uo pipefail
@@ -57,5 +58,32 @@ if [ -x "$chromium_path" ]; then
 else
   log "installing Debian's chromium for the dashboard's browser tests (once)"
   apt_install chromium && log "Chromium installed" || log "no Chromium: the browser tests will fail"
+fi
+
+# The example senders (tests/integration/sender-examples.test.ts): Java with Debian's RabbitMQ client and slf4j jars,
+# compiled with javac; Python with Debian's pika (for Debian's /usr/bin/python3).
+if command -v javac >/dev/null 2>&1; then
+  log "javac at $(command -v javac)"
+else
+  log "installing a JDK for the Java example sender (once)"
+  apt_install default-jdk-headless && log "JDK installed" || log "no javac: the Java sender test will fail"
+fi
+if [ -f /usr/share/java/amqp-client.jar ]; then
+  log "RabbitMQ Java client at /usr/share/java/amqp-client.jar"
+else
+  log "installing Debian's librabbitmq-client-java for the Java example sender (once)"
+  apt_install librabbitmq-client-java && log "RabbitMQ Java client installed" || log "no RabbitMQ Java client: the Java sender test will fail"
+fi
+if [ -f /usr/share/java/slf4j-api.jar ] && [ -f /usr/share/java/slf4j-simple.jar ]; then
+  log "slf4j jars in /usr/share/java"
+else
+  log "installing Debian's libslf4j-java for the Java example sender (once)"
+  apt_install libslf4j-java && log "slf4j installed" || log "no slf4j jars: the Java sender test will fail"
+fi
+if /usr/bin/python3 -c 'import pika' >/dev/null 2>&1; then
+  log "pika importable by /usr/bin/python3"
+else
+  log "installing Debian's python3-pika for the Python example sender (once)"
+  apt_install python3-pika && log "pika installed" || log "no pika: the Python sender test will fail"
 fi
 exit 0
