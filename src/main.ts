@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config/config';
+import { EXIT_PERMANENT, PermanentConnectError } from './adapters/connect-errors';
 import { createLogger } from './adapters/logging/logger';
 import { WorkItemService } from './service';
 
@@ -35,6 +36,15 @@ async function main(): Promise<void> {
   try {
     await service.start();
   } catch (err) {
+    // A signal came first: the shutdown handler ends the process (exit 0); a wait it cut short is no failure.
+    if (stopping) return;
+    if (err instanceof PermanentConnectError) {
+      // One line, no stack: a setting to fix (wrong login, vhost, Redis db, certificate), not a bug. Retrying cannot help.
+      stopping = true;
+      log.error(`cannot start: ${err.message}`, { code: err.failure.code, exitCode: EXIT_PERMANENT });
+      await service.stop({ quiet: true }).catch(() => undefined);
+      process.exit(EXIT_PERMANENT);
+    }
     log.error('start failed', { error: (err as Error).message, stack: (err as Error).stack });
     await service.stop().catch(() => undefined);
     process.exit(1);

@@ -22,8 +22,9 @@ import { QueueConsumer, type Disposition } from './adapters/rabbitmq/queue-consu
 import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
 import { buildTopology } from './adapters/rabbitmq/topology';
 import { RedisAttachmentStore } from './adapters/redis/redis-attachment-store';
-import { checkDurability, createRedis, type RedisDurability } from './adapters/redis/redis-client';
+import { checkDurability, connectAtStart, createRedis, type RedisDurability } from './adapters/redis/redis-client';
 import { RedisStateStore } from './adapters/redis/redis-state-store';
+import { tlsOptions } from './adapters/tls-options';
 import { WorkerParser } from './adapters/xml/worker-parser';
 import { TransientError } from './ports/messaging';
 import type { StateStore } from './ports/state-store';
@@ -59,6 +60,8 @@ export class WorkItemService {
   private durability: RedisDurability | null = null;
   private redisReady = false;
   private stopping = false;
+  /** Ends the waits of start() (Redis, broker) when a shutdown comes first. */
+  private readonly startAbort = new AbortController();
   private startupReplay: Promise<unknown> = Promise.resolve();
   readonly metrics = new PrometheusMetrics();
   httpPort = 0;
@@ -73,15 +76,6 @@ export class WorkItemService {
     const links = this.attachmentLinks();
     this.redis = createRedis(cfg, log, 'state');
     this.attachmentRedis = createRedis(cfg, log, 'attachments');
-    this.redis.on('ready', () => this.setRedisReady(true));
-    for (const ev of ['close', 'end', 'reconnecting']) this.redis.on(ev, () => this.setRedisReady(false));
-    await this.connectRedis();
-
-    this.durability = await checkDurability(this.redis);
-    if (this.durability.warning) {
-      if (cfg.requireDurableRedis) throw new Error(`REQUIRE_DURABLE_REDIS=true: ${this.durability.warning}`);
-      log.warn(`WARNING: ${this.durability.warning}`, { redis: this.durability });
-    }
 
     const topology = buildTopology(cfg);
     const store = new RedisStateStore(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds, {
@@ -90,13 +84,14 @@ export class WorkItemService {
       onShortfall: (acked) => log.warn('fewer Redis replicas confirmed a state write than REDIS_WAIT_REPLICAS', { acked }),
     });
     const attachments = new RedisAttachmentStore(this.attachmentRedis, cfg.redisKeyPrefix);
-    this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log);
-    this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log);
-    this.largeConsumeConn = new AmqpConnection(cfg.amqpUrls, 'consume-large', log);
+    const amqpOptions = { tls: tlsOptions(cfg.amqpTls) };
+    this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log, amqpOptions);
+    this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log, amqpOptions);
+    this.largeConsumeConn = new AmqpConnection(cfg.amqpUrls, 'consume-large', log, amqpOptions);
     this.publisher = new ConfirmedPublisher(this.publishConn, topology, log, cfg.confirmTimeoutMs);
-    this.directReplyConn = new AmqpConnection(cfg.amqpUrls, 'direct-reply', log);
+    this.directReplyConn = new AmqpConnection(cfg.amqpUrls, 'direct-reply', log, amqpOptions);
     const directReplyPublisher = new ConfirmedPublisher(this.directReplyConn, { exchanges: [], queues: [] }, log, cfg.confirmTimeoutMs, 2000);
-    this.bulkConn = new AmqpConnection(cfg.amqpUrls, 'bulk', log);
+    this.bulkConn = new AmqpConnection(cfg.amqpUrls, 'bulk', log, amqpOptions);
     this.bulkPublisher = new ConfirmedPublisher(this.bulkConn, topology, log, cfg.confirmTimeoutMs);
     const messaging = new RabbitMessaging(this.publisher, directReplyPublisher, this.consumeConn, cfg, log, {
       receiptLost: (reason) => this.metrics.receiptLost(reason),
@@ -149,15 +144,27 @@ export class WorkItemService {
       metrics: cfg.httpAccess.metricsToken ? 'bearer token' : 'open',
     });
 
+    // Redis and the broker only now: /healthz answers, and /readyz says what is awaited, while they are down.
+    // A permanent failure (wrong login, vhost, db, certificate) throws PermanentConnectError: main exits 3.
+    if (!(await connectAtStart([this.redis, this.attachmentRedis], cfg, log, this.startAbort.signal))) return;
+    this.redis.on('ready', () => this.setRedisReady(true));
+    for (const ev of ['close', 'end', 'reconnecting']) this.redis.on(ev, () => this.setRedisReady(false));
+    this.setRedisReady(true);
+    this.durability = await checkDurability(this.redis);
+    if (this.durability.warning) {
+      if (cfg.requireDurableRedis) throw new Error(`REQUIRE_DURABLE_REDIS=true: ${this.durability.warning}`);
+      log.warn(`WARNING: ${this.durability.warning}`, { redis: this.durability });
+    }
+
+    const stopped = new Promise<void>((resolve) => this.startAbort.signal.addEventListener('abort', () => resolve()));
     const publisherReady = new Promise<void>((resolve) => this.publisher.once('ready', resolve));
-    await Promise.all([
-      this.publishConn.start(),
-      this.consumeConn.start(),
-      this.largeConsumeConn.start(),
-      this.directReplyConn.start(),
-      this.bulkConn.start(),
-    ]);
-    await publisherReady;
+    // The publish connection probes the broker alone: while it is down only it logs its retries, and a refused
+    // login or a missing vhost ends the start at once instead of five connections retrying it.
+    await this.publishConn.start();
+    if (this.stopping) return;
+    await Promise.all([this.consumeConn.start(), this.largeConsumeConn.start(), this.directReplyConn.start(), this.bulkConn.start()]);
+    await Promise.race([publisherReady, stopped]);
+    if (this.stopping) return;
     this.updateFlow();
     this.startupReplay = this.recoverAfterStart();
     log.info('service ready', { instance: this.instanceId, entrances: Object.keys(cfg.entrances) });
@@ -217,30 +224,21 @@ export class WorkItemService {
     });
   }
 
-  private async connectRedis(): Promise<void> {
-    for (;;) {
-      try {
-        await this.redis.connect();
-        await this.attachmentRedis.connect();
-        return;
-      } catch (err) {
-        this.log.warn('redis not reachable yet; retrying', { error: (err as Error).message });
-        this.redis.disconnect();
-        this.attachmentRedis.disconnect();
-        await new Promise((r) => setTimeout(r, 1000));
-        if (this.stopping) throw new Error('stopped while connecting to Redis');
-      }
-    }
-  }
-
   /** Our own start: re-publish routed unfinished items, then route parked items of open entrances. */
   private async recoverAfterStart(): Promise<void> {
     try {
-      await replayUnfinished(this.deps, 'service.start', this.instanceId);
+      await replayUnfinished(this.deps, 'service.start', this.instanceId, undefined, () => this.stopping);
       for (const e of await this.deps.store.entrances(Object.keys(this.cfg.entrances))) {
         if (e.open && e.parked > 0 && !this.stopping) await flushEntrance(this.deps, e.name, this.instanceId);
       }
+      if (this.stopping) this.log.info('shutdown requested during start-up replay; stopping');
     } catch (err) {
+      // A shutdown closes the connections under a replay still publishing: expected, and nothing is lost (the items
+      // stay unfinished in Redis and the next start replays them).
+      if (this.stopping) {
+        this.log.info('shutdown requested during start-up replay; stopping', { error: (err as Error).message });
+        return;
+      }
       this.log.error('recovery after start failed; items stay in Redis and are replayed on the next start or server.started', {
         error: (err as Error).message,
         stack: (err as Error).stack,
@@ -288,28 +286,35 @@ export class WorkItemService {
     return 'ack';
   }
 
+  /** /readyz: ready, or what it waits for (`waitingFor`: redis, rabbitmq, consumer) — from the first second of the process. */
   readiness(): { ready: boolean; checks: Record<string, unknown> } {
-    const checks = {
-      redis: this.redisReady,
-      amqpPublish: this.publisher?.ready ?? false,
-      amqpConsume: this.consumeConn?.current !== null && this.consumeConn !== undefined,
-      consuming: this.inbound?.active ?? false,
-      redisDurability: this.durability,
-    };
-    return { ready: checks.redis && checks.amqpPublish && checks.amqpConsume && checks.consuming && !this.stopping, checks };
+    const redis = this.redisReady;
+    const amqpPublish = this.publisher?.ready ?? false;
+    const amqpConsume = (this.consumeConn?.current ?? null) !== null;
+    const consuming = this.inbound?.active ?? false;
+    const waitingFor: string[] = [];
+    if (!redis) waitingFor.push('redis');
+    if (!amqpPublish || !amqpConsume) waitingFor.push('rabbitmq');
+    else if (!consuming) waitingFor.push('consumer');
+    const ready = waitingFor.length === 0 && !this.stopping;
+    const checks = { ready, waitingFor, ...(this.stopping ? { stopping: true } : {}), redis, amqpPublish, amqpConsume, consuming, redisDurability: this.durability };
+    return { ready, checks };
   }
 
   /** SIGTERM: stop taking work, finish in-flight messages (bounded), close everything. */
-  async stop(): Promise<void> {
+  async stop(opts: { quiet?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.log.info('shutting down: draining in-flight messages');
+    this.startAbort.abort();
+    // quiet: after a failed start, the one line that says why stays the only one.
+    const log = opts.quiet ? { info: () => undefined, warn: () => undefined } : this.log;
+    log.info('shutting down: draining in-flight messages');
     const timeout = this.cfg.shutdownTimeoutMs;
     const [drained] = await Promise.all([
       Promise.all([this.inbound?.drain(timeout), this.large?.drain(timeout), this.control?.drain(timeout)]),
       this.dashboard?.stop(timeout),
     ]);
-    if (drained.some((d) => d === false)) this.log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
+    if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
     await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
     await Promise.all([
       this.consumeConn?.stop(),
@@ -322,6 +327,6 @@ export class WorkItemService {
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
     await Promise.all([this.redis?.quit().catch(() => undefined), this.attachmentRedis?.quit().catch(() => undefined)]);
-    this.log.info('shutdown complete');
+    log.info('shutdown complete');
   }
 }

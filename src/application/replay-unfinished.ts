@@ -21,13 +21,15 @@ export interface ReplayResult {
  * Re-publishes every routed unfinished item as `contact.created` with `replayed: true` and its original
  * contactId (after our start, or the contact center's). Pages through the unfinished set by sequence, so
  * memory stays bounded whatever the count. Buffered items stay parked. A Redis lease makes one instance
- * do it; each page renews the lease and stops if another owner has taken over (fencing).
+ * do it; each page renews the lease and stops if another owner has taken over (fencing). `stopRequested` (a
+ * shutdown) ends it between pages; the rest stays unfinished in Redis for the next start.
  */
 export async function replayUnfinished(
   d: Deps,
   reason: ReplayReason,
   owner: string,
   onProgress?: (done: number) => void,
+  stopRequested: () => boolean = () => false,
 ): Promise<ReplayResult> {
   const started = d.now();
   const skipped = { skipped: true, replayed: 0, scanned: 0, ms: 0 };
@@ -66,6 +68,8 @@ export async function replayUnfinished(
         lastLog = d.now();
         d.log.info('replay progress', { reason, replayed, scanned });
       }
+      // The caller says so in its log; no 'done' marker, so another instance starting now replays again.
+      if (stopRequested()) return { skipped: false, replayed, scanned, ms: d.now() - started };
       if (!(await d.store.renewLock('replay', owner, LEASE_MS))) {
         d.log.warn('replay lease lost to another instance; stopping', { reason, replayed });
         break;

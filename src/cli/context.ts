@@ -3,9 +3,11 @@ import type Redis from 'ioredis';
 import { AppConfig, ConfigError, loadConfig } from '../config/config';
 import type { Logger } from '../ports/logger';
 import type { StateStore } from '../ports/state-store';
+import { classifyAmqpConnectError, classifyRedisConnectError } from '../adapters/connect-errors';
 import { createRedis } from '../adapters/redis/redis-client';
 import { RedisStateStore } from '../adapters/redis/redis-state-store';
 import { withTimeout } from '../adapters/timing';
+import { tlsOptions } from '../adapters/tls-options';
 import { CliError, EXIT_USAGE, NOT_DEPLOYED_HINT } from './cli-error';
 import { ConfirmedChannel } from './confirmed-channel';
 import { redactUrl } from './output';
@@ -25,7 +27,8 @@ const quietLogger: Logger = {
 /**
  * What a command may need — config, a broker connection, Redis state — opened on first use and all closed
  * by close(). Config comes from the same environment as the service (AMQP_URL, REDIS_URL,
- * REDIS_KEY_PREFIX, WORKITEM_CONFIG), so the CLI always talks to the deployment the service uses.
+ * REDIS_KEY_PREFIX, WORKITEM_CONFIG, and the AMQP_TLS_* / REDIS_TLS_* files), so the CLI always talks to the
+ * deployment the service uses.
  */
 export class CliContext {
   private config: AppConfig | undefined;
@@ -59,6 +62,7 @@ export class CliContext {
     for (const url of this.cfg.amqpUrls) {
       try {
         const conn = await amqp.connect(url, {
+          ...(url.startsWith('amqps:') ? tlsOptions(this.cfg.amqpTls) : {}),
           timeout: CONNECT_TIMEOUT_MS,
           // Without it, Nagle holds a basic.get sent right after an ack until the ack's TCP ACK: ~40 ms per message.
           noDelay: true,
@@ -70,7 +74,7 @@ export class CliContext {
         this.conn = conn;
         return conn;
       } catch (err) {
-        problems.push(`${redactUrl(url)}: ${describeConnectError(err as Error)}`);
+        problems.push(`${redactUrl(url)}: ${describeConnectError(err as Error, url)}`);
       }
     }
     throw new CliError(`RabbitMQ not reachable (${problems.join('; ')})`);
@@ -122,7 +126,7 @@ export class CliContext {
       try {
         await withTimeout(redis.connect(), CONNECT_TIMEOUT_MS, 'connect');
       } catch (err) {
-        const why = (lastError ?? (err as Error)).message || String(err);
+        const why = classifyRedisConnectError(lastError ?? (err as Error), cfg.redisUrl).cause || String(err);
         throw new CliError(`Redis not reachable at ${redactUrl(cfg.redisUrl)}: ${why}`);
       }
       return new RedisStateStore(redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
@@ -145,12 +149,10 @@ export class CliContext {
   }
 }
 
-function describeConnectError(err: Error): string {
-  const msg = err.message || String(err);
-  if (/ECONNREFUSED/.test(msg)) return `connection refused — is RabbitMQ running? (${msg})`;
-  if (/ACCESS_REFUSED|PLAIN login refused|ACCESS-REFUSED/i.test(msg)) return `login refused — check user and password (${msg})`;
-  if (/vhost .* not found|NOT_ALLOWED/i.test(msg)) return `vhost not found or not permitted (${msg})`;
-  return msg;
+function describeConnectError(err: Error, url: string): string {
+  const failure = classifyAmqpConnectError(err, url);
+  if (failure.code === 'ECONNREFUSED') return `connection refused — is RabbitMQ running? (${failure.cause})`;
+  return failure.cause;
 }
 
 /** Runs `fn` with a fresh context and always closes it. */

@@ -62,7 +62,5 @@ export function humanDuration(ms: number): string {
   return text.replace(/ 00[smh]$/, '');
 }
 
-/** A URL with its password replaced by `***`, for error messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
-}
+/** A URL with its password replaced by `***`, for error messages (the service's own, one copy). */
+export { redactUrl } from '../adapters/redact-url';

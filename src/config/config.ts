@@ -31,9 +31,34 @@ export interface HttpAccessConfig {
   attachmentUrlTtlSeconds: number;
 }
 
+/** PEM files of a TLS connection (amqps://, rediss://), read once at start. */
+export interface TlsFiles {
+  /** Trusted CA(s) instead of the system CAs. */
+  ca?: Buffer;
+  /** Client certificate and its key (mutual TLS); always both or neither. */
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** ATTACHMENT_STORE=s3: the bucket, and where and how to reach it (credentials: the standard AWS variables). */
+export interface S3StoreConfig {
+  bucket: string;
+  /** S3_ENDPOINT: an S3-compatible server; unset, AWS S3 of the region. */
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+}
+
+/** Where attachment bytes live (README "Attachment stores"). */
+export type AttachmentStoreConfig = { kind: 'redis' } | { kind: 'fs'; dir: string } | ({ kind: 's3' } & S3StoreConfig);
+
 export interface AppConfig {
   amqpUrls: string[];
+  /** AMQP_TLS_*_FILE: used by amqps:// URLs. */
+  amqpTls: TlsFiles;
   redisUrl: string;
+  /** REDIS_TLS_*_FILE: used by a rediss:// URL. */
+  redisTls: TlsFiles;
   /** Sentinel mode when set: host:port of each sentinel; REDIS_URL then only supplies password/db. */
   redisSentinels: { host: string; port: number }[];
   redisMasterName: string;
@@ -109,6 +134,12 @@ export const envSchema = z.object({
     .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
     .refine((urls) => urls.length > 0 && urls.every((u) => /^amqps?:\/\//.test(u)), 'must be amqp:// or amqps:// URL(s), comma-separated'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  AMQP_TLS_CA_FILE: z.string().min(1).optional(),
+  AMQP_TLS_CERT_FILE: z.string().min(1).optional(),
+  AMQP_TLS_KEY_FILE: z.string().min(1).optional(),
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
+  REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
   REDIS_SENTINELS: z
     .string()
     .default('')
@@ -174,6 +205,36 @@ export function parseFileConfig(raw: unknown, source: string): FileConfig {
   return cfg;
 }
 
+/**
+ * <PREFIX>_TLS_CA_FILE / _CERT_FILE / _KEY_FILE: read now, so a missing or unreadable file stops the start (exit 2)
+ * instead of failing every connect later. TLS files with a plain URL are an error too: the operator believes the
+ * connection is encrypted.
+ */
+function readTlsFiles(env: Partial<Record<`${'AMQP' | 'REDIS'}_TLS_${'CA' | 'CERT' | 'KEY'}_FILE`, string>>, prefix: 'AMQP' | 'REDIS', urlIsTls: boolean): TlsFiles {
+  const files: TlsFiles = {};
+  for (const part of ['CA', 'CERT', 'KEY'] as const) {
+    const variable = `${prefix}_TLS_${part}_FILE` as const;
+    const file = env[variable];
+    if (file === undefined) continue;
+    let pem: Buffer;
+    try {
+      pem = readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`${variable}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    if (!pem.includes('-----BEGIN ')) throw new ConfigError(`${variable}: ${file} is not a PEM file (no -----BEGIN line)`);
+    files[part.toLowerCase() as keyof TlsFiles] = pem;
+  }
+  if ((files.cert === undefined) !== (files.key === undefined)) {
+    throw new ConfigError(`${prefix}_TLS_CERT_FILE and ${prefix}_TLS_KEY_FILE must be set together (a client certificate and its key)`);
+  }
+  if (Object.keys(files).length > 0 && !urlIsTls) {
+    const urlVar = prefix === 'AMQP' ? 'AMQP_URL (amqps://)' : 'REDIS_URL (rediss://)';
+    throw new ConfigError(`${prefix}_TLS_*_FILE set but ${urlVar} does not use TLS`);
+  }
+  return files;
+}
+
 /** Reads env + config file once at start. Throws ConfigError naming the bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = envSchema.safeParse(env);
@@ -181,6 +242,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if ((e.data.DASHBOARD_USER === undefined) !== (e.data.DASHBOARD_PASSWORD === undefined)) {
     throw new ConfigError('invalid environment: DASHBOARD_USER and DASHBOARD_PASSWORD must be set together (or neither: read-only, loopback only)');
   }
+  const amqpTls = readTlsFiles(e.data, 'AMQP', e.data.AMQP_URL.every((u) => u.startsWith('amqps://')));
+  const redisTls = readTlsFiles(e.data, 'REDIS', e.data.REDIS_URL.startsWith('rediss://'));
   const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);
   let raw: unknown;
   try {
@@ -200,7 +263,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   return {
     amqpUrls: e.data.AMQP_URL,
+    amqpTls,
     redisUrl: e.data.REDIS_URL,
+    redisTls,
     redisSentinels: e.data.REDIS_SENTINELS,
     redisMasterName: e.data.REDIS_MASTER_NAME,
     redisWaitReplicas: e.data.REDIS_WAIT_REPLICAS,

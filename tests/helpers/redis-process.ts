@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { registerExitCleanup, spawnTracked, waitForExit } from './child-reaper';
@@ -24,6 +25,19 @@ export interface StartRedisOptions {
   appendfsync?: 'always' | 'everysec' | 'no';
   /** Extra command-line arguments, e.g. ['--maxmemory-policy', 'allkeys-lru']. */
   args?: string[];
+  /** TLS only (`--port 0 --tls-port <port>`); url becomes rediss://. PEM file paths. */
+  tls?: RedisTlsOptions;
+}
+
+export interface RedisTlsOptions {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  /** `yes`: mutual TLS (a client certificate signed by caFile is required). */
+  authClients: 'no' | 'optional' | 'yes';
+  /** Client certificate and key the readiness PING uses when authClients is `yes`. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
 }
 
 export interface RedisProcess {
@@ -40,18 +54,28 @@ export interface RedisProcess {
   restart(): Promise<void>;
 }
 
-/** Resolves once the server answers PING on the port. */
-function ping(port: number): Promise<boolean> {
+/** Resolves once the server answers PING on the port (PONG, or NOAUTH when it requires a password). */
+function ping(port: number, tlsOpts?: RedisTlsOptions): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = tlsOpts
+      ? tls.connect({
+          host: '127.0.0.1',
+          port,
+          ca: readFileSync(tlsOpts.caFile),
+          ...(tlsOpts.clientCertFile && tlsOpts.clientKeyFile
+            ? { cert: readFileSync(tlsOpts.clientCertFile), key: readFileSync(tlsOpts.clientKeyFile) }
+            : {}),
+        })
+      : net.connect({ host: '127.0.0.1', port });
     const finish = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);
     };
     socket.setTimeout(500, () => finish(false));
     socket.once('error', () => finish(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => finish(d.toString().startsWith('+PONG')));
+    socket.once(tlsOpts ? 'secureConnect' : 'connect', () => socket.write('PING\r\n'));
+    // -NOAUTH: up, with --requirepass.
+    socket.once('data', (d) => finish(/^(\+PONG|-NOAUTH)/.test(d.toString())));
   });
 }
 
@@ -60,8 +84,13 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
   const dir = mkdtempSync(path.join(os.tmpdir(), 'workitem-redis-'));
   const logFile = path.join(dir, 'redis.log');
   const unregisterCleanup = registerExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const t = opts.tls;
+  const listen = t
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', t.certFile, '--tls-key-file', t.keyFile,
+        '--tls-ca-cert-file', t.caFile, '--tls-auth-clients', t.authClients]
+    : ['--port', String(port)];
   const args = [
-    '--port', String(port),
+    ...listen,
     '--bind', '127.0.0.1',
     '--save', '',
     '--appendonly', opts.appendonly === false ? 'no' : 'yes',
@@ -83,7 +112,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
     c.on('error', (err) => (spawnError = err));
     child = c;
     const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!(await ping(port))) {
+    while (!(await ping(port, t))) {
       if (spawnError) throw new Error(`cannot start ${REDIS_SERVER}: ${spawnError.message}`);
       if (c.exitCode !== null || Date.now() > deadline) {
         c.kill('SIGKILL');
@@ -121,7 +150,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
 
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${t ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     dir,
     get pid() {
       return child?.pid ?? 0;

@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
+import type { ConnectionOptions } from 'node:tls';
 import * as amqp from 'amqplib';
 import type { Logger } from 'winston';
+import { classifyAmqpConnectError, PermanentConnectError } from '../connect-errors';
+import { redactUrl } from '../redact-url';
 import { jitteredBackoff, sleep } from '../timing';
 import { coalesceAmqpSocketWrites } from './coalesce-writes';
 
@@ -8,20 +11,30 @@ import { coalesceAmqpSocketWrites } from './coalesce-writes';
  * One AMQP connection that reconnects by itself with jittered backoff, trying each broker node of
  * AMQP_URL in turn. Emits `up` (with the new connection) after every (re)connect and `down` when lost,
  * so owners re-create their channels and re-assert topology.
+ *
+ * The first connect sorts its failures: a refused login, a vhost that does not exist or a server certificate that
+ * does not verify make start() throw PermanentConnectError (retrying would fail the same way); anything else
+ * (refused, timed out, unreachable, reset) is retried, one warning per attempt. Once connected, every failure is
+ * retried: a password rotated while the service runs is logged as an error on each attempt until it is fixed.
  */
 export class AmqpConnection extends EventEmitter {
   private conn: amqp.ChannelModel | null = null;
   private stopping = false;
   private readonly abort = new AbortController();
   private nextUrl = 0;
+  private everConnected = false;
+  private readonly heartbeatSeconds: number;
+  private readonly tls: ConnectionOptions;
 
   constructor(
     private readonly urls: string[],
     private readonly name: string,
     private readonly log: Logger,
-    private readonly heartbeatSeconds = 10,
+    opts: { heartbeatSeconds?: number; tls?: ConnectionOptions } = {},
   ) {
     super();
+    this.heartbeatSeconds = opts.heartbeatSeconds ?? 10;
+    this.tls = opts.tls ?? {};
     coalesceAmqpSocketWrites();
   }
 
@@ -29,7 +42,10 @@ export class AmqpConnection extends EventEmitter {
     return this.conn;
   }
 
-  /** Connects (retrying forever until stop()), then keeps the connection alive. */
+  /**
+   * Connects (retrying transient failures until stop()), then keeps the connection alive. Throws
+   * PermanentConnectError when the first connect fails for good.
+   */
   async start(): Promise<void> {
     await this.connectLoop();
   }
@@ -40,6 +56,8 @@ export class AmqpConnection extends EventEmitter {
       this.nextUrl++;
       try {
         const conn = await amqp.connect(withHeartbeat(url, this.heartbeatSeconds), {
+          // Used by amqps:// URLs only (amqplib hands socket options to tls.connect).
+          ...(url.startsWith('amqps:') ? this.tls : {}),
           timeout: 10_000,
           keepAlive: true,
           // Without it Nagle's algorithm holds small frames (acks, confirms) for ~40 ms.
@@ -50,18 +68,19 @@ export class AmqpConnection extends EventEmitter {
           await conn.close().catch(() => undefined);
           return;
         }
+        this.everConnected = true;
         this.attach(conn);
         this.log.info('amqp connected', { connection: this.name, node: redactUrl(url) });
         this.emit('up', conn);
         return;
       } catch (err) {
+        if (this.stopping) return;
+        const failure = classifyAmqpConnectError(err as Error, url);
+        if (failure.permanent && !this.everConnected) throw new PermanentConnectError(url, failure);
         const delay = jitteredBackoff(attempt);
-        this.log.warn('amqp connect failed; retrying', {
-          connection: this.name,
-          node: redactUrl(url),
-          error: (err as Error).message,
-          retryInMs: delay,
-        });
+        const fields = { connection: this.name, node: redactUrl(url), code: failure.code, error: failure.cause, attempt: attempt + 1, retryInMs: delay };
+        if (failure.permanent) this.log.error('amqp reconnect refused; retrying until it is fixed', fields);
+        else this.log.warn('amqp connect failed; retrying', fields);
         await sleep(delay, this.abort.signal);
       }
     }
@@ -92,10 +111,6 @@ export class AmqpConnection extends EventEmitter {
       await Promise.race([conn.close().catch(() => undefined), sleep(3000)]);
     }
   }
-}
-
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):([^@/]+)@/, '//$1:***@');
 }
 
 /** Heartbeats detect a dead peer (e.g. a dropped TCP connection) without waiting for the OS. */

@@ -1,6 +1,10 @@
 import Redis from 'ioredis';
+import type { TlsFiles } from '../../config/config';
 import type { Logger } from '../../ports/logger';
-import { jitteredBackoff } from '../timing';
+import { classifyRedisConnectError, PermanentConnectError } from '../connect-errors';
+import { redactUrl } from '../redact-url';
+import { jitteredBackoff, sleep, withTimeout } from '../timing';
+import { tlsOptions } from '../tls-options';
 
 /**
  * A Redis connection that fails commands fast while disconnected (no offline queue): the service pauses
@@ -10,18 +14,27 @@ export interface RedisTarget {
   redisUrl: string;
   redisSentinels: { host: string; port: number }[];
   redisMasterName: string;
+  /** REDIS_TLS_*_FILE, used when redisUrl is rediss://. */
+  redisTls?: TlsFiles;
 }
 
+/** After a permanent error on reconnect (e.g. a rotated password), at most one error line per connection this often. */
+const RECONNECT_REFUSED_LOG_MS = 30_000;
+
 export function createRedis(target: RedisTarget, log: Logger, name: string): Redis {
+  // Until the first 'ready' the caller retries (connectAtStart: one line per attempt, permanent errors end the start);
+  // afterwards ioredis reconnects by itself.
+  let everReady = false;
   const options = {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
     connectionName: `workitem-server-${name}`,
-    retryStrategy: (times: number) => jitteredBackoff(times, 100, 5000),
+    retryStrategy: (times: number) => (everReady ? jitteredBackoff(times, 100, 5000) : null),
     // Commands issued in the same tick go out in one write: fewer syscalls per item. (ioredis 5 speaks RESP2.)
     enableAutoPipelining: true,
+    ...tlsOf(target),
   };
   // With Sentinel, ioredis asks the sentinels for the current master and follows a failover by itself.
   const redis =
@@ -31,11 +44,59 @@ export function createRedis(target: RedisTarget, log: Logger, name: string): Red
           ...credentialsOf(target.redisUrl),
           sentinels: target.redisSentinels,
           name: target.redisMasterName,
-          sentinelRetryStrategy: (times: number) => jitteredBackoff(times, 100, 5000),
+          sentinelRetryStrategy: (times: number) => (everReady ? jitteredBackoff(times, 100, 5000) : null),
         })
       : new Redis(target.redisUrl, options);
-  redis.on('error', (err: Error) => log.debug('redis error', { connection: name, error: err.message }));
+  // Before the first 'ready', connectAtStart reports failures. Afterwards ioredis retries by itself; a refusal that
+  // only a fix can end (rotated password, revoked certificate) is logged as an error, not only at debug.
+  let lastRefusalLog = 0;
+  redis.on('ready', () => (everReady = true));
+  redis.on('error', (err: Error) => {
+    const failure = classifyRedisConnectError(err, target.redisUrl);
+    if (everReady && failure.permanent && Date.now() - lastRefusalLog >= RECONNECT_REFUSED_LOG_MS) {
+      lastRefusalLog = Date.now();
+      log.error('redis reconnect refused; retrying until it is fixed', { connection: name, url: redactUrl(target.redisUrl), code: failure.code, error: failure.cause });
+    } else {
+      log.debug('redis error', { connection: name, error: err.message });
+    }
+  });
   return redis;
+}
+
+/**
+ * Connects lazily-created clients at start. A transient failure (refused, timed out, reset) is retried with jittered
+ * backoff, one warning per attempt naming the redacted URL and the error code; a permanent one (WRONGPASS, NOAUTH,
+ * a db that does not exist, a server certificate that does not verify) throws PermanentConnectError. connect() only
+ * says "Connection is closed.", so the cause is taken from the 'error' events of the attempt. A failed SELECT does
+ * not stop ioredis from becoming ready (it would work in db 0), hence the check after a successful connect too.
+ * Returns false when `signal` aborted the wait (shutdown during start).
+ */
+export async function connectAtStart(clients: Redis[], target: RedisTarget, log: Logger, signal: AbortSignal): Promise<boolean> {
+  const url = target.redisSentinels.length > 0 ? `${target.redisUrl} (sentinels ${target.redisSentinels.map((s) => `${s.host}:${s.port}`).join(',')})` : target.redisUrl;
+  for (let attempt = 0; ; attempt++) {
+    const seen: Error[] = [];
+    const onError = (err: Error) => seen.push(err);
+    for (const c of clients) c.on('error', onError);
+    try {
+      for (const c of clients) await withTimeout(c.connect(), 15_000, 'redis connect');
+    } catch (err) {
+      seen.push(err as Error);
+    } finally {
+      for (const c of clients) c.off('error', onError);
+    }
+    const failures = seen.map((e) => classifyRedisConnectError(e, target.redisUrl));
+    const failure = failures.find((f) => f.permanent) ?? (clients.every((c) => c.status === 'ready') ? undefined : failures[0]);
+    if (!failure) return true;
+    // Not on an ended client: disconnect() would then leave ioredis' "manually closing" flag set, and it would
+    // swallow the errors of the next attempt.
+    for (const c of clients) if (c.status !== 'end') c.disconnect();
+    if (failure.permanent) throw new PermanentConnectError(target.redisUrl, failure);
+    if (signal.aborted) return false;
+    const delay = jitteredBackoff(attempt, 200, 5000);
+    log.warn('redis connect failed; retrying', { url: redactUrl(url), code: failure.code, error: failure.cause, attempt: attempt + 1, retryInMs: delay });
+    await sleep(delay, signal);
+    if (signal.aborted) return false;
+  }
 }
 
 export interface RedisDurability {
@@ -71,6 +132,13 @@ export async function checkDurability(redis: Redis): Promise<RedisDurability> {
     evicting,
     warning: problems.length ? `${problems.join('; ')}: unfinished items would not survive a Redis restart` : undefined,
   };
+}
+
+/** rediss://: TLS with the REDIS_TLS_* files, verification always on; with sentinels, to the sentinels and the data nodes alike. */
+function tlsOf(target: RedisTarget): Record<string, unknown> {
+  if (!target.redisUrl.startsWith('rediss://')) return {};
+  const tls = tlsOptions(target.redisTls ?? {});
+  return target.redisSentinels.length > 0 ? { tls, enableTLSForSentinelMode: true, sentinelTLS: tls } : { tls };
 }
 
 function credentialsOf(url: string): { username?: string; password?: string; db?: number } {
