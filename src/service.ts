@@ -8,6 +8,8 @@ import { handleControlEvent, parseControlEvent } from './application/handle-cont
 import { handleInboundMessage } from './application/handle-inbound-message';
 import { flushEntrance } from './application/flush-entrance';
 import { replayUnfinished } from './application/replay-unfinished';
+import { sweepOrphanAttachments } from './application/attachment-lifecycle';
+import { createAttachmentStore, type AttachmentStoreHandle } from './adapters/attachments/create-attachment-store';
 import type { AppConfig } from './config/config';
 import { AttachmentUrlSigner } from './adapters/http/attachment-links';
 import { createHttpServer, listen } from './adapters/http/http-server';
@@ -21,7 +23,6 @@ import { toInboundMessage } from './adapters/rabbitmq/inbound-message';
 import { QueueConsumer, type Disposition } from './adapters/rabbitmq/queue-consumer';
 import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
 import { buildTopology } from './adapters/rabbitmq/topology';
-import { RedisAttachmentStore } from './adapters/redis/redis-attachment-store';
 import { checkDurability, connectAtStart, createRedis, type RedisDurability } from './adapters/redis/redis-client';
 import { RedisStateStore } from './adapters/redis/redis-state-store';
 import { tlsOptions } from './adapters/tls-options';
@@ -41,6 +42,9 @@ export class WorkItemService {
   readonly instanceId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   private redis!: Redis;
   private attachmentRedis!: Redis;
+  private attachmentStore!: AttachmentStoreHandle;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<unknown> | null = null;
   private publishConn!: AmqpConnection;
   private directReplyConn!: AmqpConnection;
   private bulkConn!: AmqpConnection;
@@ -83,7 +87,8 @@ export class WorkItemService {
       timeoutMs: cfg.redisWaitTimeoutMs,
       onShortfall: (acked) => log.warn('fewer Redis replicas confirmed a state write than REDIS_WAIT_REPLICAS', { acked }),
     });
-    const attachments = new RedisAttachmentStore(this.attachmentRedis, cfg.redisKeyPrefix);
+    this.attachmentStore = createAttachmentStore(cfg, this.attachmentRedis);
+    const attachments = this.attachmentStore.store;
     const amqpOptions = { tls: tlsOptions(cfg.amqpTls) };
     this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log, amqpOptions);
     this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log, amqpOptions);
@@ -155,6 +160,8 @@ export class WorkItemService {
       if (cfg.requireDurableRedis) throw new Error(`REQUIRE_DURABLE_REDIS=true: ${this.durability.warning}`);
       log.warn(`WARNING: ${this.durability.warning}`, { redis: this.durability });
     }
+    await this.attachmentStore.init();
+    log.info('attachment store ready', this.attachmentStore.describe);
 
     const stopped = new Promise<void>((resolve) => this.startAbort.signal.addEventListener('abort', () => resolve()));
     const publisherReady = new Promise<void>((resolve) => this.publisher.once('ready', resolve));
@@ -167,6 +174,7 @@ export class WorkItemService {
     if (this.stopping) return;
     this.updateFlow();
     this.startupReplay = this.recoverAfterStart();
+    this.startAttachmentSweep();
     log.info('service ready', { instance: this.instanceId, entrances: Object.keys(cfg.entrances) });
   }
 
@@ -246,6 +254,19 @@ export class WorkItemService {
     }
   }
 
+  /** fs/s3: every ATTACHMENT_SWEEP_SECONDS (jittered across instances) remove attachments no unfinished item owns. */
+  private startAttachmentSweep(): void {
+    const seconds = this.cfg.attachmentSweepSeconds;
+    if (seconds === 0 || !this.deps.attachments.list) return;
+    this.sweepTimer = setInterval(() => {
+      if (this.sweeping || this.stopping) return;
+      this.sweeping = sweepOrphanAttachments(this.deps, { stopping: () => this.stopping })
+        .catch((err) => this.log.warn('orphan attachment sweep failed; tried again next time', { error: (err as Error).message }))
+        .finally(() => (this.sweeping = null));
+    }, Math.round(seconds * 1000 * (0.9 + Math.random() * 0.2)));
+    this.sweepTimer.unref();
+  }
+
   private setRedisReady(ready: boolean): void {
     if (this.redisReady === ready) return;
     this.redisReady = ready;
@@ -316,6 +337,8 @@ export class WorkItemService {
     ]);
     if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
     await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await Promise.race([this.sweeping, new Promise((r) => setTimeout(r, 2000))]);
     await Promise.all([
       this.consumeConn?.stop(),
       this.largeConsumeConn?.stop(),
@@ -327,6 +350,7 @@ export class WorkItemService {
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
     await Promise.all([this.redis?.quit().catch(() => undefined), this.attachmentRedis?.quit().catch(() => undefined)]);
+    this.attachmentStore?.close();
     log.info('shutdown complete');
   }
 }

@@ -1,5 +1,6 @@
 import { CONTACT_ID_PATTERN } from '../domain/work-item';
 import type { Deps } from './deps';
+import { itemGone } from './attachment-lifecycle';
 import { flushEntrance } from './flush-entrance';
 import { recordBody } from './route-contact';
 import { replayUnfinished } from './replay-unfinished';
@@ -84,7 +85,7 @@ export async function endContact(d: Deps, contactId: string): Promise<boolean> {
     d.log.info('contact.ended for an unknown or already ended contact; nothing to do', { contactId });
     return false;
   }
-  if (r.hadAttachment) await d.attachments.remove(contactId);
+  await itemGone(d, { contactId, hadAttachment: r.hadAttachment, why: 'ended' });
   d.metrics.item('completed', { entrance: r.entrance, taskType: r.taskType });
   d.log.debug('work item completed', { contactId, entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs });
   return true;

@@ -7,6 +7,7 @@ import type { Outcome } from './outcome';
 import { receiptTarget, rejectMessage, senderOf } from './reject-message';
 import { flushLock, routeParkedInOrder, unroutableMarker } from './flush-entrance';
 import { expireContact, routeContact } from './route-contact';
+import { itemGone, putAttachment } from './attachment-lifecycle';
 import { sha256Hex, updateWorkItem } from './update-item';
 
 /**
@@ -88,7 +89,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     // A redelivery may be our own message after a crash between the Redis write and the publish:
     // finish its work again. Same contactId, so at worst the contact center sees the event twice.
     if (msg.redelivered) {
-      if (item.attachment) await d.attachments.put(stored.contactId, item.attachment.data);
+      if (item.attachment) await putAttachment(d, stored.contactId, item.attachment.data);
       if (res.state === 'routed') status = (await routeContact(d, stored, { replayed: false, msg })) === 'routed' ? 'accepted' : 'buffered';
       else {
         await d.messaging.park(stored.entrance, stored.contactId, msg);
@@ -96,7 +97,8 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
       }
     }
   } else {
-    if (item.attachment) await d.attachments.put(contactId, item.attachment.data);
+    // Written after the state (so a duplicate or a park-limit rejection writes nothing) and before the event.
+    if (item.attachment) await putAttachment(d, contactId, item.attachment.data);
     if (res.outcome === 'buffered') {
       await d.messaging.park(item.entrance, contactId, msg);
       status = 'buffered';
@@ -133,7 +135,7 @@ async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: CancelReques
   if ((await d.messaging.publishEvent(event)) === 'returned') {
     d.log.warn('contact.withdrawn event unroutable', { contactId: record.contactId, entrance: record.entrance });
   }
-  await d.attachments.remove(record.contactId);
+  await itemGone(d, { contactId: record.contactId, hadAttachment: record.attachment !== undefined, why: 'cancelled' });
   await d.messaging.sendReceipt(receiptTarget(msg), {
     status: 'cancelled',
     externalId: record.externalId,

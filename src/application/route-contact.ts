@@ -2,6 +2,7 @@ import { toClosedEvent, toCreatedEvent, type ContactRecord } from '../domain/con
 import { workItemError } from '../domain/error-codes';
 import type { InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
+import { itemGone } from './attachment-lifecycle';
 
 /** The body a parked message gets when there is no original XML at hand (contact.rejected, flush). */
 export function recordBody(record: ContactRecord): Buffer {
@@ -66,6 +67,7 @@ export async function expireContact(
     entrance: record.entrance,
     error,
   });
+  await itemGone(d, { contactId: record.contactId, hadAttachment: record.attachment !== undefined, why: 'expired' });
   d.metrics.item('expired', { entrance: record.entrance, taskType: record.taskType, code: 'EXPIRED' });
   d.log.info('parked item expired', { contactId: record.contactId, entrance: record.entrance });
 }

@@ -85,6 +85,11 @@ export interface AppConfig {
   schedule: FileConfig['schedule'];
   limits: FileConfig['limits'];
   attachments: FileConfig['attachments'];
+  attachmentStore: AttachmentStoreConfig;
+  /** Bound of one attachment write, read start or removal. */
+  attachmentTimeoutMs: number;
+  /** How often orphaned attachments (fs, s3) are looked for; 0 = never. */
+  attachmentSweepSeconds: number;
   topology: FileConfig['topology'];
   tombstoneSeconds: number;
   dashboard: DashboardConfig;
@@ -167,6 +172,14 @@ export const envSchema = z.object({
   ATTACHMENT_URL_SECRET: z.string().min(32, 'must be at least 32 characters').max(1024, 'must be at most 1024 characters').optional(),
   ATTACHMENT_URL_TTL_SECONDS: z.coerce.number().int('must be whole seconds').min(1).max(365 * 24 * 3600).default(86_400),
   PUBLIC_BASE_URL: z.string().url().optional(),
+  ATTACHMENT_STORE: z.enum(['redis', 'fs', 's3'], 'must be redis, fs or s3').default('redis'),
+  ATTACHMENT_DIR: z.string().min(1).optional(),
+  ATTACHMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  ATTACHMENT_SWEEP_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(3600),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3..63 characters of a-z 0-9 . -)').optional(),
+  S3_ENDPOINT: z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL').optional(),
+  S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a region name such as eu-central-1').optional(),
+  S3_FORCE_PATH_STYLE: boolFromEnv.default(false),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   PREFETCH: z.coerce.number().int().min(1).max(10_000).default(64),
   CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
@@ -235,6 +248,35 @@ function readTlsFiles(env: Partial<Record<`${'AMQP' | 'REDIS'}_TLS_${'CA' | 'CER
   return files;
 }
 
+/** ATTACHMENT_STORE and the variables of the chosen store; a variable of a store not chosen is an error (it would be ignored). */
+function attachmentStoreConfig(
+  v: Pick<z.infer<typeof envSchema>, 'ATTACHMENT_STORE' | 'ATTACHMENT_DIR' | 'S3_BUCKET' | 'S3_ENDPOINT' | 'S3_REGION' | 'S3_FORCE_PATH_STYLE'>,
+  env: NodeJS.ProcessEnv,
+): AttachmentStoreConfig {
+  if (v.ATTACHMENT_DIR !== undefined && v.ATTACHMENT_STORE !== 'fs') {
+    throw new ConfigError(`ATTACHMENT_DIR is set but ATTACHMENT_STORE is ${v.ATTACHMENT_STORE} (set ATTACHMENT_STORE=fs to keep attachments there)`);
+  }
+  if (v.S3_BUCKET !== undefined && v.ATTACHMENT_STORE !== 's3') {
+    throw new ConfigError(`S3_BUCKET is set but ATTACHMENT_STORE is ${v.ATTACHMENT_STORE} (set ATTACHMENT_STORE=s3 to keep attachments there)`);
+  }
+  switch (v.ATTACHMENT_STORE) {
+    case 'redis':
+      return { kind: 'redis' };
+    case 'fs':
+      if (!v.ATTACHMENT_DIR) throw new ConfigError('ATTACHMENT_DIR: required with ATTACHMENT_STORE=fs (a directory, shared by every instance)');
+      return { kind: 'fs', dir: path.resolve(v.ATTACHMENT_DIR) };
+    case 's3':
+      if (!v.S3_BUCKET) throw new ConfigError('S3_BUCKET: required with ATTACHMENT_STORE=s3');
+      return {
+        kind: 's3',
+        bucket: v.S3_BUCKET,
+        ...(v.S3_ENDPOINT && { endpoint: v.S3_ENDPOINT }),
+        region: v.S3_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        forcePathStyle: v.S3_FORCE_PATH_STYLE,
+      };
+  }
+}
+
 /** Reads env + config file once at start. Throws ConfigError naming the bad setting. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = envSchema.safeParse(env);
@@ -244,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const amqpTls = readTlsFiles(e.data, 'AMQP', e.data.AMQP_URL.every((u) => u.startsWith('amqps://')));
   const redisTls = readTlsFiles(e.data, 'REDIS', e.data.REDIS_URL.startsWith('rediss://'));
+  const attachmentStore = attachmentStoreConfig(e.data, env);
   const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);
   let raw: unknown;
   try {
@@ -293,6 +336,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     schedule: file.schedule,
     limits: file.limits,
     attachments: file.attachments,
+    attachmentStore,
+    attachmentTimeoutMs: e.data.ATTACHMENT_TIMEOUT_MS,
+    attachmentSweepSeconds: e.data.ATTACHMENT_SWEEP_SECONDS,
     topology: file.topology,
     tombstoneSeconds: file.tombstoneSeconds,
     dashboard: {

@@ -208,19 +208,23 @@ export function createHttpServer(d: HttpDeps): http.Server {
         }
         const denied = access.attachment(req, url, contactId, fileName);
         if (denied) return deny(res, denied);
+        // Only an unfinished item's attachment: after End, cancel or expiry it is 404 even before the bytes are gone.
         const it = await d.store.getItem(contactId);
         const att = it?.record.attachment;
-        const size = att && att.fileName === fileName ? await d.attachments.size(contactId) : null;
-        if (!att || size === null) return sendJson(res, 404, { error: 'no such attachment' });
+        const stored = att && att.fileName === fileName ? await d.attachments.open(contactId) : null;
+        if (!att || !stored) return sendJson(res, 404, { error: 'no such attachment' });
+        if (req.method === 'HEAD') stored.stream.destroy();
         res.writeHead(200, {
           'Content-Type': att.contentType,
-          'Content-Length': size,
+          'Content-Length': stored.size,
           'Content-Disposition': contentDisposition(att.fileName),
           'X-Content-SHA256': att.sha256,
           'Cache-Control': 'private, no-store',
           'X-Content-Type-Options': 'nosniff',
         });
-        await pipeline(d.attachments.stream(contactId), res);
+        if (req.method === 'HEAD') return void res.end();
+        // Streamed from the store (Redis chunks, the file, or the S3 GetObject body); a client that goes away ends it.
+        await pipeline(stored.stream, res);
       },
     ],
   ];

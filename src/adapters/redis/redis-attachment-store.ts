@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type Redis from 'ioredis';
-import type { AttachmentStore } from '../../ports/attachment-store';
+import type { AttachmentStore, StoredAttachment } from '../../ports/attachment-store';
 import { redisKeys } from './keys';
 
 const CHUNK_BYTES = 256 * 1024;
@@ -10,6 +10,7 @@ const CHUNK_BYTES = 256 * 1024;
  * of the small state commands of other items. The end/cancel/expire scripts delete the same key.
  */
 export class RedisAttachmentStore implements AttachmentStore {
+  readonly kind = 'redis';
   private readonly keys;
 
   constructor(private readonly redis: Redis, prefix: string) {
@@ -20,13 +21,14 @@ export class RedisAttachmentStore implements AttachmentStore {
     await this.redis.set(this.keys.attachment(contactId), data);
   }
 
-  async size(contactId: string): Promise<number | null> {
+  async open(contactId: string): Promise<StoredAttachment | null> {
     const key = this.keys.attachment(contactId);
     const [[, exists], [, len]] = ((await this.redis.pipeline().exists(key).strlen(key).exec()) ?? []) as [unknown, number][];
-    return exists ? len : null;
+    return exists ? { size: len, stream: this.stream(contactId) } : null;
   }
 
-  stream(contactId: string): Readable {
+  /** Streams the bytes in GETRANGE chunks, so a download never holds the whole value in memory twice. */
+  private stream(contactId: string): Readable {
     const key = this.keys.attachment(contactId);
     let offset = 0;
     const redis = this.redis;

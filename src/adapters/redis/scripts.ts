@@ -154,6 +154,8 @@ local cid, now = ARGV[2], tonumber(ARGV[3])
 local f = fields(cid)
 if not f then return { 'unknown' } end
 local had_att = redis.call('EXISTS', p .. 'att:' .. cid)
+-- fs/s3 stores keep no att: key: the record says whether there is an attachment to remove after this step.
+if had_att == 0 and f.rec and string.find(f.rec, '"attachment":{', 1, true) then had_att = 1 end
 remove_item(cid, f, 'ended', ARGV[4])
 local handled = now - f.receivedAt
 stat(ARGV[5], 'completed', f.taskType, f.entrance, 1)
