@@ -8,6 +8,7 @@ import { handleControlEvent, parseControlEvent } from './application/handle-cont
 import { handleInboundMessage } from './application/handle-inbound-message';
 import { flushEntrance } from './application/flush-entrance';
 import { replayUnfinished } from './application/replay-unfinished';
+import { DueTimerPoller } from './application/due-timers';
 import { sweepOrphanAttachments } from './application/attachment-lifecycle';
 import { createAttachmentStore, type AttachmentStoreHandle } from './adapters/attachments/create-attachment-store';
 import type { AppConfig } from './config/config';
@@ -61,6 +62,8 @@ export class WorkItemService {
   private http!: http.Server;
   private dashboard: Dashboard | null = null;
   private deps!: Deps;
+  /** expiresAt / activateAt: one poller per instance over the due sets in Redis. */
+  private dueTimers: DueTimerPoller | null = null;
   private durability: RedisDurability | null = null;
   private redisReady = false;
   private stopping = false;
@@ -174,6 +177,8 @@ export class WorkItemService {
     if (this.stopping) return;
     this.updateFlow();
     this.startupReplay = this.recoverAfterStart();
+    this.dueTimers = new DueTimerPoller(this.deps, () => this.redisReady && this.publisher.ready && !this.stopping);
+    this.dueTimers.start();
     this.startAttachmentSweep();
     log.info('service ready', { instance: this.instanceId, entrances: Object.keys(cfg.entrances) });
   }
@@ -337,6 +342,7 @@ export class WorkItemService {
     ]);
     if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
     await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.race([this.dueTimers?.stop(), new Promise((r) => setTimeout(r, 5000))]);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await Promise.race([this.sweeping, new Promise((r) => setTimeout(r, 2000))]);
     await Promise.all([

@@ -70,6 +70,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     replyTo: target.replyTo,
     correlationId: target.correlationId,
     ...(item.body !== undefined && { bodySha: sha256Hex(item.body) }),
+    ...(item.expiresAt !== undefined && { expiresAt: { text: item.expiresAt, ms: Date.parse(item.expiresAt) } }),
   });
   if (res.outcome === 'park_limit') {
     const error = workItemError(

@@ -43,18 +43,35 @@ export async function routeContact(
   return 'parked';
 }
 
-/** The item stayed parked too long: tell the contact center and the sender, state is already removed. */
+/** Why an item expired: parked longer than its entrance allows, or (contract 1.1) its `<expiresAt>` passed. */
+export type ExpiryCause = { kind: 'parked-too-long' } | { kind: 'expires-at'; expiresAt?: string; state: string };
+
+function expiryError(d: Deps, record: ContactRecord, cause: ExpiryCause) {
+  if (cause.kind === 'expires-at') {
+    const when = cause.expiresAt ? ` (${cause.expiresAt})` : '';
+    const where = cause.state === 'buffered' ? 'parked' : cause.state;
+    return workItemError('EXPIRED', `expiresAt${when} passed before the item was finished; it was ${where}`, '/workItem/expiresAt');
+  }
+  const ent = d.cfg.entrances[record.entrance];
+  const max = ent ? ent.maxParkSeconds : 0;
+  const allowed = max < 3600 ? `${max} s` : `${Number((max / 3600).toFixed(2))} h`;
+  return workItemError('EXPIRED', `parked longer than the entrance allows (${allowed}) while "${record.entrance}" was closed`, '/workItem/entrance');
+}
+
+/**
+ * The item expired (parked too long, or its expiresAt passed): tell the contact center (`contact.expired`) and the
+ * sender (EXPIRED to the original reply_to and correlation id, plus the receipts copy), put a copy on the error
+ * queue; the state is already removed.
+ */
 export async function expireContact(
   d: Deps,
   record: ContactRecord,
   target: { replyTo?: string; correlationId?: string },
   msg: InboundMessage | null,
+  cause: ExpiryCause = { kind: 'parked-too-long' },
 ): Promise<void> {
-  const ent = d.cfg.entrances[record.entrance];
-  const max = ent ? ent.maxParkSeconds : 0;
-  const allowed = max < 3600 ? `${max} s` : `${Number((max / 3600).toFixed(2))} h`;
-  const error = workItemError('EXPIRED', `parked longer than the entrance allows (${allowed}) while "${record.entrance}" was closed`, '/workItem/entrance');
-  const event = toClosedEvent('contact.expired', record, 'parked-too-long', d.newId(), new Date(d.now()));
+  const error = expiryError(d, record, cause);
+  const event = toClosedEvent('contact.expired', record, cause.kind, d.newId(), new Date(d.now()));
   if ((await d.messaging.publishEvent(event)) === 'returned') {
     d.log.warn('contact.expired event unroutable', { contactId: record.contactId, entrance: record.entrance });
   }
@@ -69,5 +86,8 @@ export async function expireContact(
   });
   await itemGone(d, { contactId: record.contactId, hadAttachment: record.attachment !== undefined, why: 'expired' });
   d.metrics.item('expired', { entrance: record.entrance, taskType: record.taskType, code: 'EXPIRED' });
-  d.log.info('parked item expired', { contactId: record.contactId, entrance: record.entrance });
+  d.log.info(cause.kind === 'expires-at' ? 'item expired: expiresAt passed' : 'parked item expired', {
+    contactId: record.contactId,
+    entrance: record.entrance,
+  });
 }

@@ -11,6 +11,22 @@ export interface AcceptInput {
   nowMs: number;
   /** sha256 (hex) of the body, so an update can tell whether it changes the body (only the preview is stored). */
   bodySha?: string;
+  /** `<expiresAt>`: as written, and its instant (the due-set score). */
+  expiresAt?: { text: string; ms: number };
+}
+
+/** A claimed expiry: the item has already left every index; its event, receipt and error copy are still to send. */
+export interface ExpiryClaim {
+  contactId: string;
+  record: ContactRecord;
+  replyTo?: string;
+  correlationId?: string;
+  /** The state the item was in when it expired. */
+  state: ItemState;
+  expiresAt?: string;
+  dueMs: number;
+  /** true: taken over from a claim whose lease ran out (its instance died before finishing). */
+  retaken: boolean;
 }
 
 export type AcceptResult =
@@ -144,6 +160,12 @@ export interface StateStore {
    * changed version (conflict); else stores the merged record, revision, update id and the new expiry.
    */
   applyUpdate(input: ApplyUpdateInput): Promise<ApplyUpdateResult>;
+  /**
+   * Claims up to `limit` expiries due at `nowMs` (and claims whose lease ran out), removing each item in the same
+   * step; `nextDueMs`: when the next one is due (null: none). Each claim is held for `leaseMs` until finishExpiry.
+   */
+  claimDueExpiries(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ExpiryClaim[]; nextDueMs: number | null }>;
+  finishExpiry(contactId: string): Promise<void>;
   setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
   entrances(names: string[]): Promise<EntranceState[]>;
   isOpen(name: string): Promise<boolean>;

@@ -28,6 +28,9 @@ export interface WorkItemFields {
   body: string;
   priority: number | string;
   dueAt: string;
+  /** Contract 1.1. */
+  expiresAt: string;
+  activateAt: string;
   customer: { name?: string; email?: string; phone?: string };
   /** Value of the task key; '' sends it empty, null leaves the item out. */
   taskType: string | null;
@@ -88,6 +91,8 @@ export function workItem(fields: Partial<WorkItemFields> = {}): BuiltWorkItem {
   xml += element('subject', f.subject);
   xml += element('body', f.body);
   xml += element('dueAt', f.dueAt);
+  xml += element('expiresAt', f.expiresAt);
+  xml += element('activateAt', f.activateAt);
   if (f.customer) {
     const c = f.customer;
     xml += `  <customer>${[['name', c.name], ['email', c.email], ['phone', c.phone]]

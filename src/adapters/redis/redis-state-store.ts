@@ -8,6 +8,7 @@ import type {
   CancelResult,
   EndResult,
   EntranceState,
+  ExpiryClaim,
   ItemState,
   MinuteStatsRow,
   ParkResult,
@@ -109,6 +110,8 @@ export class RedisStateStore implements StateStore {
       r.taskType,
       minuteBucket(input.nowMs),
       input.bodySha ?? '',
+      input.expiresAt?.text ?? '',
+      input.expiresAt?.ms ?? 0,
     )) as string[];
     if (outcome === 'park_limit') return { outcome };
     if (outcome === 'duplicate') return { outcome, contactId, state: state as ItemState, record: parseRecord(rec) };
@@ -194,6 +197,25 @@ export class RedisStateStore implements StateStore {
       default:
         return { outcome: 'not_found' };
     }
+  }
+
+  async claimDueExpiries(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ExpiryClaim[]; nextDueMs: number | null }> {
+    const [rows, next] = (await this.run.claimExpired(nowMs, limit, leaseMs, this.tombstoneSeconds, minuteBucket(nowMs))) as [string[][], string];
+    const claims = rows.map(([contactId, rec, replyTo, corrId, state, expiresAt, dueMs, retaken]) => ({
+      contactId,
+      record: parseRecord(rec),
+      ...(replyTo !== '' && { replyTo }),
+      ...(corrId !== '' && { correlationId: corrId }),
+      state: state as ItemState,
+      ...(expiresAt !== '' && { expiresAt }),
+      dueMs: Number(dueMs),
+      retaken: retaken === '1',
+    }));
+    return { claims, nextDueMs: next === '' ? null : Number(next) };
+  }
+
+  async finishExpiry(contactId: string): Promise<void> {
+    await this.run.finishExpired(contactId);
   }
 
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {

@@ -86,7 +86,7 @@ export const SCRIPTS = {
    * Records a new item as unfinished, or reports the duplicate. Decides routed vs buffered from the
    * entrance state read in the same step, so a close/open can never split an item's fate.
    * ARGV: prefix, contactId, source, externalId, entrance, recJson, nowMs, maxParked, replyTo, corrId, taskType, minute,
-   * bodySha|''
+   * bodySha|'', expiresAt|'', expireMs
    */
   acceptItem: `${KEY_HELPERS}
 local cid, source, ext, entrance = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -109,6 +109,10 @@ local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', item_key(cid), 'rec', ARGV[6], 'state', state, 'entrance', entrance, 'source', source,
   'externalId', ext, 'taskType', task, 'seq', seq, 'receivedAt', now, 'replyTo', ARGV[9], 'corrId', ARGV[10])
 if ARGV[13] and ARGV[13] ~= '' then redis.call('HSET', item_key(cid), 'bodySha', ARGV[13]) end
+if ARGV[14] and ARGV[14] ~= '' then
+  redis.call('HSET', item_key(cid), 'expiresAt', ARGV[14])
+  redis.call('ZADD', due_expire, ARGV[15], cid)
+end
 if state == 'buffered' then
   redis.call('HSET', item_key(cid), 'parkedAt', now)
   redis.call('ZADD', parked_key(entrance), seq, cid)
@@ -223,6 +227,56 @@ end
 if ARGV[11] ~= '' then redis.call('HSET', k, 'bodySha', ARGV[11]) end
 stat(ARGV[13], 'updated', ARGV[12], f.entrance, 1)
 return { 'updated', f.state }
+`,
+
+  /**
+   * Claims due expiries (expiresAt passed): each item leaves every index in this step (tombstoned, counted) and an
+   * outbox entry `expiring:<cid>` keeps what its event and receipt need, claimed in `due:expire:claimed` with a lease
+   * deadline until finishExpired. A claim whose lease ran out (its instance died before finishing) is taken over first.
+   * So with several instances each expiry is claimed once, and an unfinished one is finished after a crash.
+   * ARGV: prefix, nowMs, limit, leaseMs, tombTtl, minute → { {cid, rec, replyTo, corrId, state, expiresAt, dueMs, retaken}... }, nextDueMs|''
+   */
+  claimExpired: `${KEY_HELPERS}
+local now, limit, lease = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local claimed = due_expire .. ':claimed'
+local out = {}
+local retake = redis.call('ZRANGEBYSCORE', claimed, '-inf', now, 'LIMIT', 0, limit)
+for _, cid in ipairs(retake) do
+  local v = redis.call('HMGET', p .. 'expiring:' .. cid, 'rec', 'replyTo', 'corrId', 'state', 'expiresAt', 'dueMs')
+  if v[1] then
+    redis.call('ZADD', claimed, now + lease, cid)
+    table.insert(out, { cid, v[1], v[2] or '', v[3] or '', v[4] or '', v[5] or '', v[6] or '0', '1' })
+  else
+    redis.call('ZREM', claimed, cid)
+  end
+end
+if #out < limit then
+  local due = redis.call('ZRANGEBYSCORE', due_expire, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit - #out)
+  for i = 1, #due, 2 do
+    local cid, due_ms = due[i], due[i + 1]
+    redis.call('ZREM', due_expire, cid)
+    local f = fields(cid)
+    if f and (f.state == 'routed' or f.state == 'buffered' or f.state == 'scheduled') then
+      local exp = redis.call('HGET', item_key(cid), 'expiresAt') or ''
+      local ok = p .. 'expiring:' .. cid
+      redis.call('HSET', ok, 'rec', f.rec, 'replyTo', f.replyTo, 'corrId', f.corrId, 'state', f.state, 'expiresAt', exp, 'dueMs', due_ms)
+      redis.call('EXPIRE', ok, ARGV[5])
+      remove_item(cid, f, 'expired', ARGV[5])
+      stat(ARGV[6], 'expired', f.taskType, f.entrance, 1)
+      redis.call('ZADD', claimed, now + lease, cid)
+      table.insert(out, { cid, f.rec, f.replyTo, f.corrId, f.state, exp, due_ms, '0' })
+    end
+  end
+end
+local nxt = redis.call('ZRANGE', due_expire, 0, 0, 'WITHSCORES')
+return { out, nxt[2] or '' }
+`,
+
+  /** The expiry's event, receipt and error copy are confirmed: drop its outbox entry. ARGV: prefix, contactId */
+  finishExpired: `${KEY_HELPERS}
+redis.call('DEL', p .. 'expiring:' .. ARGV[2])
+redis.call('ZREM', due_expire .. ':claimed', ARGV[2])
+return 1
 `,
 
   /** ARGV: prefix, entrance, state (open|closed), by, nowIso. Returns 1 when the state changed. */

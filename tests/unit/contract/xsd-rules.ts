@@ -176,13 +176,6 @@ export const XSD_CANNOT_EXPRESS: readonly DisagreementRule[] = [
 
 export const NOT_YET_IMPLEMENTED: readonly DisagreementRule[] = [
   {
-    id: 'expires-at',
-    rule: '<expiresAt> in <workItem> and <updateWorkItem> (contract 1.1 "Expiry").',
-    reason: 'Not implemented in the parser yet: an unknown element (INVALID_FIELD).',
-    stricter: 'service',
-    cases: ['case: expiresAt', 'case: expiresAt empty', 'case: update every field'],
-  },
-  {
     id: 'activate-at',
     rule: '<activateAt> in <workItem> (contract 1.1 "Scheduled items"); now or in the past routes at once.',
     reason: 'Not implemented in the parser yet: an unknown element (INVALID_FIELD).',
