@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
+import { envSchema } from '../../src/config/config';
 import { amqpUrl } from './broker';
 import { registerExitCleanup, spawnTracked } from './child-reaper';
 import { httpRequest } from './http';
@@ -33,40 +34,15 @@ export const DEFAULT_TEST_CONFIG: Readonly<Record<string, unknown>> = Object.fre
   },
 });
 
-/** Env the service reads; inherited values are dropped so the developer's shell cannot leak into a test. */
-const SERVICE_ENV_KEYS = [
-  'AMQP_URL',
-  'REDIS_URL',
-  'REDIS_KEY_PREFIX',
-  'HTTP_PORT',
-  'HTTP_HOST',
-  'API_TOKENS',
-  'API_TOKENS_FILE',
-  'METRICS_TOKEN',
-  'ATTACHMENT_URL_SECRET',
-  'ATTACHMENT_URL_TTL_SECONDS',
-  'ATTACHMENT_STORE',
-  'ATTACHMENT_DIR',
-  'ATTACHMENT_TIMEOUT_MS',
-  'ATTACHMENT_SWEEP_SECONDS',
-  'S3_BUCKET',
-  'S3_ENDPOINT',
-  'S3_REGION',
-  'S3_FORCE_PATH_STYLE',
-  'PUBLIC_BASE_URL',
-  'LOG_LEVEL',
-  'PREFETCH',
-  'CONFIRM_TIMEOUT_MS',
-  'SHUTDOWN_TIMEOUT_MS',
-  'REQUIRE_DURABLE_REDIS',
-  'WORKITEM_CONFIG',
-  'AMQP_TLS_CA_FILE',
-  'AMQP_TLS_CERT_FILE',
-  'AMQP_TLS_KEY_FILE',
-  'REDIS_TLS_CA_FILE',
-  'REDIS_TLS_CERT_FILE',
-  'REDIS_TLS_KEY_FILE',
-];
+/**
+ * Env the service reads, derived from the config's env schema (so a setting added there is covered here), plus the
+ * standard OpenTelemetry and AWS variables the SDKs read: inherited values are dropped so the developer's shell
+ * cannot leak into a test.
+ */
+const SERVICE_ENV_PREFIXES = ['OTEL_', 'AWS_'];
+function isServiceEnvKey(key: string): boolean {
+  return Object.hasOwn(envSchema.shape, key) || SERVICE_ENV_PREFIXES.some((p) => key.startsWith(p));
+}
 
 export interface StartServiceOptions {
   vhost: string;
@@ -144,7 +120,7 @@ export async function startService(opts: StartServiceOptions): Promise<ServiceHa
   const port = opts.httpPort ?? (await freePort());
   const baseUrl = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of SERVICE_ENV_KEYS) delete env[key];
+  for (const key of Object.keys(env)) if (isServiceEnvKey(key)) delete env[key];
   Object.assign(env, {
     AMQP_URL: amqpUrl(opts.vhost),
     REDIS_URL: opts.redisUrl ?? DEFAULT_REDIS_URL,
