@@ -1,5 +1,6 @@
+import type { ActivationClaim } from '../ports/state-store';
 import type { Deps } from './deps';
-import { expireContact } from './route-contact';
+import { expireContact, recordBody, routeContact } from './route-contact';
 
 /** A claim not finished within this long (its instance died, or the broker did not confirm) is taken over. */
 export const CLAIM_LEASE_MS = 60_000;
@@ -13,6 +14,7 @@ const JITTER_MS = 25;
 
 export interface TickResult {
   expired: number;
+  activated: number;
   /** The earliest due time still waiting (ms), or null. */
   nextDueMs: number | null;
   /** Claims whose publishing failed: left claimed, taken over after the lease. */
@@ -24,6 +26,25 @@ export interface TickResult {
  * then finishes its claim. Many instances may run this at once: the claim scripts hand each entry to one of them.
  */
 export async function fireDueTimers(d: Deps): Promise<TickResult> {
+  // Expiries first: an item whose expiresAt and activateAt are both due expires rather than routes.
+  const exp = await fireDueExpiries(d);
+  const act = await fireDueActivations(d);
+  const nexts = [exp.nextDueMs, act.nextDueMs].filter((n): n is number => n !== null);
+  return {
+    expired: exp.done,
+    activated: act.done,
+    failed: exp.failed + act.failed,
+    nextDueMs: nexts.length ? Math.min(...nexts) : null,
+  };
+}
+
+interface KindResult {
+  done: number;
+  failed: number;
+  nextDueMs: number | null;
+}
+
+async function fireDueExpiries(d: Deps): Promise<KindResult> {
   let expired = 0;
   let failed = 0;
   let nextDueMs: number | null = null;
@@ -55,7 +76,56 @@ export async function fireDueTimers(d: Deps): Promise<TickResult> {
     });
     if (claims.length < BATCH) break;
   }
-  return { expired, nextDueMs, failed };
+  return { done: expired, nextDueMs, failed };
+}
+
+/**
+ * A scheduled item's activateAt is reached: the claim made it a new arrival in Redis (routed, or parked when its
+ * entrance is closed now); publish its contact.created (an event nobody takes parks it, as for any arrival) or its
+ * parked message. No receipt: the sender had `scheduled`.
+ */
+async function activate(d: Deps, c: ActivationClaim): Promise<void> {
+  const labels = { entrance: c.record.entrance, taskType: c.record.taskType };
+  let outcome: string;
+  if (c.state === 'routed') {
+    outcome = await routeContact(d, c.record, { replayed: false, msg: null });
+  } else {
+    await d.messaging.park(c.record.entrance, c.contactId, null, recordBody(c.record));
+    outcome = 'parked';
+  }
+  await d.store.finishActivation(c.contactId);
+  d.metrics.item('activated', labels);
+  d.log.info('scheduled item activated', {
+    contactId: c.contactId,
+    entrance: c.record.entrance,
+    outcome,
+    ...(c.retaken ? { retaken: true } : { lateMs: d.now() - c.dueMs }),
+  });
+}
+
+async function fireDueActivations(d: Deps): Promise<KindResult> {
+  let activated = 0;
+  let failed = 0;
+  let nextDueMs: number | null = null;
+  for (let i = 0; i < MAX_BATCHES_PER_TICK; i++) {
+    const { claims, nextDueMs: next } = await d.store.claimDueActivations(d.now(), BATCH, CLAIM_LEASE_MS);
+    nextDueMs = next;
+    // In claim order (oldest due first) on one channel; confirms are awaited together.
+    const results = await Promise.allSettled(claims.map((c) => activate(d, c)));
+    results.forEach((r, j) => {
+      if (r.status === 'fulfilled') activated++;
+      else {
+        failed++;
+        d.log.warn('activation not confirmed; its claim is taken over after the lease', {
+          contactId: claims[j].contactId,
+          leaseMs: CLAIM_LEASE_MS,
+          error: (r.reason as Error)?.message,
+        });
+      }
+    });
+    if (claims.length < BATCH) break;
+  }
+  return { done: activated, nextDueMs, failed };
 }
 
 /**
@@ -99,7 +169,7 @@ export class DueTimerPoller {
     if (this.canRun()) {
       try {
         const r = await fireDueTimers(this.d);
-        if (r.expired > 0) this.d.log.info('due timers fired', { expired: r.expired });
+        if (r.expired + r.activated > 0) this.d.log.info('due timers fired', { expired: r.expired, activated: r.activated });
         if (r.nextDueMs !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, r.nextDueMs - this.d.now()));
       } catch (err) {
         this.d.log.warn('due timers: round failed; retried', { error: (err as Error).message });

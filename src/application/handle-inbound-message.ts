@@ -71,6 +71,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     correlationId: target.correlationId,
     ...(item.body !== undefined && { bodySha: sha256Hex(item.body) }),
     ...(item.expiresAt !== undefined && { expiresAt: { text: item.expiresAt, ms: Date.parse(item.expiresAt) } }),
+    ...(item.activateAt !== undefined && { activateAt: { text: item.activateAt, ms: Date.parse(item.activateAt) } }),
   });
   if (res.outcome === 'park_limit') {
     const error = workItemError(
@@ -81,7 +82,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     return rejectMessage(d, msg, error, { externalId: item.externalId, source: item.source, ...labels });
   }
 
-  let status: 'accepted' | 'buffered' | 'duplicate';
+  let status: 'accepted' | 'buffered' | 'scheduled' | 'duplicate';
   const stored = res.outcome === 'duplicate' ? res.record : record;
   // From here on every line logged for this message names the item.
   d = { ...d, log: d.log.child({ contactId: stored.contactId, externalId: stored.externalId, source: stored.source }) };
@@ -92,6 +93,7 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     if (msg.redelivered) {
       if (item.attachment) await putAttachment(d, stored.contactId, item.attachment.data);
       if (res.state === 'routed') status = (await routeContact(d, stored, { replayed: false, msg })) === 'routed' ? 'accepted' : 'buffered';
+      else if (res.state === 'scheduled') status = 'scheduled'; // nothing to publish before its activateAt
       else {
         await d.messaging.park(stored.entrance, stored.contactId, msg);
         status = 'buffered';
@@ -103,6 +105,9 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     if (res.outcome === 'buffered') {
       await d.messaging.park(item.entrance, contactId, msg);
       status = 'buffered';
+    } else if (res.outcome === 'scheduled') {
+      // No event and no parked message yet: the activation timer (due:activate in Redis) routes it at its activateAt.
+      status = 'scheduled';
     } else {
       status = (await routeContact(d, record, { replayed: false, msg })) === 'routed' ? 'accepted' : 'buffered';
     }

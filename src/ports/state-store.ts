@@ -13,6 +13,18 @@ export interface AcceptInput {
   bodySha?: string;
   /** `<expiresAt>`: as written, and its instant (the due-set score). */
   expiresAt?: { text: string; ms: number };
+  /** `<activateAt>`: after nowMs, the item is `scheduled` until then. */
+  activateAt?: { text: string; ms: number };
+}
+
+/** A claimed activation: the item is routed or parked in Redis already; its event or parked message is to send. */
+export interface ActivationClaim {
+  contactId: string;
+  state: 'routed' | 'buffered';
+  record: ContactRecord;
+  /** The activateAt instant (0 for a retaken claim). */
+  dueMs: number;
+  retaken: boolean;
 }
 
 /** A claimed expiry: the item has already left every index; its event, receipt and error copy are still to send. */
@@ -30,7 +42,7 @@ export interface ExpiryClaim {
 }
 
 export type AcceptResult =
-  | { outcome: 'accepted' | 'buffered'; contactId: string }
+  | { outcome: 'accepted' | 'buffered' | 'scheduled'; contactId: string }
   | { outcome: 'duplicate'; contactId: string; state: ItemState; record: ContactRecord }
   | { outcome: 'park_limit' };
 
@@ -92,6 +104,9 @@ export interface StoredItem {
   state: ItemState;
   record: ContactRecord;
   parkedAt?: number;
+  /** Contract 1.1, as the sender wrote them; activateAt only while the item is scheduled. */
+  expiresAt?: string;
+  activateAt?: string;
 }
 
 export interface EntranceState {
@@ -166,6 +181,12 @@ export interface StateStore {
    */
   claimDueExpiries(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ExpiryClaim[]; nextDueMs: number | null }>;
   finishExpiry(contactId: string): Promise<void>;
+  /**
+   * Claims up to `limit` scheduled items whose activateAt is reached (and claims whose lease ran out): each is routed
+   * or parked (entrance closed) in the same step, as a new arrival; held for `leaseMs` until finishActivation.
+   */
+  claimDueActivations(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ActivationClaim[]; nextDueMs: number | null }>;
+  finishActivation(contactId: string): Promise<void>;
   setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
   entrances(names: string[]): Promise<EntranceState[]>;
   isOpen(name: string): Promise<boolean>;

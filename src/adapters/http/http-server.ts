@@ -102,7 +102,8 @@ export function parseItemQuery(
   if (rawState !== undefined) {
     if (rawState === 'routed') state = 'routed';
     else if (rawState === 'buffered' || rawState === 'parked') state = 'buffered';
-    else return bad('state', 'must be routed, buffered or parked (the same as buffered)');
+    else if (rawState === 'scheduled') state = 'scheduled';
+    else return bad('state', 'must be routed, buffered, parked (the same as buffered) or scheduled');
   }
   const rawLimit = get('limit');
   const limit = rawLimit === undefined ? defaults.limit : Number(rawLimit);
@@ -139,7 +140,14 @@ export async function listItems(
 }
 
 function itemView(it: StoredItem) {
-  return { ...it.record, state: it.state, seq: it.seq, parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : undefined };
+  return {
+    ...it.record,
+    state: it.state,
+    seq: it.seq,
+    parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : undefined,
+    expiresAt: it.expiresAt,
+    activateAt: it.activateAt,
+  };
 }
 
 /** Health, readiness, metrics, attachments and the small JSON API. */

@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import type { ContactRecord } from '../../domain/contact-event';
 import type {
   AcceptInput,
+  ActivationClaim,
   AcceptResult,
   ApplyUpdateInput,
   ApplyUpdateResult,
@@ -112,10 +113,12 @@ export class RedisStateStore implements StateStore {
       input.bodySha ?? '',
       input.expiresAt?.text ?? '',
       input.expiresAt?.ms ?? 0,
+      input.activateAt?.text ?? '',
+      input.activateAt?.ms ?? 0,
     )) as string[];
     if (outcome === 'park_limit') return { outcome };
     if (outcome === 'duplicate') return { outcome, contactId, state: state as ItemState, record: parseRecord(rec) };
-    return { outcome: outcome as 'accepted' | 'buffered', contactId };
+    return { outcome: outcome as 'accepted' | 'buffered' | 'scheduled', contactId };
   }
 
   async parkRouted(contactId: string, nowMs: number): Promise<ParkResult> {
@@ -218,6 +221,22 @@ export class RedisStateStore implements StateStore {
     await this.run.finishExpired(contactId);
   }
 
+  async claimDueActivations(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ActivationClaim[]; nextDueMs: number | null }> {
+    const [rows, next] = (await this.run.claimActivations(nowMs, limit, leaseMs, minuteBucket(nowMs))) as [string[][], string];
+    const claims = rows.map(([contactId, state, rec, dueMs, retaken]) => ({
+      contactId,
+      state: state as 'routed' | 'buffered',
+      record: parseRecord(rec),
+      dueMs: Number(dueMs),
+      retaken: retaken === '1',
+    }));
+    return { claims, nextDueMs: next === '' ? null : Number(next) };
+  }
+
+  async finishActivation(contactId: string): Promise<void> {
+    await this.run.finishActivation(contactId);
+  }
+
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {
     const changed = await this.run.setEntrance(name, open ? 'open' : 'closed', by, new Date(nowMs).toISOString());
     return { changed: changed === 1 };
@@ -246,20 +265,30 @@ export class RedisStateStore implements StateStore {
   async pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]> {
     const flat = (await this.run.pageUnfinished(afterSeq, limit)) as string[];
     const items: StoredItem[] = [];
-    for (let i = 0; i < flat.length; i += 5) {
+    for (let i = 0; i < flat.length; i += 7) {
       items.push({
         seq: Number(flat[i]),
         contactId: flat[i + 1],
         state: flat[i + 2] as ItemState,
         parkedAt: flat[i + 3] ? Number(flat[i + 3]) : undefined,
         record: parseRecord(flat[i + 4]),
+        ...(flat[i + 5] && { expiresAt: flat[i + 5] }),
+        ...(flat[i + 6] && flat[i + 2] === 'scheduled' && { activateAt: flat[i + 6] }),
       });
     }
     return items;
   }
 
   async getItem(contactId: string): Promise<StoredItem | null> {
-    const [state, seq, parkedAt, rec] = await this.redis.hmget(this.keys.item(contactId), 'state', 'seq', 'parkedAt', 'rec');
+    const [state, seq, parkedAt, rec, expiresAt, activateAt] = await this.redis.hmget(
+      this.keys.item(contactId),
+      'state',
+      'seq',
+      'parkedAt',
+      'rec',
+      'expiresAt',
+      'activateAt',
+    );
     if (!state || !rec) return null;
     return {
       contactId,
@@ -267,6 +296,8 @@ export class RedisStateStore implements StateStore {
       state: state as ItemState,
       parkedAt: parkedAt ? Number(parkedAt) : undefined,
       record: parseRecord(rec),
+      ...(expiresAt && { expiresAt }),
+      ...(activateAt && state === 'scheduled' && { activateAt }),
     };
   }
 

@@ -86,7 +86,8 @@ export const SCRIPTS = {
    * Records a new item as unfinished, or reports the duplicate. Decides routed vs buffered from the
    * entrance state read in the same step, so a close/open can never split an item's fate.
    * ARGV: prefix, contactId, source, externalId, entrance, recJson, nowMs, maxParked, replyTo, corrId, taskType, minute,
-   * bodySha|'', expiresAt|'', expireMs
+   * bodySha|'', expiresAt|'', expireMs, activateAt|'', activateMs: an activateMs after nowMs makes the item `scheduled`
+   * (entry in due:activate; the entrance is looked at when it activates).
    */
   acceptItem: `${KEY_HELPERS}
 local cid, source, ext, entrance = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -101,7 +102,10 @@ if existing then
   redis.call('HDEL', p .. 'ext', source .. '|' .. ext)
 end
 local state = 'routed'
-if redis.call('HGET', p .. 'entrance:' .. entrance, 'state') == 'closed' then
+local activate_ms = tonumber(ARGV[17] or '')
+if ARGV[16] and ARGV[16] ~= '' and activate_ms and activate_ms > now then
+  state = 'scheduled'
+elseif redis.call('HGET', p .. 'entrance:' .. entrance, 'state') == 'closed' then
   if redis.call('ZCARD', parked_key(entrance)) >= max_parked then return { 'park_limit', '', '', '' } end
   state = 'buffered'
 end
@@ -116,11 +120,15 @@ end
 if state == 'buffered' then
   redis.call('HSET', item_key(cid), 'parkedAt', now)
   redis.call('ZADD', parked_key(entrance), seq, cid)
+elseif state == 'scheduled' then
+  redis.call('HSET', item_key(cid), 'activateAt', ARGV[16])
+  redis.call('ZADD', due_activate, activate_ms, cid)
 end
 redis.call('HSET', p .. 'ext', source .. '|' .. ext, cid)
 redis.call('ZADD', p .. 'unfinished', seq, cid)
-stat(minute, state == 'routed' and 'accepted' or 'buffered', task, entrance, 1)
-return { state == 'routed' and 'accepted' or 'buffered', cid, state, '' }
+local outcome = ({ routed = 'accepted', buffered = 'buffered', scheduled = 'scheduled' })[state]
+stat(minute, outcome, task, entrance, 1)
+return { outcome, cid, state, '' }
 `,
 
   /** A parked message's TTL retry: expire it, or say whether its entrance is open. ARGV: prefix, contactId, nowMs, maxParkMs, tombTtlSeconds, minute, flushLockName */
@@ -279,6 +287,59 @@ redis.call('ZREM', due_expire .. ':claimed', ARGV[2])
 return 1
 `,
 
+  /**
+   * Claims due activations (activateAt reached): each scheduled item becomes a new arrival in this step — routed, or
+   * parked (buffered, in the parked order) when its entrance is closed now — with a new seq, and is claimed in
+   * `due:activate:claimed` with a lease deadline until finishActivation (its event published or its message parked).
+   * A claim whose lease ran out is taken over first, the item's state (routed or buffered) saying what is left to do.
+   * ARGV: prefix, nowMs, limit, leaseMs, minute → { {cid, state, rec, dueMs, retaken}... }, nextDueMs|''
+   */
+  claimActivations: `${KEY_HELPERS}
+local now, limit, lease = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local claimed = due_activate .. ':claimed'
+local out = {}
+local retake = redis.call('ZRANGEBYSCORE', claimed, '-inf', now, 'LIMIT', 0, limit)
+for _, cid in ipairs(retake) do
+  local f = fields(cid)
+  if f and (f.state == 'routed' or f.state == 'buffered') then
+    redis.call('ZADD', claimed, now + lease, cid)
+    table.insert(out, { cid, f.state, f.rec, '0', '1' })
+  else
+    redis.call('ZREM', claimed, cid)
+  end
+end
+if #out < limit then
+  local due = redis.call('ZRANGEBYSCORE', due_activate, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit - #out)
+  for i = 1, #due, 2 do
+    local cid, due_ms = due[i], due[i + 1]
+    redis.call('ZREM', due_activate, cid)
+    local f = fields(cid)
+    if f and f.state == 'scheduled' then
+      local state = 'routed'
+      if redis.call('HGET', p .. 'entrance:' .. f.entrance, 'state') == 'closed' then state = 'buffered' end
+      local seq = redis.call('INCR', p .. 'seq')
+      redis.call('HSET', item_key(cid), 'state', state, 'seq', seq)
+      redis.call('ZADD', p .. 'unfinished', seq, cid)
+      if state == 'buffered' then
+        redis.call('HSET', item_key(cid), 'parkedAt', now)
+        redis.call('ZADD', parked_key(f.entrance), seq, cid)
+      end
+      stat(ARGV[5], 'activated', f.taskType, f.entrance, 1)
+      redis.call('ZADD', claimed, now + lease, cid)
+      table.insert(out, { cid, state, f.rec, due_ms, '0' })
+    end
+  end
+end
+local nxt = redis.call('ZRANGE', due_activate, 0, 0, 'WITHSCORES')
+return { out, nxt[2] or '' }
+`,
+
+  /** The activation's event is confirmed, or its parked message is: drop the claim. ARGV: prefix, contactId */
+  finishActivation: `${KEY_HELPERS}
+redis.call('ZREM', due_activate .. ':claimed', ARGV[2])
+return 1
+`,
+
   /** ARGV: prefix, entrance, state (open|closed), by, nowIso. Returns 1 when the state changed. */
   setEntrance: `${KEY_HELPERS}
 local k = p .. 'entrance:' .. ARGV[2]
@@ -288,16 +349,16 @@ redis.call('HSET', k, 'state', ARGV[3], 'since', ARGV[5], 'by', ARGV[4])
 return 1
 `,
 
-  /** ARGV: prefix, afterSeq, limit → flat list seq, cid, state, parkedAt, rec ... */
+  /** ARGV: prefix, afterSeq, limit → flat list seq, cid, state, parkedAt, rec, expiresAt, activateAt ... */
   pageUnfinished: `${KEY_HELPERS}
 local ids = redis.call('ZRANGEBYSCORE', p .. 'unfinished', '(' .. ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for i = 1, #ids, 2 do
   local cid = ids[i]
-  local v = redis.call('HMGET', item_key(cid), 'state', 'parkedAt', 'rec')
+  local v = redis.call('HMGET', item_key(cid), 'state', 'parkedAt', 'rec', 'expiresAt', 'activateAt')
   if v[1] then
     table.insert(out, ids[i + 1]); table.insert(out, cid); table.insert(out, v[1])
-    table.insert(out, v[2] or ''); table.insert(out, v[3])
+    table.insert(out, v[2] or ''); table.insert(out, v[3]); table.insert(out, v[4] or ''); table.insert(out, v[5] or '')
   end
 end
 return out

@@ -36,6 +36,7 @@ export const WORK_ITEM_SPEC: ElementSpec = {
     body: single(TEXT),
     dueAt: single(TEXT),
     expiresAt: single(TEXT),
+    activateAt: single(TEXT),
     customer: single(CUSTOMER),
     contactData: single(CONTACT_DATA),
     attachment: single({ attributes: ['fileName', 'contentType', 'encoding'], text: true }),

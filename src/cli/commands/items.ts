@@ -7,7 +7,7 @@ import { print, printJson, renderTable } from '../output';
 
 interface ItemsOptions {
   entrance?: string;
-  state?: 'routed' | 'parked' | 'buffered';
+  state?: 'routed' | 'parked' | 'buffered' | 'scheduled';
   taskType?: string;
   limit: number;
   cursor: number;
@@ -17,14 +17,13 @@ interface ItemsOptions {
 export function registerItems(program: Command): void {
   program
     .command('items')
-    .description('list unfinished work items (routed to the contact center or parked), oldest first, from Redis')
+    .description('list unfinished work items (routed to the contact center, parked or scheduled), oldest first, from Redis')
     .option('--entrance <name>', 'only items for this entrance')
     .addOption(
-      new Option('--state <state>', 'only items in this state: routed (accepted, waiting for End) or parked (= buffered)').choices([
-        'routed',
-        'parked',
-        'buffered',
-      ]),
+      new Option(
+        '--state <state>',
+        'only items in this state: routed (accepted, waiting for End), parked (= buffered) or scheduled (waiting for activateAt)',
+      ).choices(['routed', 'parked', 'buffered', 'scheduled']),
     )
     .option('--task-type <type>', 'only items of this task type')
     .option('--limit <n>', 'page size (1..500)', integerParser(1, 500), 50)
@@ -35,6 +34,7 @@ export function registerItems(program: Command): void {
       examples(
         'workitem items',
         'workitem items --entrance loans --state parked',
+        'workitem items --state scheduled',
         'workitem items --task-type loan-review --limit 100 --json',
         'workitem items --cursor 4711',
       ),
@@ -58,6 +58,8 @@ export function registerItems(program: Command): void {
           source: it.record.source,
           receivedAt: it.record.receivedAt,
           parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : null,
+          activateAt: it.activateAt ?? null,
+          expiresAt: it.expiresAt ?? null,
           priority: it.record.priority,
           subject: it.record.subject,
           seq: it.seq,
@@ -74,6 +76,7 @@ export function registerItems(program: Command): void {
                 { header: 'EXTERNAL ID', value: (i) => i.externalId },
                 { header: 'SOURCE', value: (i) => i.source },
                 { header: 'RECEIVED AT', value: (i) => i.receivedAt },
+                ...(items.some((i) => i.activateAt) ? [{ header: 'ACTIVATE AT', value: (i: (typeof items)[number]) => i.activateAt ?? '' }] : []),
               ],
               items,
             ),

@@ -175,13 +175,6 @@ export const XSD_CANNOT_EXPRESS: readonly DisagreementRule[] = [
 ];
 
 export const NOT_YET_IMPLEMENTED: readonly DisagreementRule[] = [
-  {
-    id: 'activate-at',
-    rule: '<activateAt> in <workItem> (contract 1.1 "Scheduled items"); now or in the past routes at once.',
-    reason: 'Not implemented in the parser yet: an unknown element (INVALID_FIELD).',
-    stricter: 'service',
-    cases: ['case: activateAt', 'case: activateAt in the past'],
-  },
 ];
 
 export const SERVICE_GAPS: readonly DisagreementRule[] = [];

@@ -1,4 +1,4 @@
-import { expectInvalid, expectItem, parse, workItemXml } from './xml-test-helpers';
+import { expectInvalid, expectItem, parse, withOpts, workItemXml } from './xml-test-helpers';
 
 /** Contract 1.1: <expiresAt> (workItem, updateWorkItem) — times relative to arrival. */
 
@@ -73,3 +73,34 @@ describe('<expiresAt>', () => {
   });
 });
 
+
+describe('<activateAt>', () => {
+  it('in <workItem>: at most schedule.maxDays (default 30) ahead; now or in the past is allowed (routed at once)', () => {
+    for (const when of [inSeconds(3), inDays(29.9), inDays(-1), '2001-01-01T00:00:00Z', '0001-01-01T00:00:00Z']) {
+      expect(expectItem(parse(workItemXml({ activateAt: when }))).activateAt).toBe(when);
+    }
+    const e = expectInvalid(parse(workItemXml({ activateAt: inDays(30.01) })), 'INVALID_FIELD', '/workItem/activateAt');
+    expect(e.message).toMatch(/30 days ahead \(schedule.maxDays\)/);
+    expectInvalid(parse(workItemXml({ activateAt: '9999-12-31T23:59:59Z' })), 'INVALID_FIELD', '/workItem/activateAt');
+    expect(expectItem(parse(workItemXml({ activateAt: '' }))).activateAt).toBeUndefined();
+  });
+
+  it('schedule.maxDays comes from the configuration', () => {
+    const opts = withOpts({ schedule: { maxDays: 2 } } as never);
+    expect(expectItem(parse(workItemXml({ activateAt: inDays(1.9) }), opts)).activateAt).toBeDefined();
+    const e = expectInvalid(parse(workItemXml({ activateAt: inDays(2.1) }), opts), 'INVALID_FIELD', '/workItem/activateAt');
+    expect(e.message).toMatch(/2 days ahead/);
+  });
+
+  it('malformed or far-fetched date forms → INVALID_FIELD', () => {
+    for (const bad of MALFORMED.filter((b) => b !== '')) {
+      expectInvalid(parse(workItemXml({ activateAt: bad })), 'INVALID_FIELD', '/workItem/activateAt');
+    }
+  });
+
+  it('with expiresAt: both are kept (an item may expire while still scheduled)', () => {
+    const item = expectItem(parse(workItemXml({ activateAt: inDays(2), expiresAt: inDays(1) })));
+    expect(item.activateAt).toBeDefined();
+    expect(item.expiresAt).toBeDefined();
+  });
+});

@@ -188,7 +188,9 @@ export function createDashboard(d: DashboardDeps): Dashboard {
 
   function itemQuery(url: URL, defaultLimit: number) {
     const state = url.searchParams.get('state') ?? '';
-    if (state !== '' && state !== 'routed' && state !== 'buffered') throw new HttpError(400, 'state must be routed or buffered');
+    if (state !== '' && state !== 'routed' && state !== 'buffered' && state !== 'scheduled') {
+      throw new HttpError(400, 'state must be routed, buffered or scheduled');
+    }
     const limit = Math.min(MAX_ITEMS_PAGE, Math.max(1, Number(url.searchParams.get('limit') ?? defaultLimit) || defaultLimit));
     const cursor = Math.max(0, Math.floor(Number(url.searchParams.get('cursor') ?? 0)) || 0);
     return {

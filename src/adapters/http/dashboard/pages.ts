@@ -201,12 +201,12 @@ export function itemsPage(i: ItemsPageInput, principal: Principal): string {
     </tr>`,
   );
   const body = html`
-<div class="page-head"><h1>Unfinished items</h1><p class="muted">${i.total} unfinished in Redis, oldest first. Routed items wait for the agent's End; buffered ones are parked at a closed entrance.</p></div>
+<div class="page-head"><h1>Unfinished items</h1><p class="muted">${i.total} unfinished in Redis, oldest first. Routed items wait for the agent's End; buffered ones are parked at a closed entrance; scheduled ones wait for their activateAt.</p></div>
 <form class="card filters" method="get" action="/ui/items">
   <label>Entrance <select name="entrance">${option('', 'all', f.entrance === '')}${i.entrances.map((e) => option(e.name, e.displayName, f.entrance === e.name))}</select></label>
   <label>Task type <input name="taskType" list="task-types" value="${f.taskType}" placeholder="all" maxlength="1024">
     <datalist id="task-types">${i.taskTypes.map((t) => html`<option value="${t}"></option>`)}</datalist></label>
-  <label>State <select name="state">${option('', 'all', f.state === '')}${option('routed', 'routed (accepted)', f.state === 'routed')}${option('buffered', 'buffered (parked)', f.state === 'buffered')}</select></label>
+  <label>State <select name="state">${option('', 'all', f.state === '')}${option('routed', 'routed (accepted)', f.state === 'routed')}${option('buffered', 'buffered (parked)', f.state === 'buffered')}${option('scheduled', 'scheduled (activateAt)', f.state === 'scheduled')}</select></label>
   <button class="btn primary" type="submit">Filter</button>
   ${f.entrance || f.taskType || f.state ? html`<a href="/ui/items" class="muted">clear</a>` : ''}
 </form>
@@ -246,6 +246,8 @@ export function itemPage(it: ItemDetail, principal: Principal): string {
   ${row('Received', time(it.receivedAt))}
   ${row('Parked since', it.parkedAt ? time(it.parkedAt) : null)}
   ${row('Due', it.dueAt ? time(it.dueAt) : null)}
+  ${row('Activates', it.activateAt ? time(it.activateAt) : null)}
+  ${row('Expires', it.expiresAt ? time(it.expiresAt) : null)}
 </table></section>
 <section class="card"><h2>Customer</h2><table class="kv">
   ${row('Name', c?.name)}${row('Email', c?.email)}${row('Phone', c?.phone)}

@@ -2,8 +2,8 @@ import type { Customer } from '../../../domain/work-item';
 import type { ItemState, StoredItem } from '../../../ports/state-store';
 
 /** The receipt the sender got for an unfinished item in this state. */
-function receiptStatus(state: ItemState): 'accepted' | 'buffered' {
-  return state === 'routed' ? 'accepted' : 'buffered';
+function receiptStatus(state: ItemState): 'accepted' | 'buffered' | 'scheduled' {
+  return state === 'routed' ? 'accepted' : state === 'scheduled' ? 'scheduled' : 'buffered';
 }
 
 export interface ItemSummary {
@@ -13,11 +13,14 @@ export interface ItemSummary {
   entrance: string;
   taskType: string;
   state: ItemState;
-  receiptStatus: 'accepted' | 'buffered';
+  receiptStatus: 'accepted' | 'buffered' | 'scheduled';
   priority: number;
   subject: string;
   receivedAt: string;
   parkedAt: string | null;
+  /** Contract 1.1: when a scheduled item is routed, and when the item expires. */
+  activateAt: string | null;
+  expiresAt: string | null;
 }
 
 export interface ItemDetail extends ItemSummary {
@@ -45,6 +48,8 @@ export function itemSummary(it: StoredItem): ItemSummary {
     subject: r.subject,
     receivedAt: r.receivedAt,
     parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : null,
+    activateAt: it.activateAt ?? null,
+    expiresAt: it.expiresAt ?? null,
   };
 }
 
