@@ -9,7 +9,8 @@ import { amqpUrl } from '../helpers/broker';
 import { Fixture } from '../helpers/fixture';
 import { httpRequest } from '../helpers/http';
 import { sleep, withTimeout } from '../helpers/wait';
-import { escapeXml, newExternalId, workItemXml } from '../helpers/work-items';
+import { escapeXml, newExternalId, updateXml, workItemXml } from '../helpers/work-items';
+import { testRedisClient } from '../helpers/redis';
 
 /**
  * Issue 8: hostile input, through the broker, against the real service. Every class is sent as a sender
@@ -758,6 +759,95 @@ describe('hostile input through the broker (issue 8)', () => {
       const ext = newExternalId('RK');
       await expectRejected(workItemXml({ externalId: ext }), 'SENDER_NOT_ALLOWED', { externalId: ext, routingKey: `workitem.${'z'.repeat(246)}` });
     });
+  });
+
+  describe('contract 1.1 elements: revision, expiresAt, activateAt, update floods', () => {
+    it('a huge or malformed revision → INVALID_FIELD naming @revision; a revision over the attribute limit → TOO_LARGE', async () => {
+      const externalId = newExternalId('REV');
+      await expectAccepted(workItemXml({ externalId }), externalId);
+      for (const revision of ['9007199254740992', '99999999999999999999999999999999', '1e9', '-1', '0', 'three', '0x10']) {
+        await expectRejected(updateXml({ externalId, revision, inner: '<priority>8</priority>' }), 'INVALID_FIELD', {
+          path: '/updateWorkItem/@revision',
+          message: /positive integer/,
+          echo: { externalId, source: 'bank-support' },
+        });
+      }
+      await expectRejected(updateXml({ externalId, revision: '9'.repeat(5000), inner: '<priority>8</priority>' }), 'TOO_LARGE');
+      expect(f.client.events.filter((e) => e.event.externalId === externalId && e.event.type === 'contact.updated')).toHaveLength(0);
+    });
+
+    it('dates far away or malformed (expiresAt, activateAt, in workItem and updateWorkItem) → INVALID_FIELD', async () => {
+      const bad = ['9999-12-31T23:59:59Z', '275760-09-13T00:00:00Z', '1970-01-01T00:00:00Z', '2026-02-30T00:00:00Z', 'tomorrow', '2026-12-01T08:00:00'];
+      for (const date of bad) {
+        const ext = newExternalId('DATE');
+        if (date !== '1970-01-01T00:00:00Z') {
+          await expectRejected(workItemXml({ externalId: ext, activateAt: date }), 'INVALID_FIELD', { path: '/workItem/activateAt', externalId: ext });
+        }
+        await expectRejected(workItemXml({ externalId: ext, expiresAt: date }), 'INVALID_FIELD', { path: '/workItem/expiresAt', externalId: ext });
+        await expectRejected(updateXml({ externalId: ext, inner: `<expiresAt>${escapeXml(date)}</expiresAt>` }), 'INVALID_FIELD', {
+          path: '/updateWorkItem/expiresAt',
+        });
+      }
+      // 1970 as activateAt is "in the past": routed at once, not rejected
+      const past = newExternalId('DATE');
+      await expectAccepted(workItemXml({ externalId: past, activateAt: '1970-01-01T00:00:00Z' }), past);
+    });
+
+    it('a flood of 1 500 updates of one item (revisions shuffled, repeats, stale ones): every one answered, the highest wins, bounded state', async () => {
+      const externalId = newExternalId('FLOOD');
+      const created = await expectAccepted(workItemXml({ externalId }), externalId);
+      const contactId = created.event.contactId;
+      const tag = `flood-${Date.now()}-`;
+      const N = 1_500;
+      const revisions = Array.from({ length: N }, (_, i) => (i % 3 === 2 ? 1 + (i % 50) : i + 1)).sort(() => Math.random() - 0.5);
+      const rssStart = vmRssKb(f.svc.pid);
+      // every 10th message is an exact copy (body and message_id) of the one before: the same update again
+      const messages = revisions.map((rev, i) => ({
+        xml: updateXml({ externalId, revision: rev, inner: `<priority>${1 + (rev % 10)}</priority><contactData><item key="Rev">${rev}</item></contactData>` }),
+        messageId: `${tag}m${i}`,
+      }));
+      for (let i = 9; i < N; i += 10) messages[i] = messages[i - 1];
+      const send = async (from: number, to: number): Promise<void> => {
+        for (let start = from; start < to; start += 100) {
+          await Promise.all(
+            messages.slice(start, Math.min(to, start + 100)).map((m, j) =>
+              f.client.publishWorkItem(m.xml, { source: 'bank-support', correlationId: `${tag}${start + j}`, messageId: m.messageId, replyTo: true }),
+            ),
+          );
+        }
+        await f.client.waitForReceipts(to, 120_000, (r) => (r.properties.correlationId ?? '').startsWith(tag));
+      };
+      await send(0, 500); // warm-up
+      await sleep(1_000);
+      const rssWarm = vmRssKb(f.svc.pid);
+      await send(500, N);
+      await sleep(1_000);
+      const receipts = f.client.receipts.filter((r) => (r.properties.correlationId ?? '').startsWith(tag));
+      expect(receipts).toHaveLength(N);
+      const codes = new Map<string, number>();
+      for (const r of receipts) codes.set(r.status === 'updated' ? 'updated' : String(r.error?.code), (codes.get(r.status === 'updated' ? 'updated' : String(r.error?.code)) ?? 0) + 1);
+      expect([...codes.keys()].sort()).toEqual(['STALE_UPDATE', 'updated'].filter((k) => codes.has(k)).sort());
+      expect(codes.get('updated')).toBeGreaterThan(0);
+      const top = Math.max(...messages.map((m) => Number(/revision="(\d+)"/.exec(m.xml)![1])));
+      const item = await f.api<{ contactData: Record<string, string> }>(`/api/items/${contactId}`);
+      expect(item.contactData.Rev).toBe(String(top));
+      const rssEnd = vmRssKb(f.svc.pid);
+      process.stdout.write(
+        `update flood: ${N} updates of one item → ${codes.get('updated')} updated, ${codes.get('STALE_UPDATE') ?? 0} STALE_UPDATE; ` +
+          `VmRSS start ${(rssStart / 1024).toFixed(1)} MB, after 500 ${(rssWarm / 1024).toFixed(1)} MB, after ${N} ${(rssEnd / 1024).toFixed(1)} MB\n`,
+      );
+      expect(rssEnd - rssWarm).toBeLessThan(60 * 1024);
+      // the item keeps a bounded list of update ids, whatever the flood
+      const redis = testRedisClient();
+      await redis.connect();
+      try {
+        const uids = (await redis.hget(`${f.prefix}item:${contactId}`, 'uids')) ?? '';
+        expect(uids.split(' ').filter(Boolean).length).toBeLessThanOrEqual(16);
+      } finally {
+        await redis.quit();
+      }
+      await expectStillConsuming();
+    }, 180_000);
   });
 
   describe('resource use', () => {

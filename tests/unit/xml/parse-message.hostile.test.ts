@@ -270,3 +270,50 @@ describe('parseMessage: error boundary', () => {
     expect(kinds.has('MALFORMED_XML')).toBe(true);
   });
 });
+
+describe('parseMessage: hostile 1.1 elements (updateWorkItem, expiresAt, activateAt)', () => {
+  const update = (inner: string, attrs = 'version="1"'): string =>
+    `<updateWorkItem ${attrs}><externalId>CASE-1</externalId><source>bank-support</source>${inner}</updateWorkItem>`;
+
+  it('a huge revision (digits up to the attribute limit, exponent, sign tricks) → INVALID_FIELD quickly, never rounded', () => {
+    for (const revision of [
+      '9'.repeat(4000),
+      '9007199254740992', // 2^53: would round to an equal neighbour
+      '18446744073709551616',
+      '1e308',
+      'Infinity',
+      'NaN',
+      '0x1F',
+      '-0',
+      '+-1',
+      '１２', // full-width digits
+      '1\u00005',
+    ]) {
+      const r = timed(() => parse(update('<priority>8</priority>', `version="1" revision="${revision.replace('\u0000', '&#0;')}"`)));
+      expect(r.kind).toBe('invalid');
+      if (r.kind === 'invalid') expect(['INVALID_FIELD', 'MALFORMED_XML']).toContain(r.error.code);
+    }
+    expectInvalid(timed(() => parse(update('<priority>8</priority>', `version="1" revision="${'1'.repeat(5000)}"`))), 'TOO_LARGE');
+    expect(parse(update('<priority>8</priority>', `version="1" revision="${'0'.repeat(3000)}7"`))).toMatchObject({ kind: 'update', update: { revision: 7 } });
+  });
+
+  it('dates far away or malformed in expiresAt and activateAt → INVALID_FIELD, never a wrapped date', () => {
+    for (const date of ['9999-12-31T23:59:59Z', '275760-09-13T00:00:00Z', '-271821-04-20T00:00:00Z', '0000-00-00T00:00:00Z', '2026-12-01T08:00:00+99:99', `2026-12-01T08:00:00.${'1'.repeat(60_000)}Z`]) {
+      for (const name of ['expiresAt', 'activateAt']) {
+        const r = timed(() => parse(workItemXml({ [name]: date })));
+        expect(r.kind).toBe('invalid');
+        if (r.kind === 'invalid') expect(['INVALID_FIELD', 'TOO_LARGE']).toContain(r.error.code);
+      }
+      const r = timed(() => parse(update(`<expiresAt>${date}</expiresAt>`)));
+      expect(r.kind).toBe('invalid');
+    }
+  });
+
+  it('an update with 100 000 contact-data items, or repeated fields, is stopped by the limits', () => {
+    const items = '<item key="k">v</item>'.repeat(100_000);
+    expectInvalid(timed(() => parse(update(`<contactData>${items}</contactData>`))), 'TOO_LARGE');
+    expectInvalid(parse(update('<priority>1</priority><priority>2</priority>')), 'INVALID_FIELD', '/updateWorkItem/priority[2]');
+    expectInvalid(parse(update('<__proto__>1</__proto__>')), 'INVALID_FIELD', '/updateWorkItem/__proto__');
+    expectInvalid(parse(update('<priority>8</priority>', 'version="1" revision="1" revision="2"')), 'MALFORMED_XML');
+  });
+});
