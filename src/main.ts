@@ -3,7 +3,10 @@ import { EXIT_PERMANENT, PermanentConnectError } from './adapters/connect-errors
 import { createLogger } from './adapters/logging/logger';
 import { WorkItemService } from './service';
 
-/** Wiring only: config, logger, service, signals. */
+/** At shutdown, spans still buffered get this long to be exported (inside the grace period's 5 s margin). */
+const TRACING_FLUSH_MS = 3000;
+
+/** Wiring only: config, logger, tracing, service, signals. */
 async function main(): Promise<void> {
   let cfg;
   try {
@@ -16,7 +19,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(cfg.logLevel);
-  const service = new WorkItemService(cfg, log);
+  // Loaded only when asked for: with OTEL_TRACES_EXPORTER=none (the default) no OpenTelemetry code is even required.
+  const tracing = cfg.tracing.exporter === 'otlp' ? (await import('./adapters/tracing/sdk')).startTracing(cfg.tracing, log) : null;
+  const service = new WorkItemService(cfg, log, tracing?.tracing);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -24,6 +29,7 @@ async function main(): Promise<void> {
     log.info('signal received', { signal });
     service
       .stop()
+      .then(() => tracing?.shutdown(TRACING_FLUSH_MS))
       .then(() => process.exit(0))
       .catch((err) => {
         log.error('shutdown failed', { error: (err as Error).message, stack: (err as Error).stack });

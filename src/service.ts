@@ -21,12 +21,13 @@ import { ConfirmedPublisher, PUBLISH_ID_HEADER } from './adapters/rabbitmq/confi
 import { controlEventMessage } from './adapters/rabbitmq/control-event-message';
 import { ErrorQueue } from './adapters/rabbitmq/error-queue';
 import { toInboundMessage } from './adapters/rabbitmq/inbound-message';
-import { QueueConsumer, type Disposition } from './adapters/rabbitmq/queue-consumer';
+import { QueueConsumer, type DeliveryHandler, type Disposition } from './adapters/rabbitmq/queue-consumer';
 import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
 import { buildTopology } from './adapters/rabbitmq/topology';
 import { checkDurability, connectAtStart, createRedis, type RedisDurability } from './adapters/redis/redis-client';
 import { RedisStateStore } from './adapters/redis/redis-state-store';
 import { tlsOptions } from './adapters/tls-options';
+import { NO_TRACING, type MessageTracing } from './adapters/tracing/message-tracing';
 import { WorkerParser } from './adapters/xml/worker-parser';
 import { TransientError } from './ports/messaging';
 import type { StateStore } from './ports/state-store';
@@ -76,6 +77,8 @@ export class WorkItemService {
   constructor(
     private readonly cfg: AppConfig,
     private readonly log: Logger,
+    /** OpenTelemetry (main.ts starts it with OTEL_TRACES_EXPORTER=otlp); off by default. */
+    private readonly tracing: MessageTracing = NO_TRACING,
   ) {}
 
   async start(): Promise<void> {
@@ -96,14 +99,15 @@ export class WorkItemService {
     this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log, amqpOptions);
     this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log, amqpOptions);
     this.largeConsumeConn = new AmqpConnection(cfg.amqpUrls, 'consume-large', log, amqpOptions);
-    this.publisher = new ConfirmedPublisher(this.publishConn, topology, log, cfg.confirmTimeoutMs);
+    const tracing = this.tracing;
+    this.publisher = new ConfirmedPublisher(this.publishConn, topology, log, cfg.confirmTimeoutMs, undefined, tracing);
     this.directReplyConn = new AmqpConnection(cfg.amqpUrls, 'direct-reply', log, amqpOptions);
-    const directReplyPublisher = new ConfirmedPublisher(this.directReplyConn, { exchanges: [], queues: [] }, log, cfg.confirmTimeoutMs, 2000);
+    const directReplyPublisher = new ConfirmedPublisher(this.directReplyConn, { exchanges: [], queues: [] }, log, cfg.confirmTimeoutMs, 2000, tracing);
     this.bulkConn = new AmqpConnection(cfg.amqpUrls, 'bulk', log, amqpOptions);
-    this.bulkPublisher = new ConfirmedPublisher(this.bulkConn, topology, log, cfg.confirmTimeoutMs);
+    this.bulkPublisher = new ConfirmedPublisher(this.bulkConn, topology, log, cfg.confirmTimeoutMs, undefined, tracing);
     const messaging = new RabbitMessaging(this.publisher, directReplyPublisher, this.consumeConn, cfg, log, {
       receiptLost: (reason) => this.metrics.receiptLost(reason),
-    });
+    }, tracing);
     this.messaging = messaging;
     this.parser = new WorkerParser(cfg, log, 1);
     this.deps = {
@@ -117,15 +121,17 @@ export class WorkItemService {
       log,
       now: Date.now,
       newId: randomUUID,
+      tracing,
     };
-    this.inbound = new QueueConsumer(this.consumeConn, cfg.topology.inboundQueue, cfg.prefetch, topology, (m) =>
-      this.onInbound(m),
+    const { inboundQueue, largeQueue, controlQueue } = cfg.topology;
+    this.inbound = new QueueConsumer(this.consumeConn, inboundQueue, cfg.prefetch, topology, this.traced(inboundQueue, (m) =>
+      this.onInbound(m)),
     log);
-    this.large = new QueueConsumer(this.largeConsumeConn, cfg.topology.largeQueue, LARGE_PREFETCH, topology, (m) =>
-      this.onInbound(m, true),
+    this.large = new QueueConsumer(this.largeConsumeConn, largeQueue, LARGE_PREFETCH, topology, this.traced(largeQueue, (m) =>
+      this.onInbound(m, true)),
     log);
-    this.control = new QueueConsumer(this.consumeConn, cfg.topology.controlQueue, CONTROL_PREFETCH, topology, (m) =>
-      this.onControl(m),
+    this.control = new QueueConsumer(this.consumeConn, controlQueue, CONTROL_PREFETCH, topology, this.traced(controlQueue, (m) =>
+      this.onControl(m)),
     log);
     this.publisher.on('ready', () => this.updateFlow());
     this.publisher.on('lost', () => this.updateFlow());
@@ -287,6 +293,12 @@ export class WorkItemService {
       if (go) void c.resume();
       else void c.pause(!this.redisReady ? 'redis unavailable' : this.stopping ? 'shutting down' : 'publisher unavailable');
     }
+  }
+
+  /** Tracing on: each delivery is handled in a CONSUMER span continuing its traceparent. Off: the handler itself. */
+  private traced(queue: string, handler: DeliveryHandler): DeliveryHandler {
+    const t = this.tracing;
+    return t.enabled ? (m) => t.process(queue, m, () => handler(m)) : handler;
   }
 
   private async onInbound(m: import('amqplib').ConsumeMessage, fromLargeLane = false): Promise<Disposition> {

@@ -6,6 +6,7 @@ import type { MessageParser } from '../ports/message-parser';
 import type { Messaging } from '../ports/messaging';
 import type { Metrics } from '../ports/metrics';
 import type { StateStore } from '../ports/state-store';
+import type { Tracing } from '../ports/tracing';
 
 /** Everything a use case may touch: ports only, no amqplib or ioredis. */
 export interface Deps {
@@ -20,4 +21,6 @@ export interface Deps {
   log: Logger;
   now: () => number;
   newId: () => string;
+  /** Absent or not enabled: tracing off, and the use cases make no tracing call at all. */
+  tracing?: Tracing;
 }

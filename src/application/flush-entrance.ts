@@ -63,11 +63,14 @@ export async function routeParkedInOrder(
       // in the park queue, so an event nobody takes needs no new one.
       const results = await Promise.allSettled(
         batch.map(async (r) => {
+          // Tracing on: each item's event continues the trace of the message that brought it in (stored at accept).
           if (r.outcome === 'routed') {
-            if ((await routeContact(d, r.record, { replayed: false, parkMessage: false })) === 'routed') routed++;
+            const route = () => routeContact(d, r.record, { replayed: false, parkMessage: false });
+            if ((await (d.tracing?.enabled ? d.tracing.resume('workitem.parked route', r.trace, route) : route())) === 'routed') routed++;
             else unroutable = true;
           } else if (r.outcome === 'expired') {
-            await expireContact(d, r.record, { replyTo: r.replyTo, correlationId: r.correlationId }, null);
+            const expire = () => expireContact(d, r.record, { replyTo: r.replyTo, correlationId: r.correlationId }, null);
+            await (d.tracing?.enabled ? d.tracing.resume('workitem.parked expire', r.trace, expire) : expire());
             expired++;
           }
         }),

@@ -17,8 +17,17 @@ import { sha256Hex, updateWorkItem } from './update-item';
 export async function handleInboundMessage(d: Deps, msg: InboundMessage): Promise<Outcome> {
   // One child logger per message; later steps add contactId/externalId/source to it.
   const md: Deps = { ...d, log: d.log.child({ messageId: msg.properties.messageId }) };
-  if (msg.parked) return retryParked(md, msg, msg.parked);
-  return processMessage(md, msg);
+  const outcome = await (msg.parked ? retryParked(md, msg, msg.parked) : processMessage(md, msg));
+  if (d.tracing?.enabled) d.tracing.annotate(outcomeAttributes(outcome));
+  return outcome;
+}
+
+/** What the message's span records about the outcome. */
+function outcomeAttributes(o: Outcome): Record<string, string> {
+  const attrs: Record<string, string> = { 'workitem.outcome': o.kind };
+  if ('contactId' in o) attrs['workitem.contact_id'] = o.contactId;
+  if (o.kind === 'rejected') attrs['workitem.error_code'] = o.code;
+  return attrs;
 }
 
 async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: string): Promise<Outcome> {
@@ -71,6 +80,8 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     correlationId: target.correlationId,
     ...(item.body !== undefined && { bodySha: sha256Hex(item.body) }),
     ...(item.expiresAt !== undefined && { expiresAt: { text: item.expiresAt, ms: Date.parse(item.expiresAt) } }),
+    // Tracing on: a parked item's later event (reopen flush) continues this message's trace.
+    ...(d.tracing?.enabled && { trace: d.tracing.current() }),
     ...(item.activateAt !== undefined && { activateAt: { text: item.activateAt, ms: Date.parse(item.activateAt) } }),
   });
   if (res.outcome === 'park_limit') {

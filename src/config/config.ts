@@ -93,6 +93,8 @@ export interface AppConfig {
   topology: FileConfig['topology'];
   tombstoneSeconds: number;
   dashboard: DashboardConfig;
+  /** OpenTelemetry tracing: off unless OTEL_TRACES_EXPORTER=otlp. */
+  tracing: { exporter: 'none' | 'otlp'; protocol: 'http/protobuf' | 'http/json'; endpoint?: string };
 }
 
 export class ConfigError extends Error {
@@ -130,6 +132,9 @@ function readTokenFile(file: string): string[] {
   if (tokens.length === 0) throw new ConfigError(`API_TOKENS_FILE: ${file} holds no token (unset the variable for loopback-only access)`);
   return tokens;
 }
+
+const emptyAsUnset = (v: unknown) => (v === '' ? undefined : v);
+const otlpProtocol = z.enum(['http/protobuf', 'http/json'], 'must be http/protobuf or http/json (grpc is not supported)');
 
 /** Every environment variable the service reads (its keys: `Object.keys(envSchema.shape)`), validated once at start. */
 export const envSchema = z.object({
@@ -191,6 +196,12 @@ export const envSchema = z.object({
   DASHBOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
   DASHBOARD_SESSION_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(480),
   DASHBOARD_REFRESH_SECONDS: z.coerce.number().min(0.2).max(300).default(5),
+  // OpenTelemetry, standard names (an empty value counts as unset). The SDK reads the other OTEL_* variables itself.
+  OTEL_TRACES_EXPORTER: z.preprocess(emptyAsUnset, z.enum(['none', 'otlp'], 'must be none or otlp').default('none')),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUnset, z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL').optional()),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.preprocess(emptyAsUnset, otlpProtocol.default('http/protobuf')),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.preprocess(emptyAsUnset, otlpProtocol.optional()),
+  OTEL_SERVICE_NAME: z.preprocess(emptyAsUnset, z.string().max(256).optional()),
 });
 
 /** The sample config shipped with the project: `npm start` works without any setting. */
@@ -349,6 +360,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
           : null,
       sessionTtlMs: e.data.DASHBOARD_SESSION_MINUTES * 60_000,
       refreshMs: Math.round(e.data.DASHBOARD_REFRESH_SECONDS * 1000),
+    },
+    tracing: {
+      exporter: e.data.OTEL_TRACES_EXPORTER,
+      protocol: e.data.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.data.OTEL_EXPORTER_OTLP_PROTOCOL,
+      ...(e.data.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined && { endpoint: e.data.OTEL_EXPORTER_OTLP_ENDPOINT }),
     },
   };
 }

@@ -13,6 +13,8 @@ export interface AcceptInput {
   bodySha?: string;
   /** `<expiresAt>`: as written, and its instant (the due-set score). */
   expiresAt?: { text: string; ms: number };
+  /** The trace context to continue when the item is routed later (Tracing.current()); only with tracing on. */
+  trace?: string;
   /** `<activateAt>`: after nowMs, the item is `scheduled` until then. */
   activateAt?: { text: string; ms: number };
 }
@@ -48,13 +50,14 @@ export type AcceptResult =
 
 /** Result of trying to move one parked item on (retry, reopen flush). */
 export type RouteParkedResult =
-  | { outcome: 'routed'; record: ContactRecord }
+  /** trace: the context stored at accept (AcceptInput.trace), for the flush's event to continue. */
+  | { outcome: 'routed'; record: ContactRecord; trace?: string }
   | { outcome: 'closed'; contactId: string }
   /** checkParked only: still buffered and its entrance is open; the in-order flush routes it. */
   | { outcome: 'open'; contactId: string }
   /** flushing (checkParked with a flushLock): that lock is held, so a flush may yet put the item back. */
   | { outcome: 'not_buffered'; record: ContactRecord; flushing?: boolean }
-  | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string }
+  | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string; trace?: string }
   | { outcome: 'gone'; contactId: string; tombstone: boolean };
 
 /** An item as an update reads it (one atomic read); `version` is the compare-and-set token of applyUpdate. */

@@ -4,6 +4,7 @@ import type * as amqp from 'amqplib';
 import type { Logger } from 'winston';
 import { PublishOutcome, TransientError } from '../../ports/messaging';
 import { withTimeout } from '../timing';
+import { NO_TRACING, type MessageTracing } from '../tracing/message-tracing';
 import type { AmqpConnection } from './amqp-connection';
 import { assertTopology } from './assert-topology';
 import type { Topology } from './topology';
@@ -42,6 +43,8 @@ export class ConfirmedPublisher extends EventEmitter {
     private readonly confirmTimeoutMs: number,
     /** How long a publish waits for a channel while the connection is re-established. */
     private readonly channelWaitMs = confirmTimeoutMs,
+    /** Off by default: then a publish creates no span and adds no header. */
+    private readonly tracing: MessageTracing = NO_TRACING,
   ) {
     super();
     conn.on('up', (model: amqp.ChannelModel) => void this.open(model));
@@ -98,7 +101,25 @@ export class ConfirmedPublisher extends EventEmitter {
     return this.ch;
   }
 
-  async publish(
+  /**
+   * With tracing on, the publish is a PRODUCER span and the message carries its `traceparent`; `destination` names the
+   * span when the exchange is the default one and the routing key is a sender's queue (a reply_to).
+   */
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: amqp.Options.Publish,
+    mandatory: boolean,
+    destination?: string,
+  ): Promise<PublishOutcome> {
+    if (!this.tracing.enabled) return this.send(exchange, routingKey, body, options, mandatory);
+    return this.tracing.publish(exchange, routingKey, body.length, options, destination, (traced) =>
+      this.send(exchange, routingKey, body, traced, mandatory),
+    );
+  }
+
+  private async send(
     exchange: string,
     routingKey: string,
     body: Buffer,

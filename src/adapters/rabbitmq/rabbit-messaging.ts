@@ -18,9 +18,12 @@ import {
   toInboundMessage,
 } from './inbound-message';
 import { parkedQueueName } from './topology';
+import { NO_TRACING, type MessageTracing } from '../tracing/message-tracing';
 
 
 const DIRECT_REPLY_PREFIX = 'amq.rabbitmq.reply-to';
+/** Span name of a receipt to the sender: its reply_to queue names are the sender's (often random), not ours. */
+const REPLY_TO_SPAN_DESTINATION = '(reply_to)';
 
 export interface MessagingEvents {
   receiptLost(reason: 'no_reply_queue' | 'publish_failed'): void;
@@ -42,6 +45,8 @@ export class RabbitMessaging implements Messaging {
     private readonly cfg: Pick<AppConfig, 'topology' | 'park' | 'entrances'>,
     private readonly log: Logger,
     private readonly events: MessagingEvents,
+    /** Parked messages a reopen drain takes are handled in a span continuing their trace. */
+    private readonly tracing: MessageTracing = NO_TRACING,
   ) {}
 
   publishEvent(event: ContactEvent): Promise<PublishOutcome> {
@@ -78,7 +83,7 @@ export class RabbitMessaging implements Messaging {
     // so a lost direct reply cannot be told from a delivered one: publish those without `mandatory`.
     const toSender = target.replyTo
       ? (direct ? this.directReplyPublisher : this.publisher)
-          .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, !direct)
+          .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, !direct, REPLY_TO_SPAN_DESTINATION)
           .then((outcome) => {
             if (outcome === 'returned') {
               this.events.receiptLost('no_reply_queue');
@@ -202,7 +207,8 @@ export class RabbitMessaging implements Messaging {
         n++;
         let next: 'next' | 'stop';
         try {
-          next = await fn(toInboundMessage(m, undefined, true));
+          const msg = toInboundMessage(m, undefined, true);
+          next = await (this.tracing.enabled ? this.tracing.process(queue, m, () => fn(msg)) : fn(msg));
           ch.ack(m);
         } catch (err) {
           ch.nack(m, false, true);

@@ -50,14 +50,21 @@ function parseRecord(json: string): ContactRecord {
 }
 
 function toRouteResult(r: string[]): RouteParkedResult {
-  const [outcome, contactId, payload, replyTo, corrId] = r;
+  const [outcome, contactId, payload, replyTo, corrId, expiredTrace] = r;
   switch (outcome) {
     case 'routed':
-      return { outcome, record: parseRecord(payload) };
+      // The 4th value of a routed item is its stored trace context.
+      return { outcome, record: parseRecord(payload), ...(replyTo && { trace: replyTo }) };
     case 'not_buffered':
       return { outcome, record: parseRecord(payload), flushing: replyTo === '1' };
     case 'expired':
-      return { outcome, record: parseRecord(payload), replyTo: replyTo || undefined, correlationId: corrId || undefined };
+      return {
+        outcome,
+        record: parseRecord(payload),
+        replyTo: replyTo || undefined,
+        correlationId: corrId || undefined,
+        ...(expiredTrace && { trace: expiredTrace }),
+      };
     case 'closed':
     case 'open':
       return { outcome, contactId };
@@ -115,6 +122,7 @@ export class RedisStateStore implements StateStore {
       input.expiresAt?.ms ?? 0,
       input.activateAt?.text ?? '',
       input.activateAt?.ms ?? 0,
+      input.trace ?? '',
     )) as string[];
     if (outcome === 'park_limit') return { outcome };
     if (outcome === 'duplicate') return { outcome, contactId, state: state as ItemState, record: parseRecord(rec) };

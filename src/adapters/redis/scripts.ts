@@ -49,7 +49,8 @@ end
 /**
  * Tries to route one parked item (the reopen flush), or only checks it (route = false: a TTL retry, which
  * answers 'open' and leaves the routing to the flush, so parked items always leave oldest first).
- * Returns {outcome, contactId, rec, replyTo, corrId}; for a check that finds the item not buffered, the 4th
+ * Returns {outcome, contactId, rec, replyTo, corrId}, for expired then the stored trace context (tp); routed:
+ * {outcome, contactId, rec, tp}. For a check that finds the item not buffered, the 4th
  * value says whether the lock `flush_lock` is held (a flush marks items routed before it publishes, and puts
  * those nobody takes back, counting on their parked messages).
  */
@@ -66,9 +67,10 @@ local function route_one(cid, now, max_park_ms, tomb_ttl, minute, route, flush_l
     return { 'not_buffered', cid, f.rec, tostring(busy), '' }
   end
   if now - f.parkedAt > max_park_ms then
+    local tp = redis.call('HGET', item_key(cid), 'tp') or ''
     remove_item(cid, f, 'expired', tomb_ttl)
     stat(minute, 'expired', f.taskType, f.entrance, 1)
-    return { 'expired', cid, f.rec, f.replyTo, f.corrId }
+    return { 'expired', cid, f.rec, f.replyTo, f.corrId, tp }
   end
   if redis.call('HGET', p .. 'entrance:' .. f.entrance, 'state') == 'closed' then
     return { 'closed', cid, '', '', '' }
@@ -77,7 +79,7 @@ local function route_one(cid, now, max_park_ms, tomb_ttl, minute, route, flush_l
   redis.call('HSET', item_key(cid), 'state', 'routed')
   redis.call('HDEL', item_key(cid), 'parkedAt')
   redis.call('ZREM', parked_key(f.entrance), cid)
-  return { 'routed', cid, f.rec, '', '' }
+  return { 'routed', cid, f.rec, redis.call('HGET', item_key(cid), 'tp') or '', '' }
 end
 `;
 
@@ -87,7 +89,8 @@ export const SCRIPTS = {
    * entrance state read in the same step, so a close/open can never split an item's fate.
    * ARGV: prefix, contactId, source, externalId, entrance, recJson, nowMs, maxParked, replyTo, corrId, taskType, minute,
    * bodySha|'', expiresAt|'', expireMs, activateAt|'', activateMs: an activateMs after nowMs makes the item `scheduled`
-   * (entry in due:activate; the entrance is looked at when it activates).
+   * (entry in due:activate; the entrance is looked at when it activates); trace|'' (field tp: the trace context the
+   * reopen flush continues).
    */
   acceptItem: `${KEY_HELPERS}
 local cid, source, ext, entrance = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -113,6 +116,7 @@ local seq = redis.call('INCR', p .. 'seq')
 redis.call('HSET', item_key(cid), 'rec', ARGV[6], 'state', state, 'entrance', entrance, 'source', source,
   'externalId', ext, 'taskType', task, 'seq', seq, 'receivedAt', now, 'replyTo', ARGV[9], 'corrId', ARGV[10])
 if ARGV[13] and ARGV[13] ~= '' then redis.call('HSET', item_key(cid), 'bodySha', ARGV[13]) end
+if ARGV[18] and ARGV[18] ~= '' then redis.call('HSET', item_key(cid), 'tp', ARGV[18]) end
 if ARGV[14] and ARGV[14] ~= '' then
   redis.call('HSET', item_key(cid), 'expiresAt', ARGV[14])
   redis.call('ZADD', due_expire, ARGV[15], cid)
