@@ -35,7 +35,9 @@ export interface BenchServiceOptions {
  * the bench's cleanup at the latest.
  */
 export async function startBenchService(env: BenchEnv, opts: BenchServiceOptions): Promise<BenchService> {
-  const extraEnv = { PREFETCH: String(opts.prefetch), ...opts.env };
+  // The bench's own OTEL_* variables reach the service (the test helpers drop inherited ones): to measure tracing.
+  const otel = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined));
+  const extraEnv = { ...otel, PREFETCH: String(opts.prefetch), ...opts.env };
   if (opts.cpuProfDir) {
     const h = await spawnProfiled(env, opts.cpuProfDir, extraEnv, opts.config ?? {}, opts.waitForReady ?? true);
     env.defer('stop profiled service', () => h.stop('SIGTERM', 30_000));
