@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   const log = createLogger(cfg.logLevel);
   // Loaded only when asked for: with OTEL_TRACES_EXPORTER=none (the default) no OpenTelemetry code is even required.
   const tracing = cfg.tracing.exporter === 'otlp' ? (await import('./adapters/tracing/sdk')).startTracing(cfg.tracing, log) : null;
-  const service = new WorkItemService(cfg, log, tracing?.tracing);
+  const messageTracing = tracing ? new (await import('./adapters/rabbitmq/otel-message-tracing')).OtelTracing(tracing.tracer) : undefined;
+  const service = new WorkItemService(cfg, log, messageTracing);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

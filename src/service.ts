@@ -10,7 +10,7 @@ import { flushEntrance } from './application/flush-entrance';
 import { replayUnfinished } from './application/replay-unfinished';
 import { DueTimerPoller } from './application/due-timers';
 import { sweepOrphanAttachments } from './application/attachment-lifecycle';
-import { createAttachmentStore, type AttachmentStoreHandle } from './adapters/attachments/create-attachment-store';
+import { createAttachmentStore, type AttachmentStoreHandle } from './wiring/create-attachment-store';
 import type { AppConfig } from './config/config';
 import { AttachmentUrlSigner } from './adapters/http/attachment-links';
 import { createHttpServer, listen } from './adapters/http/http-server';
@@ -27,7 +27,8 @@ import { buildTopology } from './adapters/rabbitmq/topology';
 import { checkDurability, connectAtStart, createRedis, type RedisDurability } from './adapters/redis/redis-client';
 import { RedisStateStore } from './adapters/redis/redis-state-store';
 import { tlsOptions } from './adapters/tls-options';
-import { NO_TRACING, type MessageTracing } from './adapters/tracing/message-tracing';
+import { NO_TRACING, type MessageTracing } from './adapters/rabbitmq/message-tracing';
+import { renderReceipt } from './adapters/xml/render-receipt';
 import { WorkerParser } from './adapters/xml/worker-parser';
 import { TransientError } from './ports/messaging';
 import type { StateStore } from './ports/state-store';
@@ -105,7 +106,7 @@ export class WorkItemService {
     const directReplyPublisher = new ConfirmedPublisher(this.directReplyConn, { exchanges: [], queues: [] }, log, cfg.confirmTimeoutMs, 2000, tracing);
     this.bulkConn = new AmqpConnection(cfg.amqpUrls, 'bulk', log, amqpOptions);
     this.bulkPublisher = new ConfirmedPublisher(this.bulkConn, topology, log, cfg.confirmTimeoutMs, undefined, tracing);
-    const messaging = new RabbitMessaging(this.publisher, directReplyPublisher, this.consumeConn, cfg, log, {
+    const messaging = new RabbitMessaging(this.publisher, directReplyPublisher, this.consumeConn, cfg, renderReceipt, log, {
       receiptLost: (reason) => this.metrics.receiptLost(reason),
     }, tracing);
     this.messaging = messaging;

@@ -81,7 +81,7 @@ function decodeVlq(s: string): number[] {
 
 function loadMap(jsFile: string): { sources: string[]; lines: LineMap } | null {
   if (mapCache.has(jsFile)) return mapCache.get(jsFile)!;
-  let result: { sources: string[]; lines: LineMap } | null = null;
+  let result: { sources: string[]; lines: LineMap } | null;
   try {
     const raw = JSON.parse(readFileSync(`${jsFile}.map`, 'utf8')) as { sources: string[]; mappings: string };
     const lines: LineMap = [];

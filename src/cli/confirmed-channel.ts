@@ -52,7 +52,7 @@ export class ConfirmedChannel {
           () => reject(new CliError(`publish to ${where} was not confirmed by the broker within ${this.confirmTimeoutMs} ms`)),
           this.confirmTimeoutMs,
         );
-        let ok = true;
+        let ok: boolean;
         try {
           ok = this.ch.publish(exchange, routingKey, body, { ...options, headers, mandatory }, (err) => {
             clearTimeout(timer);

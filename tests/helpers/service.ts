@@ -243,7 +243,7 @@ export async function startService(opts: StartServiceOptions): Promise<ServiceHa
     await spawned;
   } catch (err) {
     await handle.kill9();
-    throw new Error(`cannot spawn ${entry}: ${(err as Error).message}`);
+    throw new Error(`cannot spawn ${entry}: ${(err as Error).message}`, { cause: err });
   }
   handle.pid = child.pid!;
   if (opts.waitForReady === false) return handle;

@@ -52,7 +52,6 @@ afterAll(async () => {
   s3?.destroy();
   await s3srv?.close();
   if (s3Dir) rmSync(s3Dir, { recursive: true, force: true });
-  // eslint-disable-next-line no-console
   console.log(`Redis memory per unfinished item with a 1 MB attachment (MEMORY USAGE, bytes):\n${JSON.stringify(memory, null, 2)}`);
 });
 

@@ -1,6 +1,6 @@
 import { DEFAULT_TOPOLOGY } from '../helpers/amqp-client';
 import { httpRequest } from '../helpers/http';
-import { minuteBucket } from '../../src/adapters/redis/keys';
+import { minuteBucket } from '../../src/domain/time-buckets';
 import { startService } from '../helpers/service';
 import { testRedisClient } from '../helpers/redis';
 import { waitUntil } from '../helpers/wait';

@@ -1,6 +1,6 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { minuteBucket } from '../../src/adapters/redis/keys';
+import { minuteBucket } from '../../src/domain/time-buckets';
 import { testRedisClient } from '../helpers/redis';
 import { REPO_ROOT } from '../helpers/service';
 import { waitUntil } from '../helpers/wait';

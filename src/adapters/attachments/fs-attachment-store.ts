@@ -40,7 +40,7 @@ export class FsAttachmentStore implements AttachmentStore {
         await fs.rm(probe, { force: true });
       }
     } catch (err) {
-      throw new Error(`ATTACHMENT_DIR: cannot write attachments to ${this.dir}: ${code(err) ?? (err as Error).message}`);
+      throw new Error(`ATTACHMENT_DIR: cannot write attachments to ${this.dir}: ${code(err) ?? (err as Error).message}`, { cause: err });
     }
   }
 

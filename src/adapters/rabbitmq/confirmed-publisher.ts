@@ -4,7 +4,7 @@ import type * as amqp from 'amqplib';
 import type { Logger } from 'winston';
 import { PublishOutcome, TransientError } from '../../ports/messaging';
 import { withTimeout } from '../timing';
-import { NO_TRACING, type MessageTracing } from '../tracing/message-tracing';
+import { NO_TRACING, type MessageTracing } from './message-tracing';
 import type { AmqpConnection } from './amqp-connection';
 import { assertTopology } from './assert-topology';
 import type { Topology } from './topology';

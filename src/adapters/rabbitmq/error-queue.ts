@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type * as amqp from 'amqplib';
+import type { ErrorMessageInfo, ErrorMessageView, ReplayProgress, ReplayResult } from '../../ports/error-queue';
 import { PUBLISH_ID_HEADER } from './confirmed-publisher';
 import { ORIGINAL_ROUTING_KEY_HEADER } from './inbound-message';
 
@@ -13,20 +14,6 @@ import { ORIGINAL_ROUTING_KEY_HEADER } from './inbound-message';
  * process dies between a confirm and its ack) both — processed twice, never lost.
  */
 
-/** What an operator needs to see of one error-queue message. */
-export interface ErrorMessageInfo {
-  /** Stable for the same message while it sits in the queue: message_id, failure time, code and body hashed. */
-  id: string;
-  code: string;
-  path: string | null;
-  message: string | null;
-  firstFailedAt: string | null;
-  failedAt: string | null;
-  originalRoutingKey: string | null;
-  originalExchange: string | null;
-  messageId: string | null;
-  redelivered: boolean;
-}
 
 function headerString(headers: Record<string, unknown>, name: string): string | undefined {
   const v = headers[name];
@@ -157,15 +144,6 @@ export type Republish = (
   properties: amqp.Options.Publish,
 ) => Promise<'confirmed' | 'returned'>;
 
-export interface ReplayProgress {
-  /** Messages fetched from the error queue so far. */
-  examined: number;
-  /** Republished, confirmed and acked (gone from the error queue). */
-  moved: number;
-  /** Left in the error queue: another code, not selected, no routing key, or a failed republish. */
-  kept: number;
-  noRoutingKey: number;
-}
 
 export interface ReplayOptions {
   queue: string;
@@ -186,11 +164,6 @@ export interface ReplayOptions {
   unroutable?: (exchange: string, routingKey: string) => Error;
 }
 
-export interface ReplayResult {
-  progress: ReplayProgress;
-  /** The first failure; the replay stopped at it (whatever was not acked is back in the queue). */
-  failure?: unknown;
-}
 
 /** Confirms from quorum queues take milliseconds each: keep this many republishes in flight. */
 export const DEFAULT_REPLAY_WINDOW = 64;
@@ -263,11 +236,6 @@ export async function replayErrorQueue(ch: amqp.Channel, publish: Republish, o: 
   return failure === undefined ? { progress: r } : { progress: r, failure };
 }
 
-/** One error-queue message as the dashboard shows it. */
-export interface ErrorMessageView extends ErrorMessageInfo {
-  bodyPreview: string;
-  replayable: boolean;
-}
 
 /** The first `max` characters of a body, control characters replaced, `…` when cut. */
 export function bodyPreview(body: Buffer, max: number): string {

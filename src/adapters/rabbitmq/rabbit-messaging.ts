@@ -6,7 +6,6 @@ import type { ContactEvent } from '../../domain/contact-event';
 import type { WorkItemError } from '../../domain/error-codes';
 import type { ReceiptData } from '../../domain/receipt';
 import { InboundMessage, Messaging, PublishOutcome, ReceiptTarget, TransientError } from '../../ports/messaging';
-import { renderReceipt } from '../xml/render-receipt';
 import type { AmqpConnection } from './amqp-connection';
 import { ConfirmedPublisher, PUBLISH_ID_HEADER, UnencodableMessageError } from './confirmed-publisher';
 import {
@@ -18,7 +17,7 @@ import {
   toInboundMessage,
 } from './inbound-message';
 import { parkedQueueName } from './topology';
-import { NO_TRACING, type MessageTracing } from '../tracing/message-tracing';
+import { NO_TRACING, type MessageTracing } from './message-tracing';
 
 
 const DIRECT_REPLY_PREFIX = 'amq.rabbitmq.reply-to';
@@ -43,6 +42,8 @@ export class RabbitMessaging implements Messaging {
     private readonly directReplyPublisher: ConfirmedPublisher,
     private readonly consumeConn: AmqpConnection,
     private readonly cfg: Pick<AppConfig, 'topology' | 'park' | 'entrances'>,
+    /** The receipt's wire form (the XML adapter's renderer, wired in by the service). */
+    private readonly renderReceipt: (receipt: ReceiptData) => Buffer,
     private readonly log: Logger,
     private readonly events: MessagingEvents,
     /** Parked messages a reopen drain takes are handled in a span continuing their trace. */
@@ -68,7 +69,7 @@ export class RabbitMessaging implements Messaging {
   }
 
   async sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void> {
-    const body = renderReceipt(receipt);
+    const body = this.renderReceipt(receipt);
     const props = {
       contentType: 'application/xml',
       contentEncoding: 'utf-8',

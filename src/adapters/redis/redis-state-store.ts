@@ -20,7 +20,8 @@ import type {
   StoredItem,
   UpdateSnapshot,
 } from '../../ports/state-store';
-import { hourBucket, minuteBucket, redisKeys } from './keys';
+import { hourBucket, minuteBucket } from '../../domain/time-buckets';
+import { redisKeys } from './keys';
 import { SCRIPTS, ScriptName } from './scripts';
 
 type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;

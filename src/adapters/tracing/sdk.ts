@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { diag, DiagLogLevel, trace, type DiagLogger } from '@opentelemetry/api';
+import { diag, DiagLogLevel, trace, type DiagLogger, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -11,11 +11,10 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { Logger } from 'winston';
 import type { AppConfig } from '../../config/config';
-import type { MessageTracing } from './message-tracing';
-import { OtelTracing } from './otel-tracing';
 
 export interface TracingHandle {
-  tracing: MessageTracing;
+  /** The registered provider's tracer; the RabbitMQ adapter's OtelTracing makes messaging spans with it. */
+  tracer: Tracer;
   /** Exports what is still buffered, bounded by timeoutMs; spans not sent by then are dropped (logged). */
   shutdown(timeoutMs: number): Promise<void>;
 }
@@ -76,9 +75,8 @@ export function startTracing(cfg: AppConfig['tracing'], log: Logger): TracingHan
   provider.register({ propagator: new W3CTraceContextPropagator() });
   const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? cfg.endpoint ?? 'http://localhost:4318';
   log.info('tracing on', { exporter: 'otlp', protocol: cfg.protocol, endpoint: describeEndpoint(endpoint), service: resource.attributes[ATTR_SERVICE_NAME] });
-  const tracing = new OtelTracing(trace.getTracer('workitem-server', version));
   return {
-    tracing,
+    tracer: trace.getTracer('workitem-server', version),
     async shutdown(timeoutMs: number) {
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {

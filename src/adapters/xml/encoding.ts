@@ -267,7 +267,7 @@ function firstInvalidUtf8(body: Buffer, from: number): number {
       i++;
       continue;
     }
-    let need = 0;
+    let need: number;
     let lower = 0x80;
     let upper = 0xbf;
     if (b >= 0xc2 && b <= 0xdf) need = 1;

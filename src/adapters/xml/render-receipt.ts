@@ -79,7 +79,7 @@ function parseReceiptXml(buf: Buffer): ReceiptElement {
   try {
     text = preflight(buf, { maxMessageBytes: MAX_RECEIPT_BYTES }); // no DOCTYPE, entities or PIs
   } catch (err) {
-    throw new Error(`not a receipt: ${err instanceof Rejection ? err.problem.message : String(err)}`);
+    throw new Error(`not a receipt: ${err instanceof Rejection ? err.problem.message : String(err)}`, { cause: err });
   }
   let parsed: unknown;
   let failure: unknown;

@@ -6,10 +6,8 @@ import {
   describeErrorMessage,
   errorCodeOf,
   replayErrorQueue,
-  type ErrorMessageInfo,
-  type ReplayProgress,
-  type ReplayResult,
 } from '../../adapters/rabbitmq/error-queue';
+import type { ErrorMessageInfo, ReplayProgress, ReplayResult } from '../../ports/error-queue';
 import { ERROR_CODE_DESCRIPTIONS, type ErrorCode } from '../../domain/error-codes';
 import { CliError, UsageError } from '../cli-error';
 import { CliContext, withContext } from '../context';

@@ -1,5 +1,5 @@
 import { buildOverview, CHART_MINUTES, NO_TASK_TYPE, type OverviewInput } from '../../../src/adapters/http/dashboard/overview';
-import { minuteBucket } from '../../../src/adapters/redis/keys';
+import { minuteBucket } from '../../../src/domain/time-buckets';
 import type { MinuteStatsRow, StatsRow } from '../../../src/ports/state-store';
 
 const NOW = Date.parse('2026-11-23T10:30:45.000Z');

@@ -6,8 +6,8 @@ import type * as amqp from 'amqplib';
 import { ConfigError, loadConfig } from '../../../src/config/config';
 import type { AmqpConnection } from '../../../src/adapters/rabbitmq/amqp-connection';
 import { ConfirmedPublisher } from '../../../src/adapters/rabbitmq/confirmed-publisher';
-import { NO_TRACING, type MessageTracing } from '../../../src/adapters/tracing/message-tracing';
-import { OtelTracing } from '../../../src/adapters/tracing/otel-tracing';
+import { NO_TRACING, type MessageTracing } from '../../../src/adapters/rabbitmq/message-tracing';
+import { OtelTracing } from '../../../src/adapters/rabbitmq/otel-message-tracing';
 
 const SENDER_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const SENDER_SPAN = 'b7ad6b7169203331';

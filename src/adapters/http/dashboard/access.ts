@@ -97,7 +97,7 @@ export class DashboardAccess {
     publicBaseUrl: string,
     private readonly now: () => number,
   ) {
-    let u: URL | null = null;
+    let u: URL | null;
     try {
       u = new URL(publicBaseUrl);
     } catch {

@@ -1,22 +1,9 @@
 import type { AppConfig } from '../../../config/config';
 import type { Logger } from '../../../ports/logger';
 import type { StateStore } from '../../../ports/state-store';
-import type { ErrorMessageView, ReplayProgress, ReplayResult } from '../../rabbitmq/error-queue';
+import type { ErrorQueueAccess } from '../../../ports/error-queue';
 
 export type EntranceControl = 'entrance.opened' | 'entrance.closed';
-
-/** The error queue as the dashboard uses it (ErrorQueue in adapters/rabbitmq implements it). */
-export interface ErrorQueueAccess {
-  count(): Promise<number>;
-  browse(max: number): Promise<{ total: number; examined: number; messages: ErrorMessageView[] }>;
-  replay(o: {
-    code?: string;
-    id?: string;
-    shouldStop?: () => boolean;
-    onProgress?: (p: Readonly<ReplayProgress>) => void;
-    onStart?: (total: number) => void;
-  }): Promise<ReplayResult & { total: number }>;
-}
 
 export interface DashboardDeps {
   cfg: Pick<AppConfig, 'dashboard' | 'entrances' | 'publicBaseUrl' | 'topology'>;

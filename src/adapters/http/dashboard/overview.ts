@@ -1,5 +1,5 @@
 import type { EntranceState, MinuteStatsRow, StatsRow } from '../../../ports/state-store';
-import { minuteBucket } from '../../redis/keys';
+import { minuteBucket } from '../../../domain/time-buckets';
 
 /** Counters as `workitem report` names them; received = accepted + buffered + duplicate + rejected. */
 export const COUNTERS = ['received', 'accepted', 'buffered', 'duplicate', 'rejected', 'completed', 'withdrawn', 'expired'] as const;

@@ -1,5 +1,5 @@
 import { ERROR_CODE_DESCRIPTIONS, type ErrorCode } from '../../../domain/error-codes';
-import type { ErrorMessageView } from '../../rabbitmq/error-queue';
+import type { ErrorMessageView } from '../../../ports/error-queue';
 import type { Principal } from './access';
 import { assetUrl } from './assets';
 import { html, type SafeHtml } from './html';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../../ports/logger';
-import type { ErrorQueueAccess } from './deps';
+import type { ErrorQueueAccess } from '../../../ports/error-queue';
 
 export type ReplayStatus = 'running' | 'done' | 'failed' | 'stopped';
 

@@ -1,10 +1,11 @@
+/** Composition: picks the attachment store ATTACHMENT_STORE names (adapters never import each other; wiring does). */
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../config/config';
-import type { AttachmentStore } from '../../ports/attachment-store';
-import { RedisAttachmentStore } from '../redis/redis-attachment-store';
-import { storeNamespace } from './attachment-keys';
-import { FsAttachmentStore } from './fs-attachment-store';
-import { createS3Client, S3AttachmentStore } from './s3-attachment-store';
+import type { AppConfig } from '../config/config';
+import type { AttachmentStore } from '../ports/attachment-store';
+import { RedisAttachmentStore } from '../adapters/redis/redis-attachment-store';
+import { storeNamespace } from '../adapters/attachments/attachment-keys';
+import { FsAttachmentStore } from '../adapters/attachments/fs-attachment-store';
+import { createS3Client, S3AttachmentStore } from '../adapters/attachments/s3-attachment-store';
 
 export interface AttachmentStoreHandle {
   store: AttachmentStore;
