@@ -55,7 +55,9 @@ const args = parseBenchArgs({
 /** Flood items per second; unset: as fast as the broker confirms them (window FLOOD_WINDOW). */
 const FLOOD_RATE = args.values['flood-rate'] === undefined ? undefined : numArg(args, 'flood-rate', 1, 1);
 const CPU_PROF = args.values['cpu-prof'] === true || typeof args.values['cpu-prof-dir'] === 'string';
-const CPU_PROF_DIR = path.resolve((args.values['cpu-prof-dir'] as string | undefined) ?? path.join(os.tmpdir(), `workitem-bench-cpuprof-${Date.now()}`));
+const CPU_PROF_DIR = path.resolve(
+  (args.values['cpu-prof-dir'] as string | undefined) ?? path.join(os.tmpdir(), `workitem-bench-cpuprof-${Date.now()}`),
+);
 const RATE = numArg(args, 'rate', 100, 100);
 const SECONDS = numArg(args, 'seconds', 20, 5);
 const FLOOD = Math.round(numArg(args, 'flood', 200, 40));
@@ -162,7 +164,9 @@ runBench('latency-under-flood', async (env) => {
       `all events after ${floodSeconds.toFixed(1)} s (${((FLOOD * floodBytes) / 1e6 / floodSeconds).toFixed(1)} MB/s)`,
   );
   log(`  CPU seconds: phase A service ${cpuA[0]}, broker ${cpuA[1]}; phase B + flood drain service ${cpuB[0]}, broker ${cpuB[1]}`);
-  log(`  service peak RSS ${peak.peakMb} MB (kernel VmHWM ${peak.hwmMb} MB; ${round(rssA, 1)} MB before the flood) (goal ≤ 300 MB: ${ok.rss ? 'met' : 'NOT met'})`);
+  log(
+    `  service peak RSS ${peak.peakMb} MB (kernel VmHWM ${peak.hwmMb} MB; ${round(rssA, 1)} MB before the flood) (goal ≤ 300 MB: ${ok.rss ? 'met' : 'NOT met'})`,
+  );
   if (warnings > 0) log(`  the service logged ${warnings} warnings/errors (KEEP_LOGS=1 keeps its log)`);
   printJson({
     bench: 'latency-under-flood',

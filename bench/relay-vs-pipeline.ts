@@ -42,7 +42,13 @@ import { startBenchService, startRelay } from './lib/processes';
  *          --cpu-prof [--cpu-prof-dir=<dir>]
  */
 
-const args = parseBenchArgs({ n: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, 'cpu-prof': { type: 'boolean' }, 'cpu-prof-dir': { type: 'string' } });
+const args = parseBenchArgs({
+  n: { type: 'string' },
+  rate: { type: 'string' },
+  seconds: { type: 'string' },
+  'cpu-prof': { type: 'boolean' },
+  'cpu-prof-dir': { type: 'string' },
+});
 const N = Math.round(numArg(args, 'n', 20_000, 3_000));
 const RATE = numArg(args, 'rate', 500, 500);
 const SECONDS = numArg(args, 'seconds', 10, 3);
@@ -52,7 +58,13 @@ const CPU_PROF_DIR = path.resolve(
 );
 
 interface WorkerResult {
-  drain: { items: number; seconds: number; msgsPerSec: number; preloadSeconds: number; cpuMsPerItem: { worker: number; broker: number; bench: number } };
+  drain: {
+    items: number;
+    seconds: number;
+    msgsPerSec: number;
+    preloadSeconds: number;
+    cpuMsPerItem: { worker: number; broker: number; bench: number };
+  };
   paced: { rate: number; seconds: number; published: number; latencyMs: Stats };
   peakRssMb: number;
   duplicates: number;
@@ -111,7 +123,9 @@ async function measure(
 }
 
 runBench('relay-vs-pipeline', async (env) => {
-  log(`items ${N}, prefetch ${args.prefetch}, paced ${RATE}/s for ${SECONDS} s${args.quick ? ' (quick)' : ''}${CPU_PROF ? `, CPU profile into ${CPU_PROF_DIR}` : ''}`);
+  log(
+    `items ${N}, prefetch ${args.prefetch}, paced ${RATE}/s for ${SECONDS} s${args.quick ? ' (quick)' : ''}${CPU_PROF ? `, CPU profile into ${CPU_PROF_DIR}` : ''}`,
+  );
   const setup = await connect(env.amqpUrl, 'setup');
   env.defer('close setup connection', () => setup.close());
   await declareTopology(setup);
@@ -155,7 +169,8 @@ runBench('relay-vs-pipeline', async (env) => {
     cpuPerItem.serviceMs = perItem(profile, pipeline);
     if (relayProfile) {
       log(`relay profile ${relayProfile.file}: busy ${relayProfile.busyMs} ms; by area:`);
-      for (const a of relayProfile.byArea.slice(0, 8)) log(`       ${a.ms.toFixed(0).padStart(7)} ms ${a.pct.toFixed(1).padStart(5)}%  ${a.area}`);
+      for (const a of relayProfile.byArea.slice(0, 8))
+        log(`       ${a.ms.toFixed(0).padStart(7)} ms ${a.pct.toFixed(1).padStart(5)}%  ${a.area}`);
     }
     log(`main-thread CPU per item (start-up included): relay ${cpuPerItem.relayMs} ms, service ${cpuPerItem.serviceMs} ms`);
   }

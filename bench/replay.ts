@@ -36,11 +36,18 @@ import { startBenchService } from './lib/processes';
  * Options: --strict (exit 3 when the goal is missed) --quick (10 000 items) --n=100000 --concurrency=1000 (seeding) --prefetch=64 --cpu-prof [--cpu-prof-dir=<dir>]
  */
 
-const args = parseBenchArgs({ n: { type: 'string' }, concurrency: { type: 'string' }, 'cpu-prof': { type: 'boolean' }, 'cpu-prof-dir': { type: 'string' } });
+const args = parseBenchArgs({
+  n: { type: 'string' },
+  concurrency: { type: 'string' },
+  'cpu-prof': { type: 'boolean' },
+  'cpu-prof-dir': { type: 'string' },
+});
 const N = Math.round(numArg(args, 'n', 100_000, 10_000));
 const CONCURRENCY = Math.round(numArg(args, 'concurrency', 1000, 1000));
 const CPU_PROF = args.values['cpu-prof'] === true || typeof args.values['cpu-prof-dir'] === 'string';
-const CPU_PROF_DIR = path.resolve((args.values['cpu-prof-dir'] as string | undefined) ?? path.join(os.tmpdir(), `workitem-bench-cpuprof-${Date.now()}`));
+const CPU_PROF_DIR = path.resolve(
+  (args.values['cpu-prof-dir'] as string | undefined) ?? path.join(os.tmpdir(), `workitem-bench-cpuprof-${Date.now()}`),
+);
 
 /** The same item the other benches send as XML (smallItem), as the parser would hand it over. */
 function item(externalId: string): WorkItem {
@@ -84,7 +91,9 @@ runBench('replay', async (env) => {
   const seedSeconds = (Date.now() - t0) / 1000;
   const unfinished = await store.countUnfinished();
   const redisMem = /used_memory:(\d+)/.exec(await redis.info('memory'))?.[1];
-  log(`seeded ${unfinished} unfinished routed items in ${seedSeconds.toFixed(1)} s (${round(N / seedSeconds)} items/s; Redis used_memory ${round(Number(redisMem) / 2 ** 20)} MB)`);
+  log(
+    `seeded ${unfinished} unfinished routed items in ${seedSeconds.toFixed(1)} s (${round(N / seedSeconds)} items/s; Redis used_memory ${round(Number(redisMem) / 2 ** 20)} MB)`,
+  );
   if (unfinished !== N) throw new Error(`expected ${N} unfinished items, Redis has ${unfinished}`);
 
   const setup = await connect(env.amqpUrl, 'setup');
@@ -113,7 +122,9 @@ runBench('replay', async (env) => {
   log('');
   log('replay summary');
   log(`  replayed ${done.replayed} of ${done.scanned} scanned in ${(done.ms / 1000).toFixed(1)} s = ${perSec} items/s (service log)`);
-  log(`  events received ${collector.count('R')} (replayed: true ${collector.replayed}); first→last event ${eventsSeconds.toFixed(1)} s = ${round((N - 1) / eventsSeconds)} events/s`);
+  log(
+    `  events received ${collector.count('R')} (replayed: true ${collector.replayed}); first→last event ${eventsSeconds.toFixed(1)} s = ${round((N - 1) / eventsSeconds)} events/s`,
+  );
   log(`  CPU (start-up included): service ${serviceCpu} s, broker ${brokerCpu} s`);
   log(`  service peak RSS ${peak.peakMb} MB (kernel VmHWM ${peak.hwmMb} MB) (goal < 250 MB: ${ok ? 'met' : 'NOT met'})`);
   if (warnings > 0) log(`  the service logged ${warnings} warnings/errors (KEEP_LOGS=1 keeps its log)`);
@@ -126,7 +137,12 @@ runBench('replay', async (env) => {
     items: N,
     seed: { seconds: round(seedSeconds, 1), itemsPerSec: round(N / seedSeconds), redisUsedMb: round(Number(redisMem) / 2 ** 20) },
     replay: { replayed: done.replayed, scanned: done.scanned, ms: done.ms, itemsPerSec: perSec },
-    events: { received: collector.count('R'), replayedFlag: collector.replayed, duplicates: collector.duplicates, seconds: round(eventsSeconds, 2) },
+    events: {
+      received: collector.count('R'),
+      replayedFlag: collector.replayed,
+      duplicates: collector.duplicates,
+      seconds: round(eventsSeconds, 2),
+    },
     cpuSeconds: { service: serviceCpu, broker: brokerCpu },
     peakRssMb: peak.peakMb,
     hwmMb: peak.hwmMb,

@@ -155,7 +155,15 @@ async function measure(kind: 'expiresAt' | 'activateAt', sender: Sender, collect
 function farItem(i: number): WorkItem {
   const contactData: Record<string, string> = Object.create(null);
   contactData.WorkItemTask = 'test-task';
-  return { externalId: `IDLE-${i}`, source: SOURCE, entrance: 'loans', priority: 5, subject: 'scheduled far ahead', contactData, taskType: 'test-task' };
+  return {
+    externalId: `IDLE-${i}`,
+    source: SOURCE,
+    entrance: 'loans',
+    priority: 5,
+    subject: 'scheduled far ahead',
+    contactData,
+    taskType: 'test-task',
+  };
 }
 
 function rssMb(pid: number): number {
@@ -197,7 +205,9 @@ async function idleCost(env: { redisUrl: string; prefix: string }, services: Ben
     await sleep(3_000);
     await sleep(5_000); // a few poller rounds with them waiting
     const after = { rssMb: services.map((s) => rssMb(s.pid)), claimMs: await probe() };
-    log(`  idle, ${seeded} scheduled: service RSS ${after.rssMb.join(', ')} MB; one claim round ${after.claimMs} ms (an index lookup, not a scan)`);
+    log(
+      `  idle, ${seeded} scheduled: service RSS ${after.rssMb.join(', ')} MB; one claim round ${after.claimMs} ms (an index lookup, not a scan)`,
+    );
     return { scheduled: seeded, before, after };
   } finally {
     await redis.quit().catch(() => redis.disconnect());
@@ -205,7 +215,9 @@ async function idleCost(env: { redisUrl: string; prefix: string }, services: Ben
 }
 
 runBench('timers', async (env) => {
-  log(`items ${N} per kind, due over ${WINDOW_MS / 1000} s starting ${LEAD_MS / 1000} s ahead, ${INSTANCES} instance(s)${args.quick ? ' (quick)' : ''}`);
+  log(
+    `items ${N} per kind, due over ${WINDOW_MS / 1000} s starting ${LEAD_MS / 1000} s ahead, ${INSTANCES} instance(s)${args.quick ? ' (quick)' : ''}`,
+  );
   const setup = await connect(env.amqpUrl, 'setup');
   env.defer('close setup connection', () => setup.close());
   await declareTopology(setup);
@@ -228,7 +240,9 @@ runBench('timers', async (env) => {
   const idle = args.values['no-idle'] === true ? null : await idleCost(env, services);
   const ok = results.every((r) => r.fired === r.sent && r.duplicates === 0 && r.arrival.p99 < GOAL_P99_MS);
   log('');
-  log(`timers summary: ${results.map((r) => `${r.kind} p50 ${r.arrival.p50} ms, p99 ${r.arrival.p99} ms (${r.fired}/${r.sent}, ${r.duplicates} dup)`).join('; ')} — goal p99 < ${GOAL_P99_MS} ms: ${ok ? 'met' : 'NOT met'}`);
+  log(
+    `timers summary: ${results.map((r) => `${r.kind} p50 ${r.arrival.p50} ms, p99 ${r.arrival.p99} ms (${r.fired}/${r.sent}, ${r.duplicates} dup)`).join('; ')} — goal p99 < ${GOAL_P99_MS} ms: ${ok ? 'met' : 'NOT met'}`,
+  );
   printJson({
     bench: 'timers',
     quick: args.quick,

@@ -24,4 +24,6 @@ const doc = buildDefinitions(buildTopology(cfg), {
 const out = path.join(root, 'rabbitmq', 'definitions.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, renderDefinitions(doc));
-process.stdout.write(`wrote ${path.relative(root, out)}: ${doc.exchanges.length} exchanges, ${doc.queues.length} queues, ${doc.bindings.length} bindings\n`);
+process.stdout.write(
+  `wrote ${path.relative(root, out)}: ${doc.exchanges.length} exchanges, ${doc.queues.length} queues, ${doc.bindings.length} bindings\n`,
+);

@@ -13,7 +13,9 @@ const { rabbitPasswordHash } = require(path.resolve(__dirname, '../dist/adapters
 const chunks = [];
 process.stdin.on('data', (c) => chunks.push(c));
 process.stdin.on('end', () => {
-  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const password = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!password) {
     process.stderr.write('usage: printf %s PASSWORD | node scripts/rabbitmq-password-hash.js\n');
     process.exit(2);

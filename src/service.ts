@@ -103,12 +103,28 @@ export class WorkItemService {
     const tracing = this.tracing;
     this.publisher = new ConfirmedPublisher(this.publishConn, topology, log, cfg.confirmTimeoutMs, undefined, tracing);
     this.directReplyConn = new AmqpConnection(cfg.amqpUrls, 'direct-reply', log, amqpOptions);
-    const directReplyPublisher = new ConfirmedPublisher(this.directReplyConn, { exchanges: [], queues: [] }, log, cfg.confirmTimeoutMs, 2000, tracing);
+    const directReplyPublisher = new ConfirmedPublisher(
+      this.directReplyConn,
+      { exchanges: [], queues: [] },
+      log,
+      cfg.confirmTimeoutMs,
+      2000,
+      tracing,
+    );
     this.bulkConn = new AmqpConnection(cfg.amqpUrls, 'bulk', log, amqpOptions);
     this.bulkPublisher = new ConfirmedPublisher(this.bulkConn, topology, log, cfg.confirmTimeoutMs, undefined, tracing);
-    const messaging = new RabbitMessaging(this.publisher, directReplyPublisher, this.consumeConn, cfg, renderReceipt, log, {
-      receiptLost: (reason) => this.metrics.receiptLost(reason),
-    }, tracing);
+    const messaging = new RabbitMessaging(
+      this.publisher,
+      directReplyPublisher,
+      this.consumeConn,
+      cfg,
+      renderReceipt,
+      log,
+      {
+        receiptLost: (reason) => this.metrics.receiptLost(reason),
+      },
+      tracing,
+    );
     this.messaging = messaging;
     this.parser = new WorkerParser(cfg, log, 1);
     this.deps = {
@@ -125,15 +141,30 @@ export class WorkItemService {
       tracing,
     };
     const { inboundQueue, largeQueue, controlQueue } = cfg.topology;
-    this.inbound = new QueueConsumer(this.consumeConn, inboundQueue, cfg.prefetch, topology, this.traced(inboundQueue, (m) =>
-      this.onInbound(m)),
-    log);
-    this.large = new QueueConsumer(this.largeConsumeConn, largeQueue, LARGE_PREFETCH, topology, this.traced(largeQueue, (m) =>
-      this.onInbound(m, true)),
-    log);
-    this.control = new QueueConsumer(this.consumeConn, controlQueue, CONTROL_PREFETCH, topology, this.traced(controlQueue, (m) =>
-      this.onControl(m)),
-    log);
+    this.inbound = new QueueConsumer(
+      this.consumeConn,
+      inboundQueue,
+      cfg.prefetch,
+      topology,
+      this.traced(inboundQueue, (m) => this.onInbound(m)),
+      log,
+    );
+    this.large = new QueueConsumer(
+      this.largeConsumeConn,
+      largeQueue,
+      LARGE_PREFETCH,
+      topology,
+      this.traced(largeQueue, (m) => this.onInbound(m, true)),
+      log,
+    );
+    this.control = new QueueConsumer(
+      this.consumeConn,
+      controlQueue,
+      CONTROL_PREFETCH,
+      topology,
+      this.traced(controlQueue, (m) => this.onControl(m)),
+      log,
+    );
     this.publisher.on('ready', () => this.updateFlow());
     this.publisher.on('lost', () => this.updateFlow());
     this.bulkPublisher.on('ready', () => this.updateFlow());
@@ -270,12 +301,15 @@ export class WorkItemService {
   private startAttachmentSweep(): void {
     const seconds = this.cfg.attachmentSweepSeconds;
     if (seconds === 0 || !this.deps.attachments.list) return;
-    this.sweepTimer = setInterval(() => {
-      if (this.sweeping || this.stopping) return;
-      this.sweeping = sweepOrphanAttachments(this.deps, { stopping: () => this.stopping })
-        .catch((err) => this.log.warn('orphan attachment sweep failed; tried again next time', { error: (err as Error).message }))
-        .finally(() => (this.sweeping = null));
-    }, Math.round(seconds * 1000 * (0.9 + Math.random() * 0.2)));
+    this.sweepTimer = setInterval(
+      () => {
+        if (this.sweeping || this.stopping) return;
+        this.sweeping = sweepOrphanAttachments(this.deps, { stopping: () => this.stopping })
+          .catch((err) => this.log.warn('orphan attachment sweep failed; tried again next time', { error: (err as Error).message }))
+          .finally(() => (this.sweeping = null));
+      },
+      Math.round(seconds * 1000 * (0.9 + Math.random() * 0.2)),
+    );
     this.sweepTimer.unref();
   }
 
@@ -336,7 +370,16 @@ export class WorkItemService {
     if (!amqpPublish || !amqpConsume) waitingFor.push('rabbitmq');
     else if (!consuming) waitingFor.push('consumer');
     const ready = waitingFor.length === 0 && !this.stopping;
-    const checks = { ready, waitingFor, ...(this.stopping ? { stopping: true } : {}), redis, amqpPublish, amqpConsume, consuming, redisDurability: this.durability };
+    const checks = {
+      ready,
+      waitingFor,
+      ...(this.stopping ? { stopping: true } : {}),
+      redis,
+      amqpPublish,
+      amqpConsume,
+      consuming,
+      redisDurability: this.durability,
+    };
     return { ready, checks };
   }
 

@@ -488,7 +488,10 @@ export class RssSampler {
   hwmMb = 0;
   samples = 0;
 
-  constructor(readonly pid: number, intervalMs = 100) {
+  constructor(
+    readonly pid: number,
+    intervalMs = 100,
+  ) {
     this.sample();
     this.timer = setInterval(() => this.sample(), intervalMs);
     this.timer.unref();

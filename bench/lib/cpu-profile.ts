@@ -242,7 +242,12 @@ export function analyzeProfile(file: string, root: string, top = 25): ProfileSum
     if (inf.area === '(native/V8 builtins)' || inf.area.startsWith('node:')) {
       const c = nearestCaller(id);
       const key = `${inf.name}\u0000${c ? `${c.name} ${c.where}` : '?'}`;
-      const e = nativeCallers.get(key) ?? { name: inf.name, where: c ? `← ${c.name}  ${c.where}` : '← (no npm/service caller)', area: c?.area ?? '', ms: 0 };
+      const e = nativeCallers.get(key) ?? {
+        name: inf.name,
+        where: c ? `← ${c.name}  ${c.where}` : '← (no npm/service caller)',
+        area: c?.area ?? '',
+        ms: 0,
+      };
       e.ms += d;
       nativeCallers.set(key, e);
     }
@@ -296,13 +301,16 @@ export function formatSummary(s: ProfileSummary): string {
     `  wall ${s.wallMs} ms, busy ${s.busyMs} ms (${Math.round((s.busyMs / Math.max(s.wallMs, 1)) * 100)}% of one core), idle ${s.idleMs} ms, GC ${s.gcMs} ms`,
   );
   lines.push(`  top ${s.topSelf.length} functions by self time (% of busy time):`);
-  s.topSelf.forEach((r, i) => lines.push(`  ${pad(i + 1, 3)}. ${pad(r.ms.toFixed(0), 7)} ms ${pad(r.pct.toFixed(1), 5)}%  ${r.name}  ${r.where}`));
+  s.topSelf.forEach((r, i) =>
+    lines.push(`  ${pad(i + 1, 3)}. ${pad(r.ms.toFixed(0), 7)} ms ${pad(r.pct.toFixed(1), 5)}%  ${r.name}  ${r.where}`),
+  );
   lines.push('  self time by area:');
   for (const a of s.byArea) lines.push(`       ${pad(a.ms.toFixed(0), 7)} ms ${pad(a.pct.toFixed(1), 5)}%  ${a.area}`);
   lines.push('  native and node-internal self time by nearest npm/service caller:');
   for (const r of s.nativeByCaller) lines.push(`       ${pad(r.ms.toFixed(0), 7)} ms ${pad(r.pct.toFixed(1), 5)}%  ${r.name}  ${r.where}`);
   lines.push("  the service's own functions by inclusive time (callees included):");
-  for (const r of s.topInclusiveService) lines.push(`       ${pad(r.ms.toFixed(0), 7)} ms ${pad(r.pct.toFixed(1), 5)}%  ${r.name}  ${r.where}`);
+  for (const r of s.topInclusiveService)
+    lines.push(`       ${pad(r.ms.toFixed(0), 7)} ms ${pad(r.pct.toFixed(1), 5)}%  ${r.name}  ${r.where}`);
   return lines.join('\n');
 }
 
@@ -321,7 +329,12 @@ if (require.main === module) {
 }
 
 /** Analyzes and prints the newest main-thread profile in `dir`; undefined when there is none. */
-export function reportProfile(dir: string, root: string, top = 25, print: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): ProfileSummary | undefined {
+export function reportProfile(
+  dir: string,
+  root: string,
+  top = 25,
+  print: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
+): ProfileSummary | undefined {
   const files = mainThreadProfiles(dir);
   if (files.length === 0) {
     print(`no main-thread .cpuprofile found in ${dir}`);

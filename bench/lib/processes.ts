@@ -36,7 +36,9 @@ export interface BenchServiceOptions {
  */
 export async function startBenchService(env: BenchEnv, opts: BenchServiceOptions): Promise<BenchService> {
   // The bench's own OTEL_* variables reach the service (the test helpers drop inherited ones): to measure tracing.
-  const otel = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined));
+  const otel = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined),
+  );
   const extraEnv = { ...otel, PREFETCH: String(opts.prefetch), ...opts.env };
   if (opts.cpuProfDir) {
     const h = await spawnProfiled(env, opts.cpuProfDir, extraEnv, opts.config ?? {}, opts.waitForReady ?? true);
@@ -71,7 +73,8 @@ async function spawnProfiled(
   writeFileSync(configFile, JSON.stringify(mergeConfig(BENCH_CONFIG, configOverride)));
   const port = await freePort();
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(childEnv)) if (/^(AMQP_|REDIS_|HTTP_PORT|PUBLIC_BASE_URL|LOG_LEVEL|PREFETCH|WORKITEM_CONFIG)/.test(k)) delete childEnv[k];
+  for (const k of Object.keys(childEnv))
+    if (/^(AMQP_|REDIS_|HTTP_PORT|PUBLIC_BASE_URL|LOG_LEVEL|PREFETCH|WORKITEM_CONFIG)/.test(k)) delete childEnv[k];
   Object.assign(childEnv, {
     AMQP_URL: env.amqpUrl,
     REDIS_URL: env.redisUrl,

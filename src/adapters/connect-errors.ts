@@ -28,9 +28,11 @@ export class PermanentConnectError extends Error {
 }
 
 /** Node's certificate verification codes (X509_V_ERR_* names) plus the host name check. */
-const CERT_VERIFY_CODES = /^(ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED|UNABLE_TO_\w+|\w*CERT\w*)$/;
+const CERT_VERIFY_CODES =
+  /^(ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED|UNABLE_TO_\w+|\w*CERT\w*)$/;
 /** TLS alerts a server sends when it does not accept our client certificate (or got none). */
-const CLIENT_CERT_ALERTS = /^ERR_SSL_\w*ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
+const CLIENT_CERT_ALERTS =
+  /^ERR_SSL_\w*ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
 
 function errorCode(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code;
@@ -50,7 +52,10 @@ function hostOf(url: string): string {
 /** A certificate problem on either side: permanent, whatever the protocol on top. (Alerts first: their codes contain CERT too.) */
 function classifyTls(err: Error, url: string, caVariable: string): ConnectFailure | null {
   const code = errorCode(err);
-  const reason = err.message.split('\n')[0].replace(/^[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:/, '').replace(/:\.\.\/deps\/.*$/, '');
+  const reason = err.message
+    .split('\n')[0]
+    .replace(/^[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:/, '')
+    .replace(/:\.\.\/deps\/.*$/, '');
   if (CLIENT_CERT_ALERTS.test(code)) {
     return {
       permanent: true,
@@ -104,11 +109,13 @@ export function classifyRedisConnectError(err: Error, url: string): ConnectFailu
   const tls = classifyTls(err, url, 'REDIS_TLS_CA_FILE');
   if (tls) return tls;
   const msg = err.message || String(err);
-  if (/^WRONGPASS/.test(msg)) return { permanent: true, code: 'WRONGPASS', cause: `Redis refused the login (wrong user or password): ${msg}` };
+  if (/^WRONGPASS/.test(msg))
+    return { permanent: true, code: 'WRONGPASS', cause: `Redis refused the login (wrong user or password): ${msg}` };
   if (/^NOAUTH/.test(msg)) return { permanent: true, code: 'NOAUTH', cause: `Redis requires a password and REDIS_URL has none: ${msg}` };
   if (/DB index is out of range/.test(msg)) {
     return { permanent: true, code: 'DB_OUT_OF_RANGE', cause: `Redis has no database with the number in REDIS_URL: ${msg}` };
   }
-  if (/^NOPERM/.test(msg)) return { permanent: true, code: 'NOPERM', cause: `the Redis user may not run a command the service needs: ${msg}` };
+  if (/^NOPERM/.test(msg))
+    return { permanent: true, code: 'NOPERM', cause: `the Redis user may not run a command the service needs: ${msg}` };
   return { permanent: false, code: errorCode(err), cause: msg };
 }

@@ -32,7 +32,12 @@ export const flushLock = (entrance: string) => `flush:${entrance}`;
  */
 export async function routeParkedInOrder(d: Deps, entrance: string, owner: string): Promise<FlushCounts>;
 /** waitForLease false: 'busy' at once when another flush of the entrance holds the lease. */
-export async function routeParkedInOrder(d: Deps, entrance: string, owner: string, opts: { waitForLease: false }): Promise<FlushCounts | 'busy'>;
+export async function routeParkedInOrder(
+  d: Deps,
+  entrance: string,
+  owner: string,
+  opts: { waitForLease: false },
+): Promise<FlushCounts | 'busy'>;
 export async function routeParkedInOrder(
   d: Deps,
   entrance: string,

@@ -104,7 +104,8 @@ async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forc
     if (msg.redelivered) {
       if (item.attachment) await putAttachment(d, stored.contactId, item.attachment.data);
       if (res.state === 'routed') status = (await routeContact(d, stored, { replayed: false, msg })) === 'routed' ? 'accepted' : 'buffered';
-      else if (res.state === 'scheduled') status = 'scheduled'; // nothing to publish before its activateAt
+      else if (res.state === 'scheduled')
+        status = 'scheduled'; // nothing to publish before its activateAt
       else {
         await d.messaging.park(stored.entrance, stored.contactId, msg);
         status = 'buffered';

@@ -55,7 +55,11 @@ function expiryError(d: Deps, record: ContactRecord, cause: ExpiryCause) {
   const ent = d.cfg.entrances[record.entrance];
   const max = ent ? ent.maxParkSeconds : 0;
   const allowed = max < 3600 ? `${max} s` : `${Number((max / 3600).toFixed(2))} h`;
-  return workItemError('EXPIRED', `parked longer than the entrance allows (${allowed}) while "${record.entrance}" was closed`, '/workItem/entrance');
+  return workItemError(
+    'EXPIRED',
+    `parked longer than the entrance allows (${allowed}) while "${record.entrance}" was closed`,
+    '/workItem/entrance',
+  );
 }
 
 /**

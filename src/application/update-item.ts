@@ -30,7 +30,11 @@ export function sha256Hex(data: string | Buffer): string {
  */
 function updateIdentity(msg: InboundMessage): { id: string; depth: number } {
   const messageId = msg.properties.messageId;
-  const id = createHash('sha256').update(`${messageId ?? ''}\n`).update(msg.body).digest('hex').slice(0, 32);
+  const id = createHash('sha256')
+    .update(`${messageId ?? ''}\n`)
+    .update(msg.body)
+    .digest('hex')
+    .slice(0, 32);
   return { id, depth: msg.redelivered || messageId ? RECENT_UPDATES : 1 };
 }
 
@@ -129,7 +133,8 @@ async function publishUpdated(d: Deps, contactId: string, changed: string[], rev
   const owner = `upd-${d.newId()}`;
   const started = d.now();
   while ((await d.store.acquireLock(lock, owner, EVENT_LOCK_TTL_MS)) === null) {
-    if (d.now() - started > EVENT_LOCK_WAIT_MS) throw new TransientError(`contact.updated of ${contactId}: its lock stayed busy; retried later`);
+    if (d.now() - started > EVENT_LOCK_WAIT_MS)
+      throw new TransientError(`contact.updated of ${contactId}: its lock stayed busy; retried later`);
     await new Promise((r) => setTimeout(r, 5 + Math.floor(Math.random() * 10)));
   }
   try {

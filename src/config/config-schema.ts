@@ -31,7 +31,10 @@ const socialPlatformSchema = z
 
 export const fileConfigSchema = z
   .object({
-    taskKey: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).default('WorkItemTask'),
+    taskKey: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,100}$/)
+      .default('WorkItemTask'),
     entrances: z
       .record(z.string().regex(/^[a-z0-9._-]{1,64}$/, 'entrance names are [a-z0-9._-]{1,64}'), entranceSchema)
       .refine((e) => Object.keys(e).length > 0, 'at least one entrance must be configured'),
@@ -39,7 +42,10 @@ export const fileConfigSchema = z
     park: z
       .object({
         maxParked: z.number().int().positive().default(10_000),
-        maxParkSeconds: z.number().positive().default(72 * 3600),
+        maxParkSeconds: z
+          .number()
+          .positive()
+          .default(72 * 3600),
         /** TTL of a parked message before it is dead-lettered back for a retry. */
         retrySeconds: z.number().positive().default(60),
       })
@@ -54,7 +60,11 @@ export const fileConfigSchema = z
       .prefault({}),
     limits: z
       .object({
-        maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),
+        maxMessageBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(16 * 1024 * 1024),
         maxDepth: z.number().int().positive().default(8),
         maxElements: z.number().int().positive().default(500),
         maxAttributesPerElement: z.number().int().positive().default(16),
@@ -62,15 +72,27 @@ export const fileConfigSchema = z
         /** Any text node except the attachment's base64, which is bounded by attachments.maxBytes. */
         maxTextChars: z.number().int().positive().default(65_536),
         /** Messages above this many bytes are parsed on a worker thread, so small ones never wait. */
-        inlineParseBytes: z.number().int().positive().default(64 * 1024),
+        inlineParseBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(64 * 1024),
         /** Messages above this many bytes move to the large-item lane (own queue, small prefetch). */
-        largeMessageBytes: z.number().int().positive().default(256 * 1024),
+        largeMessageBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(256 * 1024),
       })
       .strict()
       .prefault({}),
     attachments: z
       .object({
-        maxBytes: z.number().int().positive().default(10 * 1024 * 1024),
+        maxBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(10 * 1024 * 1024),
         /** Exact types or `type/*` wildcards. */
         allowedContentTypes: z
           .array(z.string().regex(/^[a-z0-9.+-]+\/([a-z0-9.+-]+|\*)$/))
@@ -95,7 +117,10 @@ export const fileConfigSchema = z
       .strict()
       .prefault({}),
     /** How long an ended/cancelled/expired contactId is remembered, so a late retry cannot revive it. */
-    tombstoneSeconds: z.number().positive().default(7 * 24 * 3600),
+    tombstoneSeconds: z
+      .number()
+      .positive()
+      .default(7 * 24 * 3600),
   })
   .strict();
 

@@ -104,9 +104,7 @@ export class ConfigError extends Error {
   }
 }
 
-const boolFromEnv = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const boolFromEnv = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** Bearer token syntax (RFC 6750 b64token), and long enough not to be guessed. */
 const TOKEN_RULE = 'each token must be 16..512 characters of A-Z a-z 0-9 - . _ ~ + / (trailing = allowed)';
@@ -141,9 +139,17 @@ export const envSchema = z.object({
   AMQP_URL: z
     .string()
     .default('amqp://guest:guest@127.0.0.1:5672')
-    .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
     .refine((urls) => urls.length > 0 && urls.every((u) => /^amqps?:\/\//.test(u)), 'must be amqp:// or amqps:// URL(s), comma-separated'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
   AMQP_TLS_CA_FILE: z.string().min(1).optional(),
   AMQP_TLS_CERT_FILE: z.string().min(1).optional(),
   AMQP_TLS_KEY_FILE: z.string().min(1).optional(),
@@ -153,7 +159,12 @@ export const envSchema = z.object({
   REDIS_SENTINELS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .refine((list) => list.every((x) => /^[^:\s]+:\d{1,5}$/.test(x)), 'must be host:port[,host:port…]')
     .transform((list) =>
       list.map((x) => {
@@ -161,29 +172,62 @@ export const envSchema = z.object({
         return { host: x.slice(0, i), port: Number(x.slice(i + 1)) };
       }),
     ),
-  REDIS_MASTER_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('mymaster'),
+  REDIS_MASTER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .default('mymaster'),
   REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(200),
-  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/).default('workitem:'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
+    .default('workitem:'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HTTP_HOST: z.string().regex(/^[A-Za-z0-9.:%_-]{1,253}$/, 'must be an IP address or host name, e.g. 0.0.0.0, 127.0.0.1 or ::').default('0.0.0.0'),
+  HTTP_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:%_-]{1,253}$/, 'must be an IP address or host name, e.g. 0.0.0.0, 127.0.0.1 or ::')
+    .default('0.0.0.0'),
   API_TOKENS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
     .refine((list) => list.every(isGoodToken), TOKEN_RULE),
   API_TOKENS_FILE: z.string().min(1).optional(),
   METRICS_TOKEN: z.string().refine(isGoodToken, TOKEN_RULE).optional(),
   ATTACHMENT_URL_SECRET: z.string().min(32, 'must be at least 32 characters').max(1024, 'must be at most 1024 characters').optional(),
-  ATTACHMENT_URL_TTL_SECONDS: z.coerce.number().int('must be whole seconds').min(1).max(365 * 24 * 3600).default(86_400),
+  ATTACHMENT_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int('must be whole seconds')
+    .min(1)
+    .max(365 * 24 * 3600)
+    .default(86_400),
   PUBLIC_BASE_URL: z.string().url().optional(),
   ATTACHMENT_STORE: z.enum(['redis', 'fs', 's3'], 'must be redis, fs or s3').default('redis'),
   ATTACHMENT_DIR: z.string().min(1).optional(),
   ATTACHMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
-  ATTACHMENT_SWEEP_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(3600),
-  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3..63 characters of a-z 0-9 . -)').optional(),
-  S3_ENDPOINT: z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL').optional(),
-  S3_REGION: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a region name such as eu-central-1').optional(),
+  ATTACHMENT_SWEEP_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 24 * 3600)
+    .default(3600),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3..63 characters of a-z 0-9 . -)')
+    .optional(),
+  S3_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL')
+    .optional(),
+  S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]{1,32}$/, 'must be a region name such as eu-central-1')
+    .optional(),
   S3_FORCE_PATH_STYLE: boolFromEnv.default(false),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   PREFETCH: z.coerce.number().int().min(1).max(10_000).default(64),
@@ -192,13 +236,27 @@ export const envSchema = z.object({
   REQUIRE_DURABLE_REDIS: boolFromEnv.default(false),
   WORKITEM_CONFIG: z.string().optional(),
   DASHBOARD_ENABLED: boolFromEnv.default(false),
-  DASHBOARD_USER: z.string().regex(/^[^\s:]{1,64}$/, 'must be 1..64 characters without spaces or ":"').optional(),
+  DASHBOARD_USER: z
+    .string()
+    .regex(/^[^\s:]{1,64}$/, 'must be 1..64 characters without spaces or ":"')
+    .optional(),
   DASHBOARD_PASSWORD: z.string().min(8, 'must be at least 8 characters').max(256).optional(),
-  DASHBOARD_SESSION_MINUTES: z.coerce.number().int().min(1).max(7 * 24 * 60).default(480),
+  DASHBOARD_SESSION_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 60)
+    .default(480),
   DASHBOARD_REFRESH_SECONDS: z.coerce.number().min(0.2).max(300).default(5),
   // OpenTelemetry, standard names (an empty value counts as unset). The SDK reads the other OTEL_* variables itself.
   OTEL_TRACES_EXPORTER: z.preprocess(emptyAsUnset, z.enum(['none', 'otlp'], 'must be none or otlp').default('none')),
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUnset, z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL').optional()),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL')
+      .optional(),
+  ),
   OTEL_EXPORTER_OTLP_PROTOCOL: z.preprocess(emptyAsUnset, otlpProtocol.default('http/protobuf')),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.preprocess(emptyAsUnset, otlpProtocol.optional()),
   OTEL_SERVICE_NAME: z.preprocess(emptyAsUnset, z.string().max(256).optional()),
@@ -208,9 +266,7 @@ export const envSchema = z.object({
 export const SAMPLE_CONFIG_FILE = path.resolve(__dirname, '../../config/workitem.sample.json');
 
 function describeIssues(prefix: string, error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${prefix}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
+  return error.issues.map((i) => `${prefix}${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
 }
 
 export function parseFileConfig(raw: unknown, source: string): FileConfig {
@@ -234,7 +290,11 @@ export function parseFileConfig(raw: unknown, source: string): FileConfig {
  * instead of failing every connect later. TLS files with a plain URL are an error too: the operator believes the
  * connection is encrypted.
  */
-function readTlsFiles(env: Partial<Record<`${'AMQP' | 'REDIS'}_TLS_${'CA' | 'CERT' | 'KEY'}_FILE`, string>>, prefix: 'AMQP' | 'REDIS', urlIsTls: boolean): TlsFiles {
+function readTlsFiles(
+  env: Partial<Record<`${'AMQP' | 'REDIS'}_TLS_${'CA' | 'CERT' | 'KEY'}_FILE`, string>>,
+  prefix: 'AMQP' | 'REDIS',
+  urlIsTls: boolean,
+): TlsFiles {
   const files: TlsFiles = {};
   for (const part of ['CA', 'CERT', 'KEY'] as const) {
     const variable = `${prefix}_TLS_${part}_FILE` as const;
@@ -261,20 +321,28 @@ function readTlsFiles(env: Partial<Record<`${'AMQP' | 'REDIS'}_TLS_${'CA' | 'CER
 
 /** ATTACHMENT_STORE and the variables of the chosen store; a variable of a store not chosen is an error (it would be ignored). */
 function attachmentStoreConfig(
-  v: Pick<z.infer<typeof envSchema>, 'ATTACHMENT_STORE' | 'ATTACHMENT_DIR' | 'S3_BUCKET' | 'S3_ENDPOINT' | 'S3_REGION' | 'S3_FORCE_PATH_STYLE'>,
+  v: Pick<
+    z.infer<typeof envSchema>,
+    'ATTACHMENT_STORE' | 'ATTACHMENT_DIR' | 'S3_BUCKET' | 'S3_ENDPOINT' | 'S3_REGION' | 'S3_FORCE_PATH_STYLE'
+  >,
   env: NodeJS.ProcessEnv,
 ): AttachmentStoreConfig {
   if (v.ATTACHMENT_DIR !== undefined && v.ATTACHMENT_STORE !== 'fs') {
-    throw new ConfigError(`ATTACHMENT_DIR is set but ATTACHMENT_STORE is ${v.ATTACHMENT_STORE} (set ATTACHMENT_STORE=fs to keep attachments there)`);
+    throw new ConfigError(
+      `ATTACHMENT_DIR is set but ATTACHMENT_STORE is ${v.ATTACHMENT_STORE} (set ATTACHMENT_STORE=fs to keep attachments there)`,
+    );
   }
   if (v.S3_BUCKET !== undefined && v.ATTACHMENT_STORE !== 's3') {
-    throw new ConfigError(`S3_BUCKET is set but ATTACHMENT_STORE is ${v.ATTACHMENT_STORE} (set ATTACHMENT_STORE=s3 to keep attachments there)`);
+    throw new ConfigError(
+      `S3_BUCKET is set but ATTACHMENT_STORE is ${v.ATTACHMENT_STORE} (set ATTACHMENT_STORE=s3 to keep attachments there)`,
+    );
   }
   switch (v.ATTACHMENT_STORE) {
     case 'redis':
       return { kind: 'redis' };
     case 'fs':
-      if (!v.ATTACHMENT_DIR) throw new ConfigError('ATTACHMENT_DIR: required with ATTACHMENT_STORE=fs (a directory, shared by every instance)');
+      if (!v.ATTACHMENT_DIR)
+        throw new ConfigError('ATTACHMENT_DIR: required with ATTACHMENT_STORE=fs (a directory, shared by every instance)');
       return { kind: 'fs', dir: path.resolve(v.ATTACHMENT_DIR) };
     case 's3':
       if (!v.S3_BUCKET) throw new ConfigError('S3_BUCKET: required with ATTACHMENT_STORE=s3');
@@ -293,9 +361,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = envSchema.safeParse(env);
   if (!e.success) throw new ConfigError(`invalid environment: ${describeIssues('', e.error)}`);
   if ((e.data.DASHBOARD_USER === undefined) !== (e.data.DASHBOARD_PASSWORD === undefined)) {
-    throw new ConfigError('invalid environment: DASHBOARD_USER and DASHBOARD_PASSWORD must be set together (or neither: read-only, loopback only)');
+    throw new ConfigError(
+      'invalid environment: DASHBOARD_USER and DASHBOARD_PASSWORD must be set together (or neither: read-only, loopback only)',
+    );
   }
-  const amqpTls = readTlsFiles(e.data, 'AMQP', e.data.AMQP_URL.every((u) => u.startsWith('amqps://')));
+  const amqpTls = readTlsFiles(
+    e.data,
+    'AMQP',
+    e.data.AMQP_URL.every((u) => u.startsWith('amqps://')),
+  );
   const redisTls = readTlsFiles(e.data, 'REDIS', e.data.REDIS_URL.startsWith('rediss://'));
   const attachmentStore = attachmentStoreConfig(e.data, env);
   const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);

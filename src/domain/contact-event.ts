@@ -62,8 +62,10 @@ export interface ContactUpdatedEvent extends ContactRecord {
 }
 
 /** `contact.withdrawn` (cancelled by the sender) and `contact.expired` (parked too long, or its expiresAt passed). */
-export interface ContactClosedEvent
-  extends Pick<ContactRecord, 'contactId' | 'externalId' | 'source' | 'entrance' | 'channel' | 'workItem' | 'taskType'> {
+export interface ContactClosedEvent extends Pick<
+  ContactRecord,
+  'contactId' | 'externalId' | 'source' | 'entrance' | 'channel' | 'workItem' | 'taskType'
+> {
   type: 'contact.withdrawn' | 'contact.expired';
   eventId: string;
   reason: string;
@@ -83,7 +85,9 @@ function socialPreview(social: SocialRef): string {
 export function buildPreview(item: Pick<WorkItem, 'body' | 'subject' | 'social'>): string {
   const text = collapsedPrefix(item.body ?? '', PREVIEW_CHARS);
   if (!item.social) return text;
-  return Array.from(`${socialPreview(item.social)}: ${text || item.subject}`).slice(0, PREVIEW_CHARS).join('');
+  return Array.from(`${socialPreview(item.social)}: ${text || item.subject}`)
+    .slice(0, PREVIEW_CHARS)
+    .join('');
 }
 
 const WHITESPACE = /\s/;
@@ -115,12 +119,7 @@ function collapsedPrefix(s: string, max: number): string {
 }
 
 /** Pure transform: validated item + identity → the record every contact event of this item is built from. */
-export function toContactRecord(
-  item: WorkItem,
-  contactId: string,
-  receivedAt: string,
-  attachment?: AttachmentRef,
-): ContactRecord {
+export function toContactRecord(item: WorkItem, contactId: string, receivedAt: string, attachment?: AttachmentRef): ContactRecord {
   const contactData: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(item.contactData)) contactData[k] = v;
   const record: ContactRecord = {

@@ -50,5 +50,5 @@ export const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
   EXPIRED: 'The item stayed parked longer than the entrance allows, or its <expiresAt> passed before it was finished.',
   SENDER_NOT_ALLOWED: "The routing key's source does not match the XML <source>.",
   STALE_UPDATE:
-    'The update\'s revision is not greater than the last revision applied to the item: nothing changed. Send a higher revision, or none to apply in arrival order.',
+    "The update's revision is not greater than the last revision applied to the item: nothing changed. Send a higher revision, or none to apply in arrival order.",
 };

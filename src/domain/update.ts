@@ -22,8 +22,7 @@ export interface UpdateOptions {
 }
 
 export type UpdateMerge =
-  | { ok: true; record: ContactRecord; changed: string[]; expiresAt?: string; bodySha?: string }
-  | { ok: false; error: WorkItemError };
+  { ok: true; record: ContactRecord; changed: string[]; expiresAt?: string; bodySha?: string } | { ok: false; error: WorkItemError };
 
 const PATH = '/updateWorkItem';
 const CUSTOMER_FIELDS = ['name', 'email', 'phone'] as const;
@@ -95,7 +94,11 @@ export function mergeUpdate(base: UpdateBase, update: UpdateRequest, opts: Updat
   record.contactData = data;
   const count = Object.keys(data).length;
   if (count > MAX_CONTACT_DATA_ITEMS) {
-    return fail('INVALID_FIELD', `contactData would hold ${count} items after the update; at most ${MAX_CONTACT_DATA_ITEMS} are allowed`, `${PATH}/contactData`);
+    return fail(
+      'INVALID_FIELD',
+      `contactData would hold ${count} items after the update; at most ${MAX_CONTACT_DATA_ITEMS} are allowed`,
+      `${PATH}/contactData`,
+    );
   }
   const taskType = Object.hasOwn(data, opts.taskKey) ? data[opts.taskKey] : '';
   if (taskType === '') {

@@ -121,8 +121,7 @@ export interface EntranceState {
 }
 
 export type EndResult =
-  | { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean }
-  | { outcome: 'unknown' };
+  { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean } | { outcome: 'unknown' };
 
 export type CancelResult = { outcome: 'cancelled'; record: ContactRecord } | { outcome: 'not_found' };
 

@@ -22,7 +22,12 @@ export function createAttachmentStore(cfg: AppConfig, attachmentRedis: Redis): A
   const ns = storeNamespace(cfg.redisKeyPrefix);
   switch (sc.kind) {
     case 'redis':
-      return { store: new RedisAttachmentStore(attachmentRedis, cfg.redisKeyPrefix), init: async () => undefined, close: () => undefined, describe: { store: 'redis' } };
+      return {
+        store: new RedisAttachmentStore(attachmentRedis, cfg.redisKeyPrefix),
+        init: async () => undefined,
+        close: () => undefined,
+        describe: { store: 'redis' },
+      };
     case 'fs': {
       const store = new FsAttachmentStore(sc.dir, ns);
       return { store, init: () => store.init(), close: () => undefined, describe: { store: 'fs', dir: store.dir } };
@@ -33,7 +38,14 @@ export function createAttachmentStore(cfg: AppConfig, attachmentRedis: Redis): A
         store,
         init: () => store.check(),
         close: () => store.close(),
-        describe: { store: 's3', bucket: sc.bucket, prefix: `${ns}/`, region: sc.region, endpoint: sc.endpoint ?? 'AWS', forcePathStyle: sc.forcePathStyle },
+        describe: {
+          store: 's3',
+          bucket: sc.bucket,
+          prefix: `${ns}/`,
+          region: sc.region,
+          endpoint: sc.endpoint ?? 'AWS',
+          forcePathStyle: sc.forcePathStyle,
+        },
       };
     }
   }

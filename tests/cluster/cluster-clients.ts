@@ -77,7 +77,12 @@ export interface SeenError {
 }
 
 /** Rotates through `urls` until a connection opens; `stopped()` ends the loop. */
-async function connectAny(urls: string[], start: number, name: string, stopped: () => boolean): Promise<{ conn: amqp.ChannelModel; index: number }> {
+async function connectAny(
+  urls: string[],
+  start: number,
+  name: string,
+  stopped: () => boolean,
+): Promise<{ conn: amqp.ChannelModel; index: number }> {
   for (let attempt = 0; ; attempt++) {
     const index = (start + attempt) % urls.length;
     if (stopped()) throw new Error(`${name}: stopped`);
@@ -234,7 +239,14 @@ export class LedgerSender {
   }
 
   get stats(): SenderStats {
-    return { total: this.items.size, confirmed: this.confirmed.size, resent: this.resent, nacked: this.nacked, returned: this.returned, connects: this.connects };
+    return {
+      total: this.items.size,
+      confirmed: this.confirmed.size,
+      resent: this.resent,
+      nacked: this.nacked,
+      returned: this.returned,
+      connects: this.connects,
+    };
   }
 
   /** Starts sending; finished() resolves once every item is confirmed. */

@@ -59,7 +59,9 @@ interface FaultReport {
 }
 
 function log(msg: string, extra?: unknown): void {
-  process.stdout.write(`[cluster] ${new Date().toISOString().slice(11, 23)} ${msg}${extra === undefined ? '' : ` ${JSON.stringify(extra)}`}\n`);
+  process.stdout.write(
+    `[cluster] ${new Date().toISOString().slice(11, 23)} ${msg}${extra === undefined ? '' : ` ${JSON.stringify(extra)}`}\n`,
+  );
 }
 
 /** First event created for an item whose Redis state was written after `t` (so: after the fault). */
@@ -369,7 +371,11 @@ describe('scale-out: 3-node RabbitMQ cluster, Redis Sentinel, 2 service instance
 
     if (failure) throw failure;
     expect(faults).toHaveLength(2);
-    expect({ lost: result.lost, doubleIds: result.doubleIds, noReceipt: result.noReceipt }).toEqual({ lost: 0, doubleIds: 0, noReceipt: 0 });
+    expect({ lost: result.lost, doubleIds: result.doubleIds, noReceipt: result.noReceipt }).toEqual({
+      lost: 0,
+      doubleIds: 0,
+      noReceipt: 0,
+    });
     expect(cc.errors).toHaveLength(0);
     expect(sender.returned).toBe(0);
     expect(redisMissing).toBe(0);

@@ -26,7 +26,9 @@ async function publishPersistent(url: string, queue: string, n: number): Promise
  */
 async function eventuallyCount(url: string, queue: string, want: number): Promise<number> {
   let last = -1;
-  await waitUntil(async () => (last = await messageCount(url, queue)) === want, { timeoutMs: 30_000, intervalMs: 250 }).catch(() => undefined);
+  await waitUntil(async () => (last = await messageCount(url, queue)) === want, { timeoutMs: 30_000, intervalMs: 250 }).catch(
+    () => undefined,
+  );
   return last;
 }
 

@@ -160,7 +160,9 @@ describe('fault: no work item is lost', () => {
     const note = (msg: string): void => {
       process.stdout.write(`[fault ${((Date.now() - startedAt) / 1000).toFixed(1)}s] ${msg}\n`);
     };
-    note(`seed=${SEED} items=${N} kills=${KILLS} broker_restarts=${BROKER_RESTARTS} redis_restarts=${REDIS_RESTARTS} tcp_drops=${TCP_DROPS}`);
+    note(
+      `seed=${SEED} items=${N} kills=${KILLS} broker_restarts=${BROKER_RESTARTS} redis_restarts=${REDIS_RESTARTS} tcp_drops=${TCP_DROPS}`,
+    );
 
     // --- infrastructure ---------------------------------------------------------------------------
     [rabbit, redis] = await Promise.all([startRabbitNode(), startRedis({ appendonly: REDIS_APPENDONLY, appendfsync: 'always' })]);
@@ -178,7 +180,15 @@ describe('fault: no work item is lost', () => {
     const seenOf = (ext: string): ItemSeen => {
       let s = seen.get(ext);
       if (!s) {
-        s = { contactIds: new Set(), created: 0, firstCreatedAt: 0, receipts: 0, statuses: new Set(), errorCopies: 0, errorCodes: new Set() };
+        s = {
+          contactIds: new Set(),
+          created: 0,
+          firstCreatedAt: 0,
+          receipts: 0,
+          statuses: new Set(),
+          errorCopies: 0,
+          errorCodes: new Set(),
+        };
         seen.set(ext, s);
       }
       return s;
@@ -239,7 +249,8 @@ describe('fault: no work item is lost', () => {
       if (ev.type === 'contact.created') {
         s.created++;
         if (!s.firstCreatedAt) s.firstCreatedAt = Date.now();
-        if (item.toEnd && !ended.has(item.ext) && !endable.has(item.ext)) endable.set(item.ext, { contactId: ev.contactId, at: Date.now() });
+        if (item.toEnd && !ended.has(item.ext) && !endable.has(item.ext))
+          endable.set(item.ext, { contactId: ev.contactId, at: Date.now() });
       } else {
         otherEvents++;
         strayNote(`unexpected ${ev.type} for ${item.ext}`);
@@ -559,7 +570,8 @@ describe('fault: no work item is lost', () => {
       const missingEvent = valid.filter((it) => (seen.get(it.ext)?.created ?? 0) === 0).length;
       const missingReceipt = items.filter((it) => (seen.get(it.ext)?.receipts ?? 0) === 0).length;
       const missingError = items.filter((it) => it.invalid && (seen.get(it.ext)?.errorCopies ?? 0) === 0).length;
-      if (missingEvent || missingReceipt || missingError) return `${missingEvent} without event, ${missingReceipt} without receipt, ${missingError} without error copy`;
+      if (missingEvent || missingReceipt || missingError)
+        return `${missingEvent} without event, ${missingReceipt} without receipt, ${missingError} without error copy`;
       if (endPublishes.size > 0) return `${endPublishes.size} contact.ended publishes pending`;
       const depths = await broker.queueDepths();
       const busy = Object.entries(depths).filter(([name, d]) => d.messages > 0 && !name.startsWith('amq.gen-'));
@@ -646,11 +658,13 @@ describe('fault: no work item is lost', () => {
         .slice(0, 5)
         .map((it) => {
           const s = seen.get(it.ext);
-          return `${it.ext} [${it.entrance}${it.toEnd ? ',toEnd' : ''}${it.duplicate ? ',dup' : ''}${ended.has(it.ext) ? ',ended' : ''}] ` +
+          return (
+            `${it.ext} [${it.entrance}${it.toEnd ? ',toEnd' : ''}${it.duplicate ? ',dup' : ''}${ended.has(it.ext) ? ',ended' : ''}] ` +
             `ids=${[...(s?.contactIds ?? [])].join('|') || '-'} created=${s?.created ?? 0} receipts=${s?.receipts ?? 0} ` +
             `statuses=${[...(s?.statuses ?? [])].join('|') || '-'} errors=${[...(s?.errorCodes ?? [])].join('|') || '-'} ` +
             `attempts=${it.attempts.map((a) => `${a.state}${a.intendedDuplicate ? '(dup)' : ''}:${receiptsByCorr.get(a.corr) ?? 0}`).join(',')} ` +
-            `redis=${ext[`${it.source}|${it.ext}`] ?? '-'}`;
+            `redis=${ext[`${it.source}|${it.ext}`] ?? '-'}`
+          );
         })
         .join('\n  ');
     const report = [
@@ -674,7 +688,8 @@ describe('fault: no work item is lost', () => {
     const reportFile = path.join(LOG_DIR, `fault-no-loss-${tag}.txt`);
     writeFileSync(reportFile, `${report}\n`);
     process.stdout.write(`report: ${reportFile}\n`);
-    if (!quiescent || lost.length || doubleIds.length || missingReceipts.length || missingInRedis.length) process.stdout.write(`${report}\n`);
+    if (!quiescent || lost.length || doubleIds.length || missingReceipts.length || missingInRedis.length)
+      process.stdout.write(`${report}\n`);
 
     expect({
       lost: lost.length,
@@ -684,7 +699,15 @@ describe('fault: no work item is lost', () => {
       unexpectedRejections: unexpectedRejections.length,
       missingErrorCopies: missingErrorCopies.length,
       endedInRedis: endedInRedis.length,
-    }).toEqual({ lost: 0, doubleIds: 0, missingReceipts: 0, missingInRedis: 0, unexpectedRejections: 0, missingErrorCopies: 0, endedInRedis: 0 });
+    }).toEqual({
+      lost: 0,
+      doubleIds: 0,
+      missingReceipts: 0,
+      missingInRedis: 0,
+      unexpectedRejections: 0,
+      missingErrorCopies: 0,
+      endedInRedis: 0,
+    });
     // Not quiescent = something stayed stuck (a queue that does not drain, parked items that never leave).
     expect({ quiescent, lastReason }).toEqual({ quiescent: true, lastReason: null });
     expect(faultsDone.filter((f) => f === 'service-kill9').length).toBeGreaterThanOrEqual(5);

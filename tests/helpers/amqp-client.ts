@@ -279,9 +279,7 @@ export class TestClient {
    * declares it, so either side may come first.
    */
   async bindErrors(): Promise<void> {
-    const spec = buildTopology({ topology: this.topology, entrances: {} }).queues.find(
-      (q) => q.name === this.topology.errorQueue,
-    );
+    const spec = buildTopology({ topology: this.topology, entrances: {} }).queues.find((q) => q.name === this.topology.errorQueue);
     if (!spec) throw new Error(`topology has no queue ${this.topology.errorQueue}`);
     await this.assertExchange(this.topology.errorExchange);
     await this.consumeChannel.assertQueue(spec.name, { durable: true, arguments: spec.arguments });
@@ -358,9 +356,7 @@ export class TestClient {
     content: Buffer | string | object,
     options: amqp.Options.Publish = {},
   ): Promise<void> {
-    const body = Buffer.isBuffer(content)
-      ? content
-      : Buffer.from(typeof content === 'string' ? content : JSON.stringify(content));
+    const body = Buffer.isBuffer(content) ? content : Buffer.from(typeof content === 'string' ? content : JSON.stringify(content));
     await this.publish(exchange, routingKey, body, options);
   }
 
@@ -425,12 +421,20 @@ export class TestClient {
   }
 
   /** At least n receipts on the reply queue (matching filter). */
-  waitForReceipts(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (r: CollectedReceipt) => boolean = () => true): Promise<CollectedReceipt[]> {
+  waitForReceipts(
+    n: number,
+    timeoutMs = DEFAULT_WAIT_MS,
+    filter: (r: CollectedReceipt) => boolean = () => true,
+  ): Promise<CollectedReceipt[]> {
     return this.waitForCount(() => this.receipts.filter(filter), n, timeoutMs, 'receipts');
   }
 
   /** At least n receipt copies from the receipts exchange (matching filter). */
-  waitForReceiptCopies(n: number, timeoutMs = DEFAULT_WAIT_MS, filter: (r: CollectedReceipt) => boolean = () => true): Promise<CollectedReceipt[]> {
+  waitForReceiptCopies(
+    n: number,
+    timeoutMs = DEFAULT_WAIT_MS,
+    filter: (r: CollectedReceipt) => boolean = () => true,
+  ): Promise<CollectedReceipt[]> {
     return this.waitForCount(() => this.receiptCopies.filter(filter), n, timeoutMs, 'receipt copies');
   }
 

@@ -81,7 +81,10 @@ export async function listVhosts(): Promise<string[]> {
     return res.json<{ name: string }[]>().map((v) => v.name);
   }
   const out = await rabbitmqctl('list_vhosts', 'name');
-  return out.split('\n').map((l) => l.trim()).filter((l) => l && l !== 'name');
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && l !== 'name');
 }
 
 /** Force-closes every client connection of the vhost (a broker-side connection loss, for fault tests). */

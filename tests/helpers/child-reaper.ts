@@ -75,9 +75,7 @@ export async function reapAll(timeoutMs = 5_000): Promise<void> {
 /** Spawns like child_process.spawn, but the child is killed with the test process at the latest. */
 export function spawnTracked(command: string, args: string[], options: SpawnOptions): ChildProcess {
   // setpriv execs the command, so the pid is the command's own.
-  const child = hasPdeathsig()
-    ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', command, ...args], options)
-    : spawn(command, args, options);
+  const child = hasPdeathsig() ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', command, ...args], options) : spawn(command, args, options);
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;

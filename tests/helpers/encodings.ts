@@ -7,15 +7,7 @@ import { workItemXml, type WorkItemFields } from './work-items';
  * encoders (never with the service's decoder), and the fixture files in tests/fixtures/xml/encodings made from them.
  */
 export type BodyEncoding =
-  | 'UTF-8'
-  | 'UTF-8-BOM'
-  | 'UTF-16LE-BOM'
-  | 'UTF-16BE-BOM'
-  | 'UTF-16LE'
-  | 'UTF-16BE'
-  | 'ISO-8859-1'
-  | 'windows-1252'
-  | 'US-ASCII';
+  'UTF-8' | 'UTF-8-BOM' | 'UTF-16LE-BOM' | 'UTF-16BE-BOM' | 'UTF-16LE' | 'UTF-16BE' | 'ISO-8859-1' | 'windows-1252' | 'US-ASCII';
 
 /** windows-1252's 0x80–0x9F (the rest is ISO-8859-1); 0x81, 0x8D, 0x8F, 0x90 and 0x9D are undefined. */
 const CP1252_HIGH = '€\u0000‚ƒ„…†‡ˆ‰Š‹Œ\u0000Ž\u0000\u0000‘’“”•–—˜™š›œ\u0000žŸ';
@@ -56,7 +48,17 @@ function singleByte(ch: string, as: 'ISO-8859-1' | 'US-ASCII' | 'windows-1252'):
 
 /** The name the declaration carries for a body encoding (null: no encoding declaration). */
 export function declaredName(as: BodyEncoding): string | null {
-  return { 'UTF-8': 'UTF-8', 'UTF-8-BOM': 'UTF-8', 'UTF-16LE-BOM': 'UTF-16', 'UTF-16BE-BOM': 'UTF-16', 'UTF-16LE': 'UTF-16LE', 'UTF-16BE': 'UTF-16BE', 'ISO-8859-1': 'ISO-8859-1', 'windows-1252': 'windows-1252', 'US-ASCII': 'US-ASCII' }[as];
+  return {
+    'UTF-8': 'UTF-8',
+    'UTF-8-BOM': 'UTF-8',
+    'UTF-16LE-BOM': 'UTF-16',
+    'UTF-16BE-BOM': 'UTF-16',
+    'UTF-16LE': 'UTF-16LE',
+    'UTF-16BE': 'UTF-16BE',
+    'ISO-8859-1': 'ISO-8859-1',
+    'windows-1252': 'windows-1252',
+    'US-ASCII': 'US-ASCII',
+  }[as];
 }
 
 /** `xml` (which starts with `<?xml version="1.0" encoding="UTF-8"?>`) with another declared encoding, or none. */
@@ -142,7 +144,18 @@ export const GOOD_FIXTURES: (EncodingFixture & { text: keyof typeof TEXTS; as: B
 
 /** Ascii letters, digits and the XML punctuation in EBCDIC (IBM037), enough for a declaration. */
 function ebcdic(text: string): Buffer {
-  const table: Record<string, number> = { ' ': 0x40, '<': 0x4c, '?': 0x6f, '>': 0x6e, '=': 0x7e, '"': 0x7f, '.': 0x4b, '/': 0x61, '-': 0x60, '\n': 0x25 };
+  const table: Record<string, number> = {
+    ' ': 0x40,
+    '<': 0x4c,
+    '?': 0x6f,
+    '>': 0x6e,
+    '=': 0x7e,
+    '"': 0x7f,
+    '.': 0x4b,
+    '/': 0x61,
+    '-': 0x60,
+    '\n': 0x25,
+  };
   return Buffer.from(
     Array.from(text, (ch) => {
       if (ch in table) return table[ch];

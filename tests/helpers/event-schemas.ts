@@ -45,7 +45,10 @@ function schemas(): { ajv: Ajv2020; contactEvent: ValidateFunction } {
 function describeErrors(errors: ErrorObject[] | null | undefined): string {
   return (errors ?? [])
     .filter((e) => e.keyword !== 'if') // "must match then schema" repeats what the inner errors say
-    .map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}${e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : ''}`)
+    .map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? e.keyword}${e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    )
     .join('; ');
 }
 

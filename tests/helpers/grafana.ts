@@ -36,7 +36,8 @@ export function dashboardQueries(dash: Dashboard): DashboardQuery[] {
     const q: string = typeof v.query === 'string' ? v.query : v.query?.query;
     const m = /^\s*label_values\(\s*(.*?)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$/s.exec(q);
     if (m) out.push({ where: `variable ${v.name}`, expr: m[1], label: m[2] });
-    else if (/^\s*label_values\(\s*[A-Za-z_]\w*\s*\)\s*$/.test(q)) continue; // label_values(label): no metric
+    else if (/^\s*label_values\(\s*[A-Za-z_]\w*\s*\)\s*$/.test(q))
+      continue; // label_values(label): no metric
     else out.push({ where: `variable ${v.name}`, expr: q });
   }
   return out;
@@ -85,7 +86,11 @@ export function parsePromQl(expr: string): ParsedQuery {
     return ` ${name ?? ''} `;
   });
   s = s.replace(GROUPING, (_all, _kw: string, body: string) => {
-    body.split(',').map((l) => l.trim()).filter(Boolean).forEach((l) => groupingLabels.add(l));
+    body
+      .split(',')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .forEach((l) => groupingLabels.add(l));
     return ' ';
   });
   s = s.replace(/\b(group_left|group_right)\b/g, ' '); // without a label list

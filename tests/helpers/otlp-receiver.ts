@@ -129,7 +129,9 @@ export class OtlpReceiver {
 
 /** `traceparent` → its trace id and span id (throws on anything else). */
 export function parseTraceparent(value: unknown): { traceId: string; spanId: string; flags: string } {
-  const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString() : '');
+  const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(
+    typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString() : '',
+  );
   if (!m) throw new Error(`not a W3C traceparent: ${JSON.stringify(value)}`);
   return { traceId: m[1], spanId: m[2], flags: m[3] };
 }

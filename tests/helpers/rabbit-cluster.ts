@@ -103,7 +103,8 @@ export interface RabbitCluster {
 function runFile(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = CTL_TIMEOUT_MS): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${err.message.split('\n')[0]}\n${stderr}${stdout}`.trim()));
+      if (err)
+        reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${err.message.split('\n')[0]}\n${stderr}${stdout}`.trim()));
       else resolve(stdout);
     });
   });

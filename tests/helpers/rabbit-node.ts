@@ -29,8 +29,7 @@ import { waitUntil, withTimeout } from './wait';
  * Boot takes ~3-10 s. Wait: `rabbitmqctl -n <node> await_startup`, retried until the node is registered.
  */
 
-const SBIN =
-  process.env.RABBITMQ_SCRIPTS_DIR ?? (existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') ? '/usr/lib/rabbitmq/bin' : '');
+const SBIN = process.env.RABBITMQ_SCRIPTS_DIR ?? (existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') ? '/usr/lib/rabbitmq/bin' : '');
 const bin = (name: string): string => (SBIN ? path.join(SBIN, name) : name);
 
 const BOOT_TIMEOUT_MS = 90_000;
@@ -75,7 +74,8 @@ export interface RabbitNode {
 function runFile(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = CTL_TIMEOUT_MS): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${err.message.split('\n')[0]}\n${stderr}${stdout}`.trim()));
+      if (err)
+        reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${err.message.split('\n')[0]}\n${stderr}${stdout}`.trim()));
       else resolve(stdout);
     });
   });

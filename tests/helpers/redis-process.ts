@@ -86,25 +86,43 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisPro
   const unregisterCleanup = registerExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const t = opts.tls;
   const listen = t
-    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', t.certFile, '--tls-key-file', t.keyFile,
-        '--tls-ca-cert-file', t.caFile, '--tls-auth-clients', t.authClients]
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        t.certFile,
+        '--tls-key-file',
+        t.keyFile,
+        '--tls-ca-cert-file',
+        t.caFile,
+        '--tls-auth-clients',
+        t.authClients,
+      ]
     : ['--port', String(port)];
   const args = [
     ...listen,
-    '--bind', '127.0.0.1',
-    '--save', '',
-    '--appendonly', opts.appendonly === false ? 'no' : 'yes',
-    '--appendfsync', opts.appendfsync ?? 'always',
-    '--dir', dir,
-    '--logfile', logFile,
-    '--daemonize', 'no',
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    opts.appendonly === false ? 'no' : 'yes',
+    '--appendfsync',
+    opts.appendfsync ?? 'always',
+    '--dir',
+    dir,
+    '--logfile',
+    logFile,
+    '--daemonize',
+    'no',
     ...(opts.args ?? []),
   ];
   let child: ChildProcess | undefined;
   let stopped = false;
 
-  const logTail = (): string =>
-    existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n') : '(no log)';
+  const logTail = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n') : '(no log)');
 
   const launch = async (): Promise<void> => {
     const c = spawnTracked(REDIS_SERVER, args, { stdio: 'ignore' });

@@ -232,8 +232,8 @@ export async function startService(opts: StartServiceOptions): Promise<ServiceHa
         listener = (line) => test(line) && resolve(line);
         lineListeners.add(listener);
       });
-      return withTimeout(hit, timeoutMs, `log line matching ${String(match)}; log tail:\n${tail(logs, 20)}`).finally(
-        () => lineListeners.delete(listener!),
+      return withTimeout(hit, timeoutMs, `log line matching ${String(match)}; log tail:\n${tail(logs, 20)}`).finally(() =>
+        lineListeners.delete(listener!),
       );
     },
   };

@@ -32,16 +32,52 @@ function newKey(cwd: string, file: string): void {
 
 function selfSignedCa(cwd: string, name: string, cn: string): void {
   newKey(cwd, `${name}.key`);
-  openssl(['req', '-x509', '-new', '-key', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], cwd);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    cwd,
+  );
 }
 
 function signedBy(cwd: string, name: string, cn: string, extensions: string): void {
   newKey(cwd, `${name}.key`);
   openssl(['req', '-new', '-key', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], cwd);
   writeFileSync(path.join(cwd, `${name}.ext`), extensions);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`,
-    '-days', '2', '-extfile', `${name}.ext`], cwd);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    ],
+    cwd,
+  );
 }
 
 export function makeTestPki(): TestPki {
@@ -49,7 +85,12 @@ export function makeTestPki(): TestPki {
   const unregister = registerExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
   selfSignedCa(dir, 'ca', 'workitem test CA');
   selfSignedCa(dir, 'other-ca', 'some other CA');
-  signedBy(dir, 'server', 'localhost', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  signedBy(
+    dir,
+    'server',
+    'localhost',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
+  );
   signedBy(dir, 'client', 'workitem-test-client', 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
   const f = (name: string) => path.join(dir, name);
   return {

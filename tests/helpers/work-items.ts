@@ -95,7 +95,11 @@ export function workItem(fields: Partial<WorkItemFields> = {}): BuiltWorkItem {
   xml += element('activateAt', f.activateAt);
   if (f.customer) {
     const c = f.customer;
-    xml += `  <customer>${[['name', c.name], ['email', c.email], ['phone', c.phone]]
+    xml += `  <customer>${[
+      ['name', c.name],
+      ['email', c.email],
+      ['phone', c.phone],
+    ]
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `<${k}>${escapeXml(v!)}</${k}>`)
       .join('')}</customer>\n`;
@@ -151,9 +155,18 @@ export function example(name: string): string {
 }
 
 /** An `<updateWorkItem>` (contract 1.1): raw inner XML after externalId and source; revision and version as given. */
-export function updateXml(fields: { externalId: string; source?: string; revision?: number | string; version?: string | null; inner: string }): string {
+export function updateXml(fields: {
+  externalId: string;
+  source?: string;
+  revision?: number | string;
+  version?: string | null;
+  inner: string;
+}): string {
   const version = fields.version === undefined ? '1' : fields.version;
-  const attrs = attributes({ version: version ?? undefined, revision: fields.revision === undefined ? undefined : String(fields.revision) });
+  const attrs = attributes({
+    version: version ?? undefined,
+    revision: fields.revision === undefined ? undefined : String(fields.revision),
+  });
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<updateWorkItem${attrs}>\n` +
     element('externalId', fields.externalId) +

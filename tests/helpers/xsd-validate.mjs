@@ -22,7 +22,7 @@ const results = [];
 for (const { name, base64 } of input.docs) {
   let doc;
   try {
-    doc = XmlDocument.fromBuffer(Buffer.from(base64, "base64"), { option: ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_HUGE });
+    doc = XmlDocument.fromBuffer(Buffer.from(base64, 'base64'), { option: ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_HUGE });
   } catch (err) {
     results.push({ name, wellFormed: false, valid: false, root: null, errors: messages(err) });
     continue;

@@ -103,7 +103,11 @@ describe.each<Kind>(['redis', 'fs', 's3'])('ATTACHMENT_STORE=%s', (kind) => {
   }
 
   async function download(contactId: string) {
-    const [ev] = await f.client.waitForEvents(1, 20_000, (e) => e.event.contactId === contactId && e.routingKey.startsWith('contact.created.'));
+    const [ev] = await f.client.waitForEvents(
+      1,
+      20_000,
+      (e) => e.event.contactId === contactId && e.routingKey.startsWith('contact.created.'),
+    );
     const url = new URL(ev.event.attachment!.url);
     return { ev, url, res: await httpRequest(`${f.svc.baseUrl}${url.pathname}${url.search}`, { timeoutMs: 20_000 }) };
   }
@@ -146,14 +150,20 @@ describe.each<Kind>(['redis', 'fs', 's3'])('ATTACHMENT_STORE=%s', (kind) => {
     expect(res.body.equals(WAV)).toBe(true);
     expect((await stored(contactId))?.length).toBe(44);
     await f.client.publishControl('contact.ended', { contactId });
-    await waitUntil(async () => (await stored(contactId)) === null, { timeoutMs: 15_000, describe: `${kind} copy of ${contactId} removed` });
+    await waitUntil(async () => (await stored(contactId)) === null, {
+      timeoutMs: 15_000,
+      describe: `${kind} copy of ${contactId} removed`,
+    });
     expect((await httpRequest(`${f.svc.baseUrl}${url.pathname}${url.search}`)).status).toBe(404);
   });
 
   it('a 1 MB attachment: stored before the event, streamed intact (sha256), Redis holds only the record; End → gone, 404', async () => {
     const data = pattern(MB);
     const ext = newExternalId('MB');
-    const contactId = await send(workItemXml({ externalId: ext, entrance: 'support', attachment: { fileName: 'call.wav', contentType: 'audio/wav', data } }), ext);
+    const contactId = await send(
+      workItemXml({ externalId: ext, entrance: 'support', attachment: { fileName: 'call.wav', contentType: 'audio/wav', data } }),
+      ext,
+    );
     const { ev, url, res } = await download(contactId);
     expect(ev.event.attachment).toMatchObject({ size: MB, sha256: sha256(data) });
     expect(res.status).toBe(200);
@@ -176,7 +186,10 @@ describe.each<Kind>(['redis', 'fs', 's3'])('ATTACHMENT_STORE=%s', (kind) => {
 
     await f.client.publishControl('contact.ended', { contactId });
     await waitUntil(async () => (await httpRequest(`${f.svc.baseUrl}${url.pathname}${url.search}`)).status === 404, { timeoutMs: 15_000 });
-    await waitUntil(async () => (await stored(contactId)) === null, { timeoutMs: 15_000, describe: `${kind} copy of ${contactId} removed` });
+    await waitUntil(async () => (await stored(contactId)) === null, {
+      timeoutMs: 15_000,
+      describe: `${kind} copy of ${contactId} removed`,
+    });
   });
 
   it('Redis memory per item does not grow with the attachment size (fs, s3)', async () => {
@@ -184,7 +197,14 @@ describe.each<Kind>(['redis', 'fs', 's3'])('ATTACHMENT_STORE=%s', (kind) => {
     const usages: number[] = [];
     for (const size of sizes) {
       const ext = newExternalId('SZ');
-      const contactId = await send(workItemXml({ externalId: ext, entrance: 'support', attachment: { fileName: 'a.wav', contentType: 'audio/wav', data: pattern(size) } }), ext);
+      const contactId = await send(
+        workItemXml({
+          externalId: ext,
+          entrance: 'support',
+          attachment: { fileName: 'a.wav', contentType: 'audio/wav', data: pattern(size) },
+        }),
+        ext,
+      );
       await download(contactId);
       const keys = [`${f.prefix}item:${contactId}`, `${f.prefix}att:${contactId}`];
       let total = 0;
@@ -200,7 +220,10 @@ describe.each<Kind>(['redis', 'fs', 's3'])('ATTACHMENT_STORE=%s', (kind) => {
 
   it('cancel removes the attachment', async () => {
     const ext = newExternalId('CAN');
-    const contactId = await send(workItemXml({ externalId: ext, entrance: 'support', attachment: { fileName: 'a.wav', contentType: 'audio/wav', data: WAV } }), ext);
+    const contactId = await send(
+      workItemXml({ externalId: ext, entrance: 'support', attachment: { fileName: 'a.wav', contentType: 'audio/wav', data: WAV } }),
+      ext,
+    );
     const { url } = await download(contactId);
     expect(await stored(contactId)).not.toBeNull();
     await f.client.publishWorkItem(cancelXml({ externalId: ext }), { replyTo: true, correlationId: `${ext}-c` });
@@ -213,14 +236,22 @@ describe.each<Kind>(['redis', 'fs', 's3'])('ATTACHMENT_STORE=%s', (kind) => {
   it('expiry (parked longer than allowed) removes the attachment', async () => {
     await f.setEntrance('brief', false);
     const ext = newExternalId('EXP');
-    const contactId = await send(workItemXml({ externalId: ext, entrance: 'brief', attachment: { fileName: 'a.wav', contentType: 'audio/wav', data: WAV } }), ext, 'buffered');
+    const contactId = await send(
+      workItemXml({ externalId: ext, entrance: 'brief', attachment: { fileName: 'a.wav', contentType: 'audio/wav', data: WAV } }),
+      ext,
+      'buffered',
+    );
     await f.client.waitForEvents(1, 30_000, (e) => e.event.contactId === contactId && e.routingKey === 'contact.expired.brief');
     await waitUntil(async () => (await stored(contactId)) === null, { timeoutMs: 15_000, describe: `${kind} copy removed after expiry` });
   });
 
   it('a duplicate writes no second copy; after every item is gone nothing is left in the store', async () => {
     const ext = newExternalId('DUP');
-    const xml = workItemXml({ externalId: ext, entrance: 'support', attachment: { fileName: 'a.wav', contentType: 'audio/wav', data: pattern(300 * 1024) } });
+    const xml = workItemXml({
+      externalId: ext,
+      entrance: 'support',
+      attachment: { fileName: 'a.wav', contentType: 'audio/wav', data: pattern(300 * 1024) },
+    });
     const contactId = await send(xml, ext);
     await f.client.publishWorkItem(xml, { replyTo: true, correlationId: `${ext}-dup` });
     const [dup] = await f.client.waitForReceipts(1, 30_000, (x) => x.properties.correlationId === `${ext}-dup`);

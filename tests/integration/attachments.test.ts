@@ -19,7 +19,12 @@ describe('attachments and social items', () => {
     const [ev] = await f.client.waitForEvents(1, 10_000, (e) => e.event.contactId === r.contactId);
     expect(ev.routingKey).toBe('contact.created.support');
     const a = ev.event.attachment!;
-    expect(a).toMatchObject({ fileName: 'message.wav', contentType: 'audio/wav', size: 44, sha256: createHash('sha256').update(WAV).digest('hex') });
+    expect(a).toMatchObject({
+      fileName: 'message.wav',
+      contentType: 'audio/wav',
+      size: 44,
+      sha256: createHash('sha256').update(WAV).digest('hex'),
+    });
     expect(JSON.stringify(ev.event)).not.toContain('UklGR');
     const url = new URL(a.url);
     expect(url.pathname).toBe(`/attachments/${r.contactId}/message.wav`);
@@ -30,7 +35,7 @@ describe('attachments and social items', () => {
     expect(dl.status).toBe(200);
     expect(dl.headers['content-type']).toBe('audio/wav');
     expect(dl.headers['content-length']).toBe('44');
-    expect(dl.headers['content-disposition']).toBe("attachment; filename=\"message.wav\"; filename*=UTF-8''message.wav");
+    expect(dl.headers['content-disposition']).toBe('attachment; filename="message.wav"; filename*=UTF-8\'\'message.wav');
     expect(dl.body.equals(WAV)).toBe(true);
     expect(createHash('sha256').update(dl.body).digest('hex')).toBe(a.sha256);
     expect((await httpRequest(`${f.svc.baseUrl}/attachments/${r.contactId}/other.wav${url.search}`)).status).toBe(403);
@@ -44,7 +49,12 @@ describe('attachments and social items', () => {
     for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251;
     const ext = newExternalId('BIG');
     await f.client.publishWorkItem(
-      workItemXml({ externalId: ext, source: 'voicemail', entrance: 'support', attachment: { fileName: 'long call.wav', contentType: 'audio/wav', data } }),
+      workItemXml({
+        externalId: ext,
+        source: 'voicemail',
+        entrance: 'support',
+        attachment: { fileName: 'long call.wav', contentType: 'audio/wav', data },
+      }),
       { replyTo: true },
     );
     const [r] = await f.client.waitForReceipts(1, 20_000, (x) => x.externalId === ext);

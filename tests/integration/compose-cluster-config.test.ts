@@ -46,9 +46,7 @@ describe('docker-compose.cluster.yml', () => {
   });
 
   it('has 3 RabbitMQ nodes, Redis master + replica + 3 sentinels, 2 service instances', () => {
-    expect(Object.keys(config.services).sort()).toEqual(
-      [...RABBITS, 'redis-master', 'redis-replica', ...SENTINELS, ...SERVICES].sort(),
-    );
+    expect(Object.keys(config.services).sort()).toEqual([...RABBITS, 'redis-master', 'redis-replica', ...SENTINELS, ...SERVICES].sort());
   });
 
   it('clusters the RabbitMQ 4.x nodes: one cookie, classic_config peer discovery listing every node', () => {

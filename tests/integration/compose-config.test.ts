@@ -45,7 +45,9 @@ describe('docker-compose.yml', () => {
     expect(mounts(config.services.rabbitmq)).toContainEqual(
       expect.objectContaining({ type: 'volume', source: 'rabbitmq-data', target: '/var/lib/rabbitmq' }),
     );
-    expect(mounts(config.services.redis)).toContainEqual(expect.objectContaining({ type: 'volume', source: 'redis-data', target: '/data' }));
+    expect(mounts(config.services.redis)).toContainEqual(
+      expect.objectContaining({ type: 'volume', source: 'redis-data', target: '/data' }),
+    );
   });
 
   it('starts the service only when RabbitMQ and Redis are healthy', () => {
@@ -59,7 +61,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes the AMQP, management UI and service ports', () => {
-    const published = (name: string) => (config.services[name].ports ?? []).map((p: Json | string) => String(typeof p === 'string' ? p : p.published));
+    const published = (name: string) =>
+      (config.services[name].ports ?? []).map((p: Json | string) => String(typeof p === 'string' ? p : p.published));
     expect(published('rabbitmq')).toEqual(expect.arrayContaining(['5672', '15672']));
     expect(published('workitem')).toEqual(['8080']);
     expect(published('prometheus')).toEqual(['9090']);
@@ -116,8 +119,12 @@ describe('docker-compose.yml monitoring (Prometheus, Grafana)', () => {
         expect(existsSync(m.source)).toBe(true);
       }
     }
-    expect(mounts(config.services.prometheus)).toContainEqual(expect.objectContaining({ type: 'volume', source: 'prometheus-data', target: '/prometheus' }));
-    expect(mounts(config.services.grafana)).toContainEqual(expect.objectContaining({ type: 'volume', source: 'grafana-data', target: '/var/lib/grafana' }));
+    expect(mounts(config.services.prometheus)).toContainEqual(
+      expect.objectContaining({ type: 'volume', source: 'prometheus-data', target: '/prometheus' }),
+    );
+    expect(mounts(config.services.grafana)).toContainEqual(
+      expect.objectContaining({ type: 'volume', source: 'grafana-data', target: '/var/lib/grafana' }),
+    );
     expect(config.services.prometheus.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
     expect(config.services.grafana.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
   });
@@ -154,7 +161,9 @@ describe('docker-compose.yml monitoring (Prometheus, Grafana)', () => {
     expect(ds).toMatchObject({ type: 'prometheus', access: 'proxy', isDefault: true });
     const dsUrl = new URL(ds.url);
     expect(dsUrl.hostname).toBe('prometheus');
-    expect(config.services.prometheus.ports.map((p: Json | string) => String(typeof p === 'string' ? p.split(':').pop() : p.target))).toContain(dsUrl.port);
+    expect(
+      config.services.prometheus.ports.map((p: Json | string) => String(typeof p === 'string' ? p.split(':').pop() : p.target)),
+    ).toContain(dsUrl.port);
 
     const providers: Json[] = readYaml('deploy/grafana/provisioning/dashboards/dashboards.yml').providers;
     expect(providers).toHaveLength(1);
@@ -175,7 +184,10 @@ describe('docker-compose.yml monitoring (Prometheus, Grafana)', () => {
       uids.add(dash.uid);
       const panels: Json[] = dash.panels.flatMap((p: Json) => [p, ...(p.panels ?? [])]);
       expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
-      const refs = [...panels.filter((p) => p.type !== 'row'), ...dash.templating.list].flatMap((p: Json) => [p.datasource, ...(p.targets ?? []).map((t: Json) => t.datasource)]);
+      const refs = [...panels.filter((p) => p.type !== 'row'), ...dash.templating.list].flatMap((p: Json) => [
+        p.datasource,
+        ...(p.targets ?? []).map((t: Json) => t.datasource),
+      ]);
       for (const ref of refs) expect(ref).toEqual({ type: 'prometheus', uid: ds.uid });
     }
   });

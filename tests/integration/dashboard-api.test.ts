@@ -15,7 +15,11 @@ jest.setTimeout(120_000);
 
 interface ErrorsView {
   total: number;
-  groups: { code: string; count: number; messages: { id: string; path: string; message: string; firstFailedAt: string; originalRoutingKey: string }[] }[];
+  groups: {
+    code: string;
+    count: number;
+    messages: { id: string; path: string; message: string; firstFailedAt: string; originalRoutingKey: string }[];
+  }[];
 }
 
 describe('dashboard API (real service)', () => {
@@ -111,7 +115,9 @@ describe('dashboard API (real service)', () => {
       '/ui/api/items?entrance=support&state=buffered&taskType=parked-task',
     );
     expect(items.items).toEqual([expect.objectContaining({ externalId: ext, state: 'buffered', contactId: receipt.contactId })]);
-    const detail = await s.json<{ contactData: Record<string, string>; parkedAt: string; receivedAt: string }>(`/ui/api/items/${receipt.contactId}`);
+    const detail = await s.json<{ contactData: Record<string, string>; parkedAt: string; receivedAt: string }>(
+      `/ui/api/items/${receipt.contactId}`,
+    );
     expect(detail.contactData.WorkItemTask).toBe('parked-task');
     expect(detail.parkedAt).toMatch(/^\d{4}-/);
 
@@ -164,7 +170,8 @@ describe('dashboard API (real service)', () => {
   it('a replay interrupted by a service shutdown loses nothing', async () => {
     const before = await f.errorQueueDepth();
     const n = 1000;
-    for (let i = 0; i < n; i++) await f.client.publishWorkItem(workItemXml({ externalId: newExternalId(`LOST${i}`), entrance: 'nowhere' }), { replyTo: false });
+    for (let i = 0; i < n; i++)
+      await f.client.publishWorkItem(workItemXml({ externalId: newExternalId(`LOST${i}`), entrance: 'nowhere' }), { replyTo: false });
     await waitUntil(async () => (await f.errorQueueDepth()) === before + n, { timeoutMs: 60_000, describe: `${n} more error copies` });
 
     const started = await s.post('/ui/api/errors/replay', { code: 'UNKNOWN_ENTRANCE' });

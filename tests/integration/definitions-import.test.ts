@@ -62,15 +62,26 @@ function urlFor(vhost: string, user?: { name: string; password: string }): strin
 }
 
 /** Resolves when the broker confirms; rejects with the channel's close reason if it closes the channel instead. */
-function publishConfirmed(ch: amqp.ConfirmChannel, exchange: string, routingKey: string, options: amqp.Options.Publish = {}): Promise<void> {
+function publishConfirmed(
+  ch: amqp.ConfirmChannel,
+  exchange: string,
+  routingKey: string,
+  options: amqp.Options.Publish = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(err);
     ch.once('error', onError);
-    ch.publish(exchange, routingKey, Buffer.from('<workItem/>'), { persistent: true, contentType: 'application/xml', ...options }, (err) => {
-      if (err) return; // the channel 'error' carries the reason
-      ch.off('error', onError);
-      resolve();
-    });
+    ch.publish(
+      exchange,
+      routingKey,
+      Buffer.from('<workItem/>'),
+      { persistent: true, contentType: 'application/xml', ...options },
+      (err) => {
+        if (err) return; // the channel 'error' carries the reason
+        ch.off('error', onError);
+        resolve();
+      },
+    );
   });
 }
 
@@ -124,14 +135,25 @@ describe('definitions import (RabbitMQ)', () => {
 
   it('creates every exchange durable and every queue durable, quorum, with the topology arguments', async () => {
     const exchanges = await listJson<{ name: string; type: string; durable: boolean; auto_delete: boolean; internal: boolean }>([
-      'list_exchanges', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'internal',
+      'list_exchanges',
+      '-p',
+      vhost,
+      'name',
+      'type',
+      'durable',
+      'auto_delete',
+      'internal',
     ]);
     for (const x of topology.exchanges) {
       expect(exchanges).toContainEqual({ name: x.name, type: x.type, durable: true, auto_delete: false, internal: false });
     }
-    const queues = await listJson<{ name: string; type: string; durable: boolean; auto_delete: boolean; arguments: [string, string, unknown][] }>([
-      'list_queues', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'arguments',
-    ]);
+    const queues = await listJson<{
+      name: string;
+      type: string;
+      durable: boolean;
+      auto_delete: boolean;
+      arguments: [string, string, unknown][];
+    }>(['list_queues', '-p', vhost, 'name', 'type', 'durable', 'auto_delete', 'arguments']);
     expect(queues.map((q) => q.name).sort()).toEqual(topology.queues.map((q) => q.name).sort());
     for (const spec of topology.queues) {
       const q = queues.find((x) => x.name === spec.name)!;
@@ -142,7 +164,12 @@ describe('definitions import (RabbitMQ)', () => {
 
   it('binds the queues as the topology does', async () => {
     const bindings = await listJson<{ source_name: string; destination_name: string; routing_key: string }>([
-      'list_bindings', '-p', vhost, 'source_name', 'destination_name', 'routing_key',
+      'list_bindings',
+      '-p',
+      vhost,
+      'source_name',
+      'destination_name',
+      'routing_key',
     ]);
     for (const q of topology.queues) {
       for (const b of q.bindings) {

@@ -100,14 +100,22 @@ describe('encodings through the service', () => {
       /declares encoding "UTF-8" but starts with a UTF-16LE byte-order mark/,
       externalId,
     );
-    await expectRejected(encodeItem(textItem('ascii', externalId), 'US-ASCII', 'Shift_JIS'), 'MALFORMED_XML', /encoding "Shift_JIS" is not supported/, externalId);
+    await expectRejected(
+      encodeItem(textItem('ascii', externalId), 'US-ASCII', 'Shift_JIS'),
+      'MALFORMED_XML',
+      /encoding "Shift_JIS" is not supported/,
+      externalId,
+    );
   });
 
   it('a DOCTYPE in UTF-16 is still FORBIDDEN_XML', async () => {
     const externalId = newExternalId('ENC-DTD');
     const xml = textItem('unicode', externalId);
     const end = xml.indexOf('?>') + 3;
-    const body = encodeItem(`${xml.slice(0, end)}<!DOCTYPE workItem [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n${xml.slice(end)}`, 'UTF-16LE-BOM');
+    const body = encodeItem(
+      `${xml.slice(0, end)}<!DOCTYPE workItem [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n${xml.slice(end)}`,
+      'UTF-16LE-BOM',
+    );
     expect(body.includes('DOCTYPE')).toBe(false);
     await expectRejected(body, 'FORBIDDEN_XML', /DOCTYPE declarations are not accepted/, externalId);
   });

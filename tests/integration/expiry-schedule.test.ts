@@ -57,14 +57,26 @@ describe('<expiresAt>', () => {
     const [accepted] = await f.client.waitForReceipts(1, WAIT_MS, (r) => r.properties.correlationId === correlationId);
     expect(accepted.status).toBe('accepted');
     const contactId = accepted.contactId!;
-    const [expired] = await f.client.waitForEvents(1, WAIT_MS, (e) => e.event.contactId === contactId && e.event.type === 'contact.expired');
+    const [expired] = await f.client.waitForEvents(
+      1,
+      WAIT_MS,
+      (e) => e.event.contactId === contactId && e.event.type === 'contact.expired',
+    );
     expect(expired.routingKey).toBe('contact.expired.loans');
     expect(expired.event).toMatchObject({ contactId, externalId, reason: 'expires-at', entrance: 'loans', taskType: 'test-task' });
     expect(lateness(expired, expiresAt)).toBeGreaterThanOrEqual(0);
     expect(lateness(expired, expiresAt)).toBeLessThan(ON_TIME_MS);
 
-    const [receipt] = await f.client.waitForReceipts(2, WAIT_MS, (r) => r.properties.correlationId === correlationId).then((rs) => rs.filter((r) => r.status === 'rejected'));
-    expect(receipt).toMatchObject({ status: 'rejected', contactId, externalId, source: 'bank-support', error: { code: 'EXPIRED', path: '/workItem/expiresAt' } });
+    const [receipt] = await f.client
+      .waitForReceipts(2, WAIT_MS, (r) => r.properties.correlationId === correlationId)
+      .then((rs) => rs.filter((r) => r.status === 'rejected'));
+    expect(receipt).toMatchObject({
+      status: 'rejected',
+      contactId,
+      externalId,
+      source: 'bank-support',
+      error: { code: 'EXPIRED', path: '/workItem/expiresAt' },
+    });
     expect(receipt.error?.message).toMatch(/expiresAt .* passed before the item was finished; it was routed/);
     const [copy] = await f.client.waitForReceiptCopies(1, WAIT_MS, (r) => r.contactId === contactId && r.status === 'rejected');
     expect(copy.routingKey).toBe('rejected.bank-support');
@@ -84,7 +96,11 @@ describe('<expiresAt>', () => {
     const expiresAt = at(2_000);
     const r = await send(workItemXml({ entrance: 'support', expiresAt }));
     expect(r.status).toBe('buffered');
-    const [expired] = await f.client.waitForEvents(1, WAIT_MS, (e) => e.event.contactId === r.contactId && e.event.type === 'contact.expired');
+    const [expired] = await f.client.waitForEvents(
+      1,
+      WAIT_MS,
+      (e) => e.event.contactId === r.contactId && e.event.type === 'contact.expired',
+    );
     expect(expired.event.reason).toBe('expires-at');
     expect(lateness(expired, expiresAt)).toBeLessThan(ON_TIME_MS);
     const [rejected] = await f.client.waitForReceipts(1, WAIT_MS, (x) => x.contactId === r.contactId && x.status === 'rejected');
@@ -103,7 +119,11 @@ describe('<expiresAt>', () => {
     expect(u.status).toBe('updated');
     const [upd] = await f.client.waitForEvents(1, WAIT_MS, (e) => e.event.contactId === r.contactId && e.event.type === 'contact.updated');
     expect(upd.event.changed).toEqual(['expiresAt']);
-    const [expired] = await f.client.waitForEvents(1, WAIT_MS, (e) => e.event.contactId === r.contactId && e.event.type === 'contact.expired');
+    const [expired] = await f.client.waitForEvents(
+      1,
+      WAIT_MS,
+      (e) => e.event.contactId === r.contactId && e.event.type === 'contact.expired',
+    );
     expect(lateness(expired, later)).toBeGreaterThanOrEqual(0);
     expect(lateness(expired, later)).toBeLessThan(ON_TIME_MS);
   });
@@ -150,7 +170,13 @@ async function cliItems(args: string[]): Promise<{ items: { contactId: string; s
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'dist/cli/main.js'), 'items', ...args, '--json'], {
     cwd: REPO_ROOT,
     timeout: 30_000,
-    env: { ...process.env, AMQP_URL: amqpUrl(f.vhost), REDIS_URL: DEFAULT_REDIS_URL, REDIS_KEY_PREFIX: f.prefix, WORKITEM_CONFIG: f.svc.configFile },
+    env: {
+      ...process.env,
+      AMQP_URL: amqpUrl(f.vhost),
+      REDIS_URL: DEFAULT_REDIS_URL,
+      REDIS_KEY_PREFIX: f.prefix,
+      WORKITEM_CONFIG: f.svc.configFile,
+    },
   });
   return JSON.parse(stdout) as never;
 }
@@ -217,7 +243,10 @@ describe('<activateAt>', () => {
     const u = await send(workItemXml({ externalId: updated, activateAt: at(3_000) }));
     const ur = await send(updateXml({ externalId: updated, inner: '<subject>Changed while scheduled</subject><priority>2</priority>' }));
     expect(ur).toMatchObject({ status: 'updated', contactId: u.contactId });
-    expect((await apiItems('&state=scheduled')).find((i) => i.contactId === u.contactId)).toMatchObject({ subject: 'Changed while scheduled', priority: 2 });
+    expect((await apiItems('&state=scheduled')).find((i) => i.contactId === u.contactId)).toMatchObject({
+      subject: 'Changed while scheduled',
+      priority: 2,
+    });
 
     const cancelled = newExternalId('SCHCAN');
     const c = await send(workItemXml({ externalId: cancelled, activateAt: at(2_000) }));
@@ -225,12 +254,20 @@ describe('<activateAt>', () => {
 
     const e = await send(workItemXml({ activateAt: at(4_000), expiresAt: at(1_500) }));
     expect(e.status).toBe('scheduled');
-    const [expired] = await f.client.waitForEvents(1, WAIT_MS, (x) => x.event.contactId === e.contactId && x.event.type === 'contact.expired');
+    const [expired] = await f.client.waitForEvents(
+      1,
+      WAIT_MS,
+      (x) => x.event.contactId === e.contactId && x.event.type === 'contact.expired',
+    );
     expect(expired.event.reason).toBe('expires-at');
     const [rej] = await f.client.waitForReceipts(1, WAIT_MS, (x) => x.contactId === e.contactId && x.status === 'rejected');
     expect(rej.error?.message).toMatch(/it was scheduled/);
 
-    const [created] = await f.client.waitForEvents(1, WAIT_MS, (x) => x.event.contactId === u.contactId && x.event.type === 'contact.created');
+    const [created] = await f.client.waitForEvents(
+      1,
+      WAIT_MS,
+      (x) => x.event.contactId === u.contactId && x.event.type === 'contact.created',
+    );
     expect(created.event).toMatchObject({ subject: 'Changed while scheduled', priority: 2 });
     expect(eventsOf(u.contactId!, 'contact.updated')).toHaveLength(0);
     await sleep(2_500);
@@ -273,11 +310,15 @@ describe('timers with several instances and across restarts', () => {
     for (let i = 0; i < 30; i++) ids.push((await send(workItemXml({ activateAt }))).contactId!);
     await f.client.waitForEvents(30, WAIT_MS, (e) => ids.includes(e.event.contactId) && e.event.type === 'contact.created');
     await sleep(2_500);
-    const created = f.client.events.filter((e) => ids.includes(e.event.contactId) && e.event.type === 'contact.created' && !e.event.replayed);
+    const created = f.client.events.filter(
+      (e) => ids.includes(e.event.contactId) && e.event.type === 'contact.created' && !e.event.replayed,
+    );
     expect(created).toHaveLength(30);
     expect(new Set(created.map((e) => e.event.contactId)).size).toBe(30);
     for (const e of created) expect(lateness(e, activateAt)).toBeLessThan(ON_TIME_MS);
-    const byInstance = [f.svc, second].map((s) => s.jsonLogs().filter((l) => l.message === 'scheduled item activated' && ids.includes(String(l.contactId))).length);
+    const byInstance = [f.svc, second].map(
+      (s) => s.jsonLogs().filter((l) => l.message === 'scheduled item activated' && ids.includes(String(l.contactId))).length,
+    );
     expect(byInstance[0] + byInstance[1]).toBe(30);
     await second.stop();
     second = undefined;
@@ -308,8 +349,15 @@ describe('timers with several instances and across restarts', () => {
       // Routed in Redis but never published. The start-up replay publishes it as replayed: true; the activation's
       // own contact.created (replayed: false) comes from the poller taking the claim over once its lease ran out.
       f.svc = await f.start({ httpPort: f.svc.port });
-      await f.client.waitForEvents(1, WAIT_MS, (e) => e.event.contactId === r.contactId && e.event.type === 'contact.created' && !e.event.replayed);
-      await waitUntil(async () => (await redis.zcard(`${f.prefix}due:activate:claimed`)) === 0, { timeoutMs: WAIT_MS, describe: 'claim finished' });
+      await f.client.waitForEvents(
+        1,
+        WAIT_MS,
+        (e) => e.event.contactId === r.contactId && e.event.type === 'contact.created' && !e.event.replayed,
+      );
+      await waitUntil(async () => (await redis.zcard(`${f.prefix}due:activate:claimed`)) === 0, {
+        timeoutMs: WAIT_MS,
+        describe: 'claim finished',
+      });
     } finally {
       await redis.quit();
     }
@@ -331,7 +379,10 @@ describe('timers with several instances and across restarts', () => {
       const [ev] = await f.client.waitForEvents(1, WAIT_MS, (e) => e.event.contactId === r.contactId && e.event.type === 'contact.expired');
       expect(ev.event.reason).toBe('expires-at');
       await f.client.waitForReceipts(1, WAIT_MS, (x) => x.contactId === r.contactId && x.error?.code === 'EXPIRED');
-      await waitUntil(async () => (await keysByPrefix(redis, `${f.prefix}expiring:`)).length === 0, { timeoutMs: WAIT_MS, describe: 'outbox entry finished' });
+      await waitUntil(async () => (await keysByPrefix(redis, `${f.prefix}expiring:`)).length === 0, {
+        timeoutMs: WAIT_MS,
+        describe: 'outbox entry finished',
+      });
       expect(await redis.zcard(`${f.prefix}due:expire:claimed`)).toBe(0);
     } finally {
       await redis.quit();

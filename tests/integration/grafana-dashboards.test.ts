@@ -39,11 +39,22 @@ describe('Grafana dashboard of the service (workitem.json)', () => {
     const [acc] = await f.client.waitForReceipts(1, 20_000, (r) => r.properties.correlationId === 'acc');
     expect(acc.status).toBe('accepted');
     await f.client.publishWorkItem(item, { replyTo: true, correlationId: 'dup' });
-    await f.client.publishWorkItem('<workItem version="1"><externalId>x</externalId>', { replyTo: true, correlationId: 'bad', source: 'bank-support' });
+    await f.client.publishWorkItem('<workItem version="1"><externalId>x</externalId>', {
+      replyTo: true,
+      correlationId: 'bad',
+      source: 'bank-support',
+    });
     await f.client.publishWorkItem(workItemXml({ entrance: 'support' }), { replyTo: true, correlationId: 'park' });
-    await f.client.publishWorkItem(workItemXml({ entrance: 'loans' }), { replyTo: 'workitem-grafana-test-no-such-queue', correlationId: 'lost' });
+    await f.client.publishWorkItem(workItemXml({ entrance: 'loans' }), {
+      replyTo: 'workitem-grafana-test-no-such-queue',
+      correlationId: 'lost',
+    });
     const receipts = await f.client.waitForReceipts(3, 20_000, (r) => ['dup', 'bad', 'park'].includes(r.properties.correlationId ?? ''));
-    expect(Object.fromEntries(receipts.map((r) => [r.properties.correlationId, r.status]))).toEqual({ dup: 'duplicate', bad: 'rejected', park: 'buffered' });
+    expect(Object.fromEntries(receipts.map((r) => [r.properties.correlationId, r.status]))).toEqual({
+      dup: 'duplicate',
+      bad: 'rejected',
+      park: 'buffered',
+    });
     await f.client.publishControl('contact.ended', { contactId: acc.contactId });
 
     const want = ['completed', 'rejected', 'buffered', 'duplicate'].map((o) => `outcome="${o}"`);
@@ -123,7 +134,8 @@ describe('Grafana dashboard of RabbitMQ (rabbitmq.json)', () => {
     expect(jobs.length).toBeGreaterThan(0);
     const urls = jobs.map((j) => {
       const url = new URL(j.metrics_path ?? '/metrics', `http://127.0.0.1:${promPort}`);
-      for (const [k, values] of Object.entries((j.params ?? {}) as Record<string, string[]>)) for (const v of values) url.searchParams.append(k, v);
+      for (const [k, values] of Object.entries((j.params ?? {}) as Record<string, string[]>))
+        for (const v of values) url.searchParams.append(k, v);
       return url.toString();
     });
     const dashboard = loadDashboard('rabbitmq.json');

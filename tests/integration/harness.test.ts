@@ -151,7 +151,9 @@ describe('TestClient', () => {
     await client.bindEvents();
     const bad = { type: 'contact.created', contactId: 'wi-1', entrance: 'loans', externalId: 'X', source: 's' };
     await client.publishRaw(DEFAULT_TOPOLOGY.eventsExchange, 'contact.created.loans', bad, { appId: 'workitem-server' });
-    await expect(client.waitForEvents(1, 5_000)).rejects.toThrow(/contact\.created\.loans .*does not match schemas\/contact-event\.schema\.json: .*contactId/);
+    await expect(client.waitForEvents(1, 5_000)).rejects.toThrow(
+      /contact\.created\.loans .*does not match schemas\/contact-event\.schema\.json: .*contactId/,
+    );
     expect(client.events[0].schemaError).toMatch(/must have required property 'eventId'/);
     await expect(client.waitFor(() => true, 1_000, 'anything')).rejects.toThrow(/contact-event\.schema\.json/);
     // What afterEach would have failed this test with (taken here, since this test provokes it on purpose).
@@ -207,7 +209,9 @@ describe('TestClient', () => {
     await client.bindEvents();
     await client.publishRaw(DEFAULT_TOPOLOGY.eventsExchange, 'contact.created.loans', { type: 'contact.created' });
     await client.waitForEvents(1, 5_000);
-    await expect(client.waitForEvents(2, 300)).rejects.toThrow(/timed out after 300 ms waiting for 2 events; events \[contact\.created\.loans\]/);
+    await expect(client.waitForEvents(2, 300)).rejects.toThrow(
+      /timed out after 300 ms waiting for 2 events; events \[contact\.created\.loans\]/,
+    );
   });
 
   it('sees its connection force-closed by closeConnections', async () => {
@@ -324,7 +328,10 @@ describe('work items', () => {
       ['WorkItemTask', 'test-task'],
       ['CaseUrl', 'https://x.example/?a=1&b=2'],
     ]);
-    expect(w.attachment[0]).toEqual({ _: Buffer.from('RIFF').toString('base64'), $: { fileName: 'a.wav', contentType: 'audio/wav', encoding: 'base64' } });
+    expect(w.attachment[0]).toEqual({
+      _: Buffer.from('RIFF').toString('base64'),
+      $: { fileName: 'a.wav', contentType: 'audio/wav', encoding: 'base64' },
+    });
     expect(w.social[0].$).toEqual({ platform: 'facebook', pageId: '1234', postId: '1234_1', author: "O'Hara" });
   });
 

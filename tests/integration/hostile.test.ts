@@ -50,9 +50,7 @@ afterAll(async () => {
 
 /** A fixture from tests/fixtures/hostile with {{EXTERNAL_ID}} and {{CANARY_URL}} filled in. */
 function fixture(name: string, externalId: string): string {
-  return readFileSync(path.join(FIXTURES, name), 'utf8')
-    .replaceAll('{{EXTERNAL_ID}}', externalId)
-    .replaceAll('{{CANARY_URL}}', canaryUrl);
+  return readFileSync(path.join(FIXTURES, name), 'utf8').replaceAll('{{EXTERNAL_ID}}', externalId).replaceAll('{{CANARY_URL}}', canaryUrl);
 }
 
 interface RawItemOptions {
@@ -289,10 +287,19 @@ describe('hostile input through the broker (issue 8)', () => {
 
     it.each([
       ['plain <!DOCTYPE workItem>', (ext: string) => fixture('doctype-plain.xml', ext)],
-      ['lowercase <!doctype workItem>', (ext: string) => rawItem({ externalId: ext }).replace('<workItem', '<!doctype workItem>\n<workItem')],
-      ['DOCTYPE with a SYSTEM id', (ext: string) => rawItem({ externalId: ext }).replace('<workItem', '<!DOCTYPE workItem SYSTEM "workitem.dtd">\n<workItem')],
-      ['DOCTYPE with a PUBLIC id and an empty internal subset', (ext: string) =>
-        rawItem({ externalId: ext }).replace('<workItem', '<!DOCTYPE workItem PUBLIC "-//X//DTD W//EN" "http://x/w.dtd" []>\n<workItem')],
+      [
+        'lowercase <!doctype workItem>',
+        (ext: string) => rawItem({ externalId: ext }).replace('<workItem', '<!doctype workItem>\n<workItem'),
+      ],
+      [
+        'DOCTYPE with a SYSTEM id',
+        (ext: string) => rawItem({ externalId: ext }).replace('<workItem', '<!DOCTYPE workItem SYSTEM "workitem.dtd">\n<workItem'),
+      ],
+      [
+        'DOCTYPE with a PUBLIC id and an empty internal subset',
+        (ext: string) =>
+          rawItem({ externalId: ext }).replace('<workItem', '<!DOCTYPE workItem PUBLIC "-//X//DTD W//EN" "http://x/w.dtd" []>\n<workItem'),
+      ],
       ['a bare <!ENTITY> without a DOCTYPE, inside the root', (ext: string) => rawItem({ externalId: ext, inner: '  <!ENTITY x "y">\n' })],
       ['an <!ELEMENT> markup declaration inside the root', (ext: string) => rawItem({ externalId: ext, inner: '  <!ELEMENT x ANY>\n' })],
     ])('DOCTYPE of any kind: %s → FORBIDDEN_XML', async (_name, build) => {
@@ -350,9 +357,13 @@ describe('hostile input through the broker (issue 8)', () => {
 
     it('an unterminated CDATA section hiding a DOCTYPE → MALFORMED_XML', async () => {
       const ext = newExternalId('CDOPEN');
-      await expectRejected(rawItem({ externalId: ext, inner: '  <body><![CDATA[ <!DOCTYPE x [ <!ENTITY a "b"> ]> </body>\n' }), 'MALFORMED_XML', {
-        externalId: ext,
-      });
+      await expectRejected(
+        rawItem({ externalId: ext, inner: '  <body><![CDATA[ <!DOCTYPE x [ <!ENTITY a "b"> ]> </body>\n' }),
+        'MALFORMED_XML',
+        {
+          externalId: ext,
+        },
+      );
     });
   });
 
@@ -390,14 +401,23 @@ describe('hostile input through the broker (issue 8)', () => {
 
     it('a 65 KiB subject → TOO_LARGE (text limit), a 999-char subject → INVALID_FIELD', async () => {
       const ext = newExternalId('SUBJ');
-      await expectRejected(rawItem({ externalId: ext, subject: 's'.repeat(65 * 1024) }), 'TOO_LARGE', { externalId: ext, path: '/workItem/subject' });
-      await expectRejected(rawItem({ externalId: ext, subject: 's'.repeat(999) }), 'INVALID_FIELD', { externalId: ext, path: '/workItem/subject' });
+      await expectRejected(rawItem({ externalId: ext, subject: 's'.repeat(65 * 1024) }), 'TOO_LARGE', {
+        externalId: ext,
+        path: '/workItem/subject',
+      });
+      await expectRejected(rawItem({ externalId: ext, subject: 's'.repeat(999) }), 'INVALID_FIELD', {
+        externalId: ext,
+        path: '/workItem/subject',
+      });
     });
 
     it('51 contactData items → INVALID_FIELD', async () => {
       const ext = newExternalId('ITEMS');
       const items = Array.from({ length: 50 }, (_, i) => `<item key="k${i}">v</item>`).join('');
-      await expectRejected(rawItem({ externalId: ext, contactData: items }), 'INVALID_FIELD', { externalId: ext, path: '/workItem/contactData' });
+      await expectRejected(rawItem({ externalId: ext, contactData: items }), 'INVALID_FIELD', {
+        externalId: ext,
+        path: '/workItem/contactData',
+      });
     });
 
     it('an element name longer than 100 characters → TOO_LARGE', async () => {
@@ -419,11 +439,15 @@ describe('hostile input through the broker (issue 8)', () => {
 
     it.each(['__proto__', 'constructor', 'prototype'])('%s as an attribute name → INVALID_FIELD (reserved name)', async (name) => {
       const ext = newExternalId('PROTOATTR');
-      await expectRejected(rawItem({ externalId: ext, rootAttributes: `version="1" ${name}="{&quot;polluted&quot;:1}"` }), 'INVALID_FIELD', {
-        externalId: ext,
-        path: `/workItem/@${name}`,
-        message: /reserved name/,
-      });
+      await expectRejected(
+        rawItem({ externalId: ext, rootAttributes: `version="1" ${name}="{&quot;polluted&quot;:1}"` }),
+        'INVALID_FIELD',
+        {
+          externalId: ext,
+          path: `/workItem/@${name}`,
+          message: /reserved name/,
+        },
+      );
     });
 
     it('__proto__ as the root element → INVALID_FIELD', async () => {
@@ -466,7 +490,10 @@ describe('hostile input through the broker (issue 8)', () => {
 
     it('overlong UTF-8 ("/" as C0 AF, and a 4-byte overlong) → MALFORMED_XML', async () => {
       const ext = newExternalId('OVERLONG');
-      await expectRejected(withBytes(rawItem({ externalId: ext, subject: 'ZZZ' }), 'ZZZ', [0xc0, 0xaf]), 'MALFORMED_XML', { externalId: ext, message: /UTF-8/ });
+      await expectRejected(withBytes(rawItem({ externalId: ext, subject: 'ZZZ' }), 'ZZZ', [0xc0, 0xaf]), 'MALFORMED_XML', {
+        externalId: ext,
+        message: /UTF-8/,
+      });
       await expectRejected(withBytes(rawItem({ externalId: ext, subject: 'ZZZ' }), 'ZZZ', [0xf0, 0x80, 0x80, 0xaf]), 'MALFORMED_XML', {
         externalId: ext,
         message: /UTF-8/,
@@ -475,7 +502,9 @@ describe('hostile input through the broker (issue 8)', () => {
 
     it('surrogate code points (UTF-8-encoded D800, and the reference &#xD800;) → MALFORMED_XML', async () => {
       const ext = newExternalId('SURR');
-      await expectRejected(withBytes(rawItem({ externalId: ext, subject: 'ZZZ' }), 'ZZZ', [0xed, 0xa0, 0x80]), 'MALFORMED_XML', { externalId: ext });
+      await expectRejected(withBytes(rawItem({ externalId: ext, subject: 'ZZZ' }), 'ZZZ', [0xed, 0xa0, 0x80]), 'MALFORMED_XML', {
+        externalId: ext,
+      });
       await expectRejected(rawItem({ externalId: ext, subject: 'a&#xD800;b' }), 'MALFORMED_XML', { externalId: ext });
     });
 
@@ -483,8 +512,14 @@ describe('hostile input through the broker (issue 8)', () => {
       const ext = newExternalId('UTF16BOM');
       const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(rawItem({ externalId: ext }), 'utf16le')]);
       const be = Buffer.from(le).swap16();
-      await expectRejected(le, 'MALFORMED_XML', { externalId: ext, message: /declares encoding "UTF-8" but starts with a UTF-16LE byte-order mark/ });
-      await expectRejected(be, 'MALFORMED_XML', { externalId: ext, message: /declares encoding "UTF-8" but starts with a UTF-16BE byte-order mark/ });
+      await expectRejected(le, 'MALFORMED_XML', {
+        externalId: ext,
+        message: /declares encoding "UTF-8" but starts with a UTF-16LE byte-order mark/,
+      });
+      await expectRejected(be, 'MALFORMED_XML', {
+        externalId: ext,
+        message: /declares encoding "UTF-8" but starts with a UTF-16BE byte-order mark/,
+      });
     });
 
     it('UTF-16 without a BOM (LE and BE) → MALFORMED_XML', async () => {
@@ -504,7 +539,10 @@ describe('hostile input through the broker (issue 8)', () => {
     it('a declared encoding that is not supported → MALFORMED_XML naming it', async () => {
       const ext = newExternalId('SJIS');
       const xml = rawItem({ externalId: ext, subject: 'caf\u00e9' }).replace('UTF-8', 'Shift_JIS');
-      await expectRejected(Buffer.from(xml, 'latin1'), 'MALFORMED_XML', { externalId: ext, message: /encoding "Shift_JIS" is not supported/ });
+      await expectRejected(Buffer.from(xml, 'latin1'), 'MALFORMED_XML', {
+        externalId: ext,
+        message: /encoding "Shift_JIS" is not supported/,
+      });
     });
 
     it('NUL bytes → MALFORMED_XML', async () => {
@@ -598,7 +636,9 @@ describe('hostile input through the broker (issue 8)', () => {
         externalId: ext,
         path: '/workItem/attachment',
       });
-      await expectRejected(rawItem({ externalId: ext, inner: attachment('JVBERi0xLjQK=JVBE') }), 'ATTACHMENT_REJECTED', { externalId: ext });
+      await expectRejected(rawItem({ externalId: ext, inner: attachment('JVBERi0xLjQK=JVBE') }), 'ATTACHMENT_REJECTED', {
+        externalId: ext,
+      });
       await expectRejected(rawItem({ externalId: ext, inner: attachment('JVBERi0xLjQ') }), 'ATTACHMENT_REJECTED', { externalId: ext });
     });
   });
@@ -648,7 +688,10 @@ describe('hostile input through the broker (issue 8)', () => {
       const ext = newExternalId('HDRBANG');
       // An inherited "!" is written by amqplib as a plain key; the service reads it back as an own "!".
       const sneaky = Object.create({ '!': 'bogus' }) as Record<string, unknown>;
-      await expectRejected(fixture('doctype-plain.xml', ext), 'FORBIDDEN_XML', { externalId: ext, publish: { headers: { 'x-sneaky': sneaky } } });
+      await expectRejected(fixture('doctype-plain.xml', ext), 'FORBIDDEN_XML', {
+        externalId: ext,
+        publish: { headers: { 'x-sneaky': sneaky } },
+      });
     });
 
     it('forged internal headers (parked contactId/entrance, original routing key) are not trusted', async () => {
@@ -661,7 +704,12 @@ describe('hostile input through the broker (issue 8)', () => {
       const body = workItemXml({ externalId: ext, source: 'voicemail' });
       await expectRejected(body, 'SENDER_NOT_ALLOWED', { externalId: ext, publish: { headers: forged } });
       // Through the large-item lane (> 256 KiB) as well.
-      const big = workItemXml({ externalId: ext, source: 'voicemail', body: 'b'.repeat(60_000), attachment: { data: Buffer.alloc(300_000, 1), contentType: 'application/pdf' } });
+      const big = workItemXml({
+        externalId: ext,
+        source: 'voicemail',
+        body: 'b'.repeat(60_000),
+        attachment: { data: Buffer.alloc(300_000, 1), contentType: 'application/pdf' },
+      });
       expect(Buffer.byteLength(big)).toBeGreaterThan(256 * 1024);
       await expectRejected(big, 'SENDER_NOT_ALLOWED', { externalId: ext, publish: { headers: forged } });
     });
@@ -705,7 +753,11 @@ describe('hostile input through the broker (issue 8)', () => {
     it('an over-long reply_to (255 chars): lost when the queue is missing, delivered when it exists', async () => {
       const missing = 'r'.repeat(255);
       const ext = newExternalId('LONGREPLY');
-      await expectRejected(fixture('doctype-plain.xml', ext), 'FORBIDDEN_XML', { externalId: ext, publish: { replyTo: missing }, receiptOnReplyQueue: false });
+      await expectRejected(fixture('doctype-plain.xml', ext), 'FORBIDDEN_XML', {
+        externalId: ext,
+        publish: { replyTo: missing },
+        receiptOnReplyQueue: false,
+      });
 
       await withOwnChannel(async (ch) => {
         const name = `q-${ext}-`.padEnd(255, 'q');
@@ -727,7 +779,11 @@ describe('hostile input through the broker (issue 8)', () => {
       // RabbitMQ 3.10 answers a mandatory direct reply-to publish with NO_ROUTE whether or not it delivered
       // it, so the service sends those without `mandatory` and cannot count them as lost.
       const ext = newExternalId('DRT');
-      await expectRejected(fixture('doctype-plain.xml', ext), 'FORBIDDEN_XML', { externalId: ext, publish: { replyTo }, receiptOnReplyQueue: false });
+      await expectRejected(fixture('doctype-plain.xml', ext), 'FORBIDDEN_XML', {
+        externalId: ext,
+        publish: { replyTo },
+        receiptOnReplyQueue: false,
+      });
       await expectStillConsuming();
     });
 
@@ -735,7 +791,9 @@ describe('hostile input through the broker (issue 8)', () => {
       const ext = newExternalId('DRTLIVE');
       const lostBefore = await receiptsLost();
       await withOwnChannel(async (ch) => {
-        const got = new Promise<amqp.ConsumeMessage>((resolve) => void ch.consume('amq.rabbitmq.reply-to', (m) => m && resolve(m), { noAck: true }));
+        const got = new Promise<amqp.ConsumeMessage>(
+          (resolve) => void ch.consume('amq.rabbitmq.reply-to', (m) => m && resolve(m), { noAck: true }),
+        );
         await sleep(100); // basic.consume-ok before the publish that names the pseudo-queue
         const corr = `drt-${ext}`;
         ch.publish(f.client.topology.inboundExchange, 'workitem.bank-support', Buffer.from(fixture('doctype-plain.xml', ext)), {
@@ -757,7 +815,10 @@ describe('hostile input through the broker (issue 8)', () => {
 
     it('a 255-char routing key of another source → SENDER_NOT_ALLOWED', async () => {
       const ext = newExternalId('RK');
-      await expectRejected(workItemXml({ externalId: ext }), 'SENDER_NOT_ALLOWED', { externalId: ext, routingKey: `workitem.${'z'.repeat(246)}` });
+      await expectRejected(workItemXml({ externalId: ext }), 'SENDER_NOT_ALLOWED', {
+        externalId: ext,
+        routingKey: `workitem.${'z'.repeat(246)}`,
+      });
     });
   });
 
@@ -777,13 +838,26 @@ describe('hostile input through the broker (issue 8)', () => {
     });
 
     it('dates far away or malformed (expiresAt, activateAt, in workItem and updateWorkItem) → INVALID_FIELD', async () => {
-      const bad = ['9999-12-31T23:59:59Z', '275760-09-13T00:00:00Z', '1970-01-01T00:00:00Z', '2026-02-30T00:00:00Z', 'tomorrow', '2026-12-01T08:00:00'];
+      const bad = [
+        '9999-12-31T23:59:59Z',
+        '275760-09-13T00:00:00Z',
+        '1970-01-01T00:00:00Z',
+        '2026-02-30T00:00:00Z',
+        'tomorrow',
+        '2026-12-01T08:00:00',
+      ];
       for (const date of bad) {
         const ext = newExternalId('DATE');
         if (date !== '1970-01-01T00:00:00Z') {
-          await expectRejected(workItemXml({ externalId: ext, activateAt: date }), 'INVALID_FIELD', { path: '/workItem/activateAt', externalId: ext });
+          await expectRejected(workItemXml({ externalId: ext, activateAt: date }), 'INVALID_FIELD', {
+            path: '/workItem/activateAt',
+            externalId: ext,
+          });
         }
-        await expectRejected(workItemXml({ externalId: ext, expiresAt: date }), 'INVALID_FIELD', { path: '/workItem/expiresAt', externalId: ext });
+        await expectRejected(workItemXml({ externalId: ext, expiresAt: date }), 'INVALID_FIELD', {
+          path: '/workItem/expiresAt',
+          externalId: ext,
+        });
         await expectRejected(updateXml({ externalId: ext, inner: `<expiresAt>${escapeXml(date)}</expiresAt>` }), 'INVALID_FIELD', {
           path: '/updateWorkItem/expiresAt',
         });
@@ -803,7 +877,11 @@ describe('hostile input through the broker (issue 8)', () => {
       const rssStart = vmRssKb(f.svc.pid);
       // every 10th message is an exact copy (body and message_id) of the one before: the same update again
       const messages = revisions.map((rev, i) => ({
-        xml: updateXml({ externalId, revision: rev, inner: `<priority>${1 + (rev % 10)}</priority><contactData><item key="Rev">${rev}</item></contactData>` }),
+        xml: updateXml({
+          externalId,
+          revision: rev,
+          inner: `<priority>${1 + (rev % 10)}</priority><contactData><item key="Rev">${rev}</item></contactData>`,
+        }),
         messageId: `${tag}m${i}`,
       }));
       for (let i = 9; i < N; i += 10) messages[i] = messages[i - 1];
@@ -811,7 +889,12 @@ describe('hostile input through the broker (issue 8)', () => {
         for (let start = from; start < to; start += 100) {
           await Promise.all(
             messages.slice(start, Math.min(to, start + 100)).map((m, j) =>
-              f.client.publishWorkItem(m.xml, { source: 'bank-support', correlationId: `${tag}${start + j}`, messageId: m.messageId, replyTo: true }),
+              f.client.publishWorkItem(m.xml, {
+                source: 'bank-support',
+                correlationId: `${tag}${start + j}`,
+                messageId: m.messageId,
+                replyTo: true,
+              }),
             ),
           );
         }
@@ -825,7 +908,11 @@ describe('hostile input through the broker (issue 8)', () => {
       const receipts = f.client.receipts.filter((r) => (r.properties.correlationId ?? '').startsWith(tag));
       expect(receipts).toHaveLength(N);
       const codes = new Map<string, number>();
-      for (const r of receipts) codes.set(r.status === 'updated' ? 'updated' : String(r.error?.code), (codes.get(r.status === 'updated' ? 'updated' : String(r.error?.code)) ?? 0) + 1);
+      for (const r of receipts)
+        codes.set(
+          r.status === 'updated' ? 'updated' : String(r.error?.code),
+          (codes.get(r.status === 'updated' ? 'updated' : String(r.error?.code)) ?? 0) + 1,
+        );
       expect([...codes.keys()].sort()).toEqual(['STALE_UPDATE', 'updated'].filter((k) => codes.has(k)).sort());
       expect(codes.get('updated')).toBeGreaterThan(0);
       const top = Math.max(...messages.map((m) => Number(/revision="(\d+)"/.exec(m.xml)![1])));
@@ -876,7 +963,9 @@ describe('hostile input through the broker (issue 8)', () => {
         { body: Buffer.from(manyAttributes(2_000, ext)), code: 'TOO_LARGE' },
         { body: Buffer.from(manyChildren(2_000, ext)), code: 'TOO_LARGE' },
         {
-          body: Buffer.from(rawItem({ externalId: ext, inner: '  <attachment fileName="a.pdf" contentType="application/pdf">%%%</attachment>\n' })),
+          body: Buffer.from(
+            rawItem({ externalId: ext, inner: '  <attachment fileName="a.pdf" contentType="application/pdf">%%%</attachment>\n' }),
+          ),
           code: 'ATTACHMENT_REJECTED',
         },
       ];

@@ -20,9 +20,10 @@ const METRICS = 'it-metrics-token-0123456789';
 const WAV = Buffer.from('UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=', 'base64');
 
 /** A non-loopback IPv4 address of this machine, or null (then the unit tests cover the remote-address decision). */
-const EXTERNAL = Object.values(os.networkInterfaces())
-  .flat()
-  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address ?? null;
+const EXTERNAL =
+  Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address ?? null;
 const itExternal = EXTERNAL ? it : it.skip;
 if (!EXTERNAL) console.warn('no non-loopback IPv4 address on this machine: the remote-client cases are skipped here');
 
@@ -44,7 +45,8 @@ describe('HTTP access (real service)', () => {
   let contactId = '';
   let link: URL;
   const local = (path: string, headers: Record<string, string> = {}) => httpRequest(`${f.svc.baseUrl}${path}`, { headers });
-  const remote = (path: string, headers: Record<string, string> = {}) => httpRequest(`http://${EXTERNAL}:${f.svc.port}${path}`, { headers });
+  const remote = (path: string, headers: Record<string, string> = {}) =>
+    httpRequest(`http://${EXTERNAL}:${f.svc.port}${path}`, { headers });
 
   beforeAll(() => f.setup(), 60_000);
   afterAll(() => f.teardown());
@@ -53,7 +55,12 @@ describe('HTTP access (real service)', () => {
     await f.setEntrance('support', false);
     const ext = newExternalId('SIG');
     await f.client.publishWorkItem(
-      workItemXml({ externalId: ext, source: 'voicemail', entrance: 'support', attachment: { fileName: 'call 1.wav', contentType: 'audio/wav', data: WAV } }),
+      workItemXml({
+        externalId: ext,
+        source: 'voicemail',
+        entrance: 'support',
+        attachment: { fileName: 'call 1.wav', contentType: 'audio/wav', data: WAV },
+      }),
       { replyTo: true },
     );
     const [r] = await f.client.waitForReceipts(1, 20_000, (x) => x.externalId === ext);
@@ -106,7 +113,12 @@ describe('HTTP access (real service)', () => {
     await refused(`/attachments/${contactId}/other.wav?expires=${exp}&sig=${sig}`, /altered/);
     const past = Math.floor(Date.now() / 1000) - 10;
     await refused(`${path}?expires=${past}&sig=${sign(contactId, 'call 1.wav', past)}`, /expired/);
-    await refused(`${path}?expires=${exp}&sig=${createHmac('sha256', 'another-secret').update(`GET ${decodeURIComponent(path)}\n${exp}`).digest('base64url')}`, /altered/);
+    await refused(
+      `${path}?expires=${exp}&sig=${createHmac('sha256', 'another-secret')
+        .update(`GET ${decodeURIComponent(path)}\n${exp}`)
+        .digest('base64url')}`,
+      /altered/,
+    );
   });
 
   it('loopback client naming a foreign Host (DNS rebinding) → 401 on /api', async () => {
@@ -154,7 +166,12 @@ describe('HTTP access (real service)', () => {
   describe('with API_TOKENS and METRICS_TOKEN', () => {
     beforeAll(async () => {
       await f.restart({
-        env: { ATTACHMENT_URL_SECRET: SECRET, HTTP_HOST: '0.0.0.0', API_TOKENS: `other-token-0123456789abc,${TOKEN}`, METRICS_TOKEN: METRICS },
+        env: {
+          ATTACHMENT_URL_SECRET: SECRET,
+          HTTP_HOST: '0.0.0.0',
+          API_TOKENS: `other-token-0123456789abc,${TOKEN}`,
+          METRICS_TOKEN: METRICS,
+        },
       });
     }, 60_000);
 
@@ -226,7 +243,11 @@ describe('HTTP access (real service)', () => {
   });
 
   itExternal('HTTP_HOST=127.0.0.1 keeps the port off the network', async () => {
-    const svc = await startService({ vhost: f.vhost, prefix: `${f.prefix}bind:`, env: { HTTP_HOST: '127.0.0.1', ATTACHMENT_URL_SECRET: SECRET } });
+    const svc = await startService({
+      vhost: f.vhost,
+      prefix: `${f.prefix}bind:`,
+      env: { HTTP_HOST: '127.0.0.1', ATTACHMENT_URL_SECRET: SECRET },
+    });
     try {
       expect((await httpRequest(`${svc.baseUrl}/healthz`)).status).toBe(200);
       await expect(httpRequest(`http://${EXTERNAL}:${svc.port}/healthz`, { timeoutMs: 3000 })).rejects.toThrow(/ECONNREFUSED/);
@@ -236,7 +257,12 @@ describe('HTTP access (real service)', () => {
   });
 
   it('a secret shorter than 32 characters is a configuration error (exit 2)', async () => {
-    const svc = await startService({ vhost: f.vhost, prefix: `${f.prefix}short:`, env: { ATTACHMENT_URL_SECRET: 'short-secret' }, waitForReady: false });
+    const svc = await startService({
+      vhost: f.vhost,
+      prefix: `${f.prefix}short:`,
+      env: { ATTACHMENT_URL_SECRET: 'short-secret' },
+      waitForReady: false,
+    });
     try {
       const exit = await withTimeout(svc.exited, 15_000, 'the service to exit on a bad ATTACHMENT_URL_SECRET');
       expect(exit.code).toBe(2);

@@ -74,8 +74,7 @@ describe('items waiting for a listener cost (almost) nothing', () => {
   /** Cost over WINDOW_MS of what the service does for its parked items (no HTTP calls meanwhile: they hit Redis). */
   async function measure(entrance: string): Promise<Cost> {
     const parkQ = `workitem.parked.${entrance}`;
-    const readQueues = async () =>
-      mgmt ? Promise.all([queueCounters(f.vhost, parkQ), queueCounters(f.vhost, 'workitem.inbound')]) : null;
+    const readQueues = async () => (mgmt ? Promise.all([queueCounters(f.vhost, parkQ), queueCounters(f.vhost, 'workitem.inbound')]) : null);
     const q0 = await readQueues();
     const r0 = await redisTotal();
     const t0 = Date.now();

@@ -42,7 +42,10 @@ describe('work-item lifecycle', () => {
     const [acc] = await f.client.waitForReceipts(1, 10_000, (r) => r.properties.correlationId === 'lr');
     expect(acc.status).toBe('accepted');
     // Another source naming the same externalId only finds its own (none).
-    await f.client.publishWorkItem(cancelXml({ externalId: 'CASE-2026-000123', source: 'voicemail' }), { replyTo: true, correlationId: 'c-other' });
+    await f.client.publishWorkItem(cancelXml({ externalId: 'CASE-2026-000123', source: 'voicemail' }), {
+      replyTo: true,
+      correlationId: 'c-other',
+    });
     const [other] = await f.client.waitForReceipts(1, 10_000, (r) => r.properties.correlationId === 'c-other');
     expect(other.status).toBe('rejected');
     expect(other.error?.code).toBe('NOT_FOUND');
@@ -66,10 +69,13 @@ describe('work-item lifecycle', () => {
     const ended = new Set(all.filter((_, i) => i % 2 === 0).map(([, cid]) => cid));
     for (const cid of ended) await f.client.publishControl('contact.ended', { contactId: cid });
     const redis = testRedisClient();
-    await waitUntil(async () => {
-      const left = await Promise.all([...ended].slice(-20).map((cid) => redis.exists(`${f.prefix}item:${cid}`)));
-      return left.every((x) => x === 0);
-    }, { timeoutMs: 20_000 });
+    await waitUntil(
+      async () => {
+        const left = await Promise.all([...ended].slice(-20).map((cid) => redis.exists(`${f.prefix}item:${cid}`)));
+        return left.every((x) => x === 0);
+      },
+      { timeoutMs: 20_000 },
+    );
     await redis.quit();
     const expected = new Set(all.filter(([, cid]) => !ended.has(cid)).map(([, cid]) => cid));
     // Nothing else is unfinished in this test's prefix except these and items of earlier tests.

@@ -82,11 +82,14 @@ describe('npm start', () => {
     // An orphaned node (the bug) is not our child: kill it by pid whatever happens.
     const unregister = registerExitCleanup(() => nodePid && pidAlive(nodePid) && process.kill(nodePid, 'SIGKILL'));
     try {
-      await waitUntil(async () => (await httpRequest(`http://127.0.0.1:${port}/readyz`, { timeoutMs: 1000 }).catch(() => null))?.status === 200, {
-        timeoutMs: 90_000,
-        intervalMs: 250,
-        describe: () => `the service under npm start to be ready; output:\n${output.slice(-3000)}`,
-      });
+      await waitUntil(
+        async () => (await httpRequest(`http://127.0.0.1:${port}/readyz`, { timeoutMs: 1000 }).catch(() => null))?.status === 200,
+        {
+          timeoutMs: 90_000,
+          intervalMs: 250,
+          describe: () => `the service under npm start to be ready; output:\n${output.slice(-3000)}`,
+        },
+      );
       const service = descendants(npm.pid!).find((p) => p.cmd.includes('dist/main.js') && !p.cmd.startsWith('sh '));
       expect(service).toBeDefined();
       nodePid = service!.pid;

@@ -121,7 +121,11 @@ describe('core pipeline', () => {
   });
 
   it('a routing key not of the form workitem.<source> is SENDER_NOT_ALLOWED and says which key to use', async () => {
-    await client.publishWorkItem(workItemXml({ source: 'bank-support' }), { routingKey: 'cases.bank-support', replyTo: true, correlationId: 'badkey' });
+    await client.publishWorkItem(workItemXml({ source: 'bank-support' }), {
+      routingKey: 'cases.bank-support',
+      replyTo: true,
+      correlationId: 'badkey',
+    });
     const [r] = await client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === 'badkey');
     expect(r.error?.code).toBe('SENDER_NOT_ALLOWED');
     expect(r.error?.message).toContain('"cases.bank-support" is not of the form workitem.<source>');
@@ -129,8 +133,13 @@ describe('core pipeline', () => {
     expect(r.error?.message).not.toContain('"?"');
   });
 
-  it('a rejection whose XML names no readable source is answered as the routing key\'s source', async () => {
-    await client.publishWorkItem(example('bad-doctype.xml'), { source: 'voicemail', replyTo: true, correlationId: 'nosrc', messageId: null });
+  it("a rejection whose XML names no readable source is answered as the routing key's source", async () => {
+    await client.publishWorkItem(example('bad-doctype.xml'), {
+      source: 'voicemail',
+      replyTo: true,
+      correlationId: 'nosrc',
+      messageId: null,
+    });
     const [r] = await client.waitForReceipts(1, 10_000, (x) => x.properties.correlationId === 'nosrc');
     expect(r.error?.code).toBe('FORBIDDEN_XML');
     expect(r.source).toBe('voicemail');
@@ -157,7 +166,9 @@ describe('core pipeline', () => {
 
   it('a direct reply-to whose requester is gone never holds up the item', async () => {
     const ext = newExternalId('DRT');
-    await client.publishWorkItem(workItemXml({ externalId: ext }), { replyTo: 'amq.rabbitmq.reply-to.g1h2AA5yZXBseUAxMjM0NTY3OAAAAAAAAAAA.gone' });
+    await client.publishWorkItem(workItemXml({ externalId: ext }), {
+      replyTo: 'amq.rabbitmq.reply-to.g1h2AA5yZXBseUAxMjM0NTY3OAAAAAAAAAAA.gone',
+    });
     await client.waitForEvents(1, 10_000, (e) => e.event.externalId === ext);
     // And the service is still healthy afterwards.
     const after = newExternalId('DRT2');
@@ -170,6 +181,8 @@ describe('core pipeline', () => {
     const ready = await httpRequest(`${svc.baseUrl}/readyz`);
     expect(ready.status).toBe(200);
     const metrics = await httpRequest(`${svc.baseUrl}/metrics`);
-    expect(metrics.body.toString()).toMatch(/workitem_items_total\{outcome="accepted",entrance="loans",task_type="loan-review",channel="email"/);
+    expect(metrics.body.toString()).toMatch(
+      /workitem_items_total\{outcome="accepted",entrance="loans",task_type="loan-review",channel="email"/,
+    );
   });
 });

@@ -231,8 +231,13 @@ describe('example senders not written by us (examples/java, examples/python)', (
       }
       const roots = published.map((m) => /<(workItem|updateWorkItem|cancelWorkItem)\b/.exec(m.content.toString('utf8'))?.[1]);
       expect(roots).toEqual(senders.flatMap(() => ['workItem', 'updateWorkItem', 'cancelWorkItem']));
-      const results = validateWithXsd(XSD, published.map((m, i) => ({ name: `${i}`, body: m.content })));
-      const invalid = [...results.values()].filter((r) => !r.valid).map((r) => `${published[Number(r.name)].content.toString('utf8')}: ${r.errors.join('; ')}`);
+      const results = validateWithXsd(
+        XSD,
+        published.map((m, i) => ({ name: `${i}`, body: m.content })),
+      );
+      const invalid = [...results.values()]
+        .filter((r) => !r.valid)
+        .map((r) => `${published[Number(r.name)].content.toString('utf8')}: ${r.errors.join('; ')}`);
       expect(invalid).toEqual([]);
     } finally {
       await conn.close().catch(() => undefined);

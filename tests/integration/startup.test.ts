@@ -46,7 +46,10 @@ describe('service process', () => {
     [{ HTTP_PORT: 'eighty' }, /HTTP_PORT/],
     [{ AMQP_URL: 'http://nope' }, /AMQP_URL/],
     [{ WORKITEM_CONFIG: '/no/such/config.json' }, /WORKITEM_CONFIG/],
-    [{ AMQP_URL: 'amqps://guest:guest@127.0.0.1:5671', AMQP_TLS_CA_FILE: '/no/such/ca.pem' }, /AMQP_TLS_CA_FILE: cannot read \/no\/such\/ca.pem: ENOENT/],
+    [
+      { AMQP_URL: 'amqps://guest:guest@127.0.0.1:5671', AMQP_TLS_CA_FILE: '/no/such/ca.pem' },
+      /AMQP_TLS_CA_FILE: cannot read \/no\/such\/ca.pem: ENOENT/,
+    ],
     [{ REDIS_URL: 'rediss://127.0.0.1:6380', REDIS_TLS_KEY_FILE: '/no/such/key.pem' }, /REDIS_TLS_KEY_FILE: cannot read/],
     [{ REDIS_URL: 'rediss://127.0.0.1:6380', REDIS_TLS_CERT_FILE: __filename }, /REDIS_TLS_CERT_FILE: .* is not a PEM file/],
     [{ AMQP_TLS_CA_FILE: __filename }, /AMQP_TLS_CA_FILE: .* is not a PEM file/],
@@ -138,26 +141,59 @@ describe('start-up and connection errors', () => {
 
   const badPassword = `amqp-pw-${randomUUID().slice(0, 8)}`;
   it.each([
-    ['a wrong broker password', () => ({ AMQP_URL: `amqp://guest:${badPassword}@127.0.0.1:5672/${vhost}` }), 'amqp://guest:***@127.0.0.1:5672/', /refused the login/, badPassword],
-    ['a vhost that does not exist', () => ({ AMQP_URL: `amqp://guest:guest@127.0.0.1:5672/no-such-vhost-${randomUUID().slice(0, 8)}` }), 'amqp://guest:***@127.0.0.1:5672/no-such-vhost-', /opening vhost "no-such-vhost-[^"]+": the vhost does not exist or user "guest" has no access/, 'guest:guest'],
-    ['a wrong Redis password (WRONGPASS)', () => ({ REDIS_URL: `redis://:${badPassword}@127.0.0.1:${authRedis.port}` }), 'redis://:***@127.0.0.1:', /WRONGPASS/, badPassword],
-    ['no Redis password where one is required (NOAUTH)', () => ({ REDIS_URL: authRedis.url }), 'redis://127.0.0.1:', /NOAUTH/, REDIS_PASSWORD],
-    ['a Redis db that does not exist', () => ({ REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:${authRedis.port}/99` }), 'redis://:***@127.0.0.1:', /DB index is out of range/, REDIS_PASSWORD],
-  ])('%s: exit code 3 within 15 s, exactly one error line with the redacted URL, no password logged', async (_what, env, redacted, cause, secret) => {
-    const t0 = Date.now();
-    const svc = await start(env());
-    const code = await exitWithin(svc, 15_000);
-    const ms = Date.now() - t0;
-    expect({ code, ms: ms < 15_000 }).toEqual({ code: 3, ms: true });
-    const errors = errorLines(svc);
-    expect(errors).toHaveLength(1);
-    expect(errors[0].message).toContain(redacted);
-    expect(errors[0].message).toMatch(cause);
-    expect(errors[0].stack).toBeUndefined();
-    expect(svc.logs.filter((l) => l.includes(secret))).toEqual([]);
-    // No retry chatter before it: the first attempt decides.
-    expect(svc.logs.filter((l) => /retrying/.test(l))).toEqual([]);
-  });
+    [
+      'a wrong broker password',
+      () => ({ AMQP_URL: `amqp://guest:${badPassword}@127.0.0.1:5672/${vhost}` }),
+      'amqp://guest:***@127.0.0.1:5672/',
+      /refused the login/,
+      badPassword,
+    ],
+    [
+      'a vhost that does not exist',
+      () => ({ AMQP_URL: `amqp://guest:guest@127.0.0.1:5672/no-such-vhost-${randomUUID().slice(0, 8)}` }),
+      'amqp://guest:***@127.0.0.1:5672/no-such-vhost-',
+      /opening vhost "no-such-vhost-[^"]+": the vhost does not exist or user "guest" has no access/,
+      'guest:guest',
+    ],
+    [
+      'a wrong Redis password (WRONGPASS)',
+      () => ({ REDIS_URL: `redis://:${badPassword}@127.0.0.1:${authRedis.port}` }),
+      'redis://:***@127.0.0.1:',
+      /WRONGPASS/,
+      badPassword,
+    ],
+    [
+      'no Redis password where one is required (NOAUTH)',
+      () => ({ REDIS_URL: authRedis.url }),
+      'redis://127.0.0.1:',
+      /NOAUTH/,
+      REDIS_PASSWORD,
+    ],
+    [
+      'a Redis db that does not exist',
+      () => ({ REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:${authRedis.port}/99` }),
+      'redis://:***@127.0.0.1:',
+      /DB index is out of range/,
+      REDIS_PASSWORD,
+    ],
+  ])(
+    '%s: exit code 3 within 15 s, exactly one error line with the redacted URL, no password logged',
+    async (_what, env, redacted, cause, secret) => {
+      const t0 = Date.now();
+      const svc = await start(env());
+      const code = await exitWithin(svc, 15_000);
+      const ms = Date.now() - t0;
+      expect({ code, ms: ms < 15_000 }).toEqual({ code: 3, ms: true });
+      const errors = errorLines(svc);
+      expect(errors).toHaveLength(1);
+      expect(errors[0].message).toContain(redacted);
+      expect(errors[0].message).toMatch(cause);
+      expect(errors[0].stack).toBeUndefined();
+      expect(svc.logs.filter((l) => l.includes(secret))).toEqual([]);
+      // No retry chatter before it: the first attempt decides.
+      expect(svc.logs.filter((l) => /retrying/.test(l))).toEqual([]);
+    },
+  );
 
   it('a broker port that refuses connections is retried with backoff, each attempt logged once with the code; /healthz 200, /readyz 503 names rabbitmq', async () => {
     const port = await freePort();
@@ -200,7 +236,10 @@ describe('start-up and connection errors', () => {
     const body = JSON.parse(ready.text());
     expect(body).toMatchObject({ ready: false, redis: false });
     expect(body.waitingFor).toEqual(expect.arrayContaining(['redis']));
-    await svc.waitForLog((l) => l.includes('redis connect failed; retrying') && l.includes('ECONNREFUSED') && l.includes(`redis://127.0.0.1:${port}`), 10_000);
+    await svc.waitForLog(
+      (l) => l.includes('redis connect failed; retrying') && l.includes('ECONNREFUSED') && l.includes(`redis://127.0.0.1:${port}`),
+      10_000,
+    );
 
     const lateRedis = await startRedis({ port, appendonly: false });
     try {
@@ -233,7 +272,17 @@ describe('start-up and connection errors', () => {
           const nowMs = Date.now();
           const ext = `REPLAY-${i}`;
           const record = toContactRecord(
-            { externalId: ext, source: 'bank-support', entrance: 'loans', priority: 5, subject: 's', body: 'b', customer: { name: 'n', email: 'e@example.com' }, contactData: Object.assign(Object.create(null), { WorkItemTask: 't' }), taskType: 't' },
+            {
+              externalId: ext,
+              source: 'bank-support',
+              entrance: 'loans',
+              priority: 5,
+              subject: 's',
+              body: 'b',
+              customer: { name: 'n', email: 'e@example.com' },
+              contactData: Object.assign(Object.create(null), { WorkItemTask: 't' }),
+              taskType: 't',
+            },
             `wi-${randomUUID()}`,
             new Date(nowMs).toISOString(),
           );

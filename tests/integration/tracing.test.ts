@@ -203,7 +203,10 @@ describe('tracing (OTEL_TRACES_EXPORTER=otlp)', () => {
     const received = receiver.spans.length;
     const off = newTraceparent();
     const ext2 = newExternalId('TOFF');
-    await f.client.publishWorkItem(workItemXml({ externalId: ext2, entrance: 'loans' }), { replyTo: true, headers: { traceparent: off.header } });
+    await f.client.publishWorkItem(workItemXml({ externalId: ext2, entrance: 'loans' }), {
+      replyTo: true,
+      headers: { traceparent: off.header },
+    });
     const [offEvent] = await f.client.waitForEvents(1, 15_000, (e) => e.event.externalId === ext2);
     const [offCopy] = await f.client.waitForReceiptCopies(1, 15_000, (r) => r.externalId === ext2);
     expect(header(offEvent.properties, 'traceparent')).toBeUndefined();

@@ -34,7 +34,9 @@ async function send(xml: string, opts: { messageId?: string; source?: string } =
 
 async function create(entrance = 'loans', extra: Record<string, string> = {}): Promise<{ externalId: string; contactId: string }> {
   const externalId = newExternalId('UPD');
-  const r = await send(workItemXml({ externalId, entrance, contactData: { CaseUrl: 'https://bank.example/cases/1', Obsolete: 'x', ...extra } }));
+  const r = await send(
+    workItemXml({ externalId, entrance, contactData: { CaseUrl: 'https://bank.example/cases/1', Obsolete: 'x', ...extra } }),
+  );
   expect(['accepted', 'buffered']).toContain(r.status);
   return { externalId, contactId: r.contactId! };
 }
@@ -42,7 +44,9 @@ async function create(entrance = 'loans', extra: Record<string, string> = {}): P
 const updatedEvents = (contactId: string): CollectedEvent[] =>
   f.client.events.filter((e) => e.event.contactId === contactId && e.event.type === 'contact.updated');
 
-async function storedItem(contactId: string): Promise<Record<string, unknown> & { contactData: Record<string, string>; priority: number; subject: string; state: string }> {
+async function storedItem(
+  contactId: string,
+): Promise<Record<string, unknown> & { contactData: Record<string, string>; priority: number; subject: string; state: string }> {
   const { items } = await f.api<{ items: (Record<string, unknown> & { contactId: string })[] }>('/api/items?limit=500');
   const it = items.find((i) => i.contactId === contactId);
   if (!it) throw new Error(`${contactId} not in /api/items`);
@@ -57,7 +61,8 @@ describe('<updateWorkItem> (contract 1.1)', () => {
       updateXml({
         externalId,
         revision: 3,
-        inner: '<priority>8</priority><contactData><item key="CaseUrl">https://bank.example/cases/1/v2</item><item key="Obsolete"/></contactData>',
+        inner:
+          '<priority>8</priority><contactData><item key="CaseUrl">https://bank.example/cases/1/v2</item><item key="Obsolete"/></contactData>',
       }),
     );
     expect(r).toMatchObject({ status: 'updated', contactId, externalId, source: 'bank-support', entrance: 'loans' });
@@ -116,7 +121,9 @@ describe('<updateWorkItem> (contract 1.1)', () => {
 
   it('a value sent again unchanged publishes no event; the receipt still says updated', async () => {
     const { externalId, contactId } = await create();
-    expect((await send(updateXml({ externalId, inner: '<priority>5</priority><subject>Test work item</subject>' }))).status).toBe('updated');
+    expect((await send(updateXml({ externalId, inner: '<priority>5</priority><subject>Test work item</subject>' }))).status).toBe(
+      'updated',
+    );
     await sleep(500);
     expect(updatedEvents(contactId)).toHaveLength(0);
   });
@@ -193,7 +200,9 @@ describe('two instances taking concurrent updates of one item', () => {
     const last = events[events.length - 1].event.contactData!;
     for (let i = 0; i < 40; i++) expect(last[`k${i}`]).toBe(`v${i}`);
     // both instances did some of the work
-    const handledBy = [f.svc, second!].map((s) => s.jsonLogs().filter((l) => l.message === 'work item updated' && l.contactId === contactId).length);
+    const handledBy = [f.svc, second!].map(
+      (s) => s.jsonLogs().filter((l) => l.message === 'work item updated' && l.contactId === contactId).length,
+    );
     expect(handledBy[0] + handledBy[1]).toBe(40);
     expect(Math.min(...handledBy)).toBeGreaterThan(0);
   }, 120_000);
@@ -203,10 +212,13 @@ describe('two instances taking concurrent updates of one item', () => {
     const revisions = Array.from({ length: 60 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
     await Promise.all(
       revisions.map((rev) =>
-        f.client.publishWorkItem(updateXml({ externalId, revision: rev, inner: `<contactData><item key="Rev">${rev}</item></contactData>` }), {
-          replyTo: true,
-          correlationId: `rev-${externalId}-${rev}`,
-        }),
+        f.client.publishWorkItem(
+          updateXml({ externalId, revision: rev, inner: `<contactData><item key="Rev">${rev}</item></contactData>` }),
+          {
+            replyTo: true,
+            correlationId: `rev-${externalId}-${rev}`,
+          },
+        ),
       ),
     );
     const receipts = await f.client.waitForReceipts(60, 60_000, (r) => (r.properties.correlationId ?? '').startsWith(`rev-${externalId}-`));
@@ -216,7 +228,11 @@ describe('two instances taking concurrent updates of one item', () => {
     expect(applied).toContain(60);
     expect((await storedItem(contactId)).contactData.Rev).toBe('60');
     // applied revisions only ever went up
-    const events = await f.client.waitForEvents(applied.length, 60_000, (e) => e.event.contactId === contactId && e.event.type === 'contact.updated');
+    const events = await f.client.waitForEvents(
+      applied.length,
+      60_000,
+      (e) => e.event.contactId === contactId && e.event.type === 'contact.updated',
+    );
     expect(events[events.length - 1].event.contactData!.Rev).toBe('60');
     const revs = events.map((e) => e.event.revision as number);
     expect([...revs].sort((a, b) => a - b)).toEqual([...applied].sort((a, b) => a - b));
@@ -279,7 +295,13 @@ describe('a redelivered update (the application against the real Redis)', () => 
     const snap = await store.readForUpdate('s', 'E-1');
     expect(snap).toMatchObject({ version: 1, revision: 4, record: { priority: 9 } });
     // another update after it: a late redelivery of the first changes nothing and publishes nothing
-    expect(await updateWorkItem(d, { ...msg(false), properties: { messageId: 'm-2', headers: {}, raw: {} } }, { ...upd, revision: 5, priority: 3 })).toMatchObject({
+    expect(
+      await updateWorkItem(
+        d,
+        { ...msg(false), properties: { messageId: 'm-2', headers: {}, raw: {} } },
+        { ...upd, revision: 5, priority: 3 },
+      ),
+    ).toMatchObject({
       kind: 'updated',
     });
     expect(await updateWorkItem(d, msg(true), upd)).toMatchObject({ kind: 'updated' });

@@ -79,9 +79,9 @@ describe('dashboard in a browser', () => {
       await chip.waitFor({ timeout: 10_000 });
       await waitUntil(async () => (await chip.textContent())?.includes('3'), { timeoutMs: 5_000, describe: 'the chip to count 3' });
       const labels = await page.evaluate(() => {
-        const chart = (globalThis as unknown as { Chart: { getChart(id: string): { data: { datasets: { label: string }[] } } | undefined } }).Chart.getChart(
-          'chart',
-        );
+        const chart = (
+          globalThis as unknown as { Chart: { getChart(id: string): { data: { datasets: { label: string }[] } } | undefined } }
+        ).Chart.getChart('chart');
         return chart?.data.datasets.map((d) => d.label) ?? [];
       });
       expect(labels).toContain('ui-flow-task');
@@ -168,7 +168,8 @@ describe('dashboard in a browser', () => {
     for (let i = 0; i < 4; i++) {
       await f.client.publishWorkItem(workItemXml({ externalId: newExternalId('SHOT'), entrance: 'support', taskType: 'card-dispute' }));
     }
-    for (let i = 0; i < 2; i++) await f.client.publishWorkItem(workItemXml({ externalId: newExternalId('SHOTBAD'), entrance: 'mortgages' }));
+    for (let i = 0; i < 2; i++)
+      await f.client.publishWorkItem(workItemXml({ externalId: newExternalId('SHOTBAD'), entrance: 'mortgages' }));
     await waitUntil(async () => (await f.entrance('support')).parked === 4, { timeoutMs: 10_000, describe: '4 parked at support' });
     await waitUntil(async () => (await f.errorQueueDepth()) === 2, { timeoutMs: 10_000, describe: '2 error copies' });
 

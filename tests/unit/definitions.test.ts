@@ -30,12 +30,8 @@ describe('rabbitmq/definitions.json', () => {
   it('ships the example sender bank-support on vhost "/" as the contract describes, without a password', () => {
     const doc = JSON.parse(committed);
     expect(doc.vhosts).toEqual([{ name: '/' }]);
-    expect(doc.users).toEqual([
-      { name: 'bank-support', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] },
-    ]);
-    expect(doc.permissions).toEqual([
-      { user: 'bank-support', vhost: '/', configure: '^$', write: '^workitem\\.inbound$', read: '^$' },
-    ]);
+    expect(doc.users).toEqual([{ name: 'bank-support', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] }]);
+    expect(doc.permissions).toEqual([{ user: 'bank-support', vhost: '/', configure: '^$', write: '^workitem\\.inbound$', read: '^$' }]);
     expect(doc.topic_permissions).toEqual([
       { user: 'bank-support', vhost: '/', exchange: 'workitem.inbound', write: '^workitem\\.bank-support$', read: '^$' },
     ]);
@@ -120,7 +116,9 @@ describe('rabbitPasswordHash', () => {
     const raw = Buffer.from(rabbitPasswordHash('test12', salt), 'base64');
     expect(raw.length).toBe(36);
     expect(raw.subarray(0, 4)).toEqual(salt);
-    const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from('test12')])).digest();
+    const digest = createHash('sha256')
+      .update(Buffer.concat([salt, Buffer.from('test12')]))
+      .digest();
     expect(raw.subarray(4)).toEqual(digest);
   });
 

@@ -35,7 +35,9 @@ interface Manifest {
 
 function loadManifests(): Manifest[] {
   const out: Manifest[] = [];
-  for (const file of readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml').sort()) {
+  for (const file of readdirSync(DIR)
+    .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml')
+    .sort()) {
     for (const doc of YAML.parseAllDocuments(readFileSync(path.join(DIR, file), 'utf8'))) {
       if (doc.errors.length) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
       const obj = doc.toJS() as Obj | null;
@@ -63,7 +65,10 @@ describe('deploy/kubernetes', () => {
   const literal = (name: string): string | undefined => env.find((e) => e.name === name)?.value;
   const secretData = (name: string): Record<string, string> => {
     const s = one('Secret', name);
-    return { ...s.stringData, ...Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString()])) };
+    return {
+      ...s.stringData,
+      ...Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString()])),
+    };
   };
 
   it.each(manifests.map((m) => [`${m.file}: ${m.obj.kind} ${m.obj.metadata?.name}`, m.obj] as const))(
@@ -107,7 +112,11 @@ describe('deploy/kubernetes', () => {
     const http = container.ports.find((p: Obj) => p.name === 'http');
     expect(String(http.containerPort)).toBe(literal('HTTP_PORT'));
     expect(literal('HTTP_HOST')).toBe('0.0.0.0');
-    for (const [probe, pathName] of [['startupProbe', '/healthz'], ['livenessProbe', '/healthz'], ['readinessProbe', '/readyz']]) {
+    for (const [probe, pathName] of [
+      ['startupProbe', '/healthz'],
+      ['livenessProbe', '/healthz'],
+      ['readinessProbe', '/readyz'],
+    ]) {
       expect(container[probe].httpGet).toEqual({ path: pathName, port: 'http' });
       expect(container[probe].timeoutSeconds).toBeGreaterThanOrEqual(2);
     }
@@ -143,7 +152,8 @@ describe('deploy/kubernetes', () => {
       expect(ref.optional ?? false).toBe(false);
     }
     for (const e of env) {
-      if (SECRET_LIKE.test(e.name) && e.name !== 'PUBLIC_BASE_URL') expect({ name: e.name, value: e.value }).toEqual({ name: e.name, value: undefined });
+      if (SECRET_LIKE.test(e.name) && e.name !== 'PUBLIC_BASE_URL')
+        expect({ name: e.name, value: e.value }).toEqual({ name: e.name, value: undefined });
       const ref = e.valueFrom?.secretKeyRef;
       if (ref) expect(Object.keys(secretData(ref.name))).toContain(ref.key);
     }

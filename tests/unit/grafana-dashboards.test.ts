@@ -38,14 +38,19 @@ describe('deploy/grafana/dashboards', () => {
 
   it.each(files)('%s: every panel has queries, every query names a metric', (file) => {
     const dash = loadDashboard(file);
-    const panels = dash.panels.flatMap((p: Record<string, any>) => [p, ...(p.panels ?? [])]).filter((p: Record<string, any>) => p.type !== 'row');
+    const panels = dash.panels
+      .flatMap((p: Record<string, any>) => [p, ...(p.panels ?? [])])
+      .filter((p: Record<string, any>) => p.type !== 'row');
     expect(panels.length).toBeGreaterThan(5);
     for (const p of panels) expect(p.targets?.length).toBeGreaterThan(0);
-    for (const q of dashboardQueries(dash)) expect({ where: q.where, metrics: parsePromQl(q.expr).metrics.size > 0 }).toEqual({ where: q.where, metrics: true });
+    for (const q of dashboardQueries(dash))
+      expect({ where: q.where, metrics: parsePromQl(q.expr).metrics.size > 0 }).toEqual({ where: q.where, metrics: true });
   });
 
   it('the service dashboard covers outcomes, task types, latency, parked, unfinished, error codes and lost receipts', () => {
-    const exprs = dashboardQueries(loadDashboard('workitem.json')).map((q) => q.expr).join('\n');
+    const exprs = dashboardQueries(loadDashboard('workitem.json'))
+      .map((q) => q.expr)
+      .join('\n');
     expect(exprs).toMatch(/sum by \(outcome\) \(rate\(workitem_items_total/);
     expect(exprs).toMatch(/sum by \(task_type\)/);
     expect(exprs).toMatch(/histogram_quantile\(0\.99, sum by \(le\) \(rate\(workitem_processing_seconds_bucket/);

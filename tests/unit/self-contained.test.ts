@@ -27,7 +27,14 @@ describe('the project is self-contained', () => {
 
   it('carries its own contract document and sample messages', () => {
     expect(existsSync(path.join(ROOT, 'docs/contract.md'))).toBe(true);
-    for (const sample of ['loan-review.xml', 'voicemail-with-audio.xml', 'facebook-post.xml', 'cancel.xml', 'bad-missing-task-key.xml', 'bad-doctype.xml']) {
+    for (const sample of [
+      'loan-review.xml',
+      'voicemail-with-audio.xml',
+      'facebook-post.xml',
+      'cancel.xml',
+      'bad-missing-task-key.xml',
+      'bad-doctype.xml',
+    ]) {
       expect(existsSync(path.join(ROOT, 'examples', sample))).toBe(true);
     }
   });

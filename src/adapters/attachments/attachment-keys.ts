@@ -5,7 +5,8 @@ import { CONTACT_ID_PATTERN } from '../../domain/work-item';
  * sender writes (the file name stays in the Redis record) can become a path or key component.
  */
 export function checkedContactId(contactId: string): string {
-  if (!CONTACT_ID_PATTERN.test(contactId)) throw new Error(`invalid contactId for an attachment: ${JSON.stringify(contactId.slice(0, 80))}`);
+  if (!CONTACT_ID_PATTERN.test(contactId))
+    throw new Error(`invalid contactId for an attachment: ${JSON.stringify(contactId.slice(0, 80))}`);
   return contactId;
 }
 

@@ -64,11 +64,15 @@ export class S3AttachmentStore implements AttachmentStore {
       const s = status(err);
       if (s === 404) throw new Error(`S3_BUCKET: bucket "${this.bucket}" does not exist`, { cause: err });
       if (s === 403 || s === 401) {
-        throw new Error(`S3_BUCKET: access to bucket "${this.bucket}" denied (check the AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role)`, {
-          cause: err,
-        });
+        throw new Error(
+          `S3_BUCKET: access to bucket "${this.bucket}" denied (check the AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role)`,
+          {
+            cause: err,
+          },
+        );
       }
-      if (s === 301 || s === 400) throw new Error(`S3_REGION: bucket "${this.bucket}" refused the request (HTTP ${s}): wrong region or endpoint?`, { cause: err });
+      if (s === 301 || s === 400)
+        throw new Error(`S3_REGION: bucket "${this.bucket}" refused the request (HTTP ${s}): wrong region or endpoint?`, { cause: err });
       throw err;
     }
   }

@@ -42,7 +42,9 @@ export class AttachmentUrlSigner implements AttachmentLinks {
   }
 
   signature(contactId: string, fileName: string, expires: number): string {
-    return createHmac('sha256', this.secret).update(attachmentSignatureBase(contactId, fileName, expires), 'utf8').digest('base64url');
+    return createHmac('sha256', this.secret)
+      .update(attachmentSignatureBase(contactId, fileName, expires), 'utf8')
+      .digest('base64url');
   }
 
   /** Path and query of a link valid for ttlSeconds from now (the dashboard links with it). */

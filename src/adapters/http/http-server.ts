@@ -55,7 +55,11 @@ export interface ItemFilter {
 }
 
 function matches(it: StoredItem, q: ItemFilter): boolean {
-  return (!q.entrance || it.record.entrance === q.entrance) && (!q.state || it.state === q.state) && (!q.taskType || it.record.taskType === q.taskType);
+  return (
+    (!q.entrance || it.record.entrance === q.entrance) &&
+    (!q.state || it.state === q.state) &&
+    (!q.taskType || it.record.taskType === q.taskType)
+  );
 }
 
 /**
@@ -119,13 +123,10 @@ export function parseItemQuery(
 }
 
 /** Lists unfinished items oldest first, filtered, paged by a `cursor` (the last seq seen). */
-export async function listItems(
-  store: StateStore,
-  q: ItemQuery,
-): Promise<{ items: StoredItem[]; nextCursor: number | null }> {
+export async function listItems(store: StateStore, q: ItemQuery): Promise<{ items: StoredItem[]; nextCursor: number | null }> {
   const items: StoredItem[] = [];
   let after = q.cursor;
-  for (let scanned = 0; items.length < q.limit && scanned < 50_000; ) {
+  for (let scanned = 0; items.length < q.limit && scanned < 50_000;) {
     const page = await store.pageUnfinished(after, MAX_PAGE);
     if (page.length === 0) return { items, nextCursor: null };
     scanned += page.length;

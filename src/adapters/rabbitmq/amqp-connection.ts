@@ -78,7 +78,14 @@ export class AmqpConnection extends EventEmitter {
         const failure = classifyAmqpConnectError(err as Error, url);
         if (failure.permanent && !this.everConnected) throw new PermanentConnectError(url, failure);
         const delay = jitteredBackoff(attempt);
-        const fields = { connection: this.name, node: redactUrl(url), code: failure.code, error: failure.cause, attempt: attempt + 1, retryInMs: delay };
+        const fields = {
+          connection: this.name,
+          node: redactUrl(url),
+          code: failure.code,
+          error: failure.cause,
+          attempt: attempt + 1,
+          retryInMs: delay,
+        };
         if (failure.permanent) this.log.error('amqp reconnect refused; retrying until it is fixed', fields);
         else this.log.warn('amqp connect failed; retrying', fields);
         await sleep(delay, this.abort.signal);

@@ -91,7 +91,9 @@ export function exactPattern(literal: string): string {
  */
 export function rabbitPasswordHash(password: string, salt: Buffer = randomBytes(4)): string {
   if (salt.length !== 4) throw new RangeError('salt must be 4 bytes');
-  const digest = createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest();
+  const digest = createHash('sha256')
+    .update(Buffer.concat([salt, Buffer.from(password, 'utf8')]))
+    .digest();
   return Buffer.concat([salt, digest]).toString('base64');
 }
 
@@ -105,9 +107,7 @@ export function buildDefinitions(topology: Topology, opts: DefinitionsOptions): 
   return {
     rabbit_version: DEFINITIONS_RABBIT_VERSION,
     rabbitmq_version: DEFINITIONS_RABBIT_VERSION,
-    users: sender
-      ? [{ name: sender, password_hash: '', hashing_algorithm: PASSWORD_HASHING_ALGORITHM, tags: [] }]
-      : [],
+    users: sender ? [{ name: sender, password_hash: '', hashing_algorithm: PASSWORD_HASHING_ALGORITHM, tags: [] }] : [],
     vhosts: [{ name: vhost }],
     // A sender declares nothing and reads nothing; it may only publish to the inbound exchange.
     permissions: sender ? [{ user: sender, vhost, configure: '^$', write: exactPattern(inboundExchange), read: '^$' }] : [],

@@ -14,7 +14,6 @@ import { ORIGINAL_ROUTING_KEY_HEADER } from './inbound-message';
  * process dies between a confirm and its ack) both — processed twice, never lost.
  */
 
-
 function headerString(headers: Record<string, unknown>, name: string): string | undefined {
   const v = headers[name];
   if (typeof v === 'string') return v;
@@ -102,15 +101,19 @@ export async function browseErrorQueue<T>(ch: amqp.Channel, o: BrowseOptions<T>)
   return { examined, found };
 }
 
-const DELIVERY_HEADERS = ['x-failed-at', 'x-original-exchange', ORIGINAL_ROUTING_KEY_HEADER, 'x-death', 'x-delivery-count', PUBLISH_ID_HEADER];
+const DELIVERY_HEADERS = [
+  'x-failed-at',
+  'x-original-exchange',
+  ORIGINAL_ROUTING_KEY_HEADER,
+  'x-death',
+  'x-delivery-count',
+  PUBLISH_ID_HEADER,
+];
 
 /** Headers about the failed delivery, not the message: the replayed message starts fresh (x-first-failed-at stays). */
 function isFailureHeader(name: string): boolean {
   return (
-    name.startsWith('x-error-') ||
-    name.startsWith('x-first-death-') ||
-    name.startsWith('x-last-death-') ||
-    DELIVERY_HEADERS.includes(name)
+    name.startsWith('x-error-') || name.startsWith('x-first-death-') || name.startsWith('x-last-death-') || DELIVERY_HEADERS.includes(name)
   );
 }
 
@@ -144,7 +147,6 @@ export type Republish = (
   properties: amqp.Options.Publish,
 ) => Promise<'confirmed' | 'returned'>;
 
-
 export interface ReplayOptions {
   queue: string;
   inboundExchange: string;
@@ -163,7 +165,6 @@ export interface ReplayOptions {
   /** The error for a republish no queue took (the inbound queue is missing). */
   unroutable?: (exchange: string, routingKey: string) => Error;
 }
-
 
 /** Confirms from quorum queues take milliseconds each: keep this many republishes in flight. */
 export const DEFAULT_REPLAY_WINDOW = 64;
@@ -236,10 +237,15 @@ export async function replayErrorQueue(ch: amqp.Channel, publish: Republish, o: 
   return failure === undefined ? { progress: r } : { progress: r, failure };
 }
 
-
 /** The first `max` characters of a body, control characters replaced, `…` when cut. */
 export function bodyPreview(body: Buffer, max: number): string {
-  const chars = Array.from(body.subarray(0, max * 4).toString('utf8').replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim());
+  const chars = Array.from(
+    body
+      .subarray(0, max * 4)
+      .toString('utf8')
+      .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+      .trim(),
+  );
   return chars.length > max ? `${chars.slice(0, max).join('')}…` : chars.join('');
 }
 
@@ -300,7 +306,10 @@ export class ErrorQueue {
       queue: this.names.errorQueue,
       inboundExchange: this.names.inboundExchange,
       total,
-      select: code === undefined && id === undefined ? undefined : (m) => (code === undefined || errorCodeOf(m) === code) && (id === undefined || errorMessageId(m) === id),
+      select:
+        code === undefined && id === undefined
+          ? undefined
+          : (m) => (code === undefined || errorCodeOf(m) === code) && (id === undefined || errorMessageId(m) === id),
       limit: id === undefined ? undefined : 1,
       shouldStop: o.shouldStop,
       onProgress: o.onProgress,

@@ -25,10 +25,7 @@ export function toInboundMessage(m: amqp.Message, inboundQueue?: string, trusted
   const origKey = headers[ORIGINAL_ROUTING_KEY_HEADER];
   const origExchange = headers[ORIGINAL_EXCHANGE_HEADER];
   const trustedParked =
-    (fromParking || inboundQueue === undefined) &&
-    typeof cid === 'string' &&
-    CONTACT_ID_PATTERN.test(cid) &&
-    typeof entrance === 'string';
+    (fromParking || inboundQueue === undefined) && typeof cid === 'string' && CONTACT_ID_PATTERN.test(cid) && typeof entrance === 'string';
   const trustOrigKey = (trustedParked || trusted) && typeof origKey === 'string';
   return {
     body: m.content,

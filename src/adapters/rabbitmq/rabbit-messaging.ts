@@ -19,7 +19,6 @@ import {
 import { parkedQueueName } from './topology';
 import { NO_TRACING, type MessageTracing } from './message-tracing';
 
-
 const DIRECT_REPLY_PREFIX = 'amq.rabbitmq.reply-to';
 /** Span name of a receipt to the sender: its reply_to queue names are the sender's (often random), not ours. */
 const REPLY_TO_SPAN_DESTINATION = '(reply_to)';
@@ -129,7 +128,15 @@ export class RabbitMessaging implements Messaging {
       error.code,
       msg?.body ?? fallbackBody ?? Buffer.alloc(0),
       { ...copyableProperties(msg), headers, persistent: true, messageId: msg?.properties.messageId },
-      ['x-error-code', 'x-error-message', 'x-error-path', 'x-first-failed-at', 'x-failed-at', ORIGINAL_EXCHANGE_HEADER, ORIGINAL_ROUTING_KEY_HEADER],
+      [
+        'x-error-code',
+        'x-error-message',
+        'x-error-path',
+        'x-first-failed-at',
+        'x-failed-at',
+        ORIGINAL_EXCHANGE_HEADER,
+        ORIGINAL_ROUTING_KEY_HEADER,
+      ],
     );
     if (outcome === 'returned') throw new TransientError('error copy unroutable: is the error queue missing?');
   }
@@ -255,7 +262,13 @@ async function publishKeepingOurHeaders(
  */
 function copyableProperties(msg: InboundMessage | null): amqp.Options.Publish {
   if (!msg) return {};
-  const { userId: _userId, expiration: _expiration, headers: _headers, deliveryMode: _dm, ...rest } = msg.properties.raw as unknown as amqp.MessageProperties;
+  const {
+    userId: _userId,
+    expiration: _expiration,
+    headers: _headers,
+    deliveryMode: _dm,
+    ...rest
+  } = msg.properties.raw as unknown as amqp.MessageProperties;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rest)) if (v !== undefined) out[k] = v;
   return out as amqp.Options.Publish;

@@ -13,7 +13,10 @@ export class RedisAttachmentStore implements AttachmentStore {
   readonly kind = 'redis';
   private readonly keys;
 
-  constructor(private readonly redis: Redis, prefix: string) {
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
     this.keys = redisKeys(prefix);
   }
 

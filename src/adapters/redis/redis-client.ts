@@ -55,7 +55,12 @@ export function createRedis(target: RedisTarget, log: Logger, name: string): Red
     const failure = classifyRedisConnectError(err, target.redisUrl);
     if (everReady && failure.permanent && Date.now() - lastRefusalLog >= RECONNECT_REFUSED_LOG_MS) {
       lastRefusalLog = Date.now();
-      log.error('redis reconnect refused; retrying until it is fixed', { connection: name, url: redactUrl(target.redisUrl), code: failure.code, error: failure.cause });
+      log.error('redis reconnect refused; retrying until it is fixed', {
+        connection: name,
+        url: redactUrl(target.redisUrl),
+        code: failure.code,
+        error: failure.cause,
+      });
     } else {
       log.debug('redis error', { connection: name, error: err.message });
     }
@@ -72,7 +77,10 @@ export function createRedis(target: RedisTarget, log: Logger, name: string): Red
  * Returns false when `signal` aborted the wait (shutdown during start).
  */
 export async function connectAtStart(clients: Redis[], target: RedisTarget, log: Logger, signal: AbortSignal): Promise<boolean> {
-  const url = target.redisSentinels.length > 0 ? `${target.redisUrl} (sentinels ${target.redisSentinels.map((s) => `${s.host}:${s.port}`).join(',')})` : target.redisUrl;
+  const url =
+    target.redisSentinels.length > 0
+      ? `${target.redisUrl} (sentinels ${target.redisSentinels.map((s) => `${s.host}:${s.port}`).join(',')})`
+      : target.redisUrl;
   for (let attempt = 0; ; attempt++) {
     const seen: Error[] = [];
     const onError = (err: Error) => seen.push(err);
@@ -93,7 +101,13 @@ export async function connectAtStart(clients: Redis[], target: RedisTarget, log:
     if (failure.permanent) throw new PermanentConnectError(target.redisUrl, failure);
     if (signal.aborted) return false;
     const delay = jitteredBackoff(attempt, 200, 5000);
-    log.warn('redis connect failed; retrying', { url: redactUrl(url), code: failure.code, error: failure.cause, attempt: attempt + 1, retryInMs: delay });
+    log.warn('redis connect failed; retrying', {
+      url: redactUrl(url),
+      code: failure.code,
+      error: failure.cause,
+      attempt: attempt + 1,
+      retryInMs: delay,
+    });
     await sleep(delay, signal);
     if (signal.aborted) return false;
   }

@@ -212,7 +212,10 @@ export class RedisStateStore implements StateStore {
   }
 
   async claimDueExpiries(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ExpiryClaim[]; nextDueMs: number | null }> {
-    const [rows, next] = (await this.run.claimExpired(nowMs, limit, leaseMs, this.tombstoneSeconds, minuteBucket(nowMs))) as [string[][], string];
+    const [rows, next] = (await this.run.claimExpired(nowMs, limit, leaseMs, this.tombstoneSeconds, minuteBucket(nowMs))) as [
+      string[][],
+      string,
+    ];
     const claims = rows.map(([contactId, rec, replyTo, corrId, state, expiresAt, dueMs, retaken]) => ({
       contactId,
       record: parseRecord(rec),
@@ -230,7 +233,11 @@ export class RedisStateStore implements StateStore {
     await this.run.finishExpired(contactId);
   }
 
-  async claimDueActivations(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ActivationClaim[]; nextDueMs: number | null }> {
+  async claimDueActivations(
+    nowMs: number,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ claims: ActivationClaim[]; nextDueMs: number | null }> {
     const [rows, next] = (await this.run.claimActivations(nowMs, limit, leaseMs, minuteBucket(nowMs))) as [string[][], string];
     const claims = rows.map(([contactId, state, rec, dueMs, retaken]) => ({
       contactId,

@@ -74,7 +74,12 @@ export function startTracing(cfg: AppConfig['tracing'], log: Logger): TracingHan
   const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
   provider.register({ propagator: new W3CTraceContextPropagator() });
   const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? cfg.endpoint ?? 'http://localhost:4318';
-  log.info('tracing on', { exporter: 'otlp', protocol: cfg.protocol, endpoint: describeEndpoint(endpoint), service: resource.attributes[ATTR_SERVICE_NAME] });
+  log.info('tracing on', {
+    exporter: 'otlp',
+    protocol: cfg.protocol,
+    endpoint: describeEndpoint(endpoint),
+    service: resource.attributes[ATTR_SERVICE_NAME],
+  });
   return {
     tracer: trace.getTracer('workitem-server', version),
     async shutdown(timeoutMs: number) {
@@ -82,7 +87,13 @@ export function startTracing(cfg: AppConfig['tracing'], log: Logger): TracingHan
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
       });
-      const done = await Promise.race([provider.shutdown().then(() => 'done' as const, () => 'failed' as const), timedOut]);
+      const done = await Promise.race([
+        provider.shutdown().then(
+          () => 'done' as const,
+          () => 'failed' as const,
+        ),
+        timedOut,
+      ]);
       clearTimeout(timer);
       if (done !== 'done') log.warn('tracing: spans still buffered at shutdown were not all exported', { reason: done, timeoutMs });
     },

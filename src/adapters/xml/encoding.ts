@@ -31,7 +31,19 @@ const ALIASES: ReadonlyMap<string, DeclaredEncoding> = new Map(
     'UTF-16BE': ['utf-16be', 'utf16be', 'csutf16be'],
     'ISO-8859-1': ['iso-8859-1', 'iso8859-1', 'iso_8859-1', 'iso-ir-100', 'latin1', 'latin-1', 'l1', 'ibm819', 'cp819', 'csisolatin1'],
     'windows-1252': ['windows-1252', 'cp1252', 'x-cp1252', 'cswindows1252'],
-    'US-ASCII': ['us-ascii', 'ascii', 'us', 'iso646-us', 'iso_646.irv:1991', 'ansi_x3.4-1968', 'ansi_x3.4-1986', 'iso-ir-6', 'ibm367', 'cp367', 'csascii'],
+    'US-ASCII': [
+      'us-ascii',
+      'ascii',
+      'us',
+      'iso646-us',
+      'iso_646.irv:1991',
+      'ansi_x3.4-1968',
+      'ansi_x3.4-1986',
+      'iso-ir-6',
+      'ibm367',
+      'cp367',
+      'csascii',
+    ],
   } satisfies Record<DeclaredEncoding, string[]>).flatMap(([name, aliases]) => aliases.map((a) => [a, name as DeclaredEncoding] as const)),
 );
 
@@ -171,10 +183,16 @@ function resolve(layout: Layout, declared: Declared | undefined): Encoding {
       }
       if (said === layout.order) return layout.order;
       if (said === 'UTF-16') {
-        reject('MALFORMED_XML', `encoding ${quote(declared?.name ?? '')} needs a byte-order mark (FF FE or FE FF); without one, declare "UTF-16LE" or "UTF-16BE"`);
+        reject(
+          'MALFORMED_XML',
+          `encoding ${quote(declared?.name ?? '')} needs a byte-order mark (FF FE or FE FF); without one, declare "UTF-16LE" or "UTF-16BE"`,
+        );
       }
       if (said === undefined) {
-        reject('MALFORMED_XML', `message looks like ${layout.order} without a byte-order mark or an encoding declaration; a message without either must be UTF-8`);
+        reject(
+          'MALFORMED_XML',
+          `message looks like ${layout.order} without a byte-order mark or an encoding declaration; a message without either must be UTF-8`,
+        );
       }
       return contradiction(declared, `looks like ${layout.order}`);
     case 'bytes':
@@ -198,7 +216,12 @@ function decode(body: Buffer, from: number, encoding: Encoding, defaulted: boole
       const text = body.toString('latin1', from);
       const c1 = /[\x80-\x9f]/.exec(text);
       if (c1) {
-        invalidByte(body, from + c1.index, encoding, 'is a C1 control code, not a character; for windows-1252 text (€, “ ”) declare encoding="windows-1252"');
+        invalidByte(
+          body,
+          from + c1.index,
+          encoding,
+          'is a C1 control code, not a character; for windows-1252 text (€, “ ”) declare encoding="windows-1252"',
+        );
       }
       return text;
     }
@@ -237,7 +260,8 @@ function decodeUtf8(body: Buffer, from: number, defaulted: boolean): string {
 
 function decodeUtf16(body: Buffer, from: number, encoding: 'UTF-16LE' | 'UTF-16BE'): string {
   const bytes = body.length - from;
-  if (bytes % 2 !== 0) reject('MALFORMED_XML', `message is not valid ${encoding}: an odd number of bytes (${bytes} after the byte-order mark)`);
+  if (bytes % 2 !== 0)
+    reject('MALFORMED_XML', `message is not valid ${encoding}: an odd number of bytes (${bytes} after the byte-order mark)`);
   try {
     return new TextDecoder(encoding.toLowerCase(), { fatal: true, ignoreBOM: true }).decode(body.subarray(from));
   } catch {
@@ -261,7 +285,7 @@ function contradiction(declared: Declared | undefined, fact: string): never {
 
 /** Error path only: the offset of the first byte that starts an invalid UTF-8 sequence (WHATWG rules). */
 function firstInvalidUtf8(body: Buffer, from: number): number {
-  for (let i = from; i < body.length; ) {
+  for (let i = from; i < body.length;) {
     const b = body[i];
     if (b < 0x80) {
       i++;

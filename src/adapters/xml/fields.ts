@@ -40,8 +40,7 @@ export function parsePriority(text: string, path: string): number {
   return value;
 }
 
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
 
 /**
  * RFC 3339 date-time with seconds and a zone (`Z` or `±hh:mm`). Date.parse alone is too lenient

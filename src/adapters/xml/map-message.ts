@@ -235,7 +235,11 @@ function mapUpdate(root: XmlNode, opts: MapOptions): UpdateRequest {
     ...(contactData !== undefined && Object.keys(contactData).length > 0 && { contactData }),
   };
   if (!UPDATE_FIELDS.some((name) => Object.hasOwn(update, name))) {
-    reject('MISSING_FIELD', `<updateWorkItem> needs at least one of ${UPDATE_FIELDS.map((n) => `<${n}>`).join(', ')} with a value`, UPDATE_PATH);
+    reject(
+      'MISSING_FIELD',
+      `<updateWorkItem> needs at least one of ${UPDATE_FIELDS.map((n) => `<${n}>`).join(', ')} with a value`,
+      UPDATE_PATH,
+    );
   }
   return update;
 }

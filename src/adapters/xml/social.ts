@@ -24,7 +24,11 @@ export function readSocial(node: XmlNode, entrance: string, social: AppConfig['s
     reject('SOCIAL_NOT_CONFIGURED', `${quote(platform)} page ${quote(pageId)} is not configured`, PATH);
   }
   if (page.entrance !== entrance) {
-    reject('INVALID_FIELD', `items for ${quote(platform)} page ${quote(pageId)} must use entrance ${quote(page.entrance)}`, '/workItem/entrance');
+    reject(
+      'INVALID_FIELD',
+      `items for ${quote(platform)} page ${quote(pageId)} must use entrance ${quote(page.entrance)}`,
+      '/workItem/entrance',
+    );
   }
   return {
     platform,

@@ -30,7 +30,11 @@ export function toXmlNode(name: string, value: unknown): XmlNode {
       const entry = value[key];
       if (key === ATTRIBUTES_KEY) copyAttributes(entry, attributes);
       else if (key === TEXT_KEY) text = typeof entry === 'string' ? entry : '';
-      else children.set(key, asArray(entry).map((child) => toXmlNode(key, child)));
+      else
+        children.set(
+          key,
+          asArray(entry).map((child) => toXmlNode(key, child)),
+        );
     }
   }
   return { name, attributes, text, children };

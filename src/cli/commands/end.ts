@@ -20,7 +20,9 @@ export function registerEnd(program: Command): void {
         // The service would log and ack an End for nobody; the operator should hear of the typo here.
         const store = await ctx.store();
         if (!(await store.getItem(contactId))) {
-          throw new CliError(`${contactId} is not an unfinished item (already ended, cancelled or expired, or never existed); nothing published`);
+          throw new CliError(
+            `${contactId} is not an unfinished item (already ended, cancelled or expired, or never existed); nothing published`,
+          );
         }
         await publishControlEvent(ctx, 'contact.ended', { contactId });
         print(`contact.ended published for ${contactId}`);

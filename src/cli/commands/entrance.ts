@@ -22,7 +22,10 @@ export function registerEntrance(program: Command): void {
   const entrance = program
     .command('entrance')
     .description('open, close and list entrances (the contact-center queues work items are routed to)')
-    .addHelpText('after', examples('workitem entrance list', 'workitem entrance close loans --by "night shift"', 'workitem entrance open loans'));
+    .addHelpText(
+      'after',
+      examples('workitem entrance list', 'workitem entrance close loans --by "night shift"', 'workitem entrance open loans'),
+    );
 
   for (const [verb, routingKey] of [
     ['open', 'entrance.opened'],
@@ -43,7 +46,9 @@ export function registerEntrance(program: Command): void {
           requireEntrance(ctx, name);
           const by = opts.by ?? defaultBy();
           await publishControlEvent(ctx, routingKey, { entrance: name, by });
-          print(`${routingKey} published for "${name}" (by ${by}); the service applies it in a moment — check with \`workitem entrance list\``);
+          print(
+            `${routingKey} published for "${name}" (by ${by}); the service applies it in a moment — check with \`workitem entrance list\``,
+          );
         }),
       );
   }

@@ -1,12 +1,7 @@
 import readline from 'node:readline';
 import type * as amqp from 'amqplib';
 import type { Command } from 'commander';
-import {
-  browseErrorQueue,
-  describeErrorMessage,
-  errorCodeOf,
-  replayErrorQueue,
-} from '../../adapters/rabbitmq/error-queue';
+import { browseErrorQueue, describeErrorMessage, errorCodeOf, replayErrorQueue } from '../../adapters/rabbitmq/error-queue';
 import type { ErrorMessageInfo, ReplayProgress, ReplayResult } from '../../ports/error-queue';
 import { ERROR_CODE_DESCRIPTIONS, type ErrorCode } from '../../domain/error-codes';
 import { CliError, UsageError } from '../cli-error';
@@ -202,7 +197,8 @@ async function replay(ctx: CliContext, total: number, opts: ReplayOptions): Prom
         noted = r.examined;
         note(`replay: ${summary(r)}`);
       },
-      unroutable: (exchange, key) => new CliError(`exchange "${exchange}" routed nothing for ${key}: is the service's inbound queue missing?`),
+      unroutable: (exchange, key) =>
+        new CliError(`exchange "${exchange}" routed nothing for ${key}: is the service's inbound queue missing?`),
     });
   } finally {
     process.off('SIGINT', onSignal);

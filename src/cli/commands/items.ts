@@ -76,7 +76,9 @@ export function registerItems(program: Command): void {
                 { header: 'EXTERNAL ID', value: (i) => i.externalId },
                 { header: 'SOURCE', value: (i) => i.source },
                 { header: 'RECEIVED AT', value: (i) => i.receivedAt },
-                ...(items.some((i) => i.activateAt) ? [{ header: 'ACTIVATE AT', value: (i: (typeof items)[number]) => i.activateAt ?? '' }] : []),
+                ...(items.some((i) => i.activateAt)
+                  ? [{ header: 'ACTIVATE AT', value: (i: (typeof items)[number]) => i.activateAt ?? '' }]
+                  : []),
               ],
               items,
             ),

@@ -38,7 +38,8 @@ export function registerSend(program: Command): void {
         'workitem send loan-review.xml --wait',
         'workitem send case.xml --source bank-support --wait --timeout 30s --json',
         'workitem send cancel.xml --routing-key workitem.bank-support --correlation-id my-123',
-      ) + '\nExit status: 0 published (or receipt accepted/buffered/duplicate/cancelled), 1 rejected, no receipt in time, or broker error.\n',
+      ) +
+        '\nExit status: 0 published (or receipt accepted/buffered/duplicate/cancelled), 1 rejected, no receipt in time, or broker error.\n',
     )
     .action((file: string, opts: SendOptions) => withContext((ctx) => send(ctx, file, opts)));
 }

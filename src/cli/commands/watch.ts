@@ -78,7 +78,15 @@ async function watch(ctx: CliContext, opts: WatchOptions): Promise<void> {
 }
 
 function summary(routingKey: string, e: Record<string, unknown>): string {
-  const parts = [routingKey, e.contactId, e.externalId && `externalId=${String(e.externalId)}`, e.taskType && `taskType=${String(e.taskType)}`];
+  const parts = [
+    routingKey,
+    e.contactId,
+    e.externalId && `externalId=${String(e.externalId)}`,
+    e.taskType && `taskType=${String(e.taskType)}`,
+  ];
   if (e.replayed === true) parts.push('replayed');
-  return parts.filter(Boolean).map((p) => printable(p)).join('  ');
+  return parts
+    .filter(Boolean)
+    .map((p) => printable(p))
+    .join('  ');
 }

@@ -234,13 +234,7 @@ export class ResilientPublisher {
     return this.ch;
   }
 
-  async publish(
-    exchange: string,
-    routingKey: string,
-    body: Buffer,
-    options: amqp.Options.Publish,
-    channelWaitMs = 30_000,
-  ): Promise<void> {
+  async publish(exchange: string, routingKey: string, body: Buffer, options: amqp.Options.Publish, channelWaitMs = 30_000): Promise<void> {
     const ch = await this.channel(channelWaitMs);
     await new Promise<void>((resolve, reject) => {
       let settled = false;
@@ -256,7 +250,9 @@ export class ResilientPublisher {
       const timer = setTimeout(() => finish(new PublishUncertainError(`no confirm in ${this.confirmTimeoutMs} ms`)), this.confirmTimeoutMs);
       this.pendingRejects.add(fail);
       try {
-        ch.publish(exchange, routingKey, body, options, (err) => finish(err ? new PublishUncertainError(`nacked: ${String(err)}`) : undefined));
+        ch.publish(exchange, routingKey, body, options, (err) =>
+          finish(err ? new PublishUncertainError(`nacked: ${String(err)}`) : undefined),
+        );
       } catch (err) {
         finish(new PublishUncertainError(`publish failed: ${(err as Error).message}`));
       }

@@ -20,7 +20,9 @@ describe('classifyAmqpConnectError', () => {
   const url = 'amqp://guest:pw@127.0.0.1:5672/orders';
   it('a refused login and a vhost the broker will not open are permanent', () => {
     const login = classifyAmqpConnectError(
-      new Error('Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN."'),
+      new Error(
+        'Handshake terminated by server: 403 (ACCESS-REFUSED) with message "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN."',
+      ),
       url,
     );
     expect(login).toMatchObject({ permanent: true, code: 'ACCESS_REFUSED' });
@@ -43,13 +45,21 @@ describe('classifyAmqpConnectError', () => {
     const verify = classifyAmqpConnectError(sysError('self-signed certificate in certificate chain', 'SELF_SIGNED_CERT_IN_CHAIN'), tlsUrl);
     expect(verify).toMatchObject({ permanent: true, code: 'SELF_SIGNED_CERT_IN_CHAIN' });
     expect(verify.cause).toMatch(/server certificate of mq\.example:5671 does not verify.*AMQP_TLS_CA_FILE/);
-    expect(classifyAmqpConnectError(sysError("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID'), tlsUrl).permanent).toBe(true);
+    expect(
+      classifyAmqpConnectError(sysError("Hostname/IP does not match certificate's altnames", 'ERR_TLS_CERT_ALTNAME_INVALID'), tlsUrl)
+        .permanent,
+    ).toBe(true);
     const alert = classifyAmqpConnectError(
-      sysError('80AC01AF377F0000:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 116\n', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'),
+      sysError(
+        '80AC01AF377F0000:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 116\n',
+        'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+      ),
       tlsUrl,
     );
     expect(alert).toMatchObject({ permanent: true });
-    expect(alert.cause).toBe('TLS: mq.example:5671 does not accept our client certificate (or none was sent): tlsv13 alert certificate required (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED)');
+    expect(alert.cause).toBe(
+      'TLS: mq.example:5671 does not accept our client certificate (or none was sent): tlsv13 alert certificate required (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED)',
+    );
   });
 
   it('TLS to a plain port is not a certificate problem: retried', () => {
@@ -69,7 +79,10 @@ describe('classifyRedisConnectError', () => {
   });
 
   it('refused or closed connections are transient', () => {
-    expect(classifyRedisConnectError(sysError('connect ECONNREFUSED 127.0.0.1:6379', 'ECONNREFUSED'), url)).toMatchObject({ permanent: false, code: 'ECONNREFUSED' });
+    expect(classifyRedisConnectError(sysError('connect ECONNREFUSED 127.0.0.1:6379', 'ECONNREFUSED'), url)).toMatchObject({
+      permanent: false,
+      code: 'ECONNREFUSED',
+    });
     expect(classifyRedisConnectError(new Error('Connection is closed.'), url).permanent).toBe(false);
   });
 

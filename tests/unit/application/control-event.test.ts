@@ -5,8 +5,16 @@ const CID = 'wi-123e4567-e89b-12d3-a456-426614174000';
 
 describe('control events', () => {
   it('reads each control event of the contract', () => {
-    expect(parseControlEvent('entrance.closed', b({ entrance: 'loans' }))).toEqual({ type: 'entrance.closed', entrance: 'loans', by: 'contact-center' });
-    expect(parseControlEvent('entrance.opened', b({ entrance: 'loans', by: 'ops' }))).toEqual({ type: 'entrance.opened', entrance: 'loans', by: 'ops' });
+    expect(parseControlEvent('entrance.closed', b({ entrance: 'loans' }))).toEqual({
+      type: 'entrance.closed',
+      entrance: 'loans',
+      by: 'contact-center',
+    });
+    expect(parseControlEvent('entrance.opened', b({ entrance: 'loans', by: 'ops' }))).toEqual({
+      type: 'entrance.opened',
+      entrance: 'loans',
+      by: 'ops',
+    });
     expect(parseControlEvent('contact.ended', b({ contactId: CID }))).toEqual({ type: 'contact.ended', contactId: CID });
     expect(parseControlEvent('contact.rejected', b({ contactId: CID, reason: 'entrance-closed' }))).toEqual({
       type: 'contact.rejected',

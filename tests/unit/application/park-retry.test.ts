@@ -64,7 +64,14 @@ class World {
   }
 
   deps(): Deps {
-    const log = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, isDebugEnabled: () => false, child: () => log };
+    const log = {
+      error: () => undefined,
+      warn: () => undefined,
+      info: () => undefined,
+      debug: () => undefined,
+      isDebugEnabled: () => false,
+      child: () => log,
+    };
     const check = (id: string, lock?: string): RouteParkedResult => {
       const it = this.items.get(id);
       if (!it) return { outcome: 'gone', contactId: id, tombstone: true };
@@ -84,7 +91,8 @@ class World {
         it.state = 'buffered';
         return { outcome: 'parked' as const, record: it.rec };
       },
-      acquireLock: async (name: string, owner: string) => (this.locks.has(name) && this.locks.get(name) !== owner ? null : (this.locks.set(name, owner), 1)),
+      acquireLock: async (name: string, owner: string) =>
+        this.locks.has(name) && this.locks.get(name) !== owner ? null : (this.locks.set(name, owner), 1),
       renewLock: async (name: string, owner: string) => this.locks.get(name) === owner,
       releaseLock: async (name: string, owner: string) => void (this.locks.get(name) === owner && this.locks.delete(name)),
       setMarker: async (name: string) => void this.markers.add(name),

@@ -19,7 +19,13 @@ function record(): ContactRecord {
     subject: 's',
     contactData: { WorkItemTask: 'voicemail' },
     presentation: { icon: 'workitem', preview: '', reply: false, didNotArrive: false },
-    attachment: { fileName: 'call 1.wav', contentType: 'audio/wav', size: 4, sha256: 'ab'.repeat(32), url: `http://svc/attachments/${CID}/call%201.wav` },
+    attachment: {
+      fileName: 'call 1.wav',
+      contentType: 'audio/wav',
+      size: 4,
+      sha256: 'ab'.repeat(32),
+      url: `http://svc/attachments/${CID}/call%201.wav`,
+    },
     receivedAt: '2026-12-01T10:00:00.000Z',
   };
 }

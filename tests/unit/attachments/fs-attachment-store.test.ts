@@ -56,7 +56,9 @@ describe('FsAttachmentStore', () => {
     });
     const realRename = fsp.rename;
     jest.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
-      steps.push(`rename ${path.dirname(String(from)) === path.dirname(String(to)) ? 'same-dir' : 'other-dir'} ${path.basename(String(from)).startsWith('.tmp-') ? 'from-temp' : 'from-?'}`);
+      steps.push(
+        `rename ${path.dirname(String(from)) === path.dirname(String(to)) ? 'same-dir' : 'other-dir'} ${path.basename(String(from)).startsWith('.tmp-') ? 'from-temp' : 'from-?'}`,
+      );
       return realRename(from, to);
     });
     await store.put(cid(), Buffer.from('hello'));
@@ -170,6 +172,8 @@ describe('FsAttachmentStore', () => {
   it('init names ATTACHMENT_DIR when the directory cannot be written', async () => {
     const file = path.join(root, 'a-file');
     writeFileSync(file, 'x');
-    await expect(new FsAttachmentStore(file, 'workitem').init()).rejects.toThrow(/^ATTACHMENT_DIR: cannot write attachments to .*a-file\/workitem: ENOTDIR/);
+    await expect(new FsAttachmentStore(file, 'workitem').init()).rejects.toThrow(
+      /^ATTACHMENT_DIR: cannot write attachments to .*a-file\/workitem: ENOTDIR/,
+    );
   });
 });

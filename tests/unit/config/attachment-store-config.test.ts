@@ -9,7 +9,10 @@ describe('attachment store config', () => {
   });
 
   it('fs needs ATTACHMENT_DIR (made absolute)', () => {
-    expect(loadConfig({ ATTACHMENT_STORE: 'fs', ATTACHMENT_DIR: '/var/lib/wi' }).attachmentStore).toEqual({ kind: 'fs', dir: '/var/lib/wi' });
+    expect(loadConfig({ ATTACHMENT_STORE: 'fs', ATTACHMENT_DIR: '/var/lib/wi' }).attachmentStore).toEqual({
+      kind: 'fs',
+      dir: '/var/lib/wi',
+    });
     expect(() => loadConfig({ ATTACHMENT_STORE: 'fs' })).toThrow(/^ATTACHMENT_DIR: required with ATTACHMENT_STORE=fs/);
   });
 
@@ -20,10 +23,18 @@ describe('attachment store config', () => {
       region: 'us-east-1',
       forcePathStyle: false,
     });
-    expect(loadConfig({ ATTACHMENT_STORE: 's3', S3_BUCKET: 'wi-attachments', AWS_REGION: 'eu-west-1' }).attachmentStore).toMatchObject({ region: 'eu-west-1' });
+    expect(loadConfig({ ATTACHMENT_STORE: 's3', S3_BUCKET: 'wi-attachments', AWS_REGION: 'eu-west-1' }).attachmentStore).toMatchObject({
+      region: 'eu-west-1',
+    });
     expect(
-      loadConfig({ ATTACHMENT_STORE: 's3', S3_BUCKET: 'b.c-d', S3_ENDPOINT: 'http://127.0.0.1:9000', S3_REGION: 'eu-central-1', S3_FORCE_PATH_STYLE: 'true', AWS_REGION: 'x' })
-        .attachmentStore,
+      loadConfig({
+        ATTACHMENT_STORE: 's3',
+        S3_BUCKET: 'b.c-d',
+        S3_ENDPOINT: 'http://127.0.0.1:9000',
+        S3_REGION: 'eu-central-1',
+        S3_FORCE_PATH_STYLE: 'true',
+        AWS_REGION: 'x',
+      }).attachmentStore,
     ).toEqual({ kind: 's3', bucket: 'b.c-d', endpoint: 'http://127.0.0.1:9000', region: 'eu-central-1', forcePathStyle: true });
     expect(() => loadConfig({ ATTACHMENT_STORE: 's3' })).toThrow(/^S3_BUCKET: required with ATTACHMENT_STORE=s3/);
   });

@@ -29,7 +29,10 @@ describe('config', () => {
   it('reads a comma-separated list of broker nodes and Sentinel settings', () => {
     const cfg = loadConfig({ AMQP_URL: 'amqp://a:5672, amqp://b:5672', REDIS_SENTINELS: 's1:26379,s2:26380', REDIS_MASTER_NAME: 'wi' });
     expect(cfg.amqpUrls).toEqual(['amqp://a:5672', 'amqp://b:5672']);
-    expect(cfg.redisSentinels).toEqual([{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }]);
+    expect(cfg.redisSentinels).toEqual([
+      { host: 's1', port: 26379 },
+      { host: 's2', port: 26380 },
+    ]);
     expect(cfg.redisMasterName).toBe('wi');
   });
 
@@ -53,7 +56,10 @@ describe('config', () => {
     [{ entrances: { loans: {} }, taskKey: 'bad key' }, /taskKey/],
     [{ entrances: { loans: {} }, limits: { maxDepth: 0 } }, /limits\.maxDepth/],
     [{ entrances: { loans: {} }, unknown: 1 }, /unknown|Unrecognized/i],
-    [{ entrances: { loans: {} }, social: { facebook: { pages: { '1': { entrance: 'nope', displayName: 'x' } } } } }, /social\.facebook\.pages\.1\.entrance/],
+    [
+      { entrances: { loans: {} }, social: { facebook: { pages: { '1': { entrance: 'nope', displayName: 'x' } } } } },
+      /social\.facebook\.pages\.1\.entrance/,
+    ],
     ['{not json', /WORKITEM_CONFIG/],
   ])('rejects the file %j naming the bad key', (content, re) => {
     expect(() => loadConfig({ WORKITEM_CONFIG: withFile(content) })).toThrow(re);

@@ -40,7 +40,12 @@ describe('TLS settings', () => {
     [{ AMQP_URL: 'amqps://a,amqp://b', AMQP_TLS_CA_FILE: 'CA' }, /AMQP_URL \(amqps:\/\/\) does not use TLS/],
     [{ REDIS_TLS_CA_FILE: 'CA' }, /REDIS_URL \(rediss:\/\/\) does not use TLS/],
   ])('%j is a config error naming the variable', (env, message) => {
-    const files: Record<string, string> = { CA: pemFile('ca.pem'), CERT: pemFile('cert.pem'), KEY: pemFile('key.pem'), NOTPEM: pemFile('x.txt', 'hello') };
+    const files: Record<string, string> = {
+      CA: pemFile('ca.pem'),
+      CERT: pemFile('cert.pem'),
+      KEY: pemFile('key.pem'),
+      NOTPEM: pemFile('x.txt', 'hello'),
+    };
     const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, files[v] ?? v]));
     expect(() => loadConfig(resolved)).toThrow(message);
   });

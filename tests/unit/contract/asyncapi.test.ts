@@ -14,7 +14,10 @@ import { CONTROL_EVENT_DEFS } from '../../helpers/event-schemas';
  */
 const ROOT = path.resolve(__dirname, '../../..');
 const cfg = fileConfigSchema.parse({ entrances: { loans: {}, support: {}, 'mortgages.v2': {} } });
-const topology = buildTopology({ topology: cfg.topology, entrances: Object.fromEntries(Object.keys(cfg.entrances).map((e) => [e, {}])) as never });
+const topology = buildTopology({
+  topology: cfg.topology,
+  entrances: Object.fromEntries(Object.keys(cfg.entrances).map((e) => [e, {}])) as never,
+});
 const t = cfg.topology;
 
 interface AmqpChannelBinding {
@@ -52,11 +55,15 @@ beforeAll(async () => {
 
 /** A channel address with {parameters} as a pattern: `workitem.parked.{entrance}` matches `workitem.parked.loans`. */
 function addressMatches(address: string, name: string): boolean {
-  const pattern = address.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('.+');
+  const pattern = address
+    .split(/\{[^}]+\}/)
+    .map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
+    .join('.+');
   return new RegExp(`^${pattern}$`).test(name);
 }
 
-const onExchange = (exchange: string): Channel[] => channels.filter((c) => c.amqp.is === 'routingKey' && c.amqp.exchange?.name === exchange);
+const onExchange = (exchange: string): Channel[] =>
+  channels.filter((c) => c.amqp.is === 'routingKey' && c.amqp.exchange?.name === exchange);
 const queueChannel = (name: string): Channel | undefined =>
   channels.find((c) => c.amqp.is === 'queue' && c.amqp.queue && addressMatches(c.amqp.queue.name, name) && addressMatches(c.address, name));
 
@@ -83,7 +90,10 @@ describe('asyncapi.yaml', () => {
     expect(queueChannel(parkedQueueName(cfg, 'loans'))?.address).toBe(`${t.parkedQueuePrefix}{entrance}`);
     // and no queue the topology does not declare
     for (const c of channels.filter((x) => x.amqp.is === 'queue')) {
-      expect({ channel: c.id, declared: topology.queues.some((q) => addressMatches(c.address, q.name)) }).toEqual({ channel: c.id, declared: true });
+      expect({ channel: c.id, declared: topology.queues.some((q) => addressMatches(c.address, q.name)) }).toEqual({
+        channel: c.id,
+        declared: true,
+      });
     }
   });
 
@@ -91,7 +101,12 @@ describe('asyncapi.yaml', () => {
     for (const q of topology.queues) {
       for (const b of q.bindings) {
         if (b.routingKey === '#') continue; // the whole exchange: its channels are checked above
-        expect({ key: b.routingKey, channels: onExchange(b.exchange).filter((c) => c.address === b.routingKey).map((c) => c.id) }).toEqual({
+        expect({
+          key: b.routingKey,
+          channels: onExchange(b.exchange)
+            .filter((c) => c.address === b.routingKey)
+            .map((c) => c.id),
+        }).toEqual({
           key: b.routingKey,
           channels: [expect.any(String)],
         });
@@ -111,9 +126,14 @@ describe('asyncapi.yaml', () => {
   });
 
   it('describes the routing keys the service publishes with', () => {
-    const addresses = (exchange: string): string[] => onExchange(exchange).map((c) => c.address).sort();
+    const addresses = (exchange: string): string[] =>
+      onExchange(exchange)
+        .map((c) => c.address)
+        .sort();
     expect(addresses(t.inboundExchange)).toEqual(['workitem.{source}']);
-    const eventTypes = (JSON.parse(readFileSync(path.join(ROOT, 'schemas/contact-event.schema.json'), 'utf8')) as { properties: { type: { enum: string[] } } }).properties.type.enum;
+    const eventTypes = (
+      JSON.parse(readFileSync(path.join(ROOT, 'schemas/contact-event.schema.json'), 'utf8')) as { properties: { type: { enum: string[] } } }
+    ).properties.type.enum;
     expect(addresses(t.eventsExchange)).toEqual(eventTypes.map((type) => `${type}.{entrance}`).sort());
     for (const c of onExchange(t.eventsExchange)) {
       const [message] = Object.values(c.messages ?? {});
@@ -133,7 +153,9 @@ describe('asyncapi.yaml', () => {
     };
     const param = (exchange: string, name: string): string[] | undefined => onExchange(exchange)[0]?.parameters?.[name]?.enum;
     expect(param(t.receiptsExchange, 'status')).toEqual(enumeration('ReceiptStatus'));
-    const deadLetterKeys = topology.queues.flatMap((q) => (q.arguments['x-dead-letter-exchange'] === t.errorExchange ? [String(q.arguments['x-dead-letter-routing-key'])] : []));
+    const deadLetterKeys = topology.queues.flatMap((q) =>
+      q.arguments['x-dead-letter-exchange'] === t.errorExchange ? [String(q.arguments['x-dead-letter-routing-key'])] : [],
+    );
     expect(param(t.errorExchange, 'errorCode')).toEqual([...new Set([...enumeration('ErrorCode'), ...deadLetterKeys])]);
     expect(enumeration('ErrorCode')).toEqual(expect.arrayContaining([...ERROR_CODES]));
   });

@@ -28,10 +28,13 @@ function createdFromExample(file: string, replayed = false): Record<string, unkn
 }
 
 describe('schemas/contact-event.schema.json', () => {
-  it.each(['loan-review.xml', 'voicemail-with-audio.xml', 'facebook-post.xml'])('accepts the contact.created event of examples/%s', (file) => {
-    expect(contactEventProblems(createdFromExample(file))).toBeNull();
-    expect(contactEventProblems(createdFromExample(file, true))).toBeNull();
-  });
+  it.each(['loan-review.xml', 'voicemail-with-audio.xml', 'facebook-post.xml'])(
+    'accepts the contact.created event of examples/%s',
+    (file) => {
+      expect(contactEventProblems(createdFromExample(file))).toBeNull();
+      expect(contactEventProblems(createdFromExample(file, true))).toBeNull();
+    },
+  );
 
   it('accepts contact.withdrawn and contact.expired as the domain builds them', () => {
     const item = expectItem(parse(readFileSync(path.join(examplesDir(), 'loan-review.xml'))));
@@ -42,7 +45,12 @@ describe('schemas/contact-event.schema.json', () => {
   });
 
   it('accepts a contact.updated event of contract 1.1 (the whole contact plus changed and revision)', () => {
-    const event = { ...createdFromExample('loan-review.xml'), type: 'contact.updated', changed: ['priority', 'contactData.CaseUrl'], revision: 3 };
+    const event = {
+      ...createdFromExample('loan-review.xml'),
+      type: 'contact.updated',
+      changed: ['priority', 'contactData.CaseUrl'],
+      revision: 3,
+    };
     expect(contactEventProblems(event)).toBeNull();
     expect(contactEventProblems({ ...event, changed: [] })).toMatch(/changed/);
   });
@@ -107,17 +115,23 @@ describe('schemas/control-event.schema.json against parseControlEvent', () => {
     return text.length > 60 ? `${text.slice(0, 40)}…(${text.length} chars)` : text;
   };
 
-  it.each(CASES.map(([k, b, s]) => [k, label(b), s, b] as const))('%s %s: the service %s, and the schema agrees', (routingKey, _label, service, body) => {
-    expect(serviceAccepts(routingKey, body)).toBe(service === 'accepts');
-    const problems = controlEventProblems(routingKey, body);
-    if (service === 'accepts') expect(problems).toBeNull();
-    else expect(problems).not.toBeNull();
-  });
+  it.each(CASES.map(([k, b, s]) => [k, label(b), s, b] as const))(
+    '%s %s: the service %s, and the schema agrees',
+    (routingKey, _label, service, body) => {
+      expect(serviceAccepts(routingKey, body)).toBe(service === 'accepts');
+      const problems = controlEventProblems(routingKey, body);
+      if (service === 'accepts') expect(problems).toBeNull();
+      else expect(problems).not.toBeNull();
+    },
+  );
 
-  it.each(SERVICE_TOLERATES.map(([k, b]) => [k, label(b), b] as const))('%s %s: tolerated by the service, refused by the schema (listed)', (routingKey, _label, body) => {
-    expect(serviceAccepts(routingKey, body)).toBe(true);
-    expect(controlEventProblems(routingKey, body)).not.toBeNull();
-  });
+  it.each(SERVICE_TOLERATES.map(([k, b]) => [k, label(b), b] as const))(
+    '%s %s: tolerated by the service, refused by the schema (listed)',
+    (routingKey, _label, body) => {
+      expect(serviceAccepts(routingKey, body)).toBe(true);
+      expect(controlEventProblems(routingKey, body)).not.toBeNull();
+    },
+  );
 
   it('accepts an empty server.started body, as the service does', () => {
     expect(typeof parseControlEvent('server.started', Buffer.alloc(0))).not.toBe('string');

@@ -33,8 +33,7 @@ const GOOD_ATTACHMENT = 'fileName="case.pdf" contentType="application/pdf" encod
 const withAttachment = (attributes: string, content = PDF_B64): string =>
   workItemXml({}, { extra: `<attachment ${attributes}>${content}</attachment>` });
 const social = (attributes: string, entrance = 'social'): string => workItemXml({ entrance }, { extra: `<social ${attributes}/>` });
-const items = (n: number): string =>
-  [CONTROL_ITEM, ...Array.from({ length: n - 1 }, (_, i) => `<item key="k${i}">v</item>`)].join('');
+const items = (n: number): string => [CONTROL_ITEM, ...Array.from({ length: n - 1 }, (_, i) => `<item key="k${i}">v</item>`)].join('');
 const cancel = (inner: string, attributes = ''): string => `<cancelWorkItem${attributes}>${inner}</cancelWorkItem>`;
 const IDENTITY = '<externalId>CASE-1</externalId><source>bank-support</source>';
 const update = (inner: string, attributes = ' version="1"'): string =>
@@ -81,7 +80,10 @@ function generated(): [string, string | Buffer][] {
   add('white space in social', workItemXml({ entrance: 'social' }, { extra: '<social platform="facebook" pageId="1234">\n  </social>' }));
   add('comments and white space in customer', workItemXml({ customer: '\n  <!-- c -->\n  <name>A</name>\n' }));
   add('missing externalId and unknown child', workItemXml({ externalId: null, colour: 'x' }));
-  add('fields in another order', workItemXml({ contactData: CONTROL_ITEM, subject: 'S', entrance: 'loans', source: 'bank-support', externalId: 'E' }));
+  add(
+    'fields in another order',
+    workItemXml({ contactData: CONTROL_ITEM, subject: 'S', entrance: 'loans', source: 'bank-support', externalId: 'E' }),
+  );
   add(
     'every field',
     workItemXml(
@@ -189,7 +191,15 @@ function generated(): [string, string | Buffer][] {
   for (const email of ['anna@example.com', ' anna.s+tag@mail.example.co.uk ', 'ä@exämple.se']) {
     add(`email ${JSON.stringify(email)}`, workItemXml({ customer: `<email>${email}</email>` }));
   }
-  for (const email of ['anna', 'anna@', 'anna@example', 'a b@example.com', 'a@b@example.com', 'a(b)@example.com', `${'a'.repeat(250)}@b.se`]) {
+  for (const email of [
+    'anna',
+    'anna@',
+    'anna@example',
+    'a b@example.com',
+    'a@b@example.com',
+    'a(b)@example.com',
+    `${'a'.repeat(250)}@b.se`,
+  ]) {
     add(`email ${JSON.stringify(email)}`, workItemXml({ customer: `<email>${email}</email>` }));
   }
   for (const phone of ['+46701234567', '+46 (70) 123-45', '123', '+ 12', ` ${'1'.repeat(32)} `, '(0)']) {
@@ -200,13 +210,19 @@ function generated(): [string, string | Buffer][] {
   }
 
   // contactData
-  add('contactData trimmed values', workItemXml({ contactData: '<item key="WorkItemTask"> t </item><item key="Empty"></item><item key="a.b-c_D">x y</item>' }));
+  add(
+    'contactData trimmed values',
+    workItemXml({ contactData: '<item key="WorkItemTask"> t </item><item key="Empty"></item><item key="a.b-c_D">x y</item>' }),
+  );
   add('contactData 50 items', workItemXml({ contactData: items(50) }));
   add('contactData 51 items', workItemXml({ contactData: items(51) }));
   add('contactData item without key', workItemXml({ contactData: `${CONTROL_ITEM}<item>v</item>` }));
   add('contactData item with empty key', workItemXml({ contactData: `${CONTROL_ITEM}<item key="">v</item>` }));
   for (const key of ['has space', 'ä', 'a/b', 'k'.repeat(101)]) {
-    add(`contactData key ${JSON.stringify(key.length > 20 ? `${key.slice(0, 5)}…(${key.length})` : key)}`, workItemXml({ contactData: `${CONTROL_ITEM}<item key="${key}">v</item>` }));
+    add(
+      `contactData key ${JSON.stringify(key.length > 20 ? `${key.slice(0, 5)}…(${key.length})` : key)}`,
+      workItemXml({ contactData: `${CONTROL_ITEM}<item key="${key}">v</item>` }),
+    );
   }
   add('contactData key 100', workItemXml({ contactData: `${CONTROL_ITEM}<item key="${'k'.repeat(100)}">v</item>` }));
   add('contactData duplicate keys', workItemXml({ contactData: `${CONTROL_ITEM}<item key="A">1</item><item key="A">2</item>` }));
@@ -215,7 +231,10 @@ function generated(): [string, string | Buffer][] {
   add('contactData value 1024 padded', workItemXml({ contactData: `${CONTROL_ITEM}<item key="Long">\n  ${'v'.repeat(1024)}\n</item>` }));
   add('contactData other element', workItemXml({ contactData: `${CONTROL_ITEM}<entry key="a">b</entry>` }));
   add('contactData element in item', workItemXml({ contactData: '<item key="WorkItemTask">t<x/></item>' }));
-  add('contactData prototype keys', workItemXml({ contactData: `${CONTROL_ITEM}<item key="__proto__">p</item><item key="constructor">c</item>` }));
+  add(
+    'contactData prototype keys',
+    workItemXml({ contactData: `${CONTROL_ITEM}<item key="__proto__">p</item><item key="constructor">c</item>` }),
+  );
 
   // work-item task key
   add('task key: no contactData', workItemXml({ contactData: null }));
@@ -235,7 +254,17 @@ function generated(): [string, string | Buffer][] {
   for (const type of ['audio/mpeg', 'IMAGE/PNG', 'text/plain; charset=utf-8', 'text/plain;charset="utf-8"', 'audio/wav ']) {
     add(`attachment contentType ${JSON.stringify(type)}`, withAttachment(`fileName="f" contentType="${type}"`));
   }
-  for (const type of ['text/html', 'application/x-msdownload', 'audio', 'audio/*', '*/*', 'text/plain; charset', 'text/plain&#10;X-Evil: 1', '', '/plain']) {
+  for (const type of [
+    'text/html',
+    'application/x-msdownload',
+    'audio',
+    'audio/*',
+    '*/*',
+    'text/plain; charset',
+    'text/plain&#10;X-Evil: 1',
+    '',
+    '/plain',
+  ]) {
     add(`attachment contentType ${JSON.stringify(type)}`, withAttachment(`fileName="f" contentType="${type}"`));
   }
   add('attachment contentType missing', withAttachment('fileName="f.pdf"'));
@@ -291,7 +320,10 @@ function generated(): [string, string | Buffer][] {
   add('attachment twice', workItemXml({}, { extra: `<attachment ${GOOD_ATTACHMENT}>${PDF_B64}</attachment>`.repeat(2) }));
   add('attachment unknown attribute', withAttachment(`${GOOD_ATTACHMENT} size="3"`));
   add('attachment child element', withAttachment(GOOD_ATTACHMENT, '<part/>'));
-  add('attachment exe', workItemXml({}, { extra: '<attachment fileName="a.exe" contentType="application/x-msdownload">TVo=</attachment>' }));
+  add(
+    'attachment exe',
+    workItemXml({}, { extra: '<attachment fileName="a.exe" contentType="application/x-msdownload">TVo=</attachment>' }),
+  );
 
   // social
   add('social configured page', social('platform="facebook" pageId="1234"'));
@@ -334,7 +366,10 @@ function generated(): [string, string | Buffer][] {
   add('illegal character reference &#1;', workItemXml({ subject: 'a&#1;b' }));
   add('illegal character reference &#x0;', workItemXml({ subject: 'a&#x0;b' }));
   add('declared ISO-8859-1 (ASCII bytes)', workItemXml().replace('encoding="UTF-8"', "encoding='ISO-8859-1'"));
-  add('declared ISO-8859-1 with Latin-1 bytes', Buffer.from(workItemXml({ subject: 'Caf\u00e9' }).replace('UTF-8', 'ISO-8859-1'), 'latin1'));
+  add(
+    'declared ISO-8859-1 with Latin-1 bytes',
+    Buffer.from(workItemXml({ subject: 'Caf\u00e9' }).replace('UTF-8', 'ISO-8859-1'), 'latin1'),
+  );
   add('declared windows-1252', workItemXml().replace('UTF-8', 'windows-1252'));
   add('declared US-ASCII', workItemXml().replace('UTF-8', 'US-ASCII'));
   add('declared utf-8 lowercase', workItemXml().replace('UTF-8', 'utf-8'));
@@ -370,7 +405,10 @@ function generated(): [string, string | Buffer][] {
   add('entity declaration in content', workItemXml({}, { extra: '<!ENTITY x "y">' }));
   add('processing instruction in subject', workItemXml({ subject: 'x<?php echo 1; ?>' }));
   add('processing instruction after root', `${workItemXml()}<?pi x?>`);
-  add('DOCTYPE with internal subset, unused', workItemXml().replace('\n<workItem', '\n<!DOCTYPE workItem [<!ELEMENT workItem ANY>]>\n<workItem'));
+  add(
+    'DOCTYPE with internal subset, unused',
+    workItemXml().replace('\n<workItem', '\n<!DOCTYPE workItem [<!ELEMENT workItem ANY>]>\n<workItem'),
+  );
 
   // limits
   add('10000-deep nesting', `<workItem version="1">${'<a>'.repeat(10_000)}${'</a>'.repeat(10_000)}</workItem>`);
@@ -382,7 +420,8 @@ function generated(): [string, string | Buffer][] {
 
   // names: prototype safety, namespaces
   for (const name of ['__proto__', 'constructor', 'prototype', 'toString']) add(`element named ${name}`, workItemXml({ [name]: 'x' }));
-  for (const name of ['__proto__', 'constructor', 'prototype']) add(`attribute named ${name}`, workItemXml({}, { rootAttributes: `version="1" ${name}="x"` }));
+  for (const name of ['__proto__', 'constructor', 'prototype'])
+    add(`attribute named ${name}`, workItemXml({}, { rootAttributes: `version="1" ${name}="x"` }));
   add('root named __proto__', '<__proto__><polluted>1</polluted></__proto__>');
   add('attribute hasOwnProperty', workItemXml({}, { rootAttributes: 'version="1" hasOwnProperty="x" b="c"' }));
   add('namespaced root', '<wi:workItem xmlns:wi="urn:x" version="1"/>');
@@ -391,11 +430,17 @@ function generated(): [string, string | Buffer][] {
   add('unbound prefix', workItemXml({ 'x:subject': 'a' }));
   add(
     'xsi:noNamespaceSchemaLocation',
-    workItemXml({}, { rootAttributes: 'version="1" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="workitem-v1.xsd"' }),
+    workItemXml(
+      {},
+      {
+        rootAttributes: 'version="1" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:noNamespaceSchemaLocation="workitem-v1.xsd"',
+      },
+    ),
   );
 
   // version 1.1 (not yet in the parser). Times are relative to now, so the verdicts hold on any day.
-  const inDays = (days: number): string => new Date(Math.floor(Date.now() / 1000) * 1000 + days * 86_400_000).toISOString().replace('.000Z', 'Z');
+  const inDays = (days: number): string =>
+    new Date(Math.floor(Date.now() / 1000) * 1000 + days * 86_400_000).toISOString().replace('.000Z', 'Z');
   add('expiresAt', workItemXml({ expiresAt: inDays(2) }));
   add('expiresAt in the past', workItemXml({ expiresAt: inDays(-1) }));
   add('expiresAt 400 days ahead', workItemXml({ expiresAt: inDays(400) }));
@@ -469,18 +514,27 @@ export function fieldProbes(seed = 7): XmlCase[] {
   const probe = (field: string, count: number, alphabet: string[], min: number, max: number, xml: (v: string) => string): void => {
     for (let i = 0; i < count; i++) {
       const value = text(alphabet, min, max);
-      probes.push({ name: `probe ${field} #${i} ${JSON.stringify(value.length > 24 ? `${value.slice(0, 12)}…(${value.length})` : value)}`, body: Buffer.from(xml(escape(value))) });
+      probes.push({
+        name: `probe ${field} #${i} ${JSON.stringify(value.length > 24 ? `${value.slice(0, 12)}…(${value.length})` : value)}`,
+        body: Buffer.from(xml(escape(value))),
+      });
     }
   };
   const WS = [' ', '\t', '\n', '\u00A0', '\u3000'];
   probe('priority', 300, ['0', '1', '5', '9', '+', '-', ...WS], 0, 5, (v) => workItemXml({ priority: v }));
-  probe('phone', 300, ['1', '1', '1', ' ', '(', ')', '-', '+', '\t', 'a', '\u00A0'], 0, 36, (v) => workItemXml({ customer: `<phone>${v}</phone>` }));
-  probe('email', 300, ['a', 'a', '@', '.', '.', ' ', '\t', '(', '"', '\u00A0', 'ä'], 0, 12, (v) => workItemXml({ customer: `<email>${v}</email>` }));
+  probe('phone', 300, ['1', '1', '1', ' ', '(', ')', '-', '+', '\t', 'a', '\u00A0'], 0, 36, (v) =>
+    workItemXml({ customer: `<phone>${v}</phone>` }),
+  );
+  probe('email', 300, ['a', 'a', '@', '.', '.', ' ', '\t', '(', '"', '\u00A0', 'ä'], 0, 12, (v) =>
+    workItemXml({ customer: `<email>${v}</email>` }),
+  );
   probe('externalId', 200, ['x', 'x', 'x', 'x', '\u0085', ...WS], 124, 134, (v) => workItemXml({ externalId: v }));
   probe('externalId short', 100, ['x', 'x', 'x', '\u0085', ...WS], 0, 6, (v) => workItemXml({ externalId: v }));
   probe('source', 150, ['a', 'z', '0', '.', '_', '-', 'A', ...WS], 0, 6, (v) => workItemXml({ source: v }));
   probe('subject', 150, ['s', 's', 's', ...WS], 994, 1004, (v) => workItemXml({ subject: v }));
-  probe('contactData value', 150, ['v', 'v', ' ', '\n', '\u2028', '\u00A0'], 1020, 1030, (v) => workItemXml({ contactData: `<item key="WorkItemTask">t</item><item key="K">${v}</item>` }));
+  probe('contactData value', 150, ['v', 'v', ' ', '\n', '\u2028', '\u00A0'], 1020, 1030, (v) =>
+    workItemXml({ contactData: `<item key="WorkItemTask">t</item><item key="K">${v}</item>` }),
+  );
   probe('customer name', 150, ['n', 'n', ' ', '\t', '\u00A0'], 252, 260, (v) => workItemXml({ customer: `<name>${v}</name>` }));
   probe('fileName', 300, ['a', '.', '.', ' ', '/', '\\', '\u202E', '\u200B', 'é', '\u00A0', '\u0085'], 0, 5, (v) =>
     workItemXml({}, { extra: `<attachment fileName="${v}" contentType="application/pdf">AA==</attachment>` }),

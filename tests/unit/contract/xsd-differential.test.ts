@@ -40,17 +40,44 @@ function receiptCorpus(): XmlCase[] {
     cases.push({ name: `receipt: ${name}`, body: Buffer.isBuffer(body) ? body : Buffer.from(body) });
   };
   for (const status of RECEIPT_STATUSES) {
-    add(`rendered ${status}`, renderReceipt({ status, externalId: 'CASE-1', source: 'bank-support', contactId: CONTACT_ID, entrance: 'loans', receivedAt: new Date(0).toISOString() }));
+    add(
+      `rendered ${status}`,
+      renderReceipt({
+        status,
+        externalId: 'CASE-1',
+        source: 'bank-support',
+        contactId: CONTACT_ID,
+        entrance: 'loans',
+        receivedAt: new Date(0).toISOString(),
+      }),
+    );
   }
   for (const code of ERROR_CODES) {
-    add(`rendered rejected ${code}`, renderReceipt({ status: 'rejected', externalId: 'A&B <"x">', source: 'bank-support', error: { code, path: '/workItem/priority', message: 'must be < 11 & "quoted"\r\n\ttabbed \u0001 dropped' } }));
+    add(
+      `rendered rejected ${code}`,
+      renderReceipt({
+        status: 'rejected',
+        externalId: 'A&B <"x">',
+        source: 'bank-support',
+        error: { code, path: '/workItem/priority', message: 'must be < 11 & "quoted"\r\n\ttabbed \u0001 dropped' },
+      }),
+    );
   }
   add('rendered rejected without echo', renderReceipt({ status: 'rejected', error: { code: 'MALFORMED_XML', path: '/', message: 'x' } }));
   const receipt = (attributes: string, inner = ''): string =>
     `<?xml version="1.0" encoding="UTF-8"?>\n<workItemReceipt ${attributes}${inner ? `>${inner}</workItemReceipt>` : '/>'}\n`;
   add('status updated', receipt(`status="updated" externalId="CASE-1" source="bank-support" contactId="${CONTACT_ID}" entrance="loans"`));
-  add('status scheduled', receipt(`status="scheduled" externalId="CASE-1" source="bank-support" contactId="${CONTACT_ID}" entrance="loans"`));
-  add('error STALE_UPDATE', receipt('status="rejected" externalId="CASE-1" source="bank-support"', '<error code="STALE_UPDATE" path="/updateWorkItem/@revision">revision 3 is not greater than 4</error>'));
+  add(
+    'status scheduled',
+    receipt(`status="scheduled" externalId="CASE-1" source="bank-support" contactId="${CONTACT_ID}" entrance="loans"`),
+  );
+  add(
+    'error STALE_UPDATE',
+    receipt(
+      'status="rejected" externalId="CASE-1" source="bank-support"',
+      '<error code="STALE_UPDATE" path="/updateWorkItem/@revision">revision 3 is not greater than 4</error>',
+    ),
+  );
   add('status unknown', receipt('status="lost"'));
   add('error code unknown', receipt('status="rejected"', '<error code="OOPS" path="/">x</error>'));
   add('not a receipt', '<workItem version="1"/>');
@@ -113,7 +140,8 @@ describe('schemas/workitem-v1.xsd against the service parser (differential)', ()
       } else {
         const { list, rule } = owners[0];
         const stricter = v.service ? 'xsd' : 'service';
-        if (rule.stricter !== stricter) problems.push(`${list}/${rule.id} says the ${rule.stricter} is stricter, but:\n  ${describeVerdict(v)}`);
+        if (rule.stricter !== stricter)
+          problems.push(`${list}/${rule.id} says the ${rule.stricter} is stricter, but:\n  ${describeVerdict(v)}`);
       }
     }
     expect(problems).toEqual([]);
@@ -129,7 +157,9 @@ describe('schemas/workitem-v1.xsd against the service parser (differential)', ()
           if (!v) problems.push(`${list}/${rule.id}: no case named ${JSON.stringify(name)} in the corpus`);
           else if (v.service === v.xsd) {
             const hint = list === 'NOT_YET_IMPLEMENTED' ? 'implemented now? ' : '';
-            problems.push(`${list}/${rule.id}: ${hint}both ${v.service ? 'accept' : 'reject'} ${JSON.stringify(name)}; take it off the list`);
+            problems.push(
+              `${list}/${rule.id}: ${hint}both ${v.service ? 'accept' : 'reject'} ${JSON.stringify(name)}; take it off the list`,
+            );
           }
         }
       }
@@ -147,10 +177,18 @@ describe('schemas/workitem-v1.xsd against the service parser (differential)', ()
   it('covers accepted and rejected documents of every root, fixtures, examples and hostile inputs', () => {
     const agree = results.filter((r) => r.service === r.xsd);
     const accepted = agree.filter((r) => r.service).map((r) => r.name);
-    expect(accepted).toEqual(expect.arrayContaining(['examples/loan-review.xml', 'examples/cancel.xml', 'examples/voicemail-with-audio.xml', 'examples/facebook-post.xml']));
+    expect(accepted).toEqual(
+      expect.arrayContaining([
+        'examples/loan-review.xml',
+        'examples/cancel.xml',
+        'examples/voicemail-with-audio.xml',
+        'examples/facebook-post.xml',
+      ]),
+    );
     expect(agree.filter((r) => !r.service).length).toBeGreaterThan(150);
     expect(corpus.some((c) => c.name.startsWith('fixtures/hostile/'))).toBe(true);
-    const listed = (rules: readonly DisagreementRule[]): number => results.filter((r) => r.service !== r.xsd && rules.some((rule) => claims(rule, r.name))).length;
+    const listed = (rules: readonly DisagreementRule[]): number =>
+      results.filter((r) => r.service !== r.xsd && rules.some((rule) => claims(rule, r.name))).length;
     // The counts the README quotes; printed so a run shows them.
     console.log(
       `XSD differential: ${corpus.length} documents; ${agree.length} agree (${accepted.length} accepted by both, ${agree.length - accepted.length} rejected by both); ` +

@@ -174,7 +174,6 @@ export const XSD_CANNOT_EXPRESS: readonly DisagreementRule[] = [
   },
 ];
 
-export const NOT_YET_IMPLEMENTED: readonly DisagreementRule[] = [
-];
+export const NOT_YET_IMPLEMENTED: readonly DisagreementRule[] = [];
 
 export const SERVICE_GAPS: readonly DisagreementRule[] = [];

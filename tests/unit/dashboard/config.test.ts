@@ -14,7 +14,12 @@ describe('DASHBOARD_* settings', () => {
       DASHBOARD_SESSION_MINUTES: '30',
       DASHBOARD_REFRESH_SECONDS: '0.5',
     }).dashboard;
-    expect(d).toEqual({ enabled: true, credentials: { user: 'ops', password: 'a long passphrase' }, sessionTtlMs: 1_800_000, refreshMs: 500 });
+    expect(d).toEqual({
+      enabled: true,
+      credentials: { user: 'ops', password: 'a long passphrase' },
+      sessionTtlMs: 1_800_000,
+      refreshMs: 500,
+    });
   });
 
   it.each([

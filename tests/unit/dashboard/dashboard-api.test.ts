@@ -113,7 +113,14 @@ function errorMessage(n: number, code: string): ErrorMessageView {
 
 const LINKS = new AttachmentUrlSigner('dashboard-test-secret-of-32-characters!', 600, 'http://localhost:8080', () => NOW);
 
-const quietLog = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, child: () => quietLog, isDebugEnabled: () => false };
+const quietLog = {
+  error: () => undefined,
+  warn: () => undefined,
+  info: () => undefined,
+  debug: () => undefined,
+  child: () => quietLog,
+  isDebugEnabled: () => false,
+};
 
 interface World {
   base: string;
@@ -256,7 +263,13 @@ describe('dashboard API with credentials', () => {
         record: record(6, {
           subject: '<script>alert("x")</script>',
           customer: { name: 'Jane <b>Doe</b>', email: 'jane@example.com' },
-          attachment: { fileName: 'call 1.wav', contentType: 'audio/wav', size: 1234, sha256: 'ab'.repeat(32), url: 'http://x/attachments/a' },
+          attachment: {
+            fileName: 'call 1.wav',
+            contentType: 'audio/wav',
+            size: 1234,
+            sha256: 'ab'.repeat(32),
+            url: 'http://x/attachments/a',
+          },
         }),
       },
     ];
@@ -399,7 +412,10 @@ describe('dashboard API with credentials', () => {
   });
 
   it('groups the error queue by code, with message and XML path', async () => {
-    const e = (await call('/ui/api/errors')).json<{ total: number; groups: { code: string; count: number; messages: { path: string; message: string }[] }[] }>();
+    const e = (await call('/ui/api/errors')).json<{
+      total: number;
+      groups: { code: string; count: number; messages: { path: string; message: string }[] }[];
+    }>();
     expect(e.total).toBe(3);
     expect(e.groups.map((g) => [g.code, g.count])).toEqual([
       ['UNKNOWN_ENTRANCE', 2],
@@ -456,9 +472,17 @@ describe('dashboard API with credentials', () => {
   });
 
   it('signs out with the CSRF token', async () => {
-    const forged = await call('/ui/logout', { method: 'POST', body: 'csrf=forged', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const forged = await call('/ui/logout', {
+      method: 'POST',
+      body: 'csrf=forged',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(forged.status).toBe(403);
-    const r = await call('/ui/logout', { method: 'POST', body: `csrf=${csrf}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const r = await call('/ui/logout', {
+      method: 'POST',
+      body: `csrf=${csrf}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(r.status).toBe(303);
     expect(r.headers['set-cookie']![0]).toMatch(/Max-Age=0/);
     expect((await call('/ui/api/overview')).status).toBe(401);

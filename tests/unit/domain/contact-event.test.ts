@@ -65,17 +65,30 @@ describe('contact event transform', () => {
   });
 
   it('says a social item is a Facebook post or comment', () => {
-    expect(buildPreview({ subject: 's', body: 'Why?', social: { platform: 'facebook', pageId: '1', postId: '1_2', author: 'Jane', pageName: 'Bank' } })).toBe(
-      'Facebook comment on Bank by Jane: Why?',
-    );
+    expect(
+      buildPreview({
+        subject: 's',
+        body: 'Why?',
+        social: { platform: 'facebook', pageId: '1', postId: '1_2', author: 'Jane', pageName: 'Bank' },
+      }),
+    ).toBe('Facebook comment on Bank by Jane: Why?');
     expect(buildPreview({ subject: 'Subj', social: { platform: 'facebook', pageId: '1', postId: '12' } })).toBe('Facebook post: Subj');
   });
 
-  it("calls the platform by its configured display name (social.<platform>.displayName)", () => {
+  it('calls the platform by its configured display name (social.<platform>.displayName)', () => {
     const social = { platform: 'fb', pageId: '1', postId: '12', platformName: 'Facebook Business' };
     expect(buildPreview({ subject: 'Subj', social })).toBe('Facebook Business post: Subj');
     const rec = toContactRecord(
-      { externalId: 'e', source: 's', entrance: 'social', priority: 5, subject: 'Subj', taskType: 't', contactData: { WorkItemTask: 't' }, social },
+      {
+        externalId: 'e',
+        source: 's',
+        entrance: 'social',
+        priority: 5,
+        subject: 'Subj',
+        taskType: 't',
+        contactData: { WorkItemTask: 't' },
+        social,
+      },
       'wi-1',
       '2026-01-01T00:00:00.000Z',
     );
@@ -83,12 +96,13 @@ describe('contact event transform', () => {
   });
 
   it('drops the page display name from the event and carries the attachment reference only', () => {
-    const rec = toContactRecord(
-      item({ social: { platform: 'facebook', pageId: '1', pageName: 'Bank' } }),
-      'wi-1',
-      'now',
-      { fileName: 'a.wav', contentType: 'audio/wav', size: 3, sha256: 'abc', url: 'http://x/attachments/wi-1/a.wav' },
-    );
+    const rec = toContactRecord(item({ social: { platform: 'facebook', pageId: '1', pageName: 'Bank' } }), 'wi-1', 'now', {
+      fileName: 'a.wav',
+      contentType: 'audio/wav',
+      size: 3,
+      sha256: 'abc',
+      url: 'http://x/attachments/wi-1/a.wav',
+    });
     expect(rec.social).toEqual({ platform: 'facebook', pageId: '1' });
     expect(rec.attachment?.url).toBe('http://x/attachments/wi-1/a.wav');
   });
@@ -96,7 +110,13 @@ describe('contact event transform', () => {
   it('builds created, withdrawn and expired events', () => {
     const rec = toContactRecord(item(), 'wi-1', 'now');
     const created = toCreatedEvent(rec, 'ev-1', true, new Date(0));
-    expect(created).toMatchObject({ type: 'contact.created', eventId: 'ev-1', contactId: 'wi-1', replayed: true, createdAt: '1970-01-01T00:00:00.000Z' });
+    expect(created).toMatchObject({
+      type: 'contact.created',
+      eventId: 'ev-1',
+      contactId: 'wi-1',
+      replayed: true,
+      createdAt: '1970-01-01T00:00:00.000Z',
+    });
     const w = toClosedEvent('contact.withdrawn', rec, 'cancelled-by-sender', 'ev-2', new Date(0));
     expect(w).toEqual({
       type: 'contact.withdrawn',

@@ -30,14 +30,26 @@ const opts = { taskKey: 'WorkItemTask' };
 describe('mergeUpdate', () => {
   it('changes what the update gives, lists it in a fixed order, and leaves the rest alone', () => {
     const base = record();
-    const r = mergeUpdate({ record: base }, upd({
-      contactData: data({ CaseUrl: 'https://bank.example/cases/1/v2', Obsolete: '', New: 'n' }),
-      priority: 8,
-      customer: { email: null, phone: '+46 8 123' },
-      dueAt: '2026-12-24T12:00:00Z',
-    }), opts);
+    const r = mergeUpdate(
+      { record: base },
+      upd({
+        contactData: data({ CaseUrl: 'https://bank.example/cases/1/v2', Obsolete: '', New: 'n' }),
+        priority: 8,
+        customer: { email: null, phone: '+46 8 123' },
+        dueAt: '2026-12-24T12:00:00Z',
+      }),
+      opts,
+    );
     if (!r.ok) throw new Error(r.error.message);
-    expect(r.changed).toEqual(['priority', 'dueAt', 'customer.email', 'customer.phone', 'contactData.CaseUrl', 'contactData.Obsolete', 'contactData.New']);
+    expect(r.changed).toEqual([
+      'priority',
+      'dueAt',
+      'customer.email',
+      'customer.phone',
+      'contactData.CaseUrl',
+      'contactData.Obsolete',
+      'contactData.New',
+    ]);
     expect(r.record.priority).toBe(8);
     expect(r.record.customer).toEqual({ name: 'Jane', phone: '+46 8 123' });
     expect({ ...r.record.contactData }).toEqual({ WorkItemTask: 'loan-review', CaseUrl: 'https://bank.example/cases/1/v2', New: 'n' });
@@ -50,7 +62,11 @@ describe('mergeUpdate', () => {
   });
 
   it('a value sent again unchanged, or a removal of what is not there, is no change', () => {
-    const r = mergeUpdate({ record: record() }, upd({ priority: 5, contactData: data({ Missing: '', CaseUrl: 'https://bank.example/cases/1' }), customer: { phone: null } }), opts);
+    const r = mergeUpdate(
+      { record: record() },
+      upd({ priority: 5, contactData: data({ Missing: '', CaseUrl: 'https://bank.example/cases/1' }), customer: { phone: null } }),
+      opts,
+    );
     expect(r).toMatchObject({ ok: true, changed: [] });
   });
 
@@ -68,7 +84,10 @@ describe('mergeUpdate', () => {
     const social = { platform: 'facebook', pageId: '1234', pageName: 'Bank on Facebook', platformName: 'Facebook' };
     const base = record({ body: undefined, entrance: 'social', social });
     expect(base.presentation.preview).toBe(buildPreview({ subject: 'Loan review', social }));
-    const r = mergeUpdate({ record: base }, upd({ subject: 'Angry comment' }), { ...opts, socialNames: { pageName: 'Bank on Facebook', platformName: 'Facebook' } });
+    const r = mergeUpdate({ record: base }, upd({ subject: 'Angry comment' }), {
+      ...opts,
+      socialNames: { pageName: 'Bank on Facebook', platformName: 'Facebook' },
+    });
     if (!r.ok) throw new Error(r.error.message);
     expect(r.record.presentation.preview).toBe('Facebook post on Bank on Facebook: Angry comment');
   });
@@ -100,7 +119,14 @@ describe('mergeUpdate', () => {
   it('contact.updated is the whole record plus changed and revision', () => {
     const rec = record();
     const e = toUpdatedEvent(rec, ['priority'], 3, 'ev-1', new Date('2026-12-02T00:00:00Z'));
-    expect(e).toMatchObject({ type: 'contact.updated', eventId: 'ev-1', contactId: rec.contactId, replayed: false, changed: ['priority'], revision: 3 });
+    expect(e).toMatchObject({
+      type: 'contact.updated',
+      eventId: 'ev-1',
+      contactId: rec.contactId,
+      replayed: false,
+      changed: ['priority'],
+      revision: 3,
+    });
     expect(e.subject).toBe(rec.subject);
     expect('revision' in toUpdatedEvent(rec, ['priority'], undefined, 'ev-2', new Date())).toBe(false);
   });

@@ -88,10 +88,20 @@ describe('HTTP access decisions', () => {
       expect(a.api(req({ address, host: 'localhost:8080' }))).toBeNull();
       expect(a.api(req({ address, host: 'workitem.bank.example' }))).toBeNull();
     });
-    it.each(['192.0.2.2', '10.0.0.7', '::ffff:192.168.1.2', 'fd00::2', undefined])('refuses %s with 401 and a Bearer challenge', (address) => {
-      expect(a.api(req({ address }))).toEqual({ status: 401, error: expect.stringMatching(/loopback clients only/), challenge: 'Bearer realm="workitem"' });
-      expect(a.api(req({ address, auth: `Bearer ${TOKEN}` }))).toMatchObject({ status: 401, challenge: 'Bearer realm="workitem", error="invalid_token"' });
-    });
+    it.each(['192.0.2.2', '10.0.0.7', '::ffff:192.168.1.2', 'fd00::2', undefined])(
+      'refuses %s with 401 and a Bearer challenge',
+      (address) => {
+        expect(a.api(req({ address }))).toEqual({
+          status: 401,
+          error: expect.stringMatching(/loopback clients only/),
+          challenge: 'Bearer realm="workitem"',
+        });
+        expect(a.api(req({ address, auth: `Bearer ${TOKEN}` }))).toMatchObject({
+          status: 401,
+          challenge: 'Bearer realm="workitem", error="invalid_token"',
+        });
+      },
+    );
     it('refuses a loopback client naming another host (DNS rebinding)', () => {
       expect(a.api(req({ host: 'evil.example' }))).toMatchObject({ status: 401 });
       expect(a.api(req({ host: '' }))).toMatchObject({ status: 401 });
@@ -185,6 +195,8 @@ describe('/api/items query and total', () => {
     expect(await countItems(store, {})).toBe(1234);
     expect(await countItems(store, { entrance: 'loans' })).toBe(617);
     expect(await countItems(store, { state: 'buffered' })).toBe(309);
-    expect(await countItems(store, { entrance: 'support', state: 'buffered', taskType: 'b' })).toBe(items.filter((i) => i.seq % 12 === 1).length);
+    expect(await countItems(store, { entrance: 'support', state: 'buffered', taskType: 'b' })).toBe(
+      items.filter((i) => i.seq % 12 === 1).length,
+    );
   });
 });

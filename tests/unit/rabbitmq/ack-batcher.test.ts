@@ -48,7 +48,11 @@ describe('AckBatcher', () => {
   });
 
   it('passes a closed channel error to every waiting caller', async () => {
-    const ch = { ack: () => { throw new Error('Channel closed'); } } as unknown as amqp.Channel;
+    const ch = {
+      ack: () => {
+        throw new Error('Channel closed');
+      },
+    } as unknown as amqp.Channel;
     const b = new AckBatcher(ch);
     b.delivered(msg(1));
     await expect(b.ack(msg(1))).rejects.toThrow('Channel closed');

@@ -3,7 +3,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { coalesceAmqpSocketWrites } from '../../../src/adapters/rabbitmq/coalesce-writes';
 
 describe('coalesceAmqpSocketWrites', () => {
-  it("installs on this amqplib (an upgrade that moves the Mux internal is noticed here)", () => {
+  it('installs on this amqplib (an upgrade that moves the Mux internal is noticed here)', () => {
     expect(coalesceAmqpSocketWrites()).toBe(true);
   });
 

@@ -61,7 +61,13 @@ describe('OtelTracing', () => {
   it('a delivery continues its traceparent and tracestate; publishes inside are its children and carry their own', async () => {
     const { publisher, published } = await fakePublisher(tracing);
     await tracing.process('workitem.inbound', delivery({ traceparent: SENDER_TP, tracestate: 'sender=1' }), () =>
-      publisher.publish('contact.events', 'contact.created.loans', Buffer.from('{}'), { messageId: 'e-1', headers: { traceparent: 'stale' } }, true),
+      publisher.publish(
+        'contact.events',
+        'contact.created.loans',
+        Buffer.from('{}'),
+        { messageId: 'e-1', headers: { traceparent: 'stale' } },
+        true,
+      ),
     );
     const spans = exporter.getFinishedSpans();
     const consumer = spans.find((s) => s.kind === SpanKind.CONSUMER)!;
@@ -148,7 +154,11 @@ describe('tracing off', () => {
     expect(cfg.tracing).toEqual({ exporter: 'none', protocol: 'http/protobuf' });
     expect(loadConfig({ OTEL_TRACES_EXPORTER: '', OTEL_EXPORTER_OTLP_PROTOCOL: '' }).tracing.exporter).toBe('none');
     expect(
-      loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }).tracing,
+      loadConfig({
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      }).tracing,
     ).toEqual({ exporter: 'otlp', protocol: 'http/json' });
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(ConfigError);
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL.*grpc is not supported/);

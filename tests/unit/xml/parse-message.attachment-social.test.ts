@@ -4,8 +4,7 @@ import { OPTS, expectInvalid, expectItem, parse, withOpts, workItemXml } from '.
 const attachment = (attributes: string, content: string): string => `<attachment ${attributes}>${content}</attachment>`;
 const PDF = Buffer.from('%PDF-1.4 hello');
 const PDF_B64 = PDF.toString('base64');
-const withAttachment = (attributes: string, content = PDF_B64): string =>
-  workItemXml({}, { extra: attachment(attributes, content) });
+const withAttachment = (attributes: string, content = PDF_B64): string => workItemXml({}, { extra: attachment(attributes, content) });
 const GOOD = 'fileName="case.pdf" contentType="application/pdf" encoding="base64"';
 
 describe('parseMessage: attachment', () => {
@@ -27,12 +26,19 @@ describe('parseMessage: attachment', () => {
   });
 
   it('matches content types on the lowercase essence, exactly or by type/* wildcard', () => {
-    const type = (contentType: string) =>
-      parse(withAttachment(`fileName="f" contentType="${contentType}"`));
+    const type = (contentType: string) => parse(withAttachment(`fileName="f" contentType="${contentType}"`));
     expect(expectItem(type('audio/mpeg')).attachment!.contentType).toBe('audio/mpeg');
     expect(expectItem(type('IMAGE/PNG')).attachment!.contentType).toBe('image/png');
     expect(expectItem(type('text/plain; charset=utf-8')).attachment!.contentType).toBe('text/plain; charset=utf-8');
-    for (const bad of ['text/html', 'application/x-msdownload', 'audio', 'audio/*', '*/*', 'text/plain; charset', 'text/plain&#10;X-Evil: 1']) {
+    for (const bad of [
+      'text/html',
+      'application/x-msdownload',
+      'audio',
+      'audio/*',
+      '*/*',
+      'text/plain; charset',
+      'text/plain&#10;X-Evil: 1',
+    ]) {
       expectInvalid(type(bad), 'ATTACHMENT_REJECTED', '/workItem/attachment/@contentType');
     }
   });
@@ -66,7 +72,11 @@ describe('parseMessage: attachment', () => {
   });
 
   it('names the invisible character it refuses', () => {
-    const error = expectInvalid(parse(withAttachment('fileName="invoice\u202Efdp.exe" contentType="application/pdf"')), 'ATTACHMENT_REJECTED', '/workItem/attachment/@fileName');
+    const error = expectInvalid(
+      parse(withAttachment('fileName="invoice\u202Efdp.exe" contentType="application/pdf"')),
+      'ATTACHMENT_REJECTED',
+      '/workItem/attachment/@fileName',
+    );
     expect(error.message).toContain('U+202E');
   });
 
@@ -78,7 +88,11 @@ describe('parseMessage: attachment', () => {
 
   it('requires a content type and base64 encoding', () => {
     expectInvalid(parse(withAttachment('fileName="f.pdf"')), 'ATTACHMENT_REJECTED', '/workItem/attachment/@contentType');
-    const error = expectInvalid(parse(withAttachment(`${GOOD.replace('base64', 'hex')}`)), 'ATTACHMENT_REJECTED', '/workItem/attachment/@encoding');
+    const error = expectInvalid(
+      parse(withAttachment(`${GOOD.replace('base64', 'hex')}`)),
+      'ATTACHMENT_REJECTED',
+      '/workItem/attachment/@encoding',
+    );
     expect(error.message).toMatch(/base64/);
   });
 
@@ -126,8 +140,7 @@ describe('parseMessage: attachment', () => {
 });
 
 describe('parseMessage: social', () => {
-  const social = (attributes: string, entrance = 'social'): string =>
-    workItemXml({ entrance }, { extra: `<social ${attributes}/>` });
+  const social = (attributes: string, entrance = 'social'): string => workItemXml({ entrance }, { extra: `<social ${attributes}/>` });
 
   it('maps a configured page with its display name', () => {
     const item = expectItem(parse(social('platform="facebook" pageId="1234"')));
@@ -155,7 +168,11 @@ describe('parseMessage: social', () => {
   });
 
   it('validates the optional attributes', () => {
-    expectInvalid(parse(social(`platform="facebook" pageId="1234" author="${'a'.repeat(257)}"`)), 'INVALID_FIELD', '/workItem/social/@author');
+    expectInvalid(
+      parse(social(`platform="facebook" pageId="1234" author="${'a'.repeat(257)}"`)),
+      'INVALID_FIELD',
+      '/workItem/social/@author',
+    );
     expectInvalid(parse(social('platform="facebook" pageId="1234" postId="a&#10;b"')), 'INVALID_FIELD', '/workItem/social/@postId');
   });
 });

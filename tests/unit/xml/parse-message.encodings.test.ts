@@ -107,10 +107,13 @@ describe('parseMessage: refused encodings and contradictions', () => {
     expect(error.message).toMatch(f.message);
   });
 
-  it.each(['EBCDIC-US', 'Shift_JIS', 'UTF-32', 'UTF-7', 'ISO-8859-15', 'GB18030', 'x-unknown'])('declared %s → not supported, naming it', (name) => {
-    const error = expectInvalid(parse(encodeItem(textItem('ascii', 'ENC-1'), 'US-ASCII', name)), 'MALFORMED_XML', '/');
-    expect(error.message).toBe(`encoding "${name}" is not supported (UTF-8, UTF-16, ISO-8859-1, windows-1252, US-ASCII)`);
-  });
+  it.each(['EBCDIC-US', 'Shift_JIS', 'UTF-32', 'UTF-7', 'ISO-8859-15', 'GB18030', 'x-unknown'])(
+    'declared %s → not supported, naming it',
+    (name) => {
+      const error = expectInvalid(parse(encodeItem(textItem('ascii', 'ENC-1'), 'US-ASCII', name)), 'MALFORMED_XML', '/');
+      expect(error.message).toBe(`encoding "${name}" is not supported (UTF-8, UTF-16, ISO-8859-1, windows-1252, US-ASCII)`);
+    },
+  );
 
   it('an unsupported name written in UTF-16 is named too, and a hostile name is quoted and cut short', () => {
     const utf16 = encodeItem(textItem('unicode', 'ENC-1'), 'UTF-16LE-BOM', 'UTF-32');
@@ -121,8 +124,18 @@ describe('parseMessage: refused encodings and contradictions', () => {
   });
 
   it.each([
-    ['UTF-16BE BOM declaring UTF-16LE', 'UTF-16BE-BOM', 'UTF-16LE', /declares encoding "UTF-16LE" but starts with a UTF-16BE byte-order mark/],
-    ['UTF-16LE BOM declaring ISO-8859-1', 'UTF-16LE-BOM', 'ISO-8859-1', /declares encoding "ISO-8859-1" but starts with a UTF-16LE byte-order mark/],
+    [
+      'UTF-16BE BOM declaring UTF-16LE',
+      'UTF-16BE-BOM',
+      'UTF-16LE',
+      /declares encoding "UTF-16LE" but starts with a UTF-16BE byte-order mark/,
+    ],
+    [
+      'UTF-16LE BOM declaring ISO-8859-1',
+      'UTF-16LE-BOM',
+      'ISO-8859-1',
+      /declares encoding "ISO-8859-1" but starts with a UTF-16LE byte-order mark/,
+    ],
     ['UTF-8 BOM declaring UTF-16', 'UTF-8-BOM', 'UTF-16', /declares encoding "UTF-16" but starts with a UTF-8 byte-order mark/],
     ['UTF-8 BOM declaring US-ASCII', 'UTF-8-BOM', 'US-ASCII', /declares encoding "US-ASCII" but starts with a UTF-8 byte-order mark/],
     ['UTF-8 bytes declaring UTF-16', 'UTF-8', 'UTF-16', /declares encoding "UTF-16" but is not UTF-16/],
@@ -131,7 +144,12 @@ describe('parseMessage: refused encodings and contradictions', () => {
     ['UTF-16BE without a BOM declaring UTF-16LE', 'UTF-16BE', 'UTF-16LE', /declares encoding "UTF-16LE" but looks like UTF-16BE/],
     ['UTF-16BE without a BOM declaring UTF-16', 'UTF-16BE', 'UTF-16', /encoding "UTF-16" needs a byte-order mark.*UTF-16LE.*UTF-16BE/],
     ['UTF-8 with é and ß declaring US-ASCII', 'UTF-8', 'US-ASCII', /not valid US-ASCII: byte 0xC3 at byte \d+/],
-    ['UTF-8 declaring ISO-8859-1 (Ã and ©, fine) — but its C1 bytes are not', 'UTF-8', 'ISO-8859-1', /not valid ISO-8859-1: byte 0x[89][0-9A-F] at byte \d+ is a C1 control code/],
+    [
+      'UTF-8 declaring ISO-8859-1 (Ã and ©, fine) — but its C1 bytes are not',
+      'UTF-8',
+      'ISO-8859-1',
+      /not valid ISO-8859-1: byte 0x[89][0-9A-F] at byte \d+ is a C1 control code/,
+    ],
   ] as const)('%s → MALFORMED_XML', (_, as, declared, message) => {
     const text = as.startsWith('UTF-16') ? 'unicode' : 'latin1';
     const body = encodeItem(textItem(as === 'UTF-8' && declared === 'ISO-8859-1' ? 'unicode' : text, 'ENC-1'), as, declared);
@@ -156,7 +174,12 @@ describe('parseMessage: refused encodings and contradictions', () => {
     expect(expectInvalid(parse(bare), 'MALFORMED_XML').message).toBe(
       `message is not valid UTF-8: invalid byte sequence at byte ${at - (body.length - bare.length)}; a message without an encoding declaration must be UTF-8`,
     );
-    for (const bad of [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]]) {
+    for (const bad of [
+      [0xc0, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xe2, 0x82],
+    ]) {
       const b = Buffer.concat([body.subarray(0, at), Buffer.from(bad), body.subarray(at + 2)]);
       expect(expectInvalid(parse(b), 'MALFORMED_XML').message).toMatch(new RegExp(`invalid byte sequence at byte ${at}\\b`));
     }
@@ -165,9 +188,13 @@ describe('parseMessage: refused encodings and contradictions', () => {
   it('a malformed declaration is refused before anything is decoded', () => {
     const item = textItem('ascii', 'ENC-1');
     expect(expectInvalid(parse(item.replace('encoding="UTF-8"', 'encoding=UTF-8')), 'MALFORMED_XML').message).toMatch(/not a quoted name/);
-    expect(expectInvalid(parse(item.replace('encoding="UTF-8"', 'encoding="UTF-8\'')), 'MALFORMED_XML').message).toMatch(/not a quoted name/);
+    expect(expectInvalid(parse(item.replace('encoding="UTF-8"', 'encoding="UTF-8\'')), 'MALFORMED_XML').message).toMatch(
+      /not a quoted name/,
+    );
     const long = item.replace('encoding="UTF-8"', `encoding="UTF-8"${' '.repeat(2000)}`);
-    expect(expectInvalid(parse(long), 'MALFORMED_XML').message).toMatch(/declaration is not closed \(no "\?>" within its first 1024 characters\)/);
+    expect(expectInvalid(parse(long), 'MALFORMED_XML').message).toMatch(
+      /declaration is not closed \(no "\?>" within its first 1024 characters\)/,
+    );
   });
 
   it('a second, misplaced declaration cannot switch the encoding', () => {
@@ -198,12 +225,30 @@ describe('parseMessage: limits and hostile input in other encodings', () => {
     const opts = withLimits({ maxMessageBytes: 8 * 1024 * 1024 });
     const utf16 = Buffer.alloc(4 * 1024 * 1024);
     for (let i = 0; i < utf16.length; i += 2) utf16.writeUInt16LE(0xfeff, i);
-    expect(expectInvalid(timed(() => parse(utf16, opts)), 'MALFORMED_XML', '/').message).toBe('message is empty (only whitespace or byte-order marks)');
+    expect(
+      expectInvalid(
+        timed(() => parse(utf16, opts)),
+        'MALFORMED_XML',
+        '/',
+      ).message,
+    ).toBe('message is empty (only whitespace or byte-order marks)');
     const utf8 = Buffer.alloc(3 * 1024 * 1024);
     for (let i = 0; i < utf8.length; i += 3) utf8.set([0xef, 0xbb, 0xbf], i);
-    expectInvalid(timed(() => parse(utf8, opts)), 'MALFORMED_XML', '/');
-    expectInvalid(timed(() => parse(Buffer.from([0xff, 0xfe]), opts)), 'MALFORMED_XML', '/');
-    expectInvalid(timed(() => parse(Buffer.from([0xef, 0xbb, 0xbf]), opts)), 'MALFORMED_XML', '/');
+    expectInvalid(
+      timed(() => parse(utf8, opts)),
+      'MALFORMED_XML',
+      '/',
+    );
+    expectInvalid(
+      timed(() => parse(Buffer.from([0xff, 0xfe]), opts)),
+      'MALFORMED_XML',
+      '/',
+    );
+    expectInvalid(
+      timed(() => parse(Buffer.from([0xef, 0xbb, 0xbf]), opts)),
+      'MALFORMED_XML',
+      '/',
+    );
     expectInvalid(parse(utf16, withLimits({ maxMessageBytes: 1024 })), 'TOO_LARGE');
   });
 
@@ -215,7 +260,10 @@ describe('parseMessage: limits and hostile input in other encodings', () => {
       const doctype = `${item.slice(0, end)}<!DOCTYPE workItem SYSTEM "http://127.0.0.1:9/x.dtd">\n${item.slice(end)}`;
       expect(expectInvalid(parse(encodeItem(doctype, as)), 'FORBIDDEN_XML').message).toMatch(/DOCTYPE/);
       const laughs = `${item.slice(0, end)}<!DOCTYPE lolz [${Array.from({ length: 10 }, (_, i) => `<!ENTITY l${i + 1} "${`&l${i};`.repeat(10)}">`).join('')}]>\n${item.slice(end).replace('<subject>', '<subject>&l10;')}`;
-      expectInvalid(timed(() => parse(encodeItem(laughs, as))), 'FORBIDDEN_XML');
+      expectInvalid(
+        timed(() => parse(encodeItem(laughs, as))),
+        'FORBIDDEN_XML',
+      );
       const pi = item.replace('<subject>', '<?php echo 1; ?><subject>');
       expect(expectInvalid(parse(encodeItem(pi, as)), 'FORBIDDEN_XML').message).toMatch(/processing instructions/);
       const entity = item.replace('</workItem>', '<!ENTITY x "y"></workItem>');
@@ -237,7 +285,8 @@ describe('parseMessage: limits and hostile input in other encodings', () => {
 });
 
 describe('parseMessage: the XML declaration itself', () => {
-  const BODY = '<workItem version="1"><externalId>D-1</externalId><source>bank-support</source><entrance>loans</entrance>' +
+  const BODY =
+    '<workItem version="1"><externalId>D-1</externalId><source>bank-support</source><entrance>loans</entrance>' +
     '<subject>s</subject><contactData><item key="WorkItemTask">t</item></contactData></workItem>';
 
   it.each([

@@ -43,9 +43,16 @@ describe('parseMessage: body and encoding checks', () => {
     const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(workItemXml(), 'utf16le')]);
     const be = Buffer.from(le);
     be.swap16();
-    expect(expectInvalid(parse(le), 'MALFORMED_XML').message).toMatch(/declares encoding "UTF-8" but starts with a UTF-16LE byte-order mark/);
-    expect(expectInvalid(parse(be), 'MALFORMED_XML').message).toMatch(/declares encoding "UTF-8" but starts with a UTF-16BE byte-order mark/);
-    expect(expectItem(parse(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(workItemXml().replace('UTF-8', 'UTF-16'), 'utf16le')]))).externalId).toBe('CASE-1');
+    expect(expectInvalid(parse(le), 'MALFORMED_XML').message).toMatch(
+      /declares encoding "UTF-8" but starts with a UTF-16LE byte-order mark/,
+    );
+    expect(expectInvalid(parse(be), 'MALFORMED_XML').message).toMatch(
+      /declares encoding "UTF-8" but starts with a UTF-16BE byte-order mark/,
+    );
+    expect(
+      expectItem(parse(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(workItemXml().replace('UTF-8', 'UTF-16'), 'utf16le')])))
+        .externalId,
+    ).toBe('CASE-1');
   });
 
   it('rejects UTF-16 without a BOM', () => {
@@ -112,7 +119,10 @@ describe('parseMessage: forbidden XML (DOCTYPE, entities, processing instruction
   });
 
   it('rejects billion laughs quickly', () => {
-    expectInvalid(timed(() => parse(fixture('billion-laughs.xml'))), 'FORBIDDEN_XML');
+    expectInvalid(
+      timed(() => parse(fixture('billion-laughs.xml'))),
+      'FORBIDDEN_XML',
+    );
   });
 
   it('rejects DOCTYPE and ENTITY in any letter case, anywhere outside CDATA and comments', () => {
@@ -141,7 +151,10 @@ describe('parseMessage: forbidden XML (DOCTYPE, entities, processing instruction
 describe('parseMessage: size and depth limits', () => {
   it('rejects 10 000-deep nesting with TOO_DEEP at the first level too deep', () => {
     const deep = `<workItem version="1">${'<a>'.repeat(10_000)}${'</a>'.repeat(10_000)}</workItem>`;
-    const error = expectInvalid(timed(() => parse(deep)), 'TOO_DEEP');
+    const error = expectInvalid(
+      timed(() => parse(deep)),
+      'TOO_DEEP',
+    );
     expect(error.path).toBe('/workItem/a/a/a/a/a/a/a/a'); // maxDepth 8 by default
   });
 
@@ -153,18 +166,31 @@ describe('parseMessage: size and depth limits', () => {
 
   it('rejects 100 000 children with TOO_LARGE', () => {
     const many = workItemXml({ contactData: '<item key="WorkItemTask">t</item>' + '<item key="k">v</item>'.repeat(100_000) });
-    expect(expectInvalid(timed(() => parse(many)), 'TOO_LARGE').message).toMatch(/more than 500 elements/);
+    expect(
+      expectInvalid(
+        timed(() => parse(many)),
+        'TOO_LARGE',
+      ).message,
+    ).toMatch(/more than 500 elements/);
   });
 
   it('rejects 100 000 attributes with TOO_LARGE', () => {
     const attrs = Array.from({ length: 100_000 }, (_, i) => `a${i}="v"`).join(' ');
-    const error = expectInvalid(timed(() => parse(`<workItem version="1" ${attrs}/>`)), 'TOO_LARGE', '/workItem');
+    const error = expectInvalid(
+      timed(() => parse(`<workItem version="1" ${attrs}/>`)),
+      'TOO_LARGE',
+      '/workItem',
+    );
     expect(error.message).toMatch(/more than 16 attributes/);
   });
 
   it('rejects a 1 MiB attribute value with TOO_LARGE', () => {
     const xml = workItemXml({}, { extra: `<social platform="facebook" pageId="${'9'.repeat(1024 * 1024)}"/>` });
-    expectInvalid(timed(() => parse(xml)), 'TOO_LARGE', '/workItem/social/@pageId');
+    expectInvalid(
+      timed(() => parse(xml)),
+      'TOO_LARGE',
+      '/workItem/social/@pageId',
+    );
   });
 
   it('bounds attribute values by maxAttributeChars', () => {
@@ -175,7 +201,11 @@ describe('parseMessage: size and depth limits', () => {
   it('rejects text longer than maxTextChars with TOO_LARGE', () => {
     const opts = withLimits({ maxTextChars: 100 });
     expectInvalid(parse(workItemXml({ body: 'b'.repeat(101) }), opts), 'TOO_LARGE', '/workItem/body');
-    expectInvalid(parse(workItemXml({ body: `<![CDATA[${'b'.repeat(60)}]]><![CDATA[${'b'.repeat(60)}]]>` }), opts), 'TOO_LARGE', '/workItem/body');
+    expectInvalid(
+      parse(workItemXml({ body: `<![CDATA[${'b'.repeat(60)}]]><![CDATA[${'b'.repeat(60)}]]>` }), opts),
+      'TOO_LARGE',
+      '/workItem/body',
+    );
     expect(expectItem(parse(workItemXml({ body: 'b'.repeat(100) }), opts)).body).toHaveLength(100);
   });
 
@@ -200,7 +230,11 @@ describe('parseMessage: names (prototype safety, namespaces)', () => {
   });
 
   it.each(['__proto__', 'constructor', 'prototype'])('rejects the attribute name %s as a reserved name', (name) => {
-    const error = expectInvalid(parse(workItemXml({}, { rootAttributes: `version="1" ${name}="x"` })), 'INVALID_FIELD', `/workItem/@${name}`);
+    const error = expectInvalid(
+      parse(workItemXml({}, { rootAttributes: `version="1" ${name}="x"` })),
+      'INVALID_FIELD',
+      `/workItem/@${name}`,
+    );
     expect(error.message).toMatch(/reserved name/);
   });
 
@@ -210,7 +244,11 @@ describe('parseMessage: names (prototype safety, namespaces)', () => {
   });
 
   it('rejects other Object.prototype member names that would trip up sax or xml2js', () => {
-    expectInvalid(parse(workItemXml({}, { rootAttributes: 'version="1" hasOwnProperty="x" b="c"' })), 'INVALID_FIELD', '/workItem/@hasOwnProperty');
+    expectInvalid(
+      parse(workItemXml({}, { rootAttributes: 'version="1" hasOwnProperty="x" b="c"' })),
+      'INVALID_FIELD',
+      '/workItem/@hasOwnProperty',
+    );
     expectInvalid(parse(workItemXml({ toString: 'x' })), 'INVALID_FIELD', '/workItem/toString');
   });
 
@@ -293,12 +331,25 @@ describe('parseMessage: hostile 1.1 elements (updateWorkItem, expiresAt, activat
       expect(r.kind).toBe('invalid');
       if (r.kind === 'invalid') expect(['INVALID_FIELD', 'MALFORMED_XML']).toContain(r.error.code);
     }
-    expectInvalid(timed(() => parse(update('<priority>8</priority>', `version="1" revision="${'1'.repeat(5000)}"`))), 'TOO_LARGE');
-    expect(parse(update('<priority>8</priority>', `version="1" revision="${'0'.repeat(3000)}7"`))).toMatchObject({ kind: 'update', update: { revision: 7 } });
+    expectInvalid(
+      timed(() => parse(update('<priority>8</priority>', `version="1" revision="${'1'.repeat(5000)}"`))),
+      'TOO_LARGE',
+    );
+    expect(parse(update('<priority>8</priority>', `version="1" revision="${'0'.repeat(3000)}7"`))).toMatchObject({
+      kind: 'update',
+      update: { revision: 7 },
+    });
   });
 
   it('dates far away or malformed in expiresAt and activateAt → INVALID_FIELD, never a wrapped date', () => {
-    for (const date of ['9999-12-31T23:59:59Z', '275760-09-13T00:00:00Z', '-271821-04-20T00:00:00Z', '0000-00-00T00:00:00Z', '2026-12-01T08:00:00+99:99', `2026-12-01T08:00:00.${'1'.repeat(60_000)}Z`]) {
+    for (const date of [
+      '9999-12-31T23:59:59Z',
+      '275760-09-13T00:00:00Z',
+      '-271821-04-20T00:00:00Z',
+      '0000-00-00T00:00:00Z',
+      '2026-12-01T08:00:00+99:99',
+      `2026-12-01T08:00:00.${'1'.repeat(60_000)}Z`,
+    ]) {
       for (const name of ['expiresAt', 'activateAt']) {
         const r = timed(() => parse(workItemXml({ [name]: date })));
         expect(r.kind).toBe('invalid');
@@ -311,7 +362,10 @@ describe('parseMessage: hostile 1.1 elements (updateWorkItem, expiresAt, activat
 
   it('an update with 100 000 contact-data items, or repeated fields, is stopped by the limits', () => {
     const items = '<item key="k">v</item>'.repeat(100_000);
-    expectInvalid(timed(() => parse(update(`<contactData>${items}</contactData>`))), 'TOO_LARGE');
+    expectInvalid(
+      timed(() => parse(update(`<contactData>${items}</contactData>`))),
+      'TOO_LARGE',
+    );
     expectInvalid(parse(update('<priority>1</priority><priority>2</priority>')), 'INVALID_FIELD', '/updateWorkItem/priority[2]');
     expectInvalid(parse(update('<__proto__>1</__proto__>')), 'INVALID_FIELD', '/updateWorkItem/__proto__');
     expectInvalid(parse(update('<priority>8</priority>', 'version="1" revision="1" revision="2"')), 'MALFORMED_XML');

@@ -69,10 +69,13 @@ describe('<expiresAt>', () => {
   });
 
   it('may occur once', () => {
-    expectInvalid(parse(workItemXml({}, { extra: `<expiresAt>${inDays(1)}</expiresAt><expiresAt>${inDays(2)}</expiresAt>` })), 'INVALID_FIELD', '/workItem/expiresAt[2]');
+    expectInvalid(
+      parse(workItemXml({}, { extra: `<expiresAt>${inDays(1)}</expiresAt><expiresAt>${inDays(2)}</expiresAt>` })),
+      'INVALID_FIELD',
+      '/workItem/expiresAt[2]',
+    );
   });
 });
-
 
 describe('<activateAt>', () => {
   it('in <workItem>: at most schedule.maxDays (default 30) ahead; now or in the past is allowed (routed at once)', () => {

@@ -54,8 +54,25 @@ describe('parseMessage: <updateWorkItem>', () => {
     ] as const) {
       expect(expectUpdate(update('<priority>8</priority>', `version="1" revision="${text}"`)).revision).toBe(value);
     }
-    for (const bad of ['0', '-1', '1.5', '1e3', '0x10', 'three', '', '9007199254740992', '99999999999999999999999999', '9'.repeat(4000), '1 2', '\u00A05']) {
-      const e = expectInvalid(parse(update('<priority>8</priority>', `version="1" revision="${bad}"`)), 'INVALID_FIELD', '/updateWorkItem/@revision');
+    for (const bad of [
+      '0',
+      '-1',
+      '1.5',
+      '1e3',
+      '0x10',
+      'three',
+      '',
+      '9007199254740992',
+      '99999999999999999999999999',
+      '9'.repeat(4000),
+      '1 2',
+      '\u00A05',
+    ]) {
+      const e = expectInvalid(
+        parse(update('<priority>8</priority>', `version="1" revision="${bad}"`)),
+        'INVALID_FIELD',
+        '/updateWorkItem/@revision',
+      );
       expect(e.message).toMatch(/positive integer/);
     }
   });
@@ -63,7 +80,11 @@ describe('parseMessage: <updateWorkItem>', () => {
   it('needs version="1", externalId, source and at least one field with a value', () => {
     expectInvalid(parse(update('<priority>8</priority>', '')), 'MISSING_FIELD', '/updateWorkItem/@version');
     expectInvalid(parse(update('<priority>8</priority>', 'version="2"')), 'UNKNOWN_ROOT');
-    expectInvalid(parse('<updateWorkItem version="1"><source>bank-support</source><priority>8</priority></updateWorkItem>'), 'MISSING_FIELD', '/updateWorkItem/externalId');
+    expectInvalid(
+      parse('<updateWorkItem version="1"><source>bank-support</source><priority>8</priority></updateWorkItem>'),
+      'MISSING_FIELD',
+      '/updateWorkItem/externalId',
+    );
     const e = expectInvalid(parse(update('')), 'MISSING_FIELD', '/updateWorkItem');
     expect(e.message).toMatch(/at least one of/);
     expectInvalid(parse(update('<subject> </subject><contactData/><customer/>')), 'MISSING_FIELD', '/updateWorkItem');

@@ -84,7 +84,9 @@ describe('renderReceipt', () => {
 
 describe('parseReceipt', () => {
   it('reads an empty error element as an empty message', () => {
-    const receipt = parseReceipt(Buffer.from('<workItemReceipt status="rejected"><error code="NOT_FOUND" path="/cancelWorkItem"/></workItemReceipt>'));
+    const receipt = parseReceipt(
+      Buffer.from('<workItemReceipt status="rejected"><error code="NOT_FOUND" path="/cancelWorkItem"/></workItemReceipt>'),
+    );
     expect(receipt).toEqual({ status: 'rejected', error: { code: 'NOT_FOUND', path: '/cancelWorkItem', message: '' } });
   });
 

@@ -41,10 +41,7 @@ const DEFAULT_FIELDS: Record<string, string> = {
  * A valid `<workItem>` whose child elements can be replaced (raw inner XML), removed (null)
  * or added (new keys are appended in order). `extra` is raw XML added before the end tag.
  */
-export function workItemXml(
-  fields: Record<string, string | null> = {},
-  options: { rootAttributes?: string; extra?: string } = {},
-): string {
+export function workItemXml(fields: Record<string, string | null> = {}, options: { rootAttributes?: string; extra?: string } = {}): string {
   const merged: Record<string, string | null> = { ...DEFAULT_FIELDS, ...fields };
   const children = Object.entries(merged)
     .filter((entry): entry is [string, string] => entry[1] !== null)

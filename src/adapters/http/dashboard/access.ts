@@ -25,9 +25,7 @@ export interface Principal {
   csrfToken: string | null;
 }
 
-export type AccessDecision =
-  | { ok: true; principal: Principal }
-  | { ok: false; status: 401 | 403; reason: string; login: boolean };
+export type AccessDecision = { ok: true; principal: Principal } | { ok: false; status: 401 | 403; reason: string; login: boolean };
 
 interface Session {
   user: string;
@@ -116,7 +114,12 @@ export class DashboardAccess {
     if (this.readOnly) {
       const refused = loopbackRefusal(req, this.publicHost);
       if (refused === 'address') {
-        return { ok: false, status: 403, login: false, reason: 'without DASHBOARD_USER/DASHBOARD_PASSWORD the dashboard answers loopback clients only' };
+        return {
+          ok: false,
+          status: 403,
+          login: false,
+          reason: 'without DASHBOARD_USER/DASHBOARD_PASSWORD the dashboard answers loopback clients only',
+        };
       }
       if (refused === 'host') return { ok: false, status: 403, login: false, reason: 'unexpected Host header' };
       return { ok: true, principal: { user: null, canAct: false, csrfToken: null } };

@@ -6,7 +6,17 @@ import { DashboardAccess, type Principal } from './access';
 import { loadAsset } from './assets';
 import type { DashboardDeps } from './deps';
 import { buildOverview, entranceViews, type Overview } from './overview';
-import { describeCode, entrancesPage, errorsPage, itemPage, itemsPage, loginPage, notFoundPage, overviewPage, type ErrorGroup } from './pages';
+import {
+  describeCode,
+  entrancesPage,
+  errorsPage,
+  itemPage,
+  itemsPage,
+  loginPage,
+  notFoundPage,
+  overviewPage,
+  type ErrorGroup,
+} from './pages';
 import { ReplayJobs } from './replay-jobs';
 import { itemDetail, itemSummary } from './views';
 
@@ -62,7 +72,13 @@ class HttpError extends Error {
   }
 }
 
-function send(res: http.ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, {
     'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(body),
@@ -246,7 +262,10 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       throw err;
     }
     if (outcome === 'returned') {
-      throw new HttpError(502, `${routingKey} was not delivered: no queue is bound to the control exchange (${d.cfg.topology.controlExchange})`);
+      throw new HttpError(
+        502,
+        `${routingKey} was not delivered: no queue is bound to the control exchange (${d.cfg.topology.controlExchange})`,
+      );
     }
     d.log.info('entrance change published from the dashboard', { event: routingKey, entrance: name, by });
     sendJson(res, 202, { published: routingKey, entrance: name, by });
@@ -256,9 +275,12 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     const body = await readJson(req);
     const code = body.code === undefined || body.code === null ? undefined : body.code;
     const messageId = body.messageId === undefined || body.messageId === null ? undefined : body.messageId;
-    if (code !== undefined && (typeof code !== 'string' || !ERROR_CODE.test(code))) throw new HttpError(400, 'code must be an error code such as UNKNOWN_ENTRANCE');
-    if (messageId !== undefined && (typeof messageId !== 'string' || !MESSAGE_ID.test(messageId))) throw new HttpError(400, 'messageId must be a message id from /ui/api/errors');
-    if (code === undefined && messageId === undefined) throw new HttpError(400, 'name a code (replay all of it) or a messageId (replay one)');
+    if (code !== undefined && (typeof code !== 'string' || !ERROR_CODE.test(code)))
+      throw new HttpError(400, 'code must be an error code such as UNKNOWN_ENTRANCE');
+    if (messageId !== undefined && (typeof messageId !== 'string' || !MESSAGE_ID.test(messageId)))
+      throw new HttpError(400, 'messageId must be a message id from /ui/api/errors');
+    if (code === undefined && messageId === undefined)
+      throw new HttpError(400, 'name a code (replay all of it) or a messageId (replay one)');
     const job = jobs.start({ code, messageId }, `dashboard:${principal.user}`);
     if (!job) throw new HttpError(409, 'a replay is already running; wait for it to finish');
     sendJson(res, 202, { job });
@@ -279,7 +301,8 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       }
       if ((m = new RegExp(`^/ui/items/${CONTACT_ID}$`).exec(p))) {
         const it = await d.store.getItem(m[1]);
-        if (!it) return sendHtml(res, 404, notFoundPage(principal, 'This item is not unfinished (ended, cancelled, expired, or never received).'));
+        if (!it)
+          return sendHtml(res, 404, notFoundPage(principal, 'This item is not unfinished (ended, cancelled, expired, or never received).'));
         return sendHtml(res, 200, itemPage(itemDetail(it, d.attachmentLink), principal));
       }
       if (p === '/ui/errors') {
@@ -305,7 +328,9 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       if (p === '/ui/api/replays') return sendJson(res, 200, { replays: jobs.list() });
       if ((m = /^\/ui\/api\/replays\/([0-9a-f-]{36})$/.exec(p))) {
         const job = jobs.get(m[1]);
-        return job ? sendJson(res, 200, job) : sendJson(res, 404, { error: 'unknown replay (finished long ago, or run by another instance)' });
+        return job
+          ? sendJson(res, 200, job)
+          : sendJson(res, 404, { error: 'unknown replay (finished long ago, or run by another instance)' });
       }
     }
     if (method === 'POST') {
@@ -339,7 +364,10 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     const next = safeNext(form.get('next'));
     const address = req.socket.remoteAddress ?? '';
     const wait = access.loginBlockedFor(address);
-    if (wait > 0) return sendHtml(res, 429, loginPage({ next, error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} min.` }), { 'Retry-After': String(wait) });
+    if (wait > 0)
+      return sendHtml(res, 429, loginPage({ next, error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} min.` }), {
+        'Retry-After': String(wait),
+      });
     const session = access.login(address, form.get('user') ?? '', form.get('password') ?? '');
     if (!session) {
       d.log.warn('dashboard sign-in failed', { address });
@@ -386,7 +414,8 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       if (p === '/ui/logout') return await logout(req, res);
       const decision = access.check(req);
       if (!decision.ok) {
-        if (decision.login && !isApi(url) && req.method === 'GET') return redirect(res, `/ui/login?next=${encodeURIComponent(safeNext(p + url.search))}`);
+        if (decision.login && !isApi(url) && req.method === 'GET')
+          return redirect(res, `/ui/login?next=${encodeURIComponent(safeNext(p + url.search))}`);
         throw new HttpError(decision.status, decision.reason);
       }
       await route(req, res, url, decision.principal);

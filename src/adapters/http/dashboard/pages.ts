@@ -28,7 +28,8 @@ const NAV: [Page, string, string][] = [
 
 function who(p: Principal | null): SafeHtml {
   if (!p) return html``;
-  if (!p.user) return html`<span class="badge readonly" title="Set DASHBOARD_USER and DASHBOARD_PASSWORD to open/close entrances and replay errors">read-only · loopback</span>`;
+  if (!p.user)
+    return html`<span class="badge readonly" title="Set DASHBOARD_USER and DASHBOARD_PASSWORD to open/close entrances and replay errors">read-only · loopback</span>`;
   return html`<span class="user">Signed in as <b>${p.user}</b></span>
     <form method="post" action="/ui/logout" class="inline"><input type="hidden" name="csrf" value="${p.csrfToken}"><button class="link" type="submit">Sign out</button></form>`;
 }
@@ -282,7 +283,10 @@ export interface ErrorGroup {
 }
 
 export function describeCode(code: string): string | null {
-  return ERROR_CODE_DESCRIPTIONS[code as ErrorCode] ?? (code === 'DELIVERY_LIMIT' ? 'Dead-lettered by the broker after too many deliveries.' : null);
+  return (
+    ERROR_CODE_DESCRIPTIONS[code as ErrorCode] ??
+    (code === 'DELIVERY_LIMIT' ? 'Dead-lettered by the broker after too many deliveries.' : null)
+  );
 }
 
 export function jobLine(j: ReplayJob): SafeHtml {
