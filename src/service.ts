@@ -6,7 +6,7 @@ import type { Logger } from 'winston';
 import type { Deps } from './application/deps';
 import { handleControlEvent, parseControlEvent } from './application/handle-control-event';
 import { handleInboundMessage } from './application/handle-inbound-message';
-import { flushEntrance } from './application/flush-entrance';
+import { flushEntrance } from './application/parked-items';
 import { replayUnfinished } from './application/replay-unfinished';
 import { DueTimerPoller } from './application/due-timers';
 import { sweepOrphanAttachments } from './application/attachment-lifecycle';

@@ -1,4 +1,3 @@
-import type { AppConfig } from '../config/config';
 import type { AttachmentLinks } from '../ports/attachment-links';
 import type { AttachmentStore } from '../ports/attachment-store';
 import type { Logger } from '../ports/logger';
@@ -7,10 +6,11 @@ import type { Messaging } from '../ports/messaging';
 import type { Metrics } from '../ports/metrics';
 import type { StateStore } from '../ports/state-store';
 import type { Tracing } from '../ports/tracing';
+import type { UseCaseSettings } from './settings';
 
 /** Everything a use case may touch: ports only, no amqplib or ioredis. */
 export interface Deps {
-  cfg: AppConfig;
+  cfg: UseCaseSettings;
   store: StateStore;
   attachments: AttachmentStore;
   /** Attachment URLs: the plain location for the stored record, a freshly signed link for every event. */

@@ -1,7 +1,7 @@
 import { CONTACT_ID_PATTERN } from '../domain/work-item';
 import type { Deps } from './deps';
 import { itemGone } from './attachment-lifecycle';
-import { flushEntrance } from './flush-entrance';
+import { flushEntrance } from './parked-items';
 import { recordBody } from './route-contact';
 import { replayUnfinished } from './replay-unfinished';
 

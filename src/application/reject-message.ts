@@ -1,23 +1,8 @@
 import type { WorkItemError } from '../domain/error-codes';
-import type { InboundMessage, ReceiptTarget } from '../ports/messaging';
+import type { InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
+import { receiptTarget } from './message-sender';
 import type { Outcome } from './outcome';
-
-const SENDER_KEY = /^workitem\.([a-z0-9._-]{1,64})$/;
-
-/** The source a message was published as, from its routing key `workitem.<source>`; '' when the key has another form. */
-export function senderOf(msg: InboundMessage): string {
-  return SENDER_KEY.exec(msg.senderRoutingKey)?.[1] ?? '';
-}
-
-export function receiptTarget(msg: InboundMessage): ReceiptTarget {
-  // Minimal clients set neither correlation_id nor message_id: they still get a receipt.
-  return {
-    replyTo: msg.properties.replyTo,
-    correlationId: msg.properties.correlationId ?? msg.properties.messageId,
-    sender: senderOf(msg) || undefined,
-  };
-}
 
 /** A message that can never succeed: error-queue copy, error receipt, counted. Then it is acked. */
 export async function rejectMessage(

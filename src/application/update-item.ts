@@ -7,7 +7,8 @@ import { TransientError, type InboundMessage } from '../ports/messaging';
 import type { UpdateSnapshot } from '../ports/state-store';
 import type { Deps } from './deps';
 import type { Outcome } from './outcome';
-import { receiptTarget, rejectMessage } from './reject-message';
+import { receiptTarget } from './message-sender';
+import { rejectMessage } from './reject-message';
 import { recordBody, withSignedAttachment } from './route-contact';
 
 /** How many of an item's latest update ids the store keeps (UPDATE_IDS_KEPT in the Redis scripts). */

@@ -1,6 +1,5 @@
 import type { Deps } from '../../../src/application/deps';
-import { flushEntrance, flushLock, unroutableMarker } from '../../../src/application/flush-entrance';
-import { retryParked } from '../../../src/application/handle-inbound-message';
+import { flushEntrance, flushLock, retryParked, unroutableMarker } from '../../../src/application/parked-items';
 import type { ContactCreatedEvent, ContactRecord } from '../../../src/domain/contact-event';
 import type { InboundMessage } from '../../../src/ports/messaging';
 import type { RouteParkedResult } from '../../../src/ports/state-store';

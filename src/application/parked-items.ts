@@ -1,6 +1,9 @@
-import { TransientError } from '../ports/messaging';
+import { workItemError } from '../domain/error-codes';
+import { TransientError, type InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
-import { retryParked } from './handle-inbound-message';
+import type { Outcome } from './outcome';
+import { processMessage } from './process-message';
+import { rejectMessage } from './reject-message';
 import { expireContact, routeContact } from './route-contact';
 
 const BATCH = 200;
@@ -127,4 +130,51 @@ export async function flushEntrance(d: Deps, entrance: string, owner: string): P
   });
   if (drained) d.log.info('park queue drained', { entrance, messages: drained });
   return res;
+}
+
+/**
+ * One of our parked messages came back after its TTL (or from a reopen drain): re-park or expire it, or, if its
+ * entrance is open, route the entrance's parked items oldest first (this one among them) under the flush lease.
+ */
+export async function retryParked(d: Deps, msg: InboundMessage, parked: { contactId: string; entrance: string }): Promise<Outcome> {
+  const entrance = d.cfg.entrances[parked.entrance];
+  if (!entrance) {
+    const error = workItemError('UNKNOWN_ENTRANCE', `entrance "${parked.entrance}" is no longer configured`, '/workItem/entrance');
+    return rejectMessage(d, msg, error, { contactId: parked.contactId, entrance: parked.entrance });
+  }
+  const check = () => d.store.checkParked(parked.contactId, d.now(), entrance.maxParkSeconds * 1000, flushLock(parked.entrance));
+  let r = await check();
+  if (r.outcome === 'open' && !(await d.store.hasMarker(unroutableMarker(parked.entrance)))) {
+    // A flush already running routes this item too (oldest first): no need to hold a prefetch slot for it.
+    if ((await routeParkedInOrder(d, parked.entrance, `retry:${d.newId()}`, { waitForLease: false })) !== 'busy') {
+      r = await check();
+      if (r.outcome === 'not_buffered') return { kind: 'routed', contactId: parked.contactId };
+    }
+  }
+  if (r.outcome === 'not_buffered' && r.flushing) {
+    // A flush of the entrance is running and has marked the item routed: if nobody takes its event, the flush
+    // puts it back counting on this message. Keep the message; once the item is truly routed it is dropped.
+    await d.messaging.park(parked.entrance, parked.contactId, msg);
+    return { kind: 'reparked', contactId: parked.contactId };
+  }
+  switch (r.outcome) {
+    case 'open':
+    case 'closed':
+      // Still waiting: closed, closed again mid-flush, or nobody listens for the entrance yet.
+      await d.messaging.park(parked.entrance, parked.contactId, msg);
+      return { kind: 'reparked', contactId: parked.contactId };
+    case 'routed':
+    case 'not_buffered':
+      // Already routed (by a reopen flush). On a redelivery we may have crashed before publishing: publish again.
+      if (msg.redelivered) await routeContact(d, r.record, { replayed: false, msg });
+      return { kind: 'dropped', reason: 'already routed' };
+    case 'expired':
+      await expireContact(d, r.record, { replyTo: r.replyTo, correlationId: r.correlationId }, msg);
+      return { kind: 'expired', contactId: parked.contactId };
+    case 'gone':
+      if (r.tombstone) return { kind: 'dropped', reason: 'ended, cancelled or expired meanwhile' };
+      // Redis lost the item (e.g. restarted without persistence): rebuild it from the parked original.
+      d.log.warn('parked item unknown to Redis; re-processing the parked original', { contactId: parked.contactId });
+      return processMessage(d, { ...msg, parked: undefined }, parked.contactId);
+  }
 }

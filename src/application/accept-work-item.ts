@@ -1,0 +1,96 @@
+import { toContactRecord, type AttachmentRef, type ContactRecord } from '../domain/contact-event';
+import { workItemError } from '../domain/error-codes';
+import type { WorkItem } from '../domain/work-item';
+import type { InboundMessage } from '../ports/messaging';
+import type { Deps } from './deps';
+import { putAttachment } from './attachment-lifecycle';
+import { receiptTarget } from './message-sender';
+import type { Outcome } from './outcome';
+import { rejectMessage } from './reject-message';
+import { routeContact } from './route-contact';
+import { sha256Hex } from './update-item';
+
+export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forcedContactId?: string): Promise<Outcome> {
+  const entrance = d.cfg.entrances[item.entrance];
+  const nowMs = d.now();
+  const contactId = forcedContactId ?? `wi-${d.newId()}`;
+  const attachment: AttachmentRef | undefined = item.attachment && {
+    fileName: item.attachment.fileName,
+    contentType: item.attachment.contentType,
+    size: item.attachment.data.length,
+    sha256: item.attachment.sha256,
+    url: d.attachmentLinks.location(contactId, item.attachment.fileName),
+  };
+  const record = toContactRecord(item, contactId, new Date(nowMs).toISOString(), attachment);
+  const target = receiptTarget(msg);
+  const labels = { entrance: item.entrance, taskType: item.taskType };
+
+  const res = await d.store.accept({
+    record,
+    maxParked: entrance.maxParked,
+    nowMs,
+    replyTo: target.replyTo,
+    correlationId: target.correlationId,
+    ...(item.body !== undefined && { bodySha: sha256Hex(item.body) }),
+    ...(item.expiresAt !== undefined && { expiresAt: { text: item.expiresAt, ms: Date.parse(item.expiresAt) } }),
+    // Tracing on: a parked item's later event (reopen flush) continues this message's trace.
+    ...(d.tracing?.enabled && { trace: d.tracing.current() }),
+    ...(item.activateAt !== undefined && { activateAt: { text: item.activateAt, ms: Date.parse(item.activateAt) } }),
+  });
+  if (res.outcome === 'park_limit') {
+    const error = workItemError(
+      'PARK_LIMIT',
+      `entrance "${item.entrance}" is closed and already holds ${entrance.maxParked} parked items`,
+      '/workItem/entrance',
+    );
+    return rejectMessage(d, msg, error, { externalId: item.externalId, source: item.source, ...labels });
+  }
+
+  let status: 'accepted' | 'buffered' | 'scheduled' | 'duplicate';
+  const stored = res.outcome === 'duplicate' ? res.record : record;
+  // From here on every line logged for this message names the item.
+  d = { ...d, log: d.log.child({ contactId: stored.contactId, externalId: stored.externalId, source: stored.source }) };
+  if (res.outcome !== 'duplicate') {
+    status = await placeItem(d, msg, record, item, res.outcome === 'accepted' ? 'routed' : res.outcome);
+  } else if (msg.redelivered) {
+    // A redelivery may be our own message after a crash between the Redis write and the publish:
+    // finish its work again. Same contactId, so at worst the contact center sees the event twice.
+    status = await placeItem(d, msg, stored, item, res.state);
+  } else {
+    status = 'duplicate';
+  }
+
+  await d.messaging.sendReceipt(target, {
+    status,
+    externalId: stored.externalId,
+    source: stored.source,
+    contactId: stored.contactId,
+    entrance: stored.entrance,
+    receivedAt: stored.receivedAt,
+  });
+  d.metrics.item(status, labels);
+  if (d.log.isDebugEnabled()) d.log.debug('work item handled', { outcome: status, entrance: stored.entrance, taskType: item.taskType });
+  return { kind: status, contactId: stored.contactId };
+}
+
+/**
+ * The one step after the state is written (fresh, or again for our own redelivery): the attachment, then the item where
+ * its state says — routed: the event (unroutable: parked); buffered: the park queue; scheduled: nothing yet, the
+ * activation timer (due:activate in Redis) routes it at its activateAt.
+ */
+async function placeItem(
+  d: Deps,
+  msg: InboundMessage,
+  record: ContactRecord,
+  item: WorkItem,
+  state: 'routed' | 'buffered' | 'scheduled',
+): Promise<'accepted' | 'buffered' | 'scheduled'> {
+  // Written after the state (so a duplicate or a park-limit rejection writes nothing) and before the event.
+  if (item.attachment) await putAttachment(d, record.contactId, item.attachment.data);
+  if (state === 'scheduled') return 'scheduled';
+  if (state === 'buffered') {
+    await d.messaging.park(record.entrance, record.contactId, msg);
+    return 'buffered';
+  }
+  return (await routeContact(d, record, { replayed: false, msg })) === 'routed' ? 'accepted' : 'buffered';
+}

@@ -1,0 +1,38 @@
+import { toClosedEvent } from '../domain/contact-event';
+import { workItemError } from '../domain/error-codes';
+import type { CancelRequest } from '../domain/work-item';
+import type { InboundMessage } from '../ports/messaging';
+import type { Deps } from './deps';
+import { itemGone } from './attachment-lifecycle';
+import { receiptTarget } from './message-sender';
+import type { Outcome } from './outcome';
+import { rejectMessage } from './reject-message';
+
+export async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: CancelRequest): Promise<Outcome> {
+  const res = await d.store.cancel(cancel.source, cancel.externalId, d.now());
+  if (res.outcome === 'not_found') {
+    const error = workItemError(
+      'NOT_FOUND',
+      `no unfinished item "${cancel.externalId}" of source "${cancel.source}"`,
+      '/cancelWorkItem/externalId',
+    );
+    return rejectMessage(d, msg, error, { externalId: cancel.externalId, source: cancel.source });
+  }
+  const record = res.record;
+  const event = toClosedEvent('contact.withdrawn', record, 'cancelled-by-sender', d.newId(), new Date(d.now()));
+  if ((await d.messaging.publishEvent(event)) === 'returned') {
+    d.log.warn('contact.withdrawn event unroutable', { contactId: record.contactId, entrance: record.entrance });
+  }
+  await itemGone(d, { contactId: record.contactId, hadAttachment: record.attachment !== undefined, why: 'cancelled' });
+  await d.messaging.sendReceipt(receiptTarget(msg), {
+    status: 'cancelled',
+    externalId: record.externalId,
+    source: record.source,
+    contactId: record.contactId,
+    entrance: record.entrance,
+    receivedAt: record.receivedAt,
+  });
+  d.metrics.item('withdrawn', { entrance: record.entrance, taskType: record.taskType });
+  d.log.info('work item cancelled by its sender', { contactId: record.contactId, externalId: record.externalId, source: record.source });
+  return { kind: 'cancelled', contactId: record.contactId };
+}

@@ -1,0 +1,15 @@
+/**
+ * What the use cases read of the configuration: the few settings they act on, not the whole config (the config
+ * module's AppConfig satisfies this structurally, so wiring passes it as it is).
+ */
+export interface UseCaseSettings {
+  /** Contact-data key whose non-empty value makes a message a work item. */
+  taskKey: string;
+  entrances: Readonly<Record<string, { readonly maxParked: number; readonly maxParkSeconds: number }>>;
+  park: { readonly retrySeconds: number };
+  social: Readonly<
+    Record<string, { readonly displayName?: string; readonly pages: Readonly<Record<string, { entrance: string; displayName: string }>> }>
+  >;
+  /** Bound of every attachment-store call. */
+  attachmentTimeoutMs: number;
+}
