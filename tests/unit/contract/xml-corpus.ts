@@ -461,6 +461,8 @@ function generated(): [string, string | Buffer][] {
   );
   add('update revision 0', update('<priority>8</priority>', ' version="1" revision="0"'));
   add('update revision not a number', update('<priority>8</priority>', ' version="1" revision="three"'));
+  add('update revision 2^53-1', update('<priority>8</priority>', ' version="1" revision="9007199254740991"'));
+  add('update revision 2^53', update('<priority>8</priority>', ' version="1" revision="9007199254740992"'));
   add('update without version', update('<priority>8</priority>', ''));
   add('update entrance', update('<entrance>support</entrance>'));
   add('update attachment', update(`<attachment ${GOOD_ATTACHMENT}>${PDF_B64}</attachment>`));
