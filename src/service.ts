@@ -26,11 +26,13 @@ import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
 import { buildTopology } from './adapters/rabbitmq/topology';
 import { checkDurability, connectAtStart, createRedis, type RedisDurability } from './adapters/redis/redis-client';
 import { RedisStateStore } from './adapters/redis/redis-state-store';
+import { RedisItemHistory } from './adapters/redis/redis-item-history';
 import { tlsOptions } from './adapters/tls-options';
 import { NO_TRACING, type MessageTracing } from './adapters/rabbitmq/message-tracing';
 import { renderReceipt } from './adapters/xml/render-receipt';
 import { WorkerParser } from './adapters/xml/worker-parser';
 import { TransientError } from './ports/messaging';
+import type { ItemHistory } from './ports/item-history';
 import type { StateStore } from './ports/state-store';
 
 const CONTROL_PREFETCH = 16;
@@ -94,6 +96,7 @@ export class WorkItemService {
       timeoutMs: cfg.redisWaitTimeoutMs,
       onShortfall: (acked) => log.warn('fewer Redis replicas confirmed a state write than REDIS_WAIT_REPLICAS', { acked }),
     });
+    const history = new RedisItemHistory(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
     this.attachmentStore = createAttachmentStore(cfg, this.attachmentRedis);
     const attachments = this.attachmentStore.store;
     const amqpOptions = { tls: tlsOptions(cfg.amqpTls) };
@@ -138,6 +141,8 @@ export class WorkItemService {
       log,
       now: Date.now,
       newId: randomUUID,
+      history,
+      instanceId: this.instanceId,
       tracing,
     };
     const { inboundQueue, largeQueue, controlQueue } = cfg.topology;
@@ -170,12 +175,13 @@ export class WorkItemService {
     this.bulkPublisher.on('ready', () => this.updateFlow());
     this.bulkPublisher.on('lost', () => this.updateFlow());
 
-    const dashboard = cfg.dashboard.enabled ? this.createDashboard(store, links) : null;
+    const dashboard = cfg.dashboard.enabled ? this.createDashboard(store, links, history) : null;
     this.dashboard = dashboard;
     this.http = createHttpServer({
       cfg,
       store,
       attachments,
+      history,
       metrics: this.metrics,
       readiness: () => this.readiness(),
       log,
@@ -240,7 +246,7 @@ export class WorkItemService {
    * is browsed on channels of the consume connection and replayed through the bulk connection, so a burst of
    * republished messages never queues in front of contact events.
    */
-  private createDashboard(store: StateStore, links: AttachmentUrlSigner): Dashboard {
+  private createDashboard(store: StateStore, links: AttachmentUrlSigner, history: ItemHistory): Dashboard {
     const { cfg, log } = this;
     const errorQueue = new ErrorQueue(
       async () => {
@@ -264,6 +270,7 @@ export class WorkItemService {
     return createDashboard({
       cfg,
       store,
+      history,
       errorQueue,
       publishControl: (routingKey, body) => {
         const { content, options } = controlEventMessage(routingKey, body, 'workitem-dashboard');

@@ -6,6 +6,7 @@ import type { Deps } from './deps';
 import { putAttachment } from './attachment-lifecycle';
 import { receiptTarget } from './message-sender';
 import type { Outcome } from './outcome';
+import { arrivalSteps, recordStep } from './record-step';
 import { rejectMessage } from './reject-message';
 import { routeContact } from './route-contact';
 import { sha256Hex } from './update-item';
@@ -60,6 +61,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkIte
     status = 'duplicate';
   }
 
+  await recordStep(d, stored.contactId, arrivalSteps(res.outcome, status, nowMs, item, msg.redelivered));
   await d.messaging.sendReceipt(target, {
     status,
     externalId: stored.externalId,

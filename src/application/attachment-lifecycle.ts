@@ -1,5 +1,6 @@
 import { TransientError } from '../ports/messaging';
 import type { Deps } from './deps';
+import { recordStep } from './record-step';
 
 /** Why an item stopped being unfinished. */
 export type GoneReason = 'ended' | 'cancelled' | 'expired';
@@ -33,12 +34,17 @@ export async function putAttachment(d: Deps, contactId: string, data: Buffer): P
 
 /**
  * The one step every "item is gone" outcome takes once its Redis transition has removed the item (End, cancel,
- * expiry, and any later path that removes items): the attachment goes. Never throws and never waits longer than
+ * expiry, and any later path that removes items): its history records the end, and the attachment goes. Never throws and never waits longer than
  * ATTACHMENT_TIMEOUT_MS: a removal that fails is logged and left to the orphan sweep (the item is already gone, so
  * its download answers 404 meanwhile). For the redis store the Lua transition already deleted the bytes; removing
  * again is a harmless no-op.
  */
-export async function itemGone(d: Deps, gone: { contactId: string; hadAttachment: boolean; why: GoneReason }): Promise<void> {
+export async function itemGone(
+  d: Deps,
+  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string },
+): Promise<void> {
+  // The history's last step; from now on it is kept tombstoneSeconds.
+  await recordStep(d, gone.contactId, { step: gone.why, ...(gone.reason !== undefined && { reason: gone.reason }) });
   if (!gone.hadAttachment) return;
   try {
     await bounded(d.attachments.remove(gone.contactId), d.cfg.attachmentTimeoutMs, `attachment removal (${d.attachments.kind})`);

@@ -23,7 +23,12 @@ export async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: Cance
   if ((await d.messaging.publishEvent(event)) === 'returned') {
     d.log.warn('contact.withdrawn event unroutable', { contactId: record.contactId, entrance: record.entrance });
   }
-  await itemGone(d, { contactId: record.contactId, hadAttachment: record.attachment !== undefined, why: 'cancelled' });
+  await itemGone(d, {
+    contactId: record.contactId,
+    hadAttachment: record.attachment !== undefined,
+    why: 'cancelled',
+    reason: 'cancelled-by-sender',
+  });
   await d.messaging.sendReceipt(receiptTarget(msg), {
     status: 'cancelled',
     externalId: record.externalId,

@@ -1,5 +1,6 @@
 import type { AttachmentLinks } from '../ports/attachment-links';
 import type { AttachmentStore } from '../ports/attachment-store';
+import type { ItemHistory } from '../ports/item-history';
 import type { Logger } from '../ports/logger';
 import type { MessageParser } from '../ports/message-parser';
 import type { Messaging } from '../ports/messaging';
@@ -21,6 +22,10 @@ export interface Deps {
   log: Logger;
   now: () => number;
   newId: () => string;
+  /** Each item's steps (record-step.ts writes them; a failure never fails the item). */
+  history: ItemHistory;
+  /** This service instance (host-pid-id), named in every history step it records. */
+  instanceId: string;
   /** Absent or not enabled: tracing off, and the use cases make no tracing call at all. */
   tracing?: Tracing;
 }

@@ -1,5 +1,6 @@
 import type { ActivationClaim } from '../ports/state-store';
 import type { Deps } from './deps';
+import { recordStep } from './record-step';
 import { expireContact, recordBody, routeContact } from './route-contact';
 
 /** A claim not finished within this long (its instance died, or the broker did not confirm) is taken over. */
@@ -94,6 +95,15 @@ async function activate(d: Deps, c: ActivationClaim): Promise<void> {
     outcome = 'parked';
   }
   await d.store.finishActivation(c.contactId);
+  await recordStep(d, c.contactId, {
+    step: outcome === 'routed' ? 'routed' : 'parked',
+    reason:
+      outcome === 'routed'
+        ? 'activateAt reached'
+        : c.state === 'routed'
+          ? 'activateAt reached; nobody took the event'
+          : 'activateAt reached; entrance closed',
+  });
   d.metrics.item('activated', labels);
   d.log.info('scheduled item activated', {
     contactId: c.contactId,

@@ -1,6 +1,7 @@
 import { CONTACT_ID_PATTERN } from '../domain/work-item';
 import type { Deps } from './deps';
 import { itemGone } from './attachment-lifecycle';
+import { recordStep } from './record-step';
 import { flushEntrance } from './parked-items';
 import { recordBody } from './route-contact';
 import { replayUnfinished } from './replay-unfinished';
@@ -68,6 +69,10 @@ export async function handleControlEvent(d: Deps, ev: ControlEvent, owner: strin
         return;
       }
       await d.messaging.park(r.record.entrance, ev.contactId, null, recordBody(r.record));
+      await recordStep(d, ev.contactId, [
+        { step: 'rejected', reason: ev.reason },
+        { step: 'parked', reason: 'rejected by the contact center' },
+      ]);
       d.metrics.item('buffered', { entrance: r.record.entrance, taskType: r.record.taskType });
       d.log.info('contact rejected by the contact center; item parked', { contactId: ev.contactId, reason: ev.reason });
       return;

@@ -3,6 +3,7 @@ import { TransientError, type InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
 import type { Outcome } from './outcome';
 import { processMessage } from './process-message';
+import { recordPlaced, recordStep } from './record-step';
 import { rejectMessage } from './reject-message';
 import { expireContact, routeContact } from './route-contact';
 
@@ -74,8 +75,10 @@ export async function routeParkedInOrder(
           // Tracing on: each item's event continues the trace of the message that brought it in (stored at accept).
           if (r.outcome === 'routed') {
             const route = () => routeContact(d, r.record, { replayed: false, parkMessage: false });
-            if ((await (d.tracing?.enabled ? d.tracing.resume('workitem.parked route', r.trace, route) : route())) === 'routed') routed++;
+            const placed = await (d.tracing?.enabled ? d.tracing.resume('workitem.parked route', r.trace, route) : route());
+            if (placed === 'routed') routed++;
             else unroutable = true;
+            await recordPlaced(d, r.record.contactId, placed, 'entrance open');
           } else if (r.outcome === 'expired') {
             const expire = () => expireContact(d, r.record, { replyTo: r.replyTo, correlationId: r.correlationId }, null);
             await (d.tracing?.enabled ? d.tracing.resume('workitem.parked expire', r.trace, expire) : expire());
@@ -162,6 +165,12 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
     case 'closed':
       // Still waiting: closed, closed again mid-flush, or nobody listens for the entrance yet.
       await d.messaging.park(parked.entrance, parked.contactId, msg);
+      await recordStep(
+        d,
+        parked.contactId,
+        { step: 'parked', reason: `park retry: ${r.outcome === 'closed' ? 'entrance closed' : 'still waiting'}` },
+        { collapse: true },
+      );
       return { kind: 'reparked', contactId: parked.contactId };
     case 'routed':
     case 'not_buffered':

@@ -1,5 +1,6 @@
 import { TransientError } from '../ports/messaging';
 import type { Deps } from './deps';
+import { recordStep } from './record-step';
 import { routeContact } from './route-contact';
 
 const PAGE = 500;
@@ -61,7 +62,16 @@ export async function replayUnfinished(
       after = page[page.length - 1].seq;
       scanned += page.length;
       const routed = page.filter((it) => it.state === 'routed');
-      await Promise.all(routed.map((it) => routeContact(d, it.record, { replayed: true })));
+      await Promise.all(
+        routed.map(async (it) => {
+          const r = await routeContact(d, it.record, { replayed: true });
+          await recordStep(
+            d,
+            it.contactId,
+            r === 'routed' ? { step: 'replayed', reason } : { step: 'parked', reason: `${reason} replay: nobody took the event` },
+          );
+        }),
+      );
       replayed += routed.length;
       onProgress?.(replayed);
       if (d.now() - lastLog > 2000) {

@@ -88,7 +88,7 @@ export async function expireContact(
     entrance: record.entrance,
     error,
   });
-  await itemGone(d, { contactId: record.contactId, hadAttachment: record.attachment !== undefined, why: 'expired' });
+  await itemGone(d, { contactId: record.contactId, hadAttachment: record.attachment !== undefined, why: 'expired', reason: cause.kind });
   d.metrics.item('expired', { entrance: record.entrance, taskType: record.taskType, code: 'EXPIRED' });
   d.log.info(cause.kind === 'expires-at' ? 'item expired: expiresAt passed' : 'parked item expired', {
     contactId: record.contactId,

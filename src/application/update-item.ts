@@ -8,6 +8,7 @@ import type { UpdateSnapshot } from '../ports/state-store';
 import type { Deps } from './deps';
 import type { Outcome } from './outcome';
 import { receiptTarget } from './message-sender';
+import { recordStep } from './record-step';
 import { rejectMessage } from './reject-message';
 import { recordBody, withSignedAttachment } from './route-contact';
 
@@ -70,7 +71,10 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
       ...(social && { socialNames: socialNames(d, social) }),
       ...(bodySha !== undefined && { bodySha }),
     });
-    if (!merged.ok) return rejectMessage(d, msg, merged.error, { ...ids, ...labels, contactId: snap.contactId });
+    if (!merged.ok) {
+      await recordStep(d, snap.contactId, { step: 'update-rejected', code: merged.error.code, reason: merged.error.message });
+      return rejectMessage(d, msg, merged.error, { ...ids, ...labels, contactId: snap.contactId });
+    }
     const expiresChanged = merged.changed.includes('expiresAt') && merged.expiresAt !== undefined;
     const res = await d.store.applyUpdate({
       contactId: snap.contactId,
@@ -101,6 +105,13 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
         if (merged.changed.length > 0 && res.state === 'routed') {
           delivery = await publishUpdated(d, snap.contactId, merged.changed, upd.revision);
         }
+        await recordStep(d, snap.contactId, {
+          step: 'updated',
+          reason: delivery,
+          changed: merged.changed,
+          state: res.state,
+          ...(upd.revision !== undefined && { revision: upd.revision }),
+        });
         await sendUpdatedReceipt(d, msg, snap);
         d.metrics.item('updated', labels);
         log.info('work item updated', { changed: merged.changed, revision: upd.revision, state: res.state, delivery });
@@ -119,6 +130,10 @@ async function repeated(d: Deps, msg: InboundMessage, snap: UpdateSnapshot, late
   if (msg.redelivered && latest && snap.state === 'routed' && snap.lastChanged.length > 0) {
     await publishUpdated(d, snap.contactId, snap.lastChanged, snap.lastRevision);
   }
+  await recordStep(d, snap.contactId, {
+    step: 'updated',
+    reason: msg.redelivered ? 'redelivered: already applied' : 'already applied; not applied again',
+  });
   await sendUpdatedReceipt(d, msg, snap);
   d.log.info('update already applied; not applied again', { contactId: snap.contactId, redelivered: msg.redelivered });
   return { kind: 'updated', contactId: snap.contactId };
@@ -173,7 +188,7 @@ function notFound(d: Deps, msg: InboundMessage, upd: UpdateRequest): Promise<Out
   return rejectMessage(d, msg, error, { externalId: upd.externalId, source: upd.source });
 }
 
-function stale(
+async function stale(
   d: Deps,
   msg: InboundMessage,
   upd: UpdateRequest,
@@ -187,5 +202,6 @@ function stale(
       `Send a revision above ${last}, or none to apply in arrival order`,
     `${PATH}/@revision`,
   );
+  await recordStep(d, contactId, { step: 'update-rejected', code: error.code, revision: upd.revision, reason: `not greater than ${last}` });
   return rejectMessage(d, msg, error, { externalId: upd.externalId, source: upd.source, contactId, ...labels });
 }

@@ -6,6 +6,8 @@ import type { StateStore } from '../ports/state-store';
 import { classifyAmqpConnectError, classifyRedisConnectError } from '../adapters/connect-errors';
 import { createRedis } from '../adapters/redis/redis-client';
 import { RedisStateStore } from '../adapters/redis/redis-state-store';
+import { RedisItemHistory } from '../adapters/redis/redis-item-history';
+import type { ItemHistory } from '../ports/item-history';
 import { withTimeout } from '../adapters/timing';
 import { tlsOptions } from '../adapters/tls-options';
 import { CliError, EXIT_USAGE, NOT_DEPLOYED_HINT } from './cli-error';
@@ -132,6 +134,12 @@ export class CliContext {
       return new RedisStateStore(redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
     })();
     return this.stateStore;
+  }
+
+  /** Item histories in the same Redis (opened with the state store). */
+  async history(): Promise<ItemHistory> {
+    await this.store();
+    return new RedisItemHistory(this.redis as Redis, this.cfg.redisKeyPrefix, this.cfg.tombstoneSeconds);
   }
 
   /** Closes whatever was opened. Closing the connection returns every unacked message to its queue. */

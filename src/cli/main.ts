@@ -6,6 +6,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './cli-error';
 import { registerEnd } from './commands/end';
 import { registerEntrance } from './commands/entrance';
 import { registerErrors } from './commands/errors';
+import { registerHistory } from './commands/history';
 import { registerItems } from './commands/items';
 import { registerReport } from './commands/report';
 import { registerSend } from './commands/send';
@@ -24,7 +25,7 @@ function version(): string {
 export function buildProgram(): Command {
   const program = new Command('workitem')
     .description(
-      'Operate the work-item server: run it, send work items, watch its events, open/close entrances, end contacts, list items, report, replay the error queue.\n' +
+      'Operate the work-item server: run it, send work items, watch its events, open/close entrances, end contacts, list items and their history, report, replay the error queue.\n' +
         'Reads the same environment as the service: AMQP_URL, REDIS_URL, REDIS_KEY_PREFIX, WORKITEM_CONFIG.',
     )
     .version(version(), '-V, --version')
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
         'workitem entrance close loans',
         'workitem items --entrance loans --json',
         'workitem end wi-0b9f6c1e-6d1a-4b5e-9a43-2f7f0d1c2e3a',
+        'workitem history wi-0b9f6c1e-6d1a-4b5e-9a43-2f7f0d1c2e3a',
         'workitem report --since 7d',
         'workitem errors list --code FORBIDDEN_XML',
         'workitem errors replay --code UNKNOWN_ENTRANCE --yes',
@@ -50,6 +52,7 @@ export function buildProgram(): Command {
   registerEntrance(program);
   registerEnd(program);
   registerItems(program);
+  registerHistory(program);
   registerReport(program);
   registerErrors(program);
   registerWatch(program);

@@ -10,6 +10,7 @@ import { deleteByPrefix, DEFAULT_REDIS_URL, randomPrefix, testRedisClient } from
 import type { ServiceHandle } from '../helpers/service';
 import { sleep, waitUntil } from '../helpers/wait';
 import { newExternalId, updateXml, workItemXml } from '../helpers/work-items';
+import { MemoryItemHistory } from '../helpers/memory-history';
 
 /** Issue 16 part 2: <updateWorkItem> against the real broker and Redis. */
 
@@ -266,6 +267,8 @@ describe('a redelivered update (the application against the real Redis)', () => 
       log: { child: () => d.log, info: () => undefined, warn: () => undefined, debug: () => undefined, isDebugEnabled: () => false },
       now: Date.now,
       newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
+      history: new MemoryItemHistory(),
+      instanceId: 'test',
     } as unknown as Deps;
     const data: Record<string, string> = Object.create(null);
     data.WorkItemTask = 't';

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { AppConfig } from '../../config/config';
 import type { AttachmentStore } from '../../ports/attachment-store';
+import type { ItemHistory } from '../../ports/item-history';
 import type { Logger } from '../../ports/logger';
 import type { ItemState, StateStore, StoredItem } from '../../ports/state-store';
 import type { AttachmentUrlSigner } from './attachment-links';
@@ -18,6 +19,8 @@ export interface HttpDeps {
   cfg: AppConfig;
   store: StateStore;
   attachments: AttachmentStore;
+  /** Item histories for /api/items/<contactId>/history. */
+  history: ItemHistory;
   metrics: PrometheusMetrics;
   readiness: () => Readiness;
   log: Logger;
@@ -203,6 +206,15 @@ export function createHttpServer(d: HttpDeps): http.Server {
         const it = await d.store.getItem(contactId);
         if (!it) return sendJson(res, 404, { error: 'unknown contactId' });
         sendJson(res, 200, itemView(it));
+      },
+    ],
+    [
+      'GET',
+      /^\/api\/items\/(wi-[0-9a-f-]{36})\/history$/,
+      async (_q, res, _u, [contactId]) => {
+        const h = await d.history.read(contactId);
+        if (!h) return sendJson(res, 404, { error: 'no history: unknown contactId, or its end is longer ago than tombstoneSeconds' });
+        sendJson(res, 200, h);
       },
     ],
     [

@@ -5,6 +5,9 @@ export function redisKeys(prefix: string) {
     item: (contactId: string) => `${prefix}item:${contactId}`,
     attachment: (contactId: string) => `${prefix}att:${contactId}`,
     tombstone: (contactId: string) => `${prefix}tomb:${contactId}`,
+    /** The item's history (a list of steps) and the count of steps dropped from its middle (redis-item-history.ts). */
+    history: (contactId: string) => `${prefix}hist:${contactId}`,
+    historyDropped: (contactId: string) => `${prefix}hist:dropped:${contactId}`,
     parked: (entrance: string) => `${prefix}parked:${entrance}`,
     entrance: (name: string) => `${prefix}entrance:${name}`,
     unfinished: `${prefix}unfinished`,

@@ -6,6 +6,7 @@ import type { Deps } from '../../../src/application/deps';
 import type { AttachmentStore } from '../../../src/ports/attachment-store';
 import { TransientError } from '../../../src/ports/messaging';
 import { noMetrics } from '../../../src/ports/metrics';
+import { MemoryItemHistory } from '../../helpers/memory-history';
 
 const cid = () => `wi-${randomUUID()}`;
 
@@ -48,6 +49,8 @@ function deps(store: AttachmentStore, over: Partial<Deps> = {}) {
     log,
     now: Date.now,
     newId: randomUUID,
+    history: new MemoryItemHistory(),
+    instanceId: 'test',
     ...over,
   } as unknown as Deps;
   return { d, warnings };

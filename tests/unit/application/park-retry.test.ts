@@ -3,6 +3,7 @@ import { flushEntrance, flushLock, retryParked, unroutableMarker } from '../../.
 import type { ContactCreatedEvent, ContactRecord } from '../../../src/domain/contact-event';
 import type { InboundMessage } from '../../../src/ports/messaging';
 import type { RouteParkedResult } from '../../../src/ports/state-store';
+import { MemoryItemHistory } from '../../helpers/memory-history';
 
 /**
  * Items that wait because nobody listens for their entrance: a flush probes with the oldest item alone, stops at
@@ -124,6 +125,8 @@ class World {
       log,
       now: () => Date.now(),
       newId: () => 'id',
+      history: new MemoryItemHistory(),
+      instanceId: 'test',
     } as unknown as Deps;
   }
 }

@@ -10,6 +10,7 @@ import {
   describeCode,
   entrancesPage,
   errorsPage,
+  finishedItemPage,
   itemPage,
   itemsPage,
   loginPage,
@@ -60,6 +61,7 @@ const KNOWN_PATHS = [
   /^\/ui\/items\/[^/]+$/,
   /^\/ui\/api\/(overview|entrances|items|errors|replays|errors\/replay)$/,
   /^\/ui\/api\/(items|replays)\/[^/]+$/,
+  /^\/ui\/api\/items\/[^/]+\/history$/,
   /^\/ui\/api\/entrances\/[^/]+\/(open|close)$/,
 ];
 
@@ -196,6 +198,10 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     return overviewCache.value;
   }
 
+  function history(contactId: string) {
+    return d.history ? d.history.read(contactId) : Promise.resolve(null);
+  }
+
   async function taskTypes(): Promise<string[]> {
     const now = d.now();
     const rows = await d.store.stats(now - 7 * 24 * 3_600_000, now);
@@ -300,10 +306,11 @@ export function createDashboard(d: DashboardDeps): Dashboard {
         return sendHtml(res, 200, itemsPage({ ...page, cursor: q.cursor, filter: q, entrances: ents, taskTypes: types }, principal));
       }
       if ((m = new RegExp(`^/ui/items/${CONTACT_ID}$`).exec(p))) {
-        const it = await d.store.getItem(m[1]);
+        const [it, hist] = await Promise.all([d.store.getItem(m[1]), history(m[1])]);
+        if (!it && hist) return sendHtml(res, 200, finishedItemPage(hist, principal));
         if (!it)
           return sendHtml(res, 404, notFoundPage(principal, 'This item is not unfinished (ended, cancelled, expired, or never received).'));
-        return sendHtml(res, 200, itemPage(itemDetail(it, d.attachmentLink), principal));
+        return sendHtml(res, 200, itemPage(itemDetail(it, d.attachmentLink), principal, hist));
       }
       if (p === '/ui/errors') {
         let e;
@@ -323,6 +330,10 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       if ((m = new RegExp(`^/ui/api/items/${CONTACT_ID}$`).exec(p))) {
         const it = await d.store.getItem(m[1]);
         return it ? sendJson(res, 200, itemDetail(it, d.attachmentLink)) : sendJson(res, 404, { error: 'not an unfinished item' });
+      }
+      if ((m = new RegExp(`^/ui/api/items/${CONTACT_ID}/history$`).exec(p))) {
+        const hist = await history(m[1]);
+        return hist ? sendJson(res, 200, hist) : sendJson(res, 404, { error: 'no history for this contactId' });
       }
       if (p === '/ui/api/errors') return sendJson(res, 200, await errors());
       if (p === '/ui/api/replays') return sendJson(res, 200, { replays: jobs.list() });

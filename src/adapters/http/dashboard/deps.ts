@@ -1,4 +1,5 @@
 import type { AppConfig } from '../../../config/config';
+import type { ItemHistory } from '../../../ports/item-history';
 import type { Logger } from '../../../ports/logger';
 import type { StateStore } from '../../../ports/state-store';
 import type { ErrorQueueAccess } from '../../../ports/error-queue';
@@ -9,6 +10,8 @@ export interface DashboardDeps {
   cfg: Pick<AppConfig, 'dashboard' | 'entrances' | 'publicBaseUrl' | 'topology'>;
   store: StateStore;
   errorQueue: ErrorQueueAccess;
+  /** Item histories, shown on the item page (also after the item's end). Absent: no History section. */
+  history?: ItemHistory;
   /** Publishes a contact-center control event (confirmed, mandatory) the way `workitem entrance` does. */
   publishControl(routingKey: EntranceControl, body: { entrance: string; by: string }): Promise<'confirmed' | 'returned'>;
   /** Path + query of a signed, expiring link to an item's attachment (a page links it; /attachments checks it). */

@@ -1,5 +1,6 @@
 import { ERROR_CODE_DESCRIPTIONS, type ErrorCode } from '../../../domain/error-codes';
 import type { ErrorMessageView } from '../../../ports/error-queue';
+import type { HistoryStep, ItemHistoryView } from '../../../ports/item-history';
 import type { Principal } from './access';
 import { assetUrl } from './assets';
 import { html, type SafeHtml } from './html';
@@ -229,7 +230,47 @@ function row(label: string, value: unknown): SafeHtml {
   return html`<tr><th>${label}</th><td>${value === undefined || value === null || value === '' ? html`<span class="muted">–</span>` : value}</td></tr>`;
 }
 
-export function itemPage(it: ItemDetail, principal: Principal): string {
+function stepDetails(st: HistoryStep): SafeHtml {
+  const parts: SafeHtml[] = [];
+  if (st.reason) parts.push(html`<span>${st.reason}</span>`);
+  if (st.code) parts.push(html`<code>${st.code}</code>`);
+  if (st.entrance) parts.push(html`<span class="muted">entrance</span> ${st.entrance}`);
+  if (st.revision !== undefined) parts.push(html`<span class="muted">revision</span> ${st.revision}`);
+  if (st.changed?.length) parts.push(html`<span class="muted">changed</span> <span class="mono">${st.changed.join(', ')}</span>`);
+  if (st.state) parts.push(html`<span class="muted">state</span> ${st.state}`);
+  if (st.times) parts.push(html`<span class="muted">×${st.times}, first ${time(st.firstAt)}</span>`);
+  return html`${parts.map((p, i) => html`${i > 0 ? ' · ' : ''}${p}`)}`;
+}
+
+/** The item's steps, oldest first; the steps dropped to keep it bounded are named where they were. */
+export function historySection(h: ItemHistoryView | null): SafeHtml {
+  if (!h) return html`<section class="card" id="history"><h2>History</h2><p class="muted">No history recorded.</p></section>`;
+  const rows = h.steps.map(
+    (
+      st,
+      i,
+    ) => html`${i === 1 && h.dropped > 0 ? html`<tr class="dropped"><td colspan="4" class="muted">… ${h.dropped} earlier steps dropped …</td></tr>` : ''}<tr data-step="${st.step}">
+      <td>${time(st.at)}</td>
+      <td>${stateBadge(st.step)}</td>
+      <td class="mono small">${st.instance}</td>
+      <td>${stepDetails(st)}</td>
+    </tr>`,
+  );
+  return html`<section class="card" id="history"><div class="card-head"><h2>History</h2><span class="muted">${h.keptUntil ? html`kept until ${time(h.keptUntil)}` : 'kept while the item is unfinished, then tombstoneSeconds'}</span></div>
+<table class="grid history"><thead><tr><th>Time</th><th>Step</th><th>Instance</th><th>Details</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
+/** An item that is no longer unfinished (ended, cancelled, expired) but whose history is still kept. */
+export function finishedItemPage(h: ItemHistoryView, principal: Principal): string {
+  const last = h.steps[h.steps.length - 1];
+  const body = html`
+<div class="page-head"><a href="/ui/items" class="muted">← Items</a><h1>Finished item</h1><p class="mono muted">${h.contactId}</p>
+<p class="muted">Not unfinished any more${last ? html` (last step <b>${last.step}</b> ${time(last.at)})` : ''}: only its history is kept.</p></div>
+${historySection(h)}`;
+  return layout({ page: 'item', title: h.contactId, principal }, body);
+}
+
+export function itemPage(it: ItemDetail, principal: Principal, history: ItemHistoryView | null = null): string {
   const c = it.customer;
   const a = it.attachment;
   const data = Object.entries(it.contactData).map(([k, v]) => html`<tr><th class="mono">${k}</th><td>${v}</td></tr>`);
@@ -266,7 +307,8 @@ ${it.social ? html`<h2>Social</h2><table class="kv">${row('Platform', it.social.
 </section>
 </div>
 <section class="card"><h2>Contact data</h2><table class="kv wide">${data}</table></section>
-<section class="card"><h2>Preview</h2><p class="preview">${it.preview || html`<span class="muted">(empty)</span>`}</p></section>`;
+<section class="card"><h2>Preview</h2><p class="preview">${it.preview || html`<span class="muted">(empty)</span>`}</p></section>
+${historySection(history)}`;
   return layout({ page: 'item', title: it.subject, principal }, body);
 }
 

@@ -1,0 +1,152 @@
+import type Redis from 'ioredis';
+import { FINAL_STEPS, type HistoryStep, type HistoryStepName, type ItemHistory, type ItemHistoryView } from '../../ports/item-history';
+import { redisKeys } from './keys';
+
+/** Steps kept per item: the first one and the latest ones; the number dropped in between is counted. */
+export const DEFAULT_HISTORY_MAX_STEPS = 200;
+
+/**
+ * One append, atomically: collapse a repeat into the latest step, RPUSH, keep the first step plus the latest
+ * (max - 1), count what was dropped, and set the expiry — `tombstoneSeconds` from a final step, and the same for a
+ * history whose item is not in Redis (a late step after the end, or an item Redis lost): a history never outlives
+ * its item by more than that, and never stays without an expiry once the item is gone.
+ * KEYS: history list, dropped counter, item hash. ARGV: max steps, ttl ms, final (1/0), collapse (1/0), steps (JSON)...
+ */
+const APPEND_LUA = `
+local list, dropped, item = KEYS[1], KEYS[2], KEYS[3]
+local max = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local from = 5
+if ARGV[4] == '1' and #ARGV == 5 then
+  local last = redis.call('LINDEX', list, -1)
+  if last then
+    local ok, l = pcall(cjson.decode, last)
+    local ok2, s = pcall(cjson.decode, ARGV[5])
+    if ok and ok2 and type(l) == 'table' and type(s) == 'table' and l.s == s.s and l.r == s.r then
+      s.n = (tonumber(l.n) or 1) + 1
+      s.t0 = l.t0 or l.t
+      redis.call('LSET', list, -1, cjson.encode(s))
+      from = 6
+    end
+  end
+end
+for i = from, #ARGV do redis.call('RPUSH', list, ARGV[i]) end
+local len = redis.call('LLEN', list)
+if len > max then
+  local excess = len - max
+  local head = redis.call('LINDEX', list, 0)
+  redis.call('LTRIM', list, excess, -1)
+  redis.call('LSET', list, 0, head)
+  redis.call('INCRBY', dropped, excess)
+end
+if ARGV[3] == '1' or (redis.call('PTTL', list) == -1 and redis.call('EXISTS', item) == 0) then
+  redis.call('PEXPIRE', list, ttl)
+end
+local pttl = redis.call('PTTL', list)
+if pttl > 0 and redis.call('EXISTS', dropped) == 1 then redis.call('PEXPIRE', dropped, pttl) end
+return len
+`;
+
+/** How a step is stored: short keys (a history is kept for days after its item's end, for every item). */
+interface StoredStep {
+  s: HistoryStepName;
+  t: string;
+  i: string;
+  r?: string;
+  c?: string;
+  e?: string;
+  v?: number;
+  ch?: string[];
+  st?: string;
+  n?: number;
+  t0?: string;
+}
+
+export function encodeStep(step: HistoryStep): string {
+  const s: StoredStep = { s: step.step, t: step.at, i: step.instance };
+  if (step.reason !== undefined) s.r = step.reason;
+  if (step.code !== undefined) s.c = step.code;
+  if (step.entrance !== undefined) s.e = step.entrance;
+  if (step.revision !== undefined) s.v = step.revision;
+  if (step.changed !== undefined && step.changed.length > 0) s.ch = step.changed;
+  if (step.state !== undefined) s.st = step.state;
+  return JSON.stringify(s);
+}
+
+export function decodeStep(json: string): HistoryStep | null {
+  let s: StoredStep;
+  try {
+    s = JSON.parse(json) as StoredStep;
+  } catch {
+    return null;
+  }
+  if (typeof s !== 'object' || s === null || typeof s.s !== 'string' || typeof s.t !== 'string') return null;
+  return {
+    step: s.s,
+    at: s.t,
+    instance: typeof s.i === 'string' ? s.i : '',
+    ...(typeof s.r === 'string' && { reason: s.r }),
+    ...(typeof s.c === 'string' && { code: s.c }),
+    ...(typeof s.e === 'string' && { entrance: s.e }),
+    ...(typeof s.v === 'number' && { revision: s.v }),
+    // cjson writes an empty array as {}: only a real array counts.
+    ...(Array.isArray(s.ch) && { changed: s.ch.map(String) }),
+    ...(typeof s.st === 'string' && { state: s.st }),
+    ...(typeof s.n === 'number' && s.n > 1 && { times: s.n }),
+    ...(typeof s.t0 === 'string' && { firstAt: s.t0 }),
+  };
+}
+
+/**
+ * Item histories in Redis: one list per item (plus a counter of dropped steps), next to the item's own keys
+ * (keys.ts names them), written by one small script per append.
+ */
+export class RedisItemHistory implements ItemHistory {
+  private readonly keys;
+  private readonly maxSteps: number;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    private readonly tombstoneSeconds: number,
+    maxSteps = DEFAULT_HISTORY_MAX_STEPS,
+  ) {
+    this.keys = redisKeys(prefix);
+    // The first step is kept in place of the oldest dropped one: at least two entries.
+    this.maxSteps = Math.max(2, Math.floor(maxSteps));
+    if (!('wi_historyAppend' in redis)) redis.defineCommand('wi_historyAppend', { numberOfKeys: 3, lua: APPEND_LUA });
+  }
+
+  async append(contactId: string, steps: HistoryStep[], opts: { collapse?: boolean } = {}): Promise<void> {
+    if (steps.length === 0) return;
+    const final = steps.some((s) => FINAL_STEPS.has(s.step));
+    const run = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>).wi_historyAppend;
+    await run.call(
+      this.redis,
+      this.keys.history(contactId),
+      this.keys.historyDropped(contactId),
+      this.keys.item(contactId),
+      this.maxSteps,
+      Math.max(1, Math.round(this.tombstoneSeconds * 1000)),
+      final ? '1' : '0',
+      opts.collapse ? '1' : '0',
+      ...steps.map(encodeStep),
+    );
+  }
+
+  async read(contactId: string): Promise<ItemHistoryView | null> {
+    const key = this.keys.history(contactId);
+    const res = (await this.redis.multi().lrange(key, 0, -1).get(this.keys.historyDropped(contactId)).pttl(key).exec()) ?? [];
+    for (const [err] of res) if (err) throw err;
+    const [[, raw], [, dropped], [, pttl]] = res as [unknown, unknown][];
+    const list = raw as string[];
+    if (list.length === 0) return null;
+    const ms = Number(pttl);
+    return {
+      contactId,
+      steps: list.map(decodeStep).filter((s): s is HistoryStep => s !== null),
+      dropped: Number(dropped ?? 0) || 0,
+      keptUntil: ms > 0 ? new Date(Date.now() + ms).toISOString() : null,
+    };
+  }
+}

@@ -1,0 +1,96 @@
+import type { HistoryStep } from '../ports/item-history';
+import type { Deps } from './deps';
+
+/** A history write never holds up an item longer than this. */
+export const HISTORY_TIMEOUT_MS = 2_000;
+const MAX_TEXT = 200;
+const MAX_CHANGED = 32;
+/** Why an item waits again after its contact.created was published: no queue took it. */
+export const UNROUTABLE_REASON = 'nobody took the event (no queue bound for the entrance)';
+
+/** A step as a use case names it: time and instance are added here. */
+export type StepInput = Omit<HistoryStep, 'at' | 'instance' | 'times' | 'firstAt'> & { at?: number };
+
+function text(s: string | undefined): string | undefined {
+  return s === undefined || s.length <= MAX_TEXT ? s : `${s.slice(0, MAX_TEXT)}…`;
+}
+
+function toStep(d: Deps, s: StepInput): HistoryStep {
+  const step: HistoryStep = { step: s.step, at: new Date(s.at ?? d.now()).toISOString(), instance: d.instanceId };
+  if (s.reason !== undefined) step.reason = text(s.reason);
+  if (s.code !== undefined) step.code = text(s.code);
+  if (s.entrance !== undefined) step.entrance = text(s.entrance);
+  if (s.revision !== undefined) step.revision = s.revision;
+  if (s.changed !== undefined && s.changed.length > 0) {
+    const shown = s.changed.slice(0, MAX_CHANGED).map((c) => text(c) as string);
+    step.changed = s.changed.length > MAX_CHANGED ? [...shown, `… ${s.changed.length - MAX_CHANGED} more`] : shown;
+  }
+  if (s.state !== undefined) step.state = s.state;
+  return step;
+}
+
+/**
+ * Records steps of an item's history after an outcome the use case already has. Never throws and never waits longer
+ * than HISTORY_TIMEOUT_MS: the history is for people reading it; a failed write is logged and the item goes on.
+ * collapse: a repeat of the latest step (same step and reason, e.g. a periodic re-park) counts instead of adding one.
+ */
+export async function recordStep(
+  d: Deps,
+  contactId: string,
+  steps: StepInput | StepInput[],
+  opts: { collapse?: boolean } = {},
+): Promise<void> {
+  const list = (Array.isArray(steps) ? steps : [steps]).map((s) => toStep(d, s));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      d.history.append(contactId, list, opts),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${HISTORY_TIMEOUT_MS} ms`)), HISTORY_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (err) {
+    d.log.warn('item history not recorded; the item goes on', {
+      contactId,
+      steps: list.map((s) => s.step).join(','),
+      error: (err as Error).message,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The steps of one arrival of a work item: a new item is `received` then `accepted`, `buffered` or `scheduled`; the
+ * same item again is one `duplicate` step (a redelivery of our own message says what was done again).
+ */
+export function arrivalSteps(
+  stored: 'accepted' | 'buffered' | 'scheduled' | 'duplicate',
+  status: 'accepted' | 'buffered' | 'scheduled' | 'duplicate',
+  at: number,
+  item: { entrance: string; activateAt?: string },
+  redelivered: boolean,
+): StepInput[] {
+  if (stored === 'duplicate') {
+    return [{ step: 'duplicate', reason: redelivered ? `redelivered: ${status} again` : 'the same item again (source, externalId)' }];
+  }
+  const reason =
+    status === 'buffered'
+      ? stored === 'buffered'
+        ? 'entrance closed'
+        : UNROUTABLE_REASON
+      : status === 'scheduled'
+        ? `activateAt ${item.activateAt ?? ''}`.trim()
+        : undefined;
+  return [
+    { step: 'received', at, entrance: item.entrance },
+    { step: status, ...(reason !== undefined && { reason }) },
+  ];
+}
+
+/** A parked item's event: `routed` when confirmed; else it waits again (`parked`, repeats collapsed). */
+export function recordPlaced(d: Deps, contactId: string, placed: 'routed' | 'parked', reason: string): Promise<void> {
+  return placed === 'routed'
+    ? recordStep(d, contactId, { step: 'routed', reason })
+    : recordStep(d, contactId, { step: 'parked', reason: UNROUTABLE_REASON }, { collapse: true });
+}
