@@ -89,9 +89,9 @@ async function activate(d: Deps, c: ActivationClaim): Promise<void> {
   const labels = { entrance: c.record.entrance, taskType: c.record.taskType };
   let outcome: string;
   if (c.state === 'routed') {
-    outcome = await routeContact(d, c.record, { replayed: false, msg: null });
+    outcome = await routeContact(d, c.record, { replayed: false });
   } else {
-    await d.messaging.park(c.record.entrance, c.contactId, null, recordBody(c.record));
+    await d.messaging.parkRecord(c.record.entrance, c.contactId, recordBody(c.record));
     outcome = 'parked';
   }
   await d.store.finishActivation(c.contactId);

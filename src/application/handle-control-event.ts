@@ -68,7 +68,7 @@ export async function handleControlEvent(d: Deps, ev: ControlEvent, owner: strin
         d.log.warn('contact.rejected for an item that is not routed; ignored', { contactId: ev.contactId, state: r.outcome });
         return;
       }
-      await d.messaging.park(r.record.entrance, ev.contactId, null, recordBody(r.record));
+      await d.messaging.parkRecord(r.record.entrance, ev.contactId, recordBody(r.record));
       await recordStep(d, ev.contactId, [
         { step: 'rejected', reason: ev.reason },
         { step: 'parked', reason: 'rejected by the contact center' },

@@ -26,7 +26,7 @@ export async function routeContact(
   d: Deps,
   record: ContactRecord,
   /** parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). */
-  opts: { replayed: boolean; msg?: InboundMessage | null; parkMessage?: boolean },
+  opts: { replayed: boolean; msg?: InboundMessage; parkMessage?: boolean },
 ): Promise<'routed' | 'parked'> {
   const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()));
   const outcome = await d.messaging.publishEvent(event);
@@ -38,7 +38,9 @@ export async function routeContact(
   });
   const parked = await d.store.parkRouted(record.contactId, d.now());
   if (parked.outcome === 'parked' && opts.parkMessage !== false) {
-    await d.messaging.park(record.entrance, record.contactId, opts.msg ?? null, recordBody(record));
+    // The message at hand (an arrival, a TTL retry) is parked as it is; otherwise the item as the store has it.
+    if (opts.msg) await d.messaging.park(record.entrance, record.contactId, opts.msg);
+    else await d.messaging.parkRecord(record.entrance, record.contactId, recordBody(record));
   }
   return 'parked';
 }
@@ -65,7 +67,7 @@ function expiryError(d: Deps, record: ContactRecord, cause: ExpiryCause) {
 /**
  * The item expired (parked too long, or its expiresAt passed): tell the contact center (`contact.expired`) and the
  * sender (EXPIRED to the original reply_to and correlation id, plus the receipts copy), put a copy on the error
- * queue; the state is already removed.
+ * queue (of `msg`, the parked message that came back, or else of the record); the state is already removed.
  */
 export async function expireContact(
   d: Deps,
@@ -79,7 +81,8 @@ export async function expireContact(
   if ((await d.messaging.publishEvent(event)) === 'returned') {
     d.log.warn('contact.expired event unroutable', { contactId: record.contactId, entrance: record.entrance });
   }
-  await d.messaging.publishErrorCopy(msg, error, recordBody(record));
+  if (msg) await d.messaging.publishErrorCopy(msg, error);
+  else await d.messaging.publishRecordErrorCopy(recordBody(record), error);
   await d.messaging.sendReceipt(target, {
     status: 'rejected',
     externalId: record.externalId,

@@ -161,7 +161,7 @@ async function publishUpdated(d: Deps, contactId: string, changed: string[], rev
     d.metrics.unroutable(item.record.entrance);
     d.log.warn('contact.updated unroutable: no queue bound for the entrance; item parked', { contactId, entrance: item.record.entrance });
     const parked = await d.store.parkRouted(contactId, d.now());
-    if (parked.outcome === 'parked') await d.messaging.park(item.record.entrance, contactId, null, recordBody(parked.record));
+    if (parked.outcome === 'parked') await d.messaging.parkRecord(item.record.entrance, contactId, recordBody(parked.record));
     return 'unroutable, parked';
   } finally {
     await d.store.releaseLock(lock, owner).catch(() => undefined);

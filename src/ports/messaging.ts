@@ -50,10 +50,17 @@ export interface Messaging {
   publishEvent(event: ContactEvent): Promise<PublishOutcome>;
   /** To reply_to (if any) and the receipts exchange. A missing reply queue is logged and counted, never thrown. */
   sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void>;
-  /** A copy of a rejected message on the error queue, with the x-error-* headers. */
-  publishErrorCopy(msg: InboundMessage | null, error: WorkItemError, fallbackBody?: Buffer): Promise<void>;
-  /** Parks a message for its entrance; it comes back through the inbound queue after the retry TTL. */
-  park(entrance: string, contactId: string, msg: InboundMessage | null, fallbackBody?: Buffer): Promise<void>;
+  /** A copy of a rejected message on the error queue, with the x-error-* headers and the message's own properties. */
+  publishErrorCopy(msg: InboundMessage, error: WorkItemError): Promise<void>;
+  /** The error-queue copy of an item with no message at hand (rebuilt from the store): `body` with the x-error-* headers. */
+  publishRecordErrorCopy(body: Buffer, error: WorkItemError): Promise<void>;
+  /**
+   * Parks a message for its entrance, with its body and properties; it comes back through the inbound queue after
+   * the retry TTL.
+   */
+  park(entrance: string, contactId: string, msg: InboundMessage): Promise<void>;
+  /** Parks an item with no message at hand (rebuilt from the store: contact.rejected, unroutable, activation) as `body`. */
+  parkRecord(entrance: string, contactId: string, body: Buffer): Promise<void>;
   /**
    * Takes up to `max` parked messages of an entrance, oldest first, handing each to `fn` before acking it. Only
    * the messages in the queue when it starts (never one `fn` parked again meanwhile); stops after the first for

@@ -106,7 +106,16 @@ export class RabbitMessaging implements Messaging {
     await Promise.all([toSender, copy]);
   }
 
-  async publishErrorCopy(msg: InboundMessage | null, error: WorkItemError, fallbackBody?: Buffer): Promise<void> {
+  publishErrorCopy(msg: InboundMessage, error: WorkItemError): Promise<void> {
+    return this.sendErrorCopy(msg.body, error, msg);
+  }
+
+  publishRecordErrorCopy(body: Buffer, error: WorkItemError): Promise<void> {
+    return this.sendErrorCopy(body, error, null);
+  }
+
+  /** `msg`: the sender's message the copy is of (its properties and headers are kept); null: only `body`. */
+  private async sendErrorCopy(body: Buffer, error: WorkItemError, msg: InboundMessage | null): Promise<void> {
     const original = msg?.properties.headers ?? {};
     const firstFailed = typeof original['x-first-failed-at'] === 'string' ? original['x-first-failed-at'] : new Date().toISOString();
     const headers: Record<string, unknown> = {
@@ -126,7 +135,7 @@ export class RabbitMessaging implements Messaging {
       this.publisher,
       this.cfg.topology.errorExchange,
       error.code,
-      msg?.body ?? fallbackBody ?? Buffer.alloc(0),
+      body,
       { ...copyableProperties(msg), headers, persistent: true, messageId: msg?.properties.messageId },
       [
         'x-error-code',
@@ -141,7 +150,16 @@ export class RabbitMessaging implements Messaging {
     if (outcome === 'returned') throw new TransientError('error copy unroutable: is the error queue missing?');
   }
 
-  async park(entrance: string, contactId: string, msg: InboundMessage | null, fallbackBody?: Buffer): Promise<void> {
+  park(entrance: string, contactId: string, msg: InboundMessage): Promise<void> {
+    return this.sendParked(entrance, contactId, msg.body, msg);
+  }
+
+  parkRecord(entrance: string, contactId: string, body: Buffer): Promise<void> {
+    return this.sendParked(entrance, contactId, body, null);
+  }
+
+  /** `msg`: the message parked (its properties and headers are kept); null: only `body`, as JSON. */
+  private async sendParked(entrance: string, contactId: string, body: Buffer, msg: InboundMessage | null): Promise<void> {
     const headers: Record<string, unknown> = {
       ...(msg?.properties.headers ?? {}),
       [CONTACT_ID_HEADER]: contactId,
@@ -157,7 +175,7 @@ export class RabbitMessaging implements Messaging {
       this.publisher,
       '',
       parkedQueueName(this.cfg, entrance),
-      msg?.body ?? fallbackBody ?? Buffer.alloc(0),
+      body,
       {
         ...copyableProperties(msg),
         contentType: msg?.properties.contentType ?? 'application/json',
