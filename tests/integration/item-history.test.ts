@@ -3,6 +3,7 @@ import path from 'node:path';
 import { redisKeys } from '../../src/adapters/redis/keys';
 import { RedisItemHistory } from '../../src/adapters/redis/redis-item-history';
 import type { HistoryStep, ItemHistoryView } from '../../src/ports/item-history';
+import type { CollectedReceipt } from '../helpers/amqp-client';
 import { amqpUrl } from '../helpers/broker';
 import { Fixture } from '../helpers/fixture';
 import { httpRequest } from '../helpers/http';
@@ -30,7 +31,7 @@ afterAll(async () => {
 });
 
 let seq = 0;
-async function send(xml: string): Promise<{ status: string; contactId?: string; error?: { code: string } }> {
+async function send(xml: string): Promise<CollectedReceipt> {
   const correlationId = `hist-${++seq}`;
   await f.client.publishWorkItem(xml, { replyTo: true, correlationId });
   const [r] = await f.client.waitForReceipts(1, WAIT_MS, (x) => x.properties.correlationId === correlationId);
