@@ -2,7 +2,7 @@ import * as amqp from 'amqplib';
 import type Redis from 'ioredis';
 import { AppConfig, ConfigError, loadConfig } from '../config/config';
 import type { Logger } from '../ports/logger';
-import type { StateStore } from '../ports/state-store';
+import type { Counters, ItemQueries } from '../ports/state-store';
 import { classifyAmqpConnectError, classifyRedisConnectError } from '../adapters/connect-errors';
 import { createRedis } from '../adapters/redis/redis-client';
 import { RedisStateStore } from '../adapters/redis/redis-state-store';
@@ -38,7 +38,7 @@ export class CliContext {
   private connecting: Promise<amqp.ChannelModel> | undefined;
   private confirmed: Promise<ConfirmedChannel> | undefined;
   private redis: Redis | undefined;
-  private stateStore: Promise<StateStore> | undefined;
+  private stateStore: Promise<ItemQueries & Counters> | undefined;
   private connectionError: Error | undefined;
 
   get cfg(): AppConfig {
@@ -117,8 +117,11 @@ export class CliContext {
     }
   }
 
-  /** Unfinished-item state and report counters in Redis (REDIS_URL + REDIS_KEY_PREFIX). */
-  store(): Promise<StateStore> {
+  /**
+   * Unfinished-item state and report counters in Redis (REDIS_URL + REDIS_KEY_PREFIX), read only: a command that
+   * changes something publishes a control event for the service to act on.
+   */
+  store(): Promise<ItemQueries & Counters> {
     this.stateStore ??= (async () => {
       const cfg = this.cfg;
       const redis = createRedis(cfg, quietLogger, 'cli');

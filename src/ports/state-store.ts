@@ -154,10 +154,10 @@ export interface MinuteStatsRow {
 }
 
 /**
- * Unfinished work-item state. Every method is one atomic transition (a Lua script in the Redis adapter),
- * so concurrent instances never disagree about an item.
+ * Unfinished work-item state changes. Every method is one atomic transition (a Lua script in the Redis adapter), so
+ * concurrent instances never disagree about an item.
  */
-export interface StateStore {
+export interface ItemTransitions {
   accept(input: AcceptInput): Promise<AcceptResult>;
   /** A routed item goes back to parked (contact center rejected it, or its event was unroutable). */
   parkRouted(contactId: string, nowMs: number): Promise<ParkResult>;
@@ -170,7 +170,7 @@ export interface StateStore {
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
   end(contactId: string, nowMs: number): Promise<EndResult>;
   cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult>;
-  /** The unfinished item of (source, externalId) as an update needs it, or null. */
+  /** The unfinished item of (source, externalId) as an update needs it, or null: the read half of applyUpdate. */
   readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null>;
   /**
    * One atomic step: refuses a repeated update id (already_applied), a revision not above the last (stale) and a
@@ -189,17 +189,23 @@ export interface StateStore {
    */
   claimDueActivations(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ActivationClaim[]; nextDueMs: number | null }>;
   finishActivation(contactId: string): Promise<void>;
+  /** An entrance opens or closes (what later arrivals and flushes go by). */
   setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
+}
+
+/** Reads of the unfinished items and the entrances (API, dashboard, CLI, replay, orphan sweep); they change nothing. */
+export interface ItemQueries {
   entrances(names: string[]): Promise<EntranceState[]>;
   isOpen(name: string): Promise<boolean>;
   /** Unfinished items with seq > afterSeq, oldest first. */
   pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]>;
   getItem(contactId: string): Promise<StoredItem | null>;
   countUnfinished(): Promise<number>;
-  countRejected(delta: StatsDelta, nowMs: number): Promise<void>;
-  stats(sinceMs: number, nowMs: number): Promise<StatsRow[]>;
-  /** The same counters per minute, for minutes within the last two hours. */
-  minuteStats(sinceMs: number, nowMs: number): Promise<MinuteStatsRow[]>;
+}
+
+/** Coordination between instances: fenced leases (flush, replay, per-item event locks) and short-lived markers. */
+export interface Leases {
+  /** The lease's fencing token, or null when another owner holds it. */
   acquireLock(name: string, owner: string, ttlMs: number): Promise<number | null>;
   renewLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
@@ -207,3 +213,14 @@ export interface StateStore {
   setMarker(name: string, ttlMs: number): Promise<void>;
   hasMarker(name: string): Promise<boolean>;
 }
+
+/** The report counters: per hour (durable, `workitem report`) and per minute (the dashboard's chart). */
+export interface Counters {
+  countRejected(delta: StatsDelta, nowMs: number): Promise<void>;
+  stats(sinceMs: number, nowMs: number): Promise<StatsRow[]>;
+  /** The same counters per minute, for minutes within the last two hours. */
+  minuteStats(sinceMs: number, nowMs: number): Promise<MinuteStatsRow[]>;
+}
+
+/** The whole store, as the Redis adapter implements it and the use cases get it; a reader takes only its concern. */
+export type StateStore = ItemTransitions & ItemQueries & Leases & Counters;

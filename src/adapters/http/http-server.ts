@@ -5,7 +5,7 @@ import type { AppConfig } from '../../config/config';
 import type { AttachmentStore } from '../../ports/attachment-store';
 import type { ItemHistory } from '../../ports/item-history';
 import type { Logger } from '../../ports/logger';
-import type { ItemState, StateStore, StoredItem } from '../../ports/state-store';
+import type { ItemQueries, ItemState, StoredItem } from '../../ports/state-store';
 import type { AttachmentUrlSigner } from './attachment-links';
 import { HttpAccess, type Denial } from './http-access';
 import type { PrometheusMetrics } from './prometheus-metrics';
@@ -17,7 +17,7 @@ export interface Readiness {
 
 export interface HttpDeps {
   cfg: AppConfig;
-  store: StateStore;
+  store: ItemQueries;
   attachments: AttachmentStore;
   /** Item histories for /api/items/<contactId>/history. */
   history: ItemHistory;
@@ -69,7 +69,7 @@ function matches(it: StoredItem, q: ItemFilter): boolean {
  * How many unfinished items the filter selects. Without a filter one ZCARD; with one a scan of every unfinished item
  * in pages (bounded memory, O(unfinished) time).
  */
-export async function countItems(store: StateStore, q: ItemFilter): Promise<number> {
+export async function countItems(store: ItemQueries, q: ItemFilter): Promise<number> {
   if (!q.entrance && !q.state && !q.taskType) return store.countUnfinished();
   let n = 0;
   let after = 0;
@@ -126,7 +126,7 @@ export function parseItemQuery(
 }
 
 /** Lists unfinished items oldest first, filtered, paged by a `cursor` (the last seq seen). */
-export async function listItems(store: StateStore, q: ItemQuery): Promise<{ items: StoredItem[]; nextCursor: number | null }> {
+export async function listItems(store: ItemQueries, q: ItemQuery): Promise<{ items: StoredItem[]; nextCursor: number | null }> {
   const items: StoredItem[] = [];
   let after = q.cursor;
   for (let scanned = 0; items.length < q.limit && scanned < 50_000;) {

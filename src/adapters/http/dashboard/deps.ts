@@ -1,14 +1,15 @@
 import type { AppConfig } from '../../../config/config';
 import type { ItemHistory } from '../../../ports/item-history';
 import type { Logger } from '../../../ports/logger';
-import type { StateStore } from '../../../ports/state-store';
+import type { Counters, ItemQueries } from '../../../ports/state-store';
 import type { ErrorQueueAccess } from '../../../ports/error-queue';
 
 export type EntranceControl = 'entrance.opened' | 'entrance.closed';
 
 export interface DashboardDeps {
   cfg: Pick<AppConfig, 'dashboard' | 'entrances' | 'publicBaseUrl' | 'topology'>;
-  store: StateStore;
+  /** The dashboard only reads (entrance changes go to the contact center as control events). */
+  store: ItemQueries & Counters;
   errorQueue: ErrorQueueAccess;
   /** Item histories, shown on the item page (also after the item's end). Absent: no History section. */
   history?: ItemHistory;
