@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { itemGone, putAttachment, sweepOrphanAttachments } from '../../../src/application/attachment-lifecycle';
 import { endContact } from '../../../src/application/handle-control-event';
@@ -7,30 +6,9 @@ import type { AttachmentStore } from '../../../src/ports/attachment-store';
 import { TransientError } from '../../../src/ports/messaging';
 import { noMetrics } from '../../../src/ports/metrics';
 import { MemoryItemHistory } from '../../helpers/memory-history';
+import { MemoryAttachmentStore } from './fakes/attachment-store';
 
 const cid = () => `wi-${randomUUID()}`;
-
-class MemoryStore implements AttachmentStore {
-  readonly kind = 'fs';
-  files = new Map<string, { data: Buffer; at: number }>();
-  removeImpl: ((id: string) => Promise<void>) | null = null;
-  putImpl: ((id: string) => Promise<void>) | null = null;
-  async put(id: string, data: Buffer) {
-    if (this.putImpl) await this.putImpl(id);
-    this.files.set(id, { data, at: Date.now() });
-  }
-  async open(id: string) {
-    const f = this.files.get(id);
-    return f ? { size: f.data.length, stream: Readable.from([f.data]) } : null;
-  }
-  async remove(id: string) {
-    if (this.removeImpl) await this.removeImpl(id);
-    this.files.delete(id);
-  }
-  async *list(beforeMs: number) {
-    for (const [id, f] of this.files) if (f.at < beforeMs) yield id;
-  }
-}
 
 function deps(store: AttachmentStore, over: Partial<Deps> = {}) {
   const warnings: { msg: string; meta: Record<string, unknown> }[] = [];
@@ -58,7 +36,7 @@ function deps(store: AttachmentStore, over: Partial<Deps> = {}) {
 
 describe('attachment lifecycle (fs/s3 stores)', () => {
   it('itemGone removes the attachment of a gone item, and nothing for an item without one', async () => {
-    const s = new MemoryStore();
+    const s = new MemoryAttachmentStore();
     const { d } = deps(s);
     const a = cid();
     const b = cid();
@@ -70,7 +48,7 @@ describe('attachment lifecycle (fs/s3 stores)', () => {
   });
 
   it('itemGone never throws and never waits past ATTACHMENT_TIMEOUT_MS: a failed or hanging removal is logged for the sweep', async () => {
-    const s = new MemoryStore();
+    const s = new MemoryAttachmentStore();
     const { d, warnings } = deps(s);
     s.removeImpl = () => Promise.reject(new Error('S3 down'));
     await expect(itemGone(d, { contactId: cid(), hadAttachment: true, why: 'expired' })).resolves.toBeUndefined();
@@ -85,7 +63,7 @@ describe('attachment lifecycle (fs/s3 stores)', () => {
   });
 
   it('End of an fs/s3 item removes its attachment (the state store reports it from the record)', async () => {
-    const s = new MemoryStore();
+    const s = new MemoryAttachmentStore();
     const a = cid();
     await s.put(a, Buffer.from('a'));
     const store = { end: async () => ({ outcome: 'ended', entrance: 'loans', taskType: 't', handledMs: 5, hadAttachment: true }) };
@@ -95,7 +73,7 @@ describe('attachment lifecycle (fs/s3 stores)', () => {
   });
 
   it('putAttachment: a failing or hanging write is a TransientError (the message is requeued, its redelivery writes again)', async () => {
-    const s = new MemoryStore();
+    const s = new MemoryAttachmentStore();
     const { d } = deps(s);
     s.putImpl = () => Promise.reject(new Error('EIO'));
     await expect(putAttachment(d, cid(), Buffer.from('x'))).rejects.toThrow(TransientError);
@@ -104,7 +82,7 @@ describe('attachment lifecycle (fs/s3 stores)', () => {
   });
 
   it('the sweep removes old attachments no unfinished item owns, keeps the others and recent ones', async () => {
-    const s = new MemoryStore();
+    const s = new MemoryAttachmentStore();
     const live = cid();
     const orphan = cid();
     const fresh = cid();
@@ -118,7 +96,7 @@ describe('attachment lifecycle (fs/s3 stores)', () => {
   });
 
   it('the sweep stops at the first state-store error instead of removing what it could not check', async () => {
-    const s = new MemoryStore();
+    const s = new MemoryAttachmentStore();
     s.files.set(cid(), { data: Buffer.from('x'), at: 0 });
     const store = { getItem: async () => Promise.reject(new Error('redis down')) };
     const { d } = deps(s, { store: store as unknown as Deps['store'] });

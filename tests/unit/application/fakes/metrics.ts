@@ -1,0 +1,28 @@
+import type { ItemOutcome, Metrics, OutcomeLabels } from '../../../../src/ports/metrics';
+
+/** Records what the use cases count, in order. */
+export class RecordingMetrics implements Metrics {
+  readonly items: { outcome: ItemOutcome; labels: OutcomeLabels }[] = [];
+  readonly unroutables: string[] = [];
+  readonly replays: { reason: string; count: number }[] = [];
+  readonly receiptsLost: string[] = [];
+
+  item(outcome: ItemOutcome, labels: OutcomeLabels): void {
+    this.items.push({ outcome, labels });
+  }
+  processed(): void {}
+  replayed(reason: string, count: number): void {
+    this.replays.push({ reason, count });
+  }
+  receiptLost(reason: string): void {
+    this.receiptsLost.push(reason);
+  }
+  unroutable(entrance: string): void {
+    this.unroutables.push(entrance);
+  }
+
+  /** The item outcomes counted, e.g. ['received', 'accepted']. */
+  outcomes(): ItemOutcome[] {
+    return this.items.map((i) => i.outcome);
+  }
+}

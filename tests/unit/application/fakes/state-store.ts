@@ -1,0 +1,415 @@
+import type { ContactRecord } from '../../../../src/domain/contact-event';
+import type {
+  AcceptInput,
+  AcceptResult,
+  ActivationClaim,
+  ApplyUpdateInput,
+  ApplyUpdateResult,
+  CancelResult,
+  EndResult,
+  EntranceState,
+  ExpiryClaim,
+  ItemState,
+  MinuteStatsRow,
+  ParkResult,
+  RouteParkedResult,
+  StateStore,
+  StatsDelta,
+  StatsRow,
+  StoredItem,
+  UpdateSnapshot,
+} from '../../../../src/ports/state-store';
+
+/** As UPDATE_IDS_KEPT in the Redis scripts. */
+const UPDATE_IDS_KEPT = 16;
+
+interface Item {
+  record: ContactRecord;
+  state: ItemState;
+  seq: number;
+  receivedAt: number;
+  parkedAt?: number;
+  replyTo?: string;
+  correlationId?: string;
+  trace?: string;
+  bodySha?: string;
+  expiresAt?: { text: string; ms: number };
+  activateAt?: { text: string; ms: number };
+  version: number;
+  /** The last revision applied (0: none). */
+  revision: number;
+  updateIds: string[];
+  lastChanged: string[];
+  lastRevision?: number;
+}
+
+/**
+ * The Redis state store's decisions, in memory; each method is one synchronous step, as each Lua script is atomic.
+ * Same rules as the scripts: accept (duplicate by source|externalId, scheduled for a future activateAt, parked at a
+ * closed entrance up to maxParked), parked items in arrival order (seq; parkRouted keeps an item's place), checkParked
+ * and routeParkedBatch (expire after maxParkMs, stop at a closed entrance), end/cancel/expiry leave a tombstone, update
+ * compare-and-set (update ids, revision, version), due timers claimed under a lease and taken over after it.
+ * Simplified: tombstones never expire; locks and markers expire by the given clock; records are kept as JSON copies;
+ * the report counters are not kept (`rejections` lists what countRejected got); nothing is replicated.
+ */
+export class MemoryStateStore implements StateStore {
+  private readonly items = new Map<string, Item>();
+  /** source|externalId → contactId */
+  private readonly ext = new Map<string, string>();
+  private readonly closed = new Map<string, { since: string; by: string }>();
+  private readonly opened = new Map<string, { since: string; by: string }>();
+  readonly tombstones = new Map<string, 'ended' | 'cancelled' | 'expired'>();
+  private readonly locks = new Map<string, { owner: string; until: number }>();
+  private readonly fences = new Map<string, number>();
+  private readonly markers = new Map<string, number>();
+  private readonly expiring = new Map<string, { claim: ExpiryClaim; until: number }>();
+  private readonly activating = new Map<string, number>();
+  readonly rejections: StatsDelta[] = [];
+  private seq = 0;
+
+  constructor(private readonly now: () => number) {}
+
+  async accept(input: AcceptInput): Promise<AcceptResult> {
+    const r = input.record;
+    const existing = this.ext.get(`${r.source}|${r.externalId}`);
+    const dup = existing !== undefined ? this.items.get(existing) : undefined;
+    if (existing !== undefined && dup) return { outcome: 'duplicate', contactId: existing, state: dup.state, record: copy(dup.record) };
+    let state: ItemState = 'routed';
+    if (input.activateAt && input.activateAt.ms > input.nowMs) state = 'scheduled';
+    else if (this.closed.has(r.entrance)) {
+      if (this.parkedIds(r.entrance).length >= input.maxParked) return { outcome: 'park_limit' };
+      state = 'buffered';
+    }
+    this.items.set(r.contactId, {
+      record: copy(r),
+      state,
+      seq: ++this.seq,
+      receivedAt: input.nowMs,
+      ...(state === 'buffered' && { parkedAt: input.nowMs }),
+      ...(input.replyTo !== undefined && { replyTo: input.replyTo }),
+      ...(input.correlationId !== undefined && { correlationId: input.correlationId }),
+      ...(input.trace !== undefined && { trace: input.trace }),
+      ...(input.bodySha !== undefined && { bodySha: input.bodySha }),
+      ...(input.expiresAt && { expiresAt: input.expiresAt }),
+      ...(state === 'scheduled' && { activateAt: input.activateAt }),
+      version: 0,
+      revision: 0,
+      updateIds: [],
+      lastChanged: [],
+    });
+    this.ext.set(`${r.source}|${r.externalId}`, r.contactId);
+    return { outcome: state === 'routed' ? 'accepted' : state, contactId: r.contactId };
+  }
+
+  async parkRouted(contactId: string, nowMs: number): Promise<ParkResult> {
+    const it = this.items.get(contactId);
+    if (!it) return { outcome: 'unknown' };
+    if (it.state !== 'routed') return { outcome: 'not_routed' };
+    it.state = 'buffered';
+    it.parkedAt = nowMs;
+    return { outcome: 'parked', record: copy(it.record) };
+  }
+
+  async checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock?: string): Promise<RouteParkedResult> {
+    return this.routeOne(contactId, nowMs, maxParkMs, false, flushLock);
+  }
+
+  async routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]> {
+    const out: RouteParkedResult[] = [];
+    for (const id of this.parkedIds(entrance).slice(0, limit)) {
+      const r = this.routeOne(id, nowMs, maxParkMs, true);
+      out.push(r);
+      if (r.outcome === 'closed') break;
+    }
+    return out;
+  }
+
+  async end(contactId: string, nowMs: number): Promise<EndResult> {
+    const it = this.items.get(contactId);
+    if (!it) return { outcome: 'unknown' };
+    this.remove(contactId, 'ended');
+    const { entrance, taskType } = it.record;
+    return { outcome: 'ended', entrance, taskType, handledMs: nowMs - it.receivedAt, hadAttachment: it.record.attachment !== undefined };
+  }
+
+  async cancel(source: string, externalId: string, _nowMs: number): Promise<CancelResult> {
+    const id = this.ext.get(`${source}|${externalId}`);
+    const it = id !== undefined ? this.items.get(id) : undefined;
+    if (id === undefined || !it) return { outcome: 'not_found' };
+    this.remove(id, 'cancelled');
+    return { outcome: 'cancelled', record: copy(it.record) };
+  }
+
+  async readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null> {
+    const id = this.ext.get(`${source}|${externalId}`);
+    const it = id !== undefined ? this.items.get(id) : undefined;
+    if (id === undefined || !it) return null;
+    return {
+      contactId: id,
+      state: it.state,
+      record: copy(it.record),
+      version: it.version,
+      revision: it.revision,
+      recentUpdates: [...it.updateIds],
+      lastChanged: [...it.lastChanged],
+      ...(it.lastRevision !== undefined && { lastRevision: it.lastRevision }),
+      ...(it.expiresAt && { expiresAt: it.expiresAt.text }),
+      ...(it.bodySha !== undefined && { bodySha: it.bodySha }),
+    };
+  }
+
+  async applyUpdate(u: ApplyUpdateInput): Promise<ApplyUpdateResult> {
+    const it = this.items.get(u.contactId);
+    if (!it) return { outcome: 'not_found' };
+    const seen = it.updateIds.slice(0, u.dedupeDepth).indexOf(u.updateId);
+    if (seen >= 0) return { outcome: 'already_applied', state: it.state, last: seen === 0 };
+    if (u.revision !== undefined && u.revision <= it.revision) return { outcome: 'stale', lastRevision: it.revision };
+    if (it.version !== u.expectVersion) return { outcome: 'conflict' };
+    it.record = copy(u.record);
+    it.version++;
+    it.updateIds = [u.updateId, ...it.updateIds].slice(0, UPDATE_IDS_KEPT);
+    it.lastChanged = [...u.changed];
+    it.lastRevision = u.revision;
+    if (u.revision !== undefined) it.revision = u.revision;
+    if (u.expiresAt) it.expiresAt = u.expiresAt;
+    if (u.bodySha !== undefined) it.bodySha = u.bodySha;
+    return { outcome: 'updated', state: it.state };
+  }
+
+  async claimDueExpiries(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ExpiryClaim[]; nextDueMs: number | null }> {
+    const claims: ExpiryClaim[] = [];
+    for (const c of this.expiring.values()) {
+      if (claims.length >= limit) break;
+      if (c.until > nowMs) continue;
+      c.until = nowMs + leaseMs;
+      claims.push({ ...c.claim, retaken: true });
+    }
+    const due = [...this.items]
+      .filter(([, it]) => it.expiresAt && it.expiresAt.ms <= nowMs)
+      .sort(([, a], [, b]) => (a.expiresAt?.ms ?? 0) - (b.expiresAt?.ms ?? 0))
+      .slice(0, limit - claims.length);
+    for (const [id, it] of due) {
+      const claim: ExpiryClaim = {
+        contactId: id,
+        record: copy(it.record),
+        ...(it.replyTo !== undefined && { replyTo: it.replyTo }),
+        ...(it.correlationId !== undefined && { correlationId: it.correlationId }),
+        state: it.state,
+        ...(it.expiresAt && { expiresAt: it.expiresAt.text }),
+        dueMs: it.expiresAt?.ms ?? 0,
+        retaken: false,
+      };
+      this.remove(id, 'expired');
+      this.expiring.set(id, { claim, until: nowMs + leaseMs });
+      claims.push(claim);
+    }
+    return { claims, nextDueMs: earliest([...this.items.values()].map((it) => it.expiresAt?.ms)) };
+  }
+
+  async finishExpiry(contactId: string): Promise<void> {
+    this.expiring.delete(contactId);
+  }
+
+  async claimDueActivations(
+    nowMs: number,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ claims: ActivationClaim[]; nextDueMs: number | null }> {
+    const claims: ActivationClaim[] = [];
+    for (const [id, until] of this.activating) {
+      if (claims.length >= limit) break;
+      if (until > nowMs) continue;
+      const it = this.items.get(id);
+      if (!it || it.state === 'scheduled') {
+        this.activating.delete(id);
+        continue;
+      }
+      this.activating.set(id, nowMs + leaseMs);
+      claims.push({ contactId: id, state: it.state, record: copy(it.record), dueMs: 0, retaken: true });
+    }
+    const due = [...this.items]
+      .filter(([, it]) => it.state === 'scheduled' && (it.activateAt?.ms ?? Infinity) <= nowMs)
+      .sort(([, a], [, b]) => (a.activateAt?.ms ?? 0) - (b.activateAt?.ms ?? 0))
+      .slice(0, limit - claims.length);
+    for (const [id, it] of due) {
+      // A new arrival: routed, or parked when its entrance is closed now (no park limit, as in the script).
+      const state = this.closed.has(it.record.entrance) ? 'buffered' : 'routed';
+      it.state = state;
+      it.seq = ++this.seq;
+      if (state === 'buffered') it.parkedAt = nowMs;
+      this.activating.set(id, nowMs + leaseMs);
+      claims.push({ contactId: id, state, record: copy(it.record), dueMs: it.activateAt?.ms ?? 0, retaken: false });
+    }
+    const waiting = [...this.items.values()].filter((it) => it.state === 'scheduled');
+    return { claims, nextDueMs: earliest(waiting.map((it) => it.activateAt?.ms)) };
+  }
+
+  async finishActivation(contactId: string): Promise<void> {
+    this.activating.delete(contactId);
+  }
+
+  async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {
+    if (open !== this.closed.has(name)) return { changed: false };
+    const since = { since: new Date(nowMs).toISOString(), by };
+    if (open) {
+      this.closed.delete(name);
+      this.opened.set(name, since);
+    } else this.closed.set(name, since);
+    return { changed: true };
+  }
+
+  async entrances(names: string[]): Promise<EntranceState[]> {
+    return names.map((name) => ({
+      name,
+      open: !this.closed.has(name),
+      ...(this.closed.get(name) ?? this.opened.get(name)),
+      parked: this.parkedIds(name).length,
+    }));
+  }
+
+  async isOpen(name: string): Promise<boolean> {
+    return !this.closed.has(name);
+  }
+
+  async pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]> {
+    return [...this.items]
+      .filter(([, it]) => it.seq > afterSeq)
+      .sort(([, a], [, b]) => a.seq - b.seq)
+      .slice(0, limit)
+      .map(([id, it]) => stored(id, it));
+  }
+
+  async getItem(contactId: string): Promise<StoredItem | null> {
+    const it = this.items.get(contactId);
+    return it ? stored(contactId, it) : null;
+  }
+
+  async countUnfinished(): Promise<number> {
+    return this.items.size;
+  }
+
+  async countRejected(delta: StatsDelta): Promise<void> {
+    this.rejections.push(delta);
+  }
+
+  async stats(): Promise<StatsRow[]> {
+    return [];
+  }
+
+  async minuteStats(): Promise<MinuteStatsRow[]> {
+    return [];
+  }
+
+  async acquireLock(name: string, owner: string, ttlMs: number): Promise<number | null> {
+    const held = this.heldLock(name);
+    if (held && held.owner !== owner) return null;
+    if (!held) this.fences.set(name, (this.fences.get(name) ?? 0) + 1);
+    this.locks.set(name, { owner, until: this.now() + ttlMs });
+    return this.fences.get(name) as number;
+  }
+
+  async renewLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    if (this.heldLock(name)?.owner !== owner) return false;
+    this.locks.set(name, { owner, until: this.now() + ttlMs });
+    return true;
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    if (this.heldLock(name)?.owner === owner) this.locks.delete(name);
+  }
+
+  async setMarker(name: string, ttlMs: number): Promise<void> {
+    this.markers.set(name, this.now() + ttlMs);
+  }
+
+  async hasMarker(name: string): Promise<boolean> {
+    return (this.markers.get(name) ?? 0) > this.now();
+  }
+
+  /** Test helper: Redis lost everything (restarted without persistence): items, tombstones, entrance states. */
+  forgetEverything(): void {
+    this.items.clear();
+    this.ext.clear();
+    this.tombstones.clear();
+    this.closed.clear();
+  }
+
+  /** Test helper: the state of an item, or undefined when it is not unfinished. */
+  stateOf(contactId: string): ItemState | undefined {
+    return this.items.get(contactId)?.state;
+  }
+
+  /** contactIds of the entrance's parked items, oldest (lowest seq) first. */
+  parkedIds(entrance: string): string[] {
+    return [...this.items]
+      .filter(([, it]) => it.state === 'buffered' && it.record.entrance === entrance)
+      .sort(([, a], [, b]) => a.seq - b.seq)
+      .map(([id]) => id);
+  }
+
+  private heldLock(name: string) {
+    const l = this.locks.get(name);
+    return l && l.until > this.now() ? l : undefined;
+  }
+
+  /** As the scripts' route_one: route = false only checks (a TTL retry), and never routes. */
+  private routeOne(id: string, nowMs: number, maxParkMs: number, route: boolean, flushLock?: string): RouteParkedResult {
+    const it = this.items.get(id);
+    if (!it) return { outcome: 'gone', contactId: id, tombstone: this.tombstones.has(id) };
+    if (it.state !== 'buffered') {
+      return {
+        outcome: 'not_buffered',
+        record: copy(it.record),
+        flushing: flushLock !== undefined && this.heldLock(flushLock) !== undefined,
+      };
+    }
+    if (nowMs - (it.parkedAt ?? 0) > maxParkMs) {
+      this.remove(id, 'expired');
+      return {
+        outcome: 'expired',
+        record: copy(it.record),
+        ...(it.replyTo !== undefined && { replyTo: it.replyTo }),
+        ...(it.correlationId !== undefined && { correlationId: it.correlationId }),
+        ...(it.trace !== undefined && { trace: it.trace }),
+      };
+    }
+    if (this.closed.has(it.record.entrance)) return { outcome: 'closed', contactId: id };
+    if (!route) return { outcome: 'open', contactId: id };
+    it.state = 'routed';
+    delete it.parkedAt;
+    return { outcome: 'routed', record: copy(it.record), ...(it.trace !== undefined && { trace: it.trace }) };
+  }
+
+  /** Every trace of the item goes (its due timers with it) and a tombstone stays, so a late retry cannot revive it. */
+  private remove(id: string, why: 'ended' | 'cancelled' | 'expired'): void {
+    const it = this.items.get(id);
+    if (!it) return;
+    this.items.delete(id);
+    this.ext.delete(`${it.record.source}|${it.record.externalId}`);
+    this.tombstones.set(id, why);
+  }
+}
+
+/** Stored as JSON, as in Redis (contactData read back null-prototype, as the adapter does): no object is shared with a caller. */
+function copy(r: ContactRecord): ContactRecord {
+  const rec = JSON.parse(JSON.stringify(r)) as ContactRecord;
+  rec.contactData = Object.assign(Object.create(null) as Record<string, string>, rec.contactData);
+  return rec;
+}
+
+function stored(contactId: string, it: Item): StoredItem {
+  return {
+    contactId,
+    seq: it.seq,
+    state: it.state,
+    record: copy(it.record),
+    ...(it.parkedAt !== undefined && { parkedAt: it.parkedAt }),
+    ...(it.expiresAt && { expiresAt: it.expiresAt.text }),
+    ...(it.state === 'scheduled' && it.activateAt && { activateAt: it.activateAt.text }),
+  };
+}
+
+function earliest(times: (number | undefined)[]): number | null {
+  const known = times.filter((t): t is number => t !== undefined);
+  return known.length ? Math.min(...known) : null;
+}
