@@ -6,6 +6,7 @@ import type { Logger } from 'winston';
 import type { Deps } from './application/deps';
 import { handleControlEvent, parseControlEvent } from './application/handle-control-event';
 import { handleInboundMessage } from './application/handle-inbound-message';
+import { settlementOf } from './application/outcome';
 import { flushEntrance } from './application/parked-items';
 import { replayUnfinished } from './application/replay-unfinished';
 import { DueTimerPoller } from './application/due-timers';
@@ -17,10 +18,10 @@ import { createHttpServer, listen } from './adapters/http/http-server';
 import { createDashboard, type Dashboard } from './adapters/http/dashboard/dashboard';
 import { PrometheusMetrics } from './adapters/http/prometheus-metrics';
 import { AmqpConnection } from './adapters/rabbitmq/amqp-connection';
-import { ConfirmedPublisher, PUBLISH_ID_HEADER } from './adapters/rabbitmq/confirmed-publisher';
+import { ConfirmedPublisher } from './adapters/rabbitmq/confirmed-publisher';
 import { controlEventMessage } from './adapters/rabbitmq/control-event-message';
 import { ErrorQueue } from './adapters/rabbitmq/error-queue';
-import { toInboundMessage } from './adapters/rabbitmq/inbound-message';
+import { InboundLanes } from './adapters/rabbitmq/inbound-lanes';
 import { QueueConsumer, type DeliveryHandler, type Disposition } from './adapters/rabbitmq/queue-consumer';
 import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
 import { buildTopology } from './adapters/rabbitmq/topology';
@@ -31,13 +32,11 @@ import { tlsOptions } from './adapters/tls-options';
 import { NO_TRACING, type MessageTracing } from './adapters/rabbitmq/message-tracing';
 import { renderReceipt } from './adapters/xml/render-receipt';
 import { WorkerParser } from './adapters/xml/worker-parser';
-import { TransientError } from './ports/messaging';
+import type { InboundMessage, Settlement } from './ports/messaging';
 import type { ItemHistory } from './ports/item-history';
 import type { StateStore } from './ports/state-store';
 
 const CONTROL_PREFETCH = 16;
-/** Large items are parsed on a worker thread one or two at a time; more would only hold memory. */
-const LARGE_PREFETCH = 2;
 
 /**
  * The work-item server's life: start (Redis, HTTP, broker, replay), run (consume while Redis and the
@@ -54,13 +53,12 @@ export class WorkItemService {
   private directReplyConn!: AmqpConnection;
   private bulkConn!: AmqpConnection;
   private bulkPublisher!: ConfirmedPublisher;
-  private messaging!: RabbitMessaging;
-  private large!: QueueConsumer;
   private consumeConn!: AmqpConnection;
   /** The large-item lane's deliveries (MBs each) get a socket of their own, so small deliveries never queue behind them. */
   private largeConsumeConn!: AmqpConnection;
   private publisher!: ConfirmedPublisher;
-  private inbound!: QueueConsumer;
+  /** The main and the large-item lane of the inbound queue. */
+  private lanes!: InboundLanes;
   private control!: QueueConsumer;
   private parser!: WorkerParser;
   private http!: http.Server;
@@ -128,7 +126,6 @@ export class WorkItemService {
       },
       tracing,
     );
-    this.messaging = messaging;
     this.parser = new WorkerParser(cfg, log, 1);
     this.deps = {
       cfg,
@@ -146,20 +143,14 @@ export class WorkItemService {
       tracing,
     };
     const { inboundQueue, largeQueue, controlQueue } = cfg.topology;
-    this.inbound = new QueueConsumer(
+    this.lanes = new InboundLanes(
       this.consumeConn,
-      inboundQueue,
-      cfg.prefetch,
-      topology,
-      this.traced(inboundQueue, (m) => this.onInbound(m)),
-      log,
-    );
-    this.large = new QueueConsumer(
       this.largeConsumeConn,
-      largeQueue,
-      LARGE_PREFETCH,
-      topology,
-      this.traced(largeQueue, (m) => this.onInbound(m, true)),
+      { inboundQueue, largeQueue, prefetch: cfg.prefetch, largeMessageBytes: cfg.limits.largeMessageBytes, topology },
+      messaging,
+      this.bulkPublisher,
+      (msg) => this.onInbound(msg),
+      tracing,
       log,
     );
     this.control = new QueueConsumer(
@@ -248,25 +239,7 @@ export class WorkItemService {
    */
   private createDashboard(store: StateStore, links: AttachmentUrlSigner, history: ItemHistory): Dashboard {
     const { cfg, log } = this;
-    const errorQueue = new ErrorQueue(
-      async () => {
-        const model = this.consumeConn.current;
-        if (!model) throw new TransientError('broker not connected');
-        const ch = await model.createChannel();
-        ch.on('error', () => undefined); // a channel error closes the channel; the operation that caused it fails
-        return ch;
-      },
-      (exchange, routingKey, body, props) =>
-        this.bulkPublisher.publish(
-          exchange,
-          routingKey,
-          body,
-          // The publish-id header matches a return to its publish; message_id stays as the sender sent it (maybe none).
-          { ...props, messageId: props.messageId as string, headers: { ...props.headers, [PUBLISH_ID_HEADER]: randomUUID() } },
-          true,
-        ),
-      cfg.topology,
-    );
+    const errorQueue = ErrorQueue.onConnections(this.consumeConn, this.bulkPublisher, cfg.topology);
     return createDashboard({
       cfg,
       store,
@@ -329,9 +302,9 @@ export class WorkItemService {
 
   /** Consume only while every dependency can confirm work: otherwise messages stay safely in the queue. */
   private updateFlow(): void {
-    if (!this.inbound) return;
+    if (!this.lanes) return;
     const go = this.redisReady && this.publisher.ready && this.bulkPublisher.ready && !this.stopping;
-    for (const c of [this.inbound, this.large, this.control]) {
+    for (const c of [...this.lanes.consumers, this.control]) {
       if (go) void c.resume();
       else void c.pause(!this.redisReady ? 'redis unavailable' : this.stopping ? 'shutting down' : 'publisher unavailable');
     }
@@ -343,17 +316,11 @@ export class WorkItemService {
     return t.enabled ? (m) => t.process(queue, m, () => handler(m)) : handler;
   }
 
-  private async onInbound(m: import('amqplib').ConsumeMessage, fromLargeLane = false): Promise<Disposition> {
+  private async onInbound(msg: InboundMessage): Promise<Settlement> {
     const started = process.hrtime.bigint();
-    if (!fromLargeLane && m.content.length > this.cfg.limits.largeMessageBytes) {
-      const trusted = m.fields.exchange === '' && m.fields.routingKey === this.cfg.topology.inboundQueue;
-      await this.messaging.moveToLargeLane(m, trusted, this.bulkPublisher);
-      return 'ack';
-    }
-    const msg = toInboundMessage(m, this.cfg.topology.inboundQueue, fromLargeLane);
     const outcome = await handleInboundMessage(this.deps, msg);
     this.metrics.processed(outcome.kind, Number(process.hrtime.bigint() - started) / 1e9);
-    return 'ack';
+    return settlementOf(outcome);
   }
 
   private async onControl(m: import('amqplib').ConsumeMessage): Promise<Disposition> {
@@ -371,7 +338,7 @@ export class WorkItemService {
     const redis = this.redisReady;
     const amqpPublish = this.publisher?.ready ?? false;
     const amqpConsume = (this.consumeConn?.current ?? null) !== null;
-    const consuming = this.inbound?.active ?? false;
+    const consuming = this.lanes?.main.active ?? false;
     const waitingFor: string[] = [];
     if (!redis) waitingFor.push('redis');
     if (!amqpPublish || !amqpConsume) waitingFor.push('rabbitmq');
@@ -400,7 +367,7 @@ export class WorkItemService {
     log.info('shutting down: draining in-flight messages');
     const timeout = this.cfg.shutdownTimeoutMs;
     const [drained] = await Promise.all([
-      Promise.all([this.inbound?.drain(timeout), this.large?.drain(timeout), this.control?.drain(timeout)]),
+      Promise.all([...(this.lanes?.consumers ?? []).map((c) => c.drain(timeout)), this.control?.drain(timeout)]),
       this.dashboard?.stop(timeout),
     ]);
     if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');

@@ -1,17 +1,25 @@
-import type { InboundMessage } from '../ports/messaging';
+import { TransientError, type InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
 import type { Outcome } from './outcome';
 import { retryParked } from './parked-items';
 import { processMessage } from './process-message';
 
 /**
- * Consume → parse → validate → persist → publish → receipt. Returns when the outcome is confirmed by the
- * broker; throws TransientError when it could not be (the adapter then requeues the message).
+ * Consume → parse → validate → persist → publish → receipt. Returns when the outcome is confirmed by the broker, or
+ * `retry` when a step could not be confirmed now (the adapter then requeues the message). Any other error is a bug
+ * and propagates (the adapter requeues it too, and logs its stack).
  */
 export async function handleInboundMessage(d: Deps, msg: InboundMessage): Promise<Outcome> {
   // One child logger per message; later steps add contactId/externalId/source to it.
   const md: Deps = { ...d, log: d.log.child({ messageId: msg.properties.messageId }) };
-  const outcome = await (msg.parked ? retryParked(md, msg, msg.parked) : processMessage(md, msg));
+  let outcome: Outcome;
+  try {
+    outcome = await (msg.parked ? retryParked(md, msg, msg.parked) : processMessage(md, msg));
+  } catch (err) {
+    if (!(err instanceof TransientError)) throw err;
+    md.log.warn('message requeued after a transient failure', { error: err.message });
+    outcome = { kind: 'retry', reason: err.message };
+  }
   if (d.tracing?.enabled) d.tracing.annotate(outcomeAttributes(outcome));
   return outcome;
 }

@@ -2,6 +2,9 @@ import type { ContactEvent } from '../domain/contact-event';
 import type { WorkItemError } from '../domain/error-codes';
 import type { ReceiptData } from '../domain/receipt';
 
+/** What the application asks of an inbound delivery once it is done with it: settled (ack) or tried again later. */
+export type Settlement = 'ack' | 'requeue';
+
 /** A delivered message as the application sees it: plain data, no channel, no ack. */
 export interface InboundMessage {
   body: Buffer;

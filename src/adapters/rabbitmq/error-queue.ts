@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
 import type { ErrorMessageInfo, ErrorMessageView, ReplayProgress, ReplayResult } from '../../ports/error-queue';
-import { PUBLISH_ID_HEADER } from './confirmed-publisher';
+import { TransientError } from '../../ports/messaging';
+import type { AmqpConnection } from './amqp-connection';
+import { PUBLISH_ID_HEADER, type ConfirmedPublisher } from './confirmed-publisher';
 import { ORIGINAL_ROUTING_KEY_HEADER } from './inbound-message';
 
 /**
@@ -254,6 +256,36 @@ export function bodyPreview(body: Buffer, max: number): string {
  * connection), replayed through `publish` (a confirmed publisher).
  */
 export class ErrorQueue {
+  /**
+   * The running service's error queue: browsed on fresh channels of the consume connection, replayed through `bulk`
+   * (the bulk connection), so a burst of republished messages never queues in front of contact events.
+   */
+  static onConnections(
+    consumeConn: AmqpConnection,
+    bulk: ConfirmedPublisher,
+    names: { errorQueue: string; inboundExchange: string },
+  ): ErrorQueue {
+    return new ErrorQueue(
+      async () => {
+        const model = consumeConn.current;
+        if (!model) throw new TransientError('broker not connected');
+        const ch = await model.createChannel();
+        ch.on('error', () => undefined); // a channel error closes the channel; the operation that caused it fails
+        return ch;
+      },
+      (exchange, routingKey, body, props) =>
+        bulk.publish(
+          exchange,
+          routingKey,
+          body,
+          // The publish-id header matches a return to its publish; message_id stays as the sender sent it (maybe none).
+          { ...props, messageId: props.messageId as string, headers: { ...props.headers, [PUBLISH_ID_HEADER]: randomUUID() } },
+          true,
+        ),
+      names,
+    );
+  }
+
   constructor(
     private readonly openChannel: () => Promise<amqp.Channel>,
     private readonly publish: Republish,

@@ -10,6 +10,11 @@ export const ORIGINAL_EXCHANGE_HEADER = 'x-original-exchange';
 /** Headers only the service itself may set; stripped from what senders send before a message moves lanes. */
 export const INTERNAL_HEADERS = [CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, ORIGINAL_EXCHANGE_HEADER];
 
+/** Dead-lettered by the broker into `queue` (default exchange, routing key = the queue's name): a route senders cannot take. */
+export function isDeadLetteredInto(m: amqp.Message, queue: string): boolean {
+  return m.fields.exchange === '' && m.fields.routingKey === queue;
+}
+
 /**
  * Converts a delivery to plain data. Our own headers are trusted only on messages that took a route senders
  * cannot take: dead-lettered by the broker into the inbound queue (default exchange, routing key = queue
@@ -19,7 +24,7 @@ export const INTERNAL_HEADERS = [CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_RO
 export function toInboundMessage(m: amqp.Message, inboundQueue?: string, trusted = false): InboundMessage {
   const p = m.properties;
   const headers: Record<string, unknown> = { ...(p.headers ?? {}) };
-  const fromParking = trusted || (inboundQueue !== undefined && m.fields.exchange === '' && m.fields.routingKey === inboundQueue);
+  const fromParking = trusted || (inboundQueue !== undefined && isDeadLetteredInto(m, inboundQueue));
   const cid = headers[CONTACT_ID_HEADER];
   const entrance = headers[ENTRANCE_HEADER];
   const origKey = headers[ORIGINAL_ROUTING_KEY_HEADER];
