@@ -29,7 +29,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('has the service, RabbitMQ, Redis, Prometheus and Grafana', () => {
-    expect(Object.keys(config.services).sort()).toEqual(['grafana', 'prometheus', 'rabbitmq', 'redis', 'workitem']);
+    expect(Object.keys(config.services).sort()).toEqual(['grafana', 'jaeger', 'prometheus', 'rabbitmq', 'redis', 'workitem']);
   });
 
   it('runs Redis with AOF (fsync every second) and without eviction', () => {
@@ -67,6 +67,7 @@ describe('docker-compose.yml', () => {
     expect(published('workitem')).toEqual(['8080']);
     expect(published('prometheus')).toEqual(['9090']);
     expect(published('grafana')).toEqual(['3000']);
+    expect(published('jaeger')).toEqual(['16686']);
   });
 
   it('mounts the rabbitmq/ files read-only where rabbitmq.conf expects them', () => {
@@ -83,6 +84,12 @@ describe('docker-compose.yml', () => {
     expect(bySource('rabbitmq.conf')).toBe('/etc/rabbitmq/rabbitmq.conf');
     expect(path.dirname(bySource('definitions.json') ?? '')).toBe(defsDir);
     expect(path.dirname(bySource('dev-users.json') ?? '')).toBe(defsDir);
+  });
+
+  it("sends the service's traces to the Jaeger it starts", () => {
+    const env = config.services.workitem.environment;
+    expect(env).toMatchObject({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' });
+    expect(config.services.jaeger.environment).toMatchObject({ COLLECTOR_OTLP_ENABLED: 'true' });
   });
 
   it("gives the service credentials of a user the broker's definitions create", () => {
