@@ -5,6 +5,7 @@ import type { AppConfig } from '../../config/config';
 import type { AttachmentStore } from '../../ports/attachment-store';
 import type { ItemHistory } from '../../ports/item-history';
 import type { Logger } from '../../ports/logger';
+import { countItems, listItems, type ItemQuery } from '../../application/list-items';
 import type { ItemQueries, ItemState, StoredItem } from '../../ports/state-store';
 import type { AttachmentUrlSigner } from './attachment-links';
 import { HttpAccess, type Denial } from './http-access';
@@ -49,41 +50,8 @@ function deny(res: http.ServerResponse, d: Denial): void {
   res.end(text);
 }
 
+/** The largest page GET /api/items serves. */
 const MAX_PAGE = 500;
-
-export interface ItemFilter {
-  entrance?: string;
-  state?: ItemState;
-  taskType?: string;
-}
-
-function matches(it: StoredItem, q: ItemFilter): boolean {
-  return (
-    (!q.entrance || it.record.entrance === q.entrance) &&
-    (!q.state || it.state === q.state) &&
-    (!q.taskType || it.record.taskType === q.taskType)
-  );
-}
-
-/**
- * How many unfinished items the filter selects. Without a filter one ZCARD; with one a scan of every unfinished item
- * in pages (bounded memory, O(unfinished) time).
- */
-export async function countItems(store: ItemQueries, q: ItemFilter): Promise<number> {
-  if (!q.entrance && !q.state && !q.taskType) return store.countUnfinished();
-  let n = 0;
-  let after = 0;
-  for (;;) {
-    const page = await store.pageUnfinished(after, MAX_PAGE);
-    for (const it of page) {
-      after = it.seq;
-      if (matches(it, q)) n++;
-    }
-    if (page.length < MAX_PAGE) return n;
-  }
-}
-
-export type ItemQuery = ItemFilter & { cursor: number; limit: number };
 
 /**
  * Parses the query of an item list: `entrance` (a configured one), `state` (`routed`, `buffered`, or `parked` — the same
@@ -123,24 +91,6 @@ export function parseItemQuery(
     return bad('cursor', 'must be a non-negative integer (the nextCursor of the previous page)');
   }
   return { ok: true, query: { entrance, state, taskType: get('taskType'), limit, cursor } };
-}
-
-/** Lists unfinished items oldest first, filtered, paged by a `cursor` (the last seq seen). */
-export async function listItems(store: ItemQueries, q: ItemQuery): Promise<{ items: StoredItem[]; nextCursor: number | null }> {
-  const items: StoredItem[] = [];
-  let after = q.cursor;
-  for (let scanned = 0; items.length < q.limit && scanned < 50_000;) {
-    const page = await store.pageUnfinished(after, MAX_PAGE);
-    if (page.length === 0) return { items, nextCursor: null };
-    scanned += page.length;
-    for (const it of page) {
-      after = it.seq;
-      if (!matches(it, q)) continue;
-      items.push(it);
-      if (items.length >= q.limit) break;
-    }
-  }
-  return { items, nextCursor: after };
 }
 
 function itemView(it: StoredItem) {

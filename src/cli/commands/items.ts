@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { listItems } from '../../adapters/http/http-server';
+import { listItems } from '../../application/list-items';
 import type { ItemState } from '../../ports/state-store';
 import { withContext } from '../context';
 import { examples, integerParser } from '../options';

@@ -1,10 +1,11 @@
 import type http from 'node:http';
 import { attachmentSignatureBase, AttachmentUrlSigner } from '../../../src/adapters/http/attachment-links';
 import { bearerToken, HttpAccess } from '../../../src/adapters/http/http-access';
-import { countItems, parseItemQuery } from '../../../src/adapters/http/http-server';
+import { parseItemQuery } from '../../../src/adapters/http/http-server';
+import { countItems } from '../../../src/application/list-items';
 import { createHmac } from 'node:crypto';
 import type { HttpAccessConfig } from '../../../src/config/config';
-import type { StateStore, StoredItem } from '../../../src/ports/state-store';
+import type { ItemQueries, StoredItem } from '../../../src/ports/state-store';
 
 const SECRET = 'unit-test-attachment-secret-0123456789';
 const CID = 'wi-00000000-0000-4000-8000-000000000001';
@@ -191,7 +192,7 @@ describe('/api/items query and total', () => {
     const store = {
       countUnfinished: async () => items.length,
       pageUnfinished: async (after: number, limit: number) => items.filter((i) => i.seq > after).slice(0, limit),
-    } as unknown as StateStore;
+    } as unknown as ItemQueries;
     expect(await countItems(store, {})).toBe(1234);
     expect(await countItems(store, { entrance: 'loans' })).toBe(617);
     expect(await countItems(store, { state: 'buffered' })).toBe(309);

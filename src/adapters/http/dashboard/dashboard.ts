@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type { ItemState } from '../../../ports/state-store';
 import { TransientError } from '../../../ports/messaging';
-import { listItems } from '../http-server';
+import { listItems } from '../../../application/list-items';
 import { DashboardAccess, type Principal } from './access';
 import { loadAsset } from './assets';
 import type { DashboardDeps } from './deps';
