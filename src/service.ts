@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type http from 'node:http';
 import type Redis from 'ioredis';
-import type { Logger } from 'winston';
+import type { Logger } from './ports/logger';
 import type { Deps } from './application/deps';
 import { handleControlEvent, parseControlEvent } from './application/handle-control-event';
 import { handleInboundMessage } from './application/handle-inbound-message';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
 import * as amqp from 'amqplib';
-import type { Logger } from 'winston';
+import type { Logger } from '../../ports/logger';
 import { classifyAmqpConnectError, PermanentConnectError } from '../connect-errors';
 import { redactUrl } from '../redact-url';
 import { jitteredBackoff, sleep } from '../timing';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as amqp from 'amqplib';
-import type { Logger } from 'winston';
+import type { Logger } from '../../ports/logger';
 import { PublishOutcome, TransientError } from '../../ports/messaging';
 import { withTimeout } from '../timing';
 import { NO_TRACING, type MessageTracing } from './message-tracing';

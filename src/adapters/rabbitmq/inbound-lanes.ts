@@ -1,5 +1,5 @@
 import type * as amqp from 'amqplib';
-import type { Logger } from 'winston';
+import type { Logger } from '../../ports/logger';
 import type { InboundMessage, Settlement } from '../../ports/messaging';
 import type { AmqpConnection } from './amqp-connection';
 import type { ConfirmedPublisher } from './confirmed-publisher';

@@ -1,5 +1,5 @@
 import type * as amqp from 'amqplib';
-import type { Logger } from 'winston';
+import type { Logger } from '../../ports/logger';
 import { sleep } from '../timing';
 import type { AmqpConnection } from './amqp-connection';
 import { assertTopology } from './assert-topology';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import type { Logger } from 'winston';
+import type { Logger } from '../../ports/logger';
 import type { AppConfig } from '../../config/config';
 import type { ContactEvent } from '../../domain/contact-event';
 import type { WorkItemError } from '../../domain/error-codes';
