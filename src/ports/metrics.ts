@@ -7,7 +7,6 @@ export type ItemOutcome =
   | 'completed'
   | 'withdrawn'
   | 'expired'
-  | 'cancelled'
   | 'updated'
   | 'scheduled'
   | 'activated';
@@ -26,11 +25,3 @@ export interface Metrics {
   receiptLost(reason: string): void;
   unroutable(entrance: string): void;
 }
-
-export const noMetrics: Metrics = {
-  item: () => undefined,
-  processed: () => undefined,
-  replayed: () => undefined,
-  receiptLost: () => undefined,
-  unroutable: () => undefined,
-};

@@ -196,7 +196,6 @@ export interface ItemTransitions {
 /** Reads of the unfinished items and the entrances (API, dashboard, CLI, replay, orphan sweep); they change nothing. */
 export interface ItemQueries {
   entrances(names: string[]): Promise<EntranceState[]>;
-  isOpen(name: string): Promise<boolean>;
   /** Unfinished items with seq > afterSeq, oldest first. */
   pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]>;
   getItem(contactId: string): Promise<StoredItem | null>;

@@ -274,10 +274,6 @@ export class RedisStateStore implements StateStore {
     });
   }
 
-  async isOpen(name: string): Promise<boolean> {
-    return (await this.redis.hget(this.keys.entrance(name), 'state')) !== 'closed';
-  }
-
   async pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]> {
     const flat = (await this.run.pageUnfinished(afterSeq, limit)) as string[];
     const items: StoredItem[] = [];

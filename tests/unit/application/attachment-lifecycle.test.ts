@@ -4,9 +4,9 @@ import { endContact } from '../../../src/application/handle-control-event';
 import type { Deps } from '../../../src/application/deps';
 import type { AttachmentStore } from '../../../src/ports/attachment-store';
 import { TransientError } from '../../../src/ports/messaging';
-import { noMetrics } from '../../../src/ports/metrics';
 import { MemoryItemHistory } from '../../helpers/memory-history';
 import { MemoryAttachmentStore } from './fakes/attachment-store';
+import { RecordingMetrics } from './fakes/metrics';
 
 const cid = () => `wi-${randomUUID()}`;
 
@@ -23,7 +23,7 @@ function deps(store: AttachmentStore, over: Partial<Deps> = {}) {
   const d = {
     cfg: { attachmentTimeoutMs: 200 },
     attachments: store,
-    metrics: noMetrics,
+    metrics: new RecordingMetrics(),
     log,
     now: Date.now,
     newId: randomUUID,

@@ -1,4 +1,4 @@
-/** HTML that is already safe: produced by `html` or `raw`. Everything else is escaped when interpolated. */
+/** HTML that is already safe: produced by `html`. Everything else is escaped when interpolated. */
 export class SafeHtml {
   constructor(readonly value: string) {}
   toString(): string {
@@ -10,11 +10,6 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 
 export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ESCAPES[c]);
-}
-
-/** Trusted markup (literals of our own templates only). */
-export function raw(value: string): SafeHtml {
-  return new SafeHtml(value);
 }
 
 function render(v: unknown): string {
