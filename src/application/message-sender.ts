@@ -1,8 +1,9 @@
+import { NAME_SYNTAX } from '../domain/names';
 import type { InboundMessage, ReceiptTarget } from '../ports/messaging';
 
 /** Who published a message and where its receipt goes: read off the message itself, for every outcome. */
 
-const SENDER_KEY = /^workitem\.([a-z0-9._-]{1,64})$/;
+const SENDER_KEY = new RegExp(`^workitem\\.(${NAME_SYNTAX})$`);
 
 /** The source a message was published as, from its routing key `workitem.<source>`; '' when the key has another form. */
 export function senderOf(msg: InboundMessage): string {

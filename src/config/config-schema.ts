@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { NAME_PATTERN, NAME_SYNTAX } from '../domain/names';
+import { CONTACT_DATA_KEY_PATTERN } from '../domain/work-item';
 
 /**
  * The JSON config file (`WORKITEM_CONFIG`). Every default lives here, in one place.
@@ -31,12 +33,10 @@ const socialPlatformSchema = z
 
 export const fileConfigSchema = z
   .object({
-    taskKey: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,100}$/)
-      .default('WorkItemTask'),
+    // A contact-data key (its value marks a message as a work item).
+    taskKey: z.string().regex(CONTACT_DATA_KEY_PATTERN).default('WorkItemTask'),
     entrances: z
-      .record(z.string().regex(/^[a-z0-9._-]{1,64}$/, 'entrance names are [a-z0-9._-]{1,64}'), entranceSchema)
+      .record(z.string().regex(NAME_PATTERN, `entrance names are ${NAME_SYNTAX}`), entranceSchema)
       .refine((e) => Object.keys(e).length > 0, 'at least one entrance must be configured'),
     social: z.record(z.string().regex(/^[a-z0-9_-]{1,32}$/), socialPlatformSchema).default({}),
     park: z

@@ -1,3 +1,4 @@
+import { copyContactData } from './contact-data';
 import type { Customer, SocialRef, WorkItem } from './work-item';
 
 /** The attachment as events carry it: a reference, never the bytes. */
@@ -120,8 +121,7 @@ function collapsedPrefix(s: string, max: number): string {
 
 /** Pure transform: validated item + identity → the record every contact event of this item is built from. */
 export function toContactRecord(item: WorkItem, contactId: string, receivedAt: string, attachment?: AttachmentRef): ContactRecord {
-  const contactData: Record<string, string> = Object.create(null);
-  for (const [k, v] of Object.entries(item.contactData)) contactData[k] = v;
+  const contactData = copyContactData(item.contactData);
   const record: ContactRecord = {
     contactId,
     externalId: item.externalId,

@@ -1,3 +1,4 @@
+import { copyContactData } from './contact-data';
 import { buildPreview, type ContactRecord } from './contact-event';
 import { workItemError, type WorkItemError } from './error-codes';
 import type { Customer, SocialRef, UpdateRequest } from './work-item';
@@ -76,8 +77,7 @@ export function mergeUpdate(base: UpdateBase, update: UpdateRequest, opts: Updat
     else delete record.customer;
   }
 
-  const data: Record<string, string> = Object.create(null);
-  for (const [k, v] of Object.entries(old.contactData)) data[k] = v;
+  const data = copyContactData(old.contactData);
   if (update.contactData) {
     for (const [key, value] of Object.entries(update.contactData)) {
       const had = Object.hasOwn(data, key);

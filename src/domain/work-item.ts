@@ -86,6 +86,5 @@ export type ParsedMessage =
       taskType?: string;
     };
 
-export const SOURCE_PATTERN = /^[a-z0-9._-]{1,64}$/;
 export const CONTACT_DATA_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
 export const CONTACT_ID_PATTERN = /^wi-[0-9a-f-]{36}$/;

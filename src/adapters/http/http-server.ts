@@ -9,6 +9,7 @@ import { countItems, listItems, type ItemQuery } from '../../application/list-it
 import type { ItemQueries, ItemState, StoredItem } from '../../ports/state-store';
 import type { AttachmentUrlSigner } from './attachment-links';
 import { HttpAccess, type Denial } from './http-access';
+import { sendJson } from './json-response';
 import type { PrometheusMetrics } from './prometheus-metrics';
 
 export interface Readiness {
@@ -33,21 +34,8 @@ export interface HttpDeps {
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, params: string[]) => Promise<void>;
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 function deny(res: http.ServerResponse, d: Denial): void {
-  const text = JSON.stringify({ error: d.error });
-  res.writeHead(d.status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store',
-    ...(d.challenge ? { 'WWW-Authenticate': d.challenge } : {}),
-  });
-  res.end(text);
+  sendJson(res, d.status, { error: d.error }, { 'Cache-Control': 'no-store', ...(d.challenge ? { 'WWW-Authenticate': d.challenge } : {}) });
 }
 
 /** The largest page GET /api/items serves. */

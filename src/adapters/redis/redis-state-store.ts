@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { copyContactData } from '../../domain/contact-data';
 import type { ContactRecord } from '../../domain/contact-event';
 import type {
   AcceptInput,
@@ -44,9 +45,7 @@ const MINUTE_STATS_TTL_SECONDS = 7200;
 /** Parses a stored record; contactData comes back as a null-prototype object like the original. */
 function parseRecord(json: string): ContactRecord {
   const rec = JSON.parse(json) as ContactRecord;
-  const data: Record<string, string> = Object.create(null);
-  for (const [k, v] of Object.entries(rec.contactData)) data[k] = v;
-  rec.contactData = data;
+  rec.contactData = copyContactData(rec.contactData);
   return rec;
 }
 

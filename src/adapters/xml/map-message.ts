@@ -1,13 +1,6 @@
 import { AppConfig } from '../../config/config';
-import {
-  CONTACT_DATA_KEY_PATTERN,
-  CancelRequest,
-  Customer,
-  ParsedMessage,
-  SOURCE_PATTERN,
-  UpdateRequest,
-  WorkItem,
-} from '../../domain/work-item';
+import { CONTACT_DATA_KEY_PATTERN, CancelRequest, Customer, ParsedMessage, UpdateRequest, WorkItem } from '../../domain/work-item';
+import { NAME_PATTERN, NAME_SYNTAX } from '../../domain/names';
 import { readAttachment } from './attachment';
 import {
   checkEmail,
@@ -109,7 +102,7 @@ function isValidExternalId(value: string): boolean {
 }
 
 function isValidSource(value: string): boolean {
-  return SOURCE_PATTERN.test(value);
+  return NAME_PATTERN.test(value);
 }
 
 function checkVersion(root: XmlNode, required: boolean): void {
@@ -131,7 +124,7 @@ function readIdentity(root: XmlNode): { externalId: string; source: string } {
   checkMaxLength(externalId, MAX_EXTERNAL_ID, 'externalId', idPath);
   checkNoControlChars(externalId, 'externalId', idPath);
   const source = requiredText(root, 'source', base);
-  if (!isValidSource(source)) reject('INVALID_FIELD', 'source must match [a-z0-9._-]{1,64}', childPath(base, 'source', 1));
+  if (!isValidSource(source)) reject('INVALID_FIELD', `source must match ${NAME_SYNTAX}`, childPath(base, 'source', 1));
   return { externalId, source };
 }
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { AppConfig } from '../../config/config';
+import { copyContactData } from '../../domain/contact-data';
 import { workItemError } from '../../domain/error-codes';
 import type { ParsedMessage } from '../../domain/work-item';
 import type { Logger } from '../../ports/logger';
@@ -117,9 +118,7 @@ export class WorkerParser implements MessageParser {
 function revive(result: ParsedMessage): ParsedMessage {
   if (result.kind !== 'workItem') return result;
   const item = result.item;
-  const data: Record<string, string> = Object.create(null);
-  for (const [k, v] of Object.entries(item.contactData)) data[k] = v;
-  item.contactData = data;
+  item.contactData = copyContactData(item.contactData);
   if (item.attachment) {
     const u8 = item.attachment.data as Uint8Array;
     item.attachment.data = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);

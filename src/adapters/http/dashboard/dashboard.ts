@@ -2,6 +2,8 @@ import type http from 'node:http';
 import type { ItemState } from '../../../ports/state-store';
 import { TransientError } from '../../../ports/messaging';
 import { listItems } from '../../../application/list-items';
+import { withTimeout } from '../../timing';
+import { sendJson } from '../json-response';
 import { DashboardAccess, type Principal } from './access';
 import { loadAsset } from './assets';
 import type { DashboardDeps } from './deps';
@@ -43,6 +45,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
+/** Every dashboard answer is no-store: it shows live state. */
+const NO_STORE = { 'Cache-Control': 'no-store' };
 const MAX_BODY_BYTES = 16 * 1024;
 const ITEMS_PAGE = 25;
 const MAX_ITEMS_PAGE = 200;
@@ -84,14 +88,10 @@ function send(
   res.writeHead(status, {
     'Content-Type': contentType,
     'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
+    ...NO_STORE,
     ...headers,
   });
   res.end(body);
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
 }
 
 function sendHtml(res: http.ServerResponse, status: number, page: string, headers: Record<string, string> = {}): void {
@@ -146,13 +146,6 @@ function isApi(url: URL): boolean {
   return url.pathname.startsWith('/ui/api/');
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
-}
-
 export function createDashboard(d: DashboardDeps): Dashboard {
   const access = new DashboardAccess(d.cfg.dashboard, d.cfg.publicBaseUrl, d.now);
   const jobs = new ReplayJobs(d.errorQueue, d.log, d.now);
@@ -174,7 +167,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       d.store.countUnfinished(),
       d.store.pageUnfinished(0, 1),
       entrances(),
-      withTimeout(d.errorQueue.count(), 2000).catch(() => null),
+      withTimeout(d.errorQueue.count(), 2000, 'error queue count').catch(() => null),
     ]);
     return buildOverview({
       nowMs: now,
@@ -274,7 +267,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       );
     }
     d.log.info('entrance change published from the dashboard', { event: routingKey, entrance: name, by });
-    sendJson(res, 202, { published: routingKey, entrance: name, by });
+    sendJson(res, 202, { published: routingKey, entrance: name, by }, NO_STORE);
   }
 
   async function startReplay(req: http.IncomingMessage, res: http.ServerResponse, principal: Principal): Promise<void> {
@@ -289,7 +282,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       throw new HttpError(400, 'name a code (replay all of it) or a messageId (replay one)');
     const job = jobs.start({ code, messageId }, `dashboard:${principal.user}`);
     if (!job) throw new HttpError(409, 'a replay is already running; wait for it to finish');
-    sendJson(res, 202, { job });
+    sendJson(res, 202, { job }, NO_STORE);
   }
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, principal: Principal): Promise<void> {
@@ -324,24 +317,26 @@ export function createDashboard(d: DashboardDeps): Dashboard {
         }
         return sendHtml(res, 200, errorsPage({ ...e, jobs: jobs.list(), unavailable }, principal));
       }
-      if (p === '/ui/api/overview') return sendJson(res, 200, await overview());
-      if (p === '/ui/api/entrances') return sendJson(res, 200, { entrances: await entrances() });
-      if (p === '/ui/api/items') return sendJson(res, 200, await items(itemQuery(url, ITEMS_PAGE)));
+      if (p === '/ui/api/overview') return sendJson(res, 200, await overview(), NO_STORE);
+      if (p === '/ui/api/entrances') return sendJson(res, 200, { entrances: await entrances() }, NO_STORE);
+      if (p === '/ui/api/items') return sendJson(res, 200, await items(itemQuery(url, ITEMS_PAGE)), NO_STORE);
       if ((m = new RegExp(`^/ui/api/items/${CONTACT_ID}$`).exec(p))) {
         const it = await d.store.getItem(m[1]);
-        return it ? sendJson(res, 200, itemDetail(it, d.attachmentLink)) : sendJson(res, 404, { error: 'not an unfinished item' });
+        return it
+          ? sendJson(res, 200, itemDetail(it, d.attachmentLink), NO_STORE)
+          : sendJson(res, 404, { error: 'not an unfinished item' }, NO_STORE);
       }
       if ((m = new RegExp(`^/ui/api/items/${CONTACT_ID}/history$`).exec(p))) {
         const hist = await history(m[1]);
-        return hist ? sendJson(res, 200, hist) : sendJson(res, 404, { error: 'no history for this contactId' });
+        return hist ? sendJson(res, 200, hist, NO_STORE) : sendJson(res, 404, { error: 'no history for this contactId' }, NO_STORE);
       }
-      if (p === '/ui/api/errors') return sendJson(res, 200, await errors());
-      if (p === '/ui/api/replays') return sendJson(res, 200, { replays: jobs.list() });
+      if (p === '/ui/api/errors') return sendJson(res, 200, await errors(), NO_STORE);
+      if (p === '/ui/api/replays') return sendJson(res, 200, { replays: jobs.list() }, NO_STORE);
       if ((m = /^\/ui\/api\/replays\/([0-9a-f-]{36})$/.exec(p))) {
         const job = jobs.get(m[1]);
         return job
-          ? sendJson(res, 200, job)
-          : sendJson(res, 404, { error: 'unknown replay (finished long ago, or run by another instance)' });
+          ? sendJson(res, 200, job, NO_STORE)
+          : sendJson(res, 404, { error: 'unknown replay (finished long ago, or run by another instance)' }, NO_STORE);
       }
     }
     if (method === 'POST') {
@@ -433,7 +428,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (res.headersSent) return void res.destroy();
-      if (isApi(url) || req.method !== 'GET') sendJson(res, err.status, { error: err.message });
+      if (isApi(url) || req.method !== 'GET') sendJson(res, err.status, { error: err.message }, NO_STORE);
       else send(res, err.status, 'text/plain; charset=utf-8', `${err.status} ${err.message}\n`);
     }
   }
