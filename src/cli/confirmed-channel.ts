@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type * as amqp from 'amqplib';
-import { PUBLISH_ID_HEADER } from '../adapters/rabbitmq/confirmed-publisher';
+import { ConfirmChannelPublisher, PUBLISH_ID_HEADER, type PublishFailure } from '../adapters/rabbitmq/confirmed-publisher';
 import { CliError, NOT_DEPLOYED_HINT } from './cli-error';
 
 export type PublishResult = 'confirmed' | 'returned';
@@ -8,22 +8,21 @@ export type PublishResult = 'confirmed' | 'returned';
 /**
  * Publishes on a confirm channel: each publish resolves once the broker confirmed it, and says whether a
  * `mandatory` message was returned as unroutable (matched by the same publish-id header the service uses, so
- * several publishes may be in flight). Back-pressure is respected and every wait is bounded.
+ * several publishes may be in flight). Back-pressure is respected and every wait is bounded: the service's
+ * ConfirmChannelPublisher does that; this adds what a one-shot command needs, an error an operator can act on (a
+ * channel closed by the broker fails the next publish at once, with the broker's reason).
  */
 export class ConfirmedChannel {
-  private readonly pending = new Map<string, { returned: boolean }>();
-  private drained: Promise<void> | null = null;
+  private readonly core: ConfirmChannelPublisher;
   private closeReason: Error | undefined;
 
   constructor(
-    private readonly ch: amqp.ConfirmChannel,
+    ch: amqp.ConfirmChannel,
     private readonly confirmTimeoutMs: number,
   ) {
-    ch.on('return', (msg: amqp.Message) => {
-      const id = msg.properties.headers?.[PUBLISH_ID_HEADER];
-      const p = typeof id === 'string' ? this.pending.get(id) : undefined;
-      if (p) p.returned = true;
-    });
+    this.core = new ConfirmChannelPublisher(ch, confirmTimeoutMs, (f, exchange, routingKey) =>
+      this.publishError(f, where(exchange, routingKey)),
+    );
     ch.on('error', (err: Error) => {
       this.closeReason = err;
     });
@@ -39,56 +38,32 @@ export class ConfirmedChannel {
     options: amqp.Options.Publish,
     mandatory: boolean,
   ): Promise<PublishResult> {
-    while (this.drained) await this.drained;
-    const where = `${exchange || '(default exchange)'} with routing key ${routingKey}`;
-    if (this.closeReason) throw this.failure(where, this.closeReason);
+    while (this.core.backPressure) await this.core.backPressure;
+    if (this.closeReason) throw this.failure(where(exchange, routingKey), this.closeReason);
+    // A fresh id even when the message carries one (a replayed error copy carries the one the service gave it).
     const id = randomUUID();
-    const state = { returned: false };
-    if (mandatory) this.pending.set(id, state);
     const headers = mandatory ? { ...options.headers, [PUBLISH_ID_HEADER]: id } : options.headers;
-    try {
-      return await new Promise<PublishResult>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new CliError(`publish to ${where} was not confirmed by the broker within ${this.confirmTimeoutMs} ms`)),
-          this.confirmTimeoutMs,
-        );
-        let ok: boolean;
-        try {
-          ok = this.ch.publish(exchange, routingKey, body, { ...options, headers, mandatory }, (err) => {
-            clearTimeout(timer);
-            if (err) reject(this.failure(where, this.closeReason ?? err));
-            else resolve(state.returned ? 'returned' : 'confirmed');
-          });
-        } catch (err) {
-          clearTimeout(timer);
-          reject(this.failure(where, err as Error));
-          return;
-        }
-        if (!ok && !this.drained) {
-          this.drained = new Promise<void>((res) => {
-            const done = () => {
-              clearTimeout(t);
-              res();
-            };
-            const t = setTimeout(done, this.confirmTimeoutMs);
-            this.ch.once('drain', done);
-            this.ch.once('close', done);
-          }).finally(() => {
-            this.drained = null;
-          });
-        }
-      });
-    } finally {
-      this.pending.delete(id);
-    }
+    return this.core.publish(exchange, routingKey, body, { ...options, headers }, mandatory, id);
   }
 
-  private failure(where: string, err: Error): CliError {
+  private publishError(f: PublishFailure, target: string): CliError {
+    if (f.kind === 'timeout') {
+      return new CliError(`publish to ${target} was not confirmed by the broker within ${this.confirmTimeoutMs} ms`);
+    }
+    // A nack or close after an error on the channel: the broker's reason says more than "channel closed".
+    return this.failure(target, f.kind === 'nacked' ? (this.closeReason ?? f.cause) : f.cause);
+  }
+
+  private failure(target: string, err: Error): CliError {
     const msg = err.message ?? String(err);
     const noExchange = /NOT_FOUND - no exchange '([^']*)'/.exec(msg);
     if (noExchange) {
       return new CliError(`exchange "${noExchange[1]}" does not exist in this vhost — ${NOT_DEPLOYED_HINT}`);
     }
-    return new CliError(`publish to ${where} failed: ${msg}`);
+    return new CliError(`publish to ${target} failed: ${msg}`);
   }
+}
+
+function where(exchange: string, routingKey: string): string {
+  return `${exchange || '(default exchange)'} with routing key ${routingKey}`;
 }

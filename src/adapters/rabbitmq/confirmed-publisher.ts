@@ -20,20 +20,107 @@ export class UnencodableMessageError extends Error {
 /** Header that lets a returned (unroutable) copy be matched to its publish when message_id is not ours. */
 export const PUBLISH_ID_HEADER = 'x-wi-publish-id';
 
+/** Why a publish on a confirm channel failed; its owner decides what that means (retried later, or told to the operator). */
+export type PublishFailure =
+  /** No confirm within the confirm timeout. */
+  | { kind: 'timeout'; ms: number }
+  /** The broker nacked the message, or the channel closed before its confirm. */
+  | { kind: 'nacked'; cause: Error }
+  /** The client did not send it (it cannot encode the message, or the channel is closed already). */
+  | { kind: 'refused'; cause: Error };
+
 interface Pending {
   returned: boolean;
 }
 
 /**
- * Publishes on a confirm channel of the publish connection. Every publish resolves only when the broker
- * confirmed it, tells whether a `mandatory` message was returned, respects back-pressure (`drain`)
- * and is bounded by a timeout. A nack, a closed channel or a timeout is a TransientError.
+ * Publishing on one confirm channel, the core the service's ConfirmedPublisher and the CLI share: a publish resolves
+ * only when the broker confirmed it and tells whether a `mandatory` message was returned (matched by its publish id,
+ * so many publishes may be in flight); every wait is bounded by `confirmTimeoutMs`. A publish the channel does not take
+ * at once starts `backPressure` (its `drain` or end, bounded): callers wait for it before their next publish.
+ */
+export class ConfirmChannelPublisher {
+  private readonly pending = new Map<string, Pending>();
+  private drain: Promise<void> | null = null;
+
+  constructor(
+    readonly ch: amqp.ConfirmChannel,
+    private readonly confirmTimeoutMs: number,
+    /** The owner's error for a failure (and what it does about it: the service replaces a nacked channel). */
+    private readonly failed: (failure: PublishFailure, exchange: string, routingKey: string) => Error,
+  ) {
+    ch.on('return', (msg: amqp.Message) => {
+      const id = publishIdOf(msg.properties);
+      const p = id ? this.pending.get(id) : undefined;
+      if (p) p.returned = true;
+    });
+  }
+
+  /** Set while the channel's write buffer is full: resolves at `drain`, the channel's end or the confirm timeout. */
+  get backPressure(): Promise<void> | null {
+    return this.drain;
+  }
+
+  /** `id`: what a returned copy is matched by, its PUBLISH_ID_HEADER or else its messageId (see publishIdOf). */
+  async publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: amqp.Options.Publish,
+    mandatory: boolean,
+    id: string,
+  ): Promise<PublishOutcome> {
+    const pending: Pending = { returned: false };
+    if (mandatory) this.pending.set(id, pending);
+    try {
+      return await new Promise<PublishOutcome>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(this.failed({ kind: 'timeout', ms: this.confirmTimeoutMs }, exchange, routingKey)),
+          this.confirmTimeoutMs,
+        );
+        let ok: boolean;
+        try {
+          ok = this.ch.publish(exchange, routingKey, body, { ...options, mandatory }, (err) => {
+            clearTimeout(timer);
+            if (err) reject(this.failed({ kind: 'nacked', cause: err }, exchange, routingKey));
+            else resolve(pending.returned ? 'returned' : 'confirmed');
+          });
+        } catch (err) {
+          clearTimeout(timer);
+          reject(this.failed({ kind: 'refused', cause: err as Error }, exchange, routingKey));
+          return;
+        }
+        if (!ok && !this.drain) {
+          // Back-pressure: later publishes wait for `drain` (or the channel's end), bounded.
+          this.drain = withTimeout(
+            new Promise<void>((res) => {
+              this.ch.once('drain', res);
+              this.ch.once('close', res);
+            }),
+            this.confirmTimeoutMs,
+            'publish channel drain',
+          )
+            .catch(() => undefined)
+            .finally(() => {
+              this.drain = null;
+            });
+        }
+      });
+    } finally {
+      if (mandatory) this.pending.delete(id);
+    }
+  }
+}
+
+/**
+ * Publishes on a confirm channel of the publish connection (re-opened after every reconnect, the topology asserted
+ * first). Every publish resolves only when the broker confirmed it, tells whether a `mandatory` message was returned,
+ * respects back-pressure (`drain`) and is bounded by a timeout. A nack, a closed channel or a timeout is a
+ * TransientError.
  */
 export class ConfirmedPublisher extends EventEmitter {
-  private ch: amqp.ConfirmChannel | null = null;
+  private core: ConfirmChannelPublisher | null = null;
   private waiters: (() => void)[] = [];
-  private drain: Promise<void> | null = null;
-  private readonly pending = new Map<string, Pending>();
   private readonly replacing = new WeakSet<amqp.ConfirmChannel>();
 
   constructor(
@@ -49,34 +136,31 @@ export class ConfirmedPublisher extends EventEmitter {
     super();
     conn.on('up', (model: amqp.ChannelModel) => void this.open(model));
     conn.on('down', () => {
-      this.ch = null;
+      this.core = null;
       this.emit('lost');
     });
   }
 
   get ready(): boolean {
-    return this.ch !== null;
+    return this.core !== null;
   }
 
   private async open(model: amqp.ChannelModel): Promise<void> {
     try {
       const ch = await model.createConfirmChannel();
       ch.on('error', (err: Error) => this.log.warn('publish channel error', { error: err.message }));
-      ch.on('return', (msg: amqp.Message) => {
-        const id = publishIdOf(msg.properties);
-        const p = id ? this.pending.get(id) : undefined;
-        if (p) p.returned = true;
-      });
+      const core = new ConfirmChannelPublisher(ch, this.confirmTimeoutMs, (f, exchange, routingKey) =>
+        this.failure(ch, f, exchange, routingKey),
+      );
       ch.on('close', () => {
-        if (this.ch !== ch) return;
-        this.ch = null;
+        if (this.core?.ch !== ch) return;
+        this.core = null;
         this.emit('lost');
         // A channel closed by a channel-level error (connection still up) is re-opened at once.
         if (this.conn.current === model) void this.open(model);
       });
       await assertTopology(ch, this.topology);
-      this.ch = ch;
-      this.drain = null;
+      this.core = core;
       const w = this.waiters;
       this.waiters = [];
       w.forEach((fn) => fn());
@@ -88,8 +172,8 @@ export class ConfirmedPublisher extends EventEmitter {
     }
   }
 
-  private async channel(): Promise<amqp.ConfirmChannel> {
-    if (this.ch) return this.ch;
+  private async channel(): Promise<ConfirmChannelPublisher> {
+    if (this.core) return this.core;
     await withTimeout(
       new Promise<void>((resolve) => this.waiters.push(resolve)),
       this.channelWaitMs,
@@ -97,8 +181,8 @@ export class ConfirmedPublisher extends EventEmitter {
     ).catch((err) => {
       throw new TransientError((err as Error).message, { cause: err });
     });
-    if (!this.ch) throw new TransientError('publish channel not available');
-    return this.ch;
+    if (!this.core) throw new TransientError('publish channel not available');
+    return this.core;
   }
 
   /**
@@ -126,58 +210,32 @@ export class ConfirmedPublisher extends EventEmitter {
     options: amqp.Options.Publish,
     mandatory: boolean,
   ): Promise<PublishOutcome> {
-    while (this.drain) await this.drain;
-    const ch = await this.channel();
+    // Waited for before taking a channel: after a reconnect, a new channel has no back-pressure of the old one.
+    while (this.core?.backPressure) await this.core.backPressure;
+    const core = await this.channel();
     let id = publishIdOf(options);
     if (id === undefined) {
       // Nothing to match a returned copy by: give it a publish id of its own.
       id = randomUUID();
       options = { ...options, headers: { ...options.headers, [PUBLISH_ID_HEADER]: id } };
     }
-    const pending: Pending = { returned: false };
-    if (mandatory) this.pending.set(id, pending);
-    try {
-      return await new Promise<PublishOutcome>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new TransientError(`publish to ${exchange}/${routingKey} not confirmed in ${this.confirmTimeoutMs} ms`)),
-          this.confirmTimeoutMs,
-        );
-        let ok: boolean;
-        try {
-          ok = ch.publish(exchange, routingKey, body, { ...options, mandatory }, (err) => {
-            clearTimeout(timer);
-            if (err) {
-              this.replaceAfterNack(ch);
-              reject(new TransientError(`publish to ${exchange}/${routingKey} nacked or channel closed`, { cause: err }));
-            } else resolve(pending.returned ? 'returned' : 'confirmed');
-          });
-        } catch (err) {
-          clearTimeout(timer);
-          // amqplib refuses to encode some headers (a table over 64 KiB, a nested table with a `!` key):
-          // retrying the same message would fail forever, so that is not a transient failure.
-          const e = err as Error;
-          if (e instanceof RangeError || /encod/i.test(e.message)) reject(new UnencodableMessageError(e.message, { cause: e }));
-          else reject(new TransientError(`publish failed: ${e.message}`, { cause: e }));
-          return;
+    return core.publish(exchange, routingKey, body, options, mandatory, id);
+  }
+
+  private failure(ch: amqp.ConfirmChannel, f: PublishFailure, exchange: string, routingKey: string): Error {
+    switch (f.kind) {
+      case 'timeout':
+        return new TransientError(`publish to ${exchange}/${routingKey} not confirmed in ${f.ms} ms`);
+      case 'nacked':
+        this.replaceAfterNack(ch);
+        return new TransientError(`publish to ${exchange}/${routingKey} nacked or channel closed`, { cause: f.cause });
+      case 'refused':
+        // amqplib refuses to encode some headers (a table over 64 KiB, a nested table with a `!` key):
+        // retrying the same message would fail forever, so that is not a transient failure.
+        if (f.cause instanceof RangeError || /encod/i.test(f.cause.message)) {
+          return new UnencodableMessageError(f.cause.message, { cause: f.cause });
         }
-        if (!ok && !this.drain) {
-          // Back-pressure: later publishes wait for `drain` (or the channel's end), bounded.
-          this.drain = withTimeout(
-            new Promise<void>((res) => {
-              ch.once('drain', res);
-              ch.once('close', res);
-            }),
-            this.confirmTimeoutMs,
-            'publish channel drain',
-          )
-            .catch(() => undefined)
-            .finally(() => {
-              this.drain = null;
-            });
-        }
-      });
-    } finally {
-      if (mandatory) this.pending.delete(id);
+        return new TransientError(`publish failed: ${f.cause.message}`, { cause: f.cause });
     }
   }
 
@@ -187,7 +245,7 @@ export class ConfirmedPublisher extends EventEmitter {
    * (found by the cluster test). So a nacked channel is closed (once); the close handler opens a fresh one.
    */
   private replaceAfterNack(ch: amqp.ConfirmChannel): void {
-    if (this.ch !== ch || this.replacing.has(ch)) return;
+    if (this.core?.ch !== ch || this.replacing.has(ch)) return;
     this.replacing.add(ch);
     this.log.warn('publish nacked by the broker; replacing the publish channel');
     ch.close().catch(() => undefined);

@@ -173,6 +173,12 @@ export class DurableConsumer {
 /**
  * Confirmed publishing over a ReconnectingConnection. publish() waits (bounded) for a channel, then for the
  * broker's confirm; a nack, a lost channel or a timeout rejects with PublishUncertainError.
+ *
+ * Deliberately not the service's ConfirmChannelPublisher (which the CLI shares): this is the sender side of the
+ * no-loss ledger, an observer that publishes with none of the service's code (like tests/helpers/amqp-client.ts), so a
+ * defect in the service's publishing cannot also hide in how the test counts what it sent. It also does something
+ * else: no back-pressure wait (the suite drives its own rate through the faults), no mandatory/return matching, and
+ * every publish in flight rejects as uncertain the moment its connection goes (the ledger resends those).
  */
 export class ResilientPublisher {
   readonly conn: ReconnectingConnection;
