@@ -8,8 +8,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# The build also copies the dashboard's static files (and Chart.js from node_modules) into dist/ui.
-COPY scripts/copy-ui-assets.js ./scripts/
+# The build also copies the dashboard's static files (and Chart.js from node_modules) into dist/ui, and the Redis
+# Lua scripts next to the module that loads them.
+COPY scripts/copy-ui-assets.js scripts/copy-lua-scripts.js ./scripts/
 RUN npm run build
 
 # --- runtime: production dependencies only, non-root ---------------------------------------------------

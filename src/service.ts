@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type http from 'node:http';
-import type Redis from 'ioredis';
 import type { Logger } from './ports/logger';
 import type { Deps } from './application/deps';
 import { handleControlEvent, parseControlEvent } from './application/handle-control-event';
@@ -25,7 +24,7 @@ import { InboundLanes } from './adapters/rabbitmq/inbound-lanes';
 import { QueueConsumer, type DeliveryHandler, type Disposition } from './adapters/rabbitmq/queue-consumer';
 import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
 import { buildTopology } from './adapters/rabbitmq/topology';
-import { checkDurability, connectAtStart, createRedis, type RedisDurability } from './adapters/redis/redis-client';
+import { checkDurability, connectAtStart, createRedis, type RedisConnection, type RedisDurability } from './adapters/redis/redis-client';
 import { RedisStateStore } from './adapters/redis/redis-state-store';
 import { RedisItemHistory } from './adapters/redis/redis-item-history';
 import { tlsOptions } from './adapters/tls-options';
@@ -44,8 +43,8 @@ const CONTROL_PREFETCH = 16;
  */
 export class WorkItemService {
   readonly instanceId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  private redis!: Redis;
-  private attachmentRedis!: Redis;
+  private redis!: RedisConnection;
+  private attachmentRedis!: RedisConnection;
   private attachmentStore!: AttachmentStoreHandle;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<unknown> | null = null;

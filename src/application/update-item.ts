@@ -12,7 +12,7 @@ import { recordStep } from './record-step';
 import { rejectMessage } from './reject-message';
 import { recordBody, withSignedAttachment } from './route-contact';
 
-/** How many of an item's latest update ids the store keeps (UPDATE_IDS_KEPT in the Redis scripts). */
+/** How many of an item's latest update ids the store keeps (UPDATE_IDS_KEPT in the Redis state store). */
 const RECENT_UPDATES = 16;
 /** Compare-and-set attempts before the message is requeued (only a flood of updates of one item gets near it). */
 const MAX_ATTEMPTS = 50;

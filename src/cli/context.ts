@@ -1,10 +1,9 @@
 import * as amqp from 'amqplib';
-import type Redis from 'ioredis';
 import { AppConfig, ConfigError, loadConfig } from '../config/config';
 import type { Logger } from '../ports/logger';
 import type { Counters, ItemQueries } from '../ports/state-store';
 import { classifyAmqpConnectError, classifyRedisConnectError } from '../adapters/connect-errors';
-import { createRedis } from '../adapters/redis/redis-client';
+import { createRedis, type RedisConnection } from '../adapters/redis/redis-client';
 import { RedisStateStore } from '../adapters/redis/redis-state-store';
 import { RedisItemHistory } from '../adapters/redis/redis-item-history';
 import type { ItemHistory } from '../ports/item-history';
@@ -37,7 +36,7 @@ export class CliContext {
   private conn: amqp.ChannelModel | undefined;
   private connecting: Promise<amqp.ChannelModel> | undefined;
   private confirmed: Promise<ConfirmedChannel> | undefined;
-  private redis: Redis | undefined;
+  private redis: RedisConnection | undefined;
   private stateStore: Promise<ItemQueries & Counters> | undefined;
   private connectionError: Error | undefined;
 
@@ -142,7 +141,7 @@ export class CliContext {
   /** Item histories in the same Redis (opened with the state store). */
   async history(): Promise<ItemHistory> {
     await this.store();
-    return new RedisItemHistory(this.redis as Redis, this.cfg.redisKeyPrefix, this.cfg.tombstoneSeconds);
+    return new RedisItemHistory(this.redis as RedisConnection, this.cfg.redisKeyPrefix, this.cfg.tombstoneSeconds);
   }
 
   /** Closes whatever was opened. Closing the connection returns every unacked message to its queue. */

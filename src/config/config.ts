@@ -62,6 +62,8 @@ export interface AppConfig {
   /** Sentinel mode when set: host:port of each sentinel; REDIS_URL then only supplies password/db. */
   redisSentinels: { host: string; port: number }[];
   redisMasterName: string;
+  /** Redis Cluster mode when set: host:port of some of its nodes; REDIS_URL then only supplies password and scheme. */
+  redisClusterNodes: { host: string; port: number }[];
   /** After each state write, WAIT for this many replicas (0 = off) for at most redisWaitTimeoutMs. */
   redisWaitReplicas: number;
   redisWaitTimeoutMs: number;
@@ -132,6 +134,24 @@ function readTokenFile(file: string): string[] {
 }
 
 const emptyAsUnset = (v: unknown) => (v === '' ? undefined : v);
+/** `host:port,host:port…` (REDIS_SENTINELS, REDIS_CLUSTER_NODES); empty: none. */
+const hostPortList = () =>
+  z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .refine((list) => list.every((x) => /^[^:\s]+:\d{1,5}$/.test(x)), 'must be host:port[,host:port…]')
+    .transform((list) =>
+      list.map((x) => {
+        const i = x.lastIndexOf(':');
+        return { host: x.slice(0, i), port: Number(x.slice(i + 1)) };
+      }),
+    );
 const otlpProtocol = z.enum(['http/protobuf', 'http/json'], 'must be http/protobuf or http/json (grpc is not supported)');
 
 /** Every environment variable the service reads (its keys: `Object.keys(envSchema.shape)`), validated once at start. */
@@ -156,22 +176,8 @@ export const envSchema = z.object({
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
   REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
-  REDIS_SENTINELS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-    )
-    .refine((list) => list.every((x) => /^[^:\s]+:\d{1,5}$/.test(x)), 'must be host:port[,host:port…]')
-    .transform((list) =>
-      list.map((x) => {
-        const i = x.lastIndexOf(':');
-        return { host: x.slice(0, i), port: Number(x.slice(i + 1)) };
-      }),
-    ),
+  REDIS_SENTINELS: hostPortList(),
+  REDIS_CLUSTER_NODES: hostPortList(),
   REDIS_MASTER_NAME: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/)
@@ -370,6 +376,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     'AMQP',
     e.data.AMQP_URL.every((u) => u.startsWith('amqps://')),
   );
+  if (e.data.REDIS_CLUSTER_NODES.length > 0) {
+    if (e.data.REDIS_SENTINELS.length > 0) {
+      throw new ConfigError('invalid environment: REDIS_CLUSTER_NODES and REDIS_SENTINELS exclude each other (Cluster or Sentinel)');
+    }
+    if (!['', '/', '/0'].includes(new URL(e.data.REDIS_URL).pathname)) {
+      throw new ConfigError(
+        'invalid environment: REDIS_URL: a Redis Cluster has only db 0 (with REDIS_CLUSTER_NODES, no /<db> in the URL)',
+      );
+    }
+  }
   const redisTls = readTlsFiles(e.data, 'REDIS', e.data.REDIS_URL.startsWith('rediss://'));
   const attachmentStore = attachmentStoreConfig(e.data, env);
   const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);
@@ -396,6 +412,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisTls,
     redisSentinels: e.data.REDIS_SENTINELS,
     redisMasterName: e.data.REDIS_MASTER_NAME,
+    redisClusterNodes: e.data.REDIS_CLUSTER_NODES,
     redisWaitReplicas: e.data.REDIS_WAIT_REPLICAS,
     redisWaitTimeoutMs: e.data.REDIS_WAIT_TIMEOUT_MS,
     redisKeyPrefix: e.data.REDIS_KEY_PREFIX,

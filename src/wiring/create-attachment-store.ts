@@ -1,8 +1,8 @@
 /** Composition: picks the attachment store ATTACHMENT_STORE names (adapters never import each other; wiring does). */
-import type Redis from 'ioredis';
 import type { AppConfig } from '../config/config';
 import type { AttachmentStore } from '../ports/attachment-store';
 import { RedisAttachmentStore } from '../adapters/redis/redis-attachment-store';
+import type { RedisConnection } from '../adapters/redis/redis-client';
 import { storeNamespace } from '../adapters/attachments/attachment-keys';
 import { FsAttachmentStore } from '../adapters/attachments/fs-attachment-store';
 import { createS3Client, S3AttachmentStore } from '../adapters/attachments/s3-attachment-store';
@@ -17,7 +17,7 @@ export interface AttachmentStoreHandle {
 }
 
 /** ATTACHMENT_STORE: redis (its own connection), fs (ATTACHMENT_DIR) or s3 (S3_BUCKET…). */
-export function createAttachmentStore(cfg: AppConfig, attachmentRedis: Redis): AttachmentStoreHandle {
+export function createAttachmentStore(cfg: AppConfig, attachmentRedis: RedisConnection): AttachmentStoreHandle {
   const sc = cfg.attachmentStore;
   const ns = storeNamespace(cfg.redisKeyPrefix);
   switch (sc.kind) {

@@ -1,20 +1,44 @@
-/** Key names, in one place (the Lua scripts in scripts.ts build the same names from the same prefix). */
-export function redisKeys(prefix: string) {
+/**
+ * Every Redis key name, in one place: the Lua scripts are given theirs in KEYS, none is built inside a script.
+ *
+ * With Redis Cluster (REDIS_CLUSTER_NODES) the prefix is wrapped in braces, `{workitem:}item:<contactId>`: the
+ * whole prefix is the hash tag, so every key of a deployment is in one slot and each transition, which touches an
+ * item together with the deployment's indexes, stays one atomic script (docs/scale-out.md says what that costs).
+ * A single Redis or Sentinel keeps the names as they were (`workitem:item:<contactId>`).
+ */
+export function redisKeys(prefix: string, cluster = false) {
+  const p = cluster ? `{${prefix}}` : prefix;
   return {
-    prefix,
-    item: (contactId: string) => `${prefix}item:${contactId}`,
-    attachment: (contactId: string) => `${prefix}att:${contactId}`,
-    tombstone: (contactId: string) => `${prefix}tomb:${contactId}`,
+    item: (contactId: string) => `${p}item:${contactId}`,
+    attachment: (contactId: string) => `${p}att:${contactId}`,
+    tombstone: (contactId: string) => `${p}tomb:${contactId}`,
     /** The item's history (a list of steps) and the count of steps dropped from its middle (redis-item-history.ts). */
-    history: (contactId: string) => `${prefix}hist:${contactId}`,
-    historyDropped: (contactId: string) => `${prefix}hist:dropped:${contactId}`,
-    parked: (entrance: string) => `${prefix}parked:${entrance}`,
-    entrance: (name: string) => `${prefix}entrance:${name}`,
-    unfinished: `${prefix}unfinished`,
-    externalIndex: `${prefix}ext`,
-    stats: (hour: string) => `${prefix}stats:${hour}`,
-    /** Per-minute copies of the same counters, kept ~2 h for the dashboard's last-hour chart. */
-    statsMinute: (minute: string) => `${prefix}stats:m:${minute}`,
-    marker: (name: string) => `${prefix}marker:${name}`,
+    history: (contactId: string) => `${p}hist:${contactId}`,
+    historyDropped: (contactId: string) => `${p}hist:dropped:${contactId}`,
+    /** An expiry claimed but not yet confirmed: what its event and receipt need. */
+    expiring: (contactId: string) => `${p}expiring:${contactId}`,
+    parked: (entrance: string) => `${p}parked:${entrance}`,
+    entrance: (name: string) => `${p}entrance:${name}`,
+    unfinished: `${p}unfinished`,
+    /** source|externalId → contactId of the unfinished item. */
+    externalIndex: `${p}ext`,
+    seq: `${p}seq`,
+    /** Timers (contract 1.1): score = due time in ms, member = contactId; claims: score = lease deadline. */
+    dueExpire: `${p}due:expire`,
+    dueExpireClaimed: `${p}due:expire:claimed`,
+    dueActivate: `${p}due:activate`,
+    dueActivateClaimed: `${p}due:activate:claimed`,
+    /** Hourly report counters (hour: YYYYMMDDHH, UTC). */
+    stats: (hour: string) => `${p}stats:${hour}`,
+    /** Per-minute copies of the same counters (minute: YYYYMMDDHHmm), for the dashboard's last-hour chart. */
+    statsMinute: (minute: string) => `${p}stats:m:${minute}`,
+    lock: (name: string) => `${p}lock:${name}`,
+    fence: (name: string) => `${p}fence:${name}`,
+    marker: (name: string) => `${p}marker:${name}`,
   };
 }
+
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** How long the report counters live: hourly ones for `workitem report`, per-minute ones for the dashboard. */
+export const STATS_TTL_SECONDS = { hour: 400 * 24 * 3600, minute: 2 * 3600 } as const;

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import type Redis from 'ioredis';
 import type { AttachmentStore, StoredAttachment } from '../../ports/attachment-store';
 import { redisKeys } from './keys';
+import type { RedisConnection } from './redis-client';
 
 const CHUNK_BYTES = 256 * 1024;
 
@@ -14,10 +14,10 @@ export class RedisAttachmentStore implements AttachmentStore {
   private readonly keys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
   ) {
-    this.keys = redisKeys(prefix);
+    this.keys = redisKeys(prefix, redis.isCluster);
   }
 
   async put(contactId: string, data: Buffer): Promise<void> {

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import type { TlsFiles } from '../../config/config';
 import type { Logger } from '../../ports/logger';
 import { classifyRedisConnectError, PermanentConnectError } from '../connect-errors';
@@ -14,14 +14,19 @@ export interface RedisTarget {
   redisUrl: string;
   redisSentinels: { host: string; port: number }[];
   redisMasterName: string;
+  /** REDIS_CLUSTER_NODES: Redis Cluster mode when set; REDIS_URL then only supplies the password and redis(s)://. */
+  redisClusterNodes: { host: string; port: number }[];
   /** REDIS_TLS_*_FILE, used when redisUrl is rediss://. */
   redisTls?: TlsFiles;
 }
 
+/** A single Redis (or the master Sentinel names) or a Redis Cluster: the stores work on either. */
+export type RedisConnection = Redis | Cluster;
+
 /** After a permanent error on reconnect (e.g. a rotated password), at most one error line per connection this often. */
 const RECONNECT_REFUSED_LOG_MS = 30_000;
 
-export function createRedis(target: RedisTarget, log: Logger, name: string): Redis {
+export function createRedis(target: RedisTarget, log: Logger, name: string): RedisConnection {
   // Until the first 'ready' the caller retries (connectAtStart: one line per attempt, permanent errors end the start);
   // afterwards ioredis reconnects by itself.
   let everReady = false;
@@ -36,17 +41,20 @@ export function createRedis(target: RedisTarget, log: Logger, name: string): Red
     enableAutoPipelining: true,
     ...tlsOf(target),
   };
-  // With Sentinel, ioredis asks the sentinels for the current master and follows a failover by itself.
-  const redis =
-    target.redisSentinels.length > 0
-      ? new Redis({
-          ...options,
-          ...credentialsOf(target.redisUrl),
-          sentinels: target.redisSentinels,
-          name: target.redisMasterName,
-          sentinelRetryStrategy: (times: number) => (everReady ? jitteredBackoff(times, 100, 5000) : null),
-        })
-      : new Redis(target.redisUrl, options);
+  // With Sentinel, ioredis asks the sentinels for the current master and follows a failover by itself; with Cluster,
+  // it follows the slot map (a replica promoted after a master failed) by itself.
+  const redis: RedisConnection =
+    target.redisClusterNodes.length > 0
+      ? createCluster(target, options, () => everReady)
+      : target.redisSentinels.length > 0
+        ? new Redis({
+            ...options,
+            ...credentialsOf(target.redisUrl),
+            sentinels: target.redisSentinels,
+            name: target.redisMasterName,
+            sentinelRetryStrategy: (times: number) => (everReady ? jitteredBackoff(times, 100, 5000) : null),
+          })
+        : new Redis(target.redisUrl, options);
   // Before the first 'ready', connectAtStart reports failures. Afterwards ioredis retries by itself; a refusal that
   // only a fix can end (rotated password, revoked certificate) is logged as an error, not only at debug.
   let lastRefusalLog = 0;
@@ -76,14 +84,17 @@ export function createRedis(target: RedisTarget, log: Logger, name: string): Red
  * not stop ioredis from becoming ready (it would work in db 0), hence the check after a successful connect too.
  * Returns false when `signal` aborted the wait (shutdown during start).
  */
-export async function connectAtStart(clients: Redis[], target: RedisTarget, log: Logger, signal: AbortSignal): Promise<boolean> {
+export async function connectAtStart(clients: RedisConnection[], target: RedisTarget, log: Logger, signal: AbortSignal): Promise<boolean> {
   const url =
-    target.redisSentinels.length > 0
-      ? `${target.redisUrl} (sentinels ${target.redisSentinels.map((s) => `${s.host}:${s.port}`).join(',')})`
-      : target.redisUrl;
+    target.redisClusterNodes.length > 0
+      ? `${target.redisUrl} (cluster ${target.redisClusterNodes.map((s) => `${s.host}:${s.port}`).join(',')})`
+      : target.redisSentinels.length > 0
+        ? `${target.redisUrl} (sentinels ${target.redisSentinels.map((s) => `${s.host}:${s.port}`).join(',')})`
+        : target.redisUrl;
   for (let attempt = 0; ; attempt++) {
     const seen: Error[] = [];
-    const onError = (err: Error) => seen.push(err);
+    // A cluster that cannot load its slot map wraps the cause (a refused password, say) in lastNodeError.
+    const onError = (err: Error & { lastNodeError?: Error }) => seen.push(err.lastNodeError ?? err);
     for (const c of clients) c.on('error', onError);
     try {
       for (const c of clients) await withTimeout(c.connect(), 15_000, 'redis connect');
@@ -123,7 +134,7 @@ export interface RedisDurability {
 }
 
 /** Reads persistence and eviction settings: without them unfinished items would not survive a Redis restart. */
-export async function checkDurability(redis: Redis): Promise<RedisDurability> {
+export async function checkDurability(redis: RedisConnection): Promise<RedisDurability> {
   const get = async (key: string): Promise<string> => {
     try {
       const r = (await redis.config('GET', key)) as string[];
@@ -146,6 +157,27 @@ export async function checkDurability(redis: Redis): Promise<RedisDurability> {
     evicting,
     warning: problems.length ? `${problems.join('; ')}: unfinished items would not survive a Redis restart` : undefined,
   };
+}
+
+/**
+ * Redis Cluster: nodes from REDIS_CLUSTER_NODES (the rest are found from their slot map), the password from REDIS_URL.
+ * When a master dies its slots move to its replica after the cluster's node timeout; meanwhile commands for them are
+ * retried (retryDelayOnFailover x maxRedirections, about 3 s) and then fail like any Redis outage (transient).
+ */
+function createCluster(target: RedisTarget, options: Record<string, unknown>, everReady: () => boolean): Cluster {
+  const { lazyConnect, enableOfflineQueue, enableAutoPipelining, retryStrategy: _nodesDoNotRetry, ...nodeOptions } = options;
+  const { username, password } = credentialsOf(target.redisUrl);
+  return new Cluster(target.redisClusterNodes, {
+    lazyConnect: lazyConnect as boolean,
+    enableOfflineQueue: enableOfflineQueue as boolean,
+    enableAutoPipelining: enableAutoPipelining as boolean,
+    clusterRetryStrategy: (times: number) => (everReady() ? jitteredBackoff(times, 100, 5000) : null),
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    maxRedirections: 16,
+    slotsRefreshTimeout: 2000,
+    redisOptions: { ...nodeOptions, username, password },
+  });
 }
 
 /** rediss://: TLS with the REDIS_TLS_* files, verification always on; with sentinels, to the sentinels and the data nodes alike. */

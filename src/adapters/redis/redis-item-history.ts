@@ -1,51 +1,10 @@
-import type Redis from 'ioredis';
 import { FINAL_STEPS, type HistoryStep, type HistoryStepName, type ItemHistory, type ItemHistoryView } from '../../ports/item-history';
 import { redisKeys } from './keys';
+import type { RedisConnection } from './redis-client';
+import { ScriptRunner } from './scripts';
 
 /** Steps kept per item: the first one and the latest ones; the number dropped in between is counted. */
 export const DEFAULT_HISTORY_MAX_STEPS = 200;
-
-/**
- * One append, atomically: collapse a repeat into the latest step, RPUSH, keep the first step plus the latest
- * (max - 1), count what was dropped, and set the expiry — `tombstoneSeconds` from a final step, and the same for a
- * history whose item is not in Redis (a late step after the end, or an item Redis lost): a history never outlives
- * its item by more than that, and never stays without an expiry once the item is gone.
- * KEYS: history list, dropped counter, item hash. ARGV: max steps, ttl ms, final (1/0), collapse (1/0), steps (JSON)...
- */
-const APPEND_LUA = `
-local list, dropped, item = KEYS[1], KEYS[2], KEYS[3]
-local max = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-local from = 5
-if ARGV[4] == '1' and #ARGV == 5 then
-  local last = redis.call('LINDEX', list, -1)
-  if last then
-    local ok, l = pcall(cjson.decode, last)
-    local ok2, s = pcall(cjson.decode, ARGV[5])
-    if ok and ok2 and type(l) == 'table' and type(s) == 'table' and l.s == s.s and l.r == s.r then
-      s.n = (tonumber(l.n) or 1) + 1
-      s.t0 = l.t0 or l.t
-      redis.call('LSET', list, -1, cjson.encode(s))
-      from = 6
-    end
-  end
-end
-for i = from, #ARGV do redis.call('RPUSH', list, ARGV[i]) end
-local len = redis.call('LLEN', list)
-if len > max then
-  local excess = len - max
-  local head = redis.call('LINDEX', list, 0)
-  redis.call('LTRIM', list, excess, -1)
-  redis.call('LSET', list, 0, head)
-  redis.call('INCRBY', dropped, excess)
-end
-if ARGV[3] == '1' or (redis.call('PTTL', list) == -1 and redis.call('EXISTS', item) == 0) then
-  redis.call('PEXPIRE', list, ttl)
-end
-local pttl = redis.call('PTTL', list)
-if pttl > 0 and redis.call('EXISTS', dropped) == 1 then redis.call('PEXPIRE', dropped, pttl) end
-return len
-`;
 
 /** How a step is stored: short keys (a history is kept for days after its item's end, for every item). */
 interface StoredStep {
@@ -99,38 +58,38 @@ export function decodeStep(json: string): HistoryStep | null {
 
 /**
  * Item histories in Redis: one list per item (plus a counter of dropped steps), next to the item's own keys
- * (keys.ts names them), written by one small script per append.
+ * (keys.ts names them), written by one small script per append (lua/append-history.lua).
  */
 export class RedisItemHistory implements ItemHistory {
   private readonly keys;
   private readonly maxSteps: number;
+  private readonly scripts: ScriptRunner;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     prefix: string,
     private readonly tombstoneSeconds: number,
     maxSteps = DEFAULT_HISTORY_MAX_STEPS,
   ) {
-    this.keys = redisKeys(prefix);
+    this.keys = redisKeys(prefix, redis.isCluster);
     // The first step is kept in place of the oldest dropped one: at least two entries.
     this.maxSteps = Math.max(2, Math.floor(maxSteps));
-    if (!('wi_historyAppend' in redis)) redis.defineCommand('wi_historyAppend', { numberOfKeys: 3, lua: APPEND_LUA });
+    this.scripts = new ScriptRunner(redis);
   }
 
   async append(contactId: string, steps: HistoryStep[], opts: { collapse?: boolean } = {}): Promise<void> {
     if (steps.length === 0) return;
     const final = steps.some((s) => FINAL_STEPS.has(s.step));
-    const run = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>).wi_historyAppend;
-    await run.call(
-      this.redis,
-      this.keys.history(contactId),
-      this.keys.historyDropped(contactId),
-      this.keys.item(contactId),
-      this.maxSteps,
-      Math.max(1, Math.round(this.tombstoneSeconds * 1000)),
-      final ? '1' : '0',
-      opts.collapse ? '1' : '0',
-      ...steps.map(encodeStep),
+    await this.scripts.run(
+      'append-history',
+      [this.keys.history(contactId), this.keys.historyDropped(contactId), this.keys.item(contactId)],
+      [
+        this.maxSteps,
+        Math.max(1, Math.round(this.tombstoneSeconds * 1000)),
+        final ? '1' : '0',
+        opts.collapse ? '1' : '0',
+        ...steps.map(encodeStep),
+      ],
     );
   }
 

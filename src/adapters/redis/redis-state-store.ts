@@ -1,4 +1,3 @@
-import type Redis from 'ioredis';
 import { copyContactData } from '../../domain/contact-data';
 import type { ContactRecord } from '../../domain/contact-event';
 import type {
@@ -22,25 +21,21 @@ import type {
   UpdateSnapshot,
 } from '../../ports/state-store';
 import { hourBucket, minuteBucket } from '../../domain/time-buckets';
-import { redisKeys } from './keys';
-import { SCRIPTS, ScriptName } from './scripts';
+import { redisKeys, STATS_TTL_SECONDS, type RedisKeys } from './keys';
+import type { RedisConnection } from './redis-client';
+import { luaList, ScriptRunner, type ReplicaWait, type RouteOneReply, type ScriptName, type ScriptReplies } from './scripts';
 
-type ScriptRunner = (...args: (string | number)[]) => Promise<unknown>;
+export type { ReplicaWait } from './scripts';
+
+/** How many of an item's latest update ids are kept, so a redelivered update is recognised and not applied twice. */
+export const UPDATE_IDS_KEPT = 16;
 
 /**
- * Redis replicates asynchronously: a failover can lose the last writes. WAIT after each state write
- * narrows that window to what the replicas have not confirmed within the timeout.
+ * A script answers `moved` when a value the keys were chosen by (which item the index names, an item's entrance, the
+ * head of a parked set) changed between the read and the script; the call is made again with fresh keys. Each of those
+ * values changes at most once or twice in an item's life, so a few attempts always suffice.
  */
-export interface ReplicaWait {
-  replicas: number;
-  timeoutMs: number;
-  onShortfall: (acked: number) => void;
-}
-
-const READ_ONLY = new Set<ScriptName>(['pageUnfinished', 'readForUpdate']);
-
-/** Per-minute counters live this long (the Lua `stat()` helper sets the same TTL). */
-const MINUTE_STATS_TTL_SECONDS = 7200;
+const MAX_ATTEMPTS = 5;
 
 /** Parses a stored record; contactData comes back as a null-prototype object like the original. */
 function parseRecord(json: string): ContactRecord {
@@ -49,187 +44,379 @@ function parseRecord(json: string): ContactRecord {
   return rec;
 }
 
-function toRouteResult(r: string[]): RouteParkedResult {
-  const [outcome, contactId, payload, replyTo, corrId, expiredTrace] = r;
-  switch (outcome) {
+function toRouteResult(r: RouteOneReply): RouteParkedResult {
+  switch (r.outcome) {
     case 'routed':
-      // The 4th value of a routed item is its stored trace context.
-      return { outcome, record: parseRecord(payload), ...(replyTo && { trace: replyTo }) };
+      return { outcome: 'routed', record: parseRecord(r.rec), ...(r.trace && { trace: r.trace }) };
     case 'not_buffered':
-      return { outcome, record: parseRecord(payload), flushing: replyTo === '1' };
+      return { outcome: 'not_buffered', record: parseRecord(r.rec), flushing: r.flushing };
     case 'expired':
       return {
-        outcome,
-        record: parseRecord(payload),
-        replyTo: replyTo || undefined,
-        correlationId: corrId || undefined,
-        ...(expiredTrace && { trace: expiredTrace }),
+        outcome: 'expired',
+        record: parseRecord(r.rec),
+        replyTo: r.replyTo || undefined,
+        correlationId: r.corrId || undefined,
+        ...(r.trace && { trace: r.trace }),
       };
     case 'closed':
     case 'open':
-      return { outcome, contactId };
-    default:
-      return { outcome: 'gone', contactId, tombstone: payload === '1' };
+      return { outcome: r.outcome, contactId: r.contactId };
+    case 'gone':
+      return { outcome: 'gone', contactId: r.contactId, tombstone: r.tombstone };
   }
 }
 
-export class RedisStateStore implements StateStore {
-  private readonly keys;
-  private readonly run: Record<ScriptName, ScriptRunner>;
+/**
+ * contactId → entrance, which never changes in an item's life: the keys of its entrance (its parked set) are known
+ * without a read. A stale entry is harmless (the scripts check the entrance and answer `moved`). Bounded: the
+ * oldest entries go first.
+ */
+class EntranceCache {
+  private readonly map = new Map<string, string>();
 
-  constructor(
-    private readonly redis: Redis,
-    prefix: string,
-    private readonly tombstoneSeconds: number,
-    private readonly wait: ReplicaWait = { replicas: 0, timeoutMs: 0, onShortfall: () => undefined },
-  ) {
-    this.keys = redisKeys(prefix);
-    const run = {} as Record<ScriptName, ScriptRunner>;
-    for (const [name, lua] of Object.entries(SCRIPTS) as [ScriptName, string][]) {
-      const command = `wi_${name}`;
-      // defineCommand uses EVALSHA and falls back to EVAL, so scripts survive a Redis restart (SCRIPT FLUSH).
-      if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 0, lua });
-      const call = (...args: (string | number)[]) =>
-        (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[command](prefix, ...args);
-      run[name] = READ_ONLY.has(name) || this.wait.replicas === 0 ? call : (...args) => this.replicated(call(...args));
-    }
-    this.run = run;
+  constructor(private readonly max = 10_000) {}
+
+  get(contactId: string): string | undefined {
+    return this.map.get(contactId);
   }
 
-  private async replicated(write: Promise<unknown>): Promise<unknown> {
-    const result = await write;
-    const acked = Number(await this.redis.call('WAIT', this.wait.replicas, this.wait.timeoutMs));
-    if (acked < this.wait.replicas) this.wait.onShortfall(acked);
-    return result;
+  set(contactId: string, entrance: string): void {
+    if (!entrance || this.map.get(contactId) === entrance) return;
+    this.map.delete(contactId);
+    this.map.set(contactId, entrance);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+}
+
+function movedTooOften(what: string): Error {
+  return new Error(`Redis: ${what} kept changing between the read and the script (${MAX_ATTEMPTS} attempts); retried later`);
+}
+
+export class RedisStateStore implements StateStore {
+  private readonly keys: RedisKeys;
+  private readonly scripts: ScriptRunner;
+  private readonly entranceCache = new EntranceCache();
+
+  constructor(
+    private readonly redis: RedisConnection,
+    prefix: string,
+    private readonly tombstoneSeconds: number,
+    wait?: ReplicaWait,
+  ) {
+    this.keys = redisKeys(prefix, redis.isCluster);
+    this.scripts = new ScriptRunner(redis, wait);
+  }
+
+  private run<N extends ScriptName>(name: N, keys: string[], args: (string | number)[]): Promise<ScriptReplies[N]> {
+    return this.scripts.run(name, keys, args);
+  }
+
+  /** The hourly and per-minute stats keys of `nowMs` and their TTLs, as the scripts take them. */
+  private statsKeys(nowMs: number): string[] {
+    return [this.keys.stats(hourBucket(nowMs)), this.keys.statsMinute(minuteBucket(nowMs))];
+  }
+
+  private static readonly STATS_TTLS = [STATS_TTL_SECONDS.hour, STATS_TTL_SECONDS.minute];
+
+  /** An item's entrance (it never changes), to pick its parked set: '' when the item is gone. */
+  private async entranceOf(contactId: string): Promise<string> {
+    const known = this.entranceCache.get(contactId);
+    if (known) return known;
+    const entrance = (await this.redis.hget(this.keys.item(contactId), 'entrance')) ?? '';
+    this.entranceCache.set(contactId, entrance);
+    return entrance;
+  }
+
+  /** The entrance a script found the item at (answer `moved`), for the next attempt and later calls. */
+  private movedTo(contactId: string, entrance: string): string {
+    this.entranceCache.set(contactId, entrance);
+    return entrance;
+  }
+
+  /** The keys remove_item (includes/remove-item.lua) takes, in the order the scripts list them. */
+  private removeKeys(contactId: string, entrance: string): string[] {
+    const k = this.keys;
+    return [
+      k.item(contactId),
+      k.attachment(contactId),
+      k.tombstone(contactId),
+      k.externalIndex,
+      k.unfinished,
+      k.parked(entrance),
+      k.dueExpire,
+      k.dueActivate,
+    ];
   }
 
   async accept(input: AcceptInput): Promise<AcceptResult> {
     const r = input.record;
-    const [outcome, contactId, state, rec] = (await this.run.acceptItem(
-      r.contactId,
-      r.source,
-      r.externalId,
-      r.entrance,
-      JSON.stringify(r),
-      input.nowMs,
-      input.maxParked,
-      input.replyTo ?? '',
-      input.correlationId ?? '',
-      r.taskType,
-      minuteBucket(input.nowMs),
-      input.bodySha ?? '',
-      input.expiresAt?.text ?? '',
-      input.expiresAt?.ms ?? 0,
-      input.activateAt?.text ?? '',
-      input.activateAt?.ms ?? 0,
-      input.trace ?? '',
-    )) as string[];
-    if (outcome === 'park_limit') return { outcome };
-    if (outcome === 'duplicate') return { outcome, contactId, state: state as ItemState, record: parseRecord(rec) };
-    return { outcome: outcome as 'accepted' | 'buffered' | 'scheduled', contactId };
+    const k = this.keys;
+    const stats = this.statsKeys(input.nowMs);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const res = await this.run(
+        'accept-item',
+        [
+          k.item(r.contactId),
+          k.externalIndex,
+          k.unfinished,
+          k.seq,
+          k.entrance(r.entrance),
+          k.parked(r.entrance),
+          k.dueExpire,
+          k.dueActivate,
+          ...stats,
+        ],
+        [
+          r.contactId,
+          r.source,
+          r.externalId,
+          r.entrance,
+          JSON.stringify(r),
+          input.nowMs,
+          input.maxParked,
+          input.replyTo ?? '',
+          input.correlationId ?? '',
+          r.taskType,
+          input.bodySha ?? '',
+          input.expiresAt?.text ?? '',
+          input.expiresAt?.ms ?? 0,
+          input.activateAt?.text ?? '',
+          input.activateAt?.ms ?? 0,
+          input.trace ?? '',
+          ...RedisStateStore.STATS_TTLS,
+        ],
+      );
+      if (res.outcome !== 'known') {
+        if (res.outcome !== 'park_limit') this.entranceCache.set(r.contactId, r.entrance);
+        return res;
+      }
+      const dup = await this.run(
+        'answer-duplicate',
+        [k.item(res.contactId), k.externalIndex, ...stats],
+        [res.contactId, r.source, r.externalId, r.taskType, r.entrance, ...RedisStateStore.STATS_TTLS],
+      );
+      if (dup.outcome === 'duplicate') {
+        return { outcome: 'duplicate', contactId: dup.contactId, state: dup.state, record: parseRecord(dup.rec) };
+      }
+    }
+    throw movedTooOften(`the item of ${r.source}/${r.externalId}`);
   }
 
   async parkRouted(contactId: string, nowMs: number): Promise<ParkResult> {
-    const [outcome, rec] = (await this.run.parkRouted(contactId, nowMs)) as string[];
-    if (outcome === 'parked') return { outcome, record: parseRecord(rec) };
-    return { outcome: outcome as 'not_routed' | 'unknown' };
+    let entrance = await this.entranceOf(contactId);
+    if (!entrance) return { outcome: 'unknown' };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const r = await this.run('park-routed', [this.keys.item(contactId), this.keys.parked(entrance)], [contactId, entrance, nowMs]);
+      if (r.outcome === 'parked') return { outcome: 'parked', record: parseRecord(r.rec) };
+      if (r.outcome !== 'moved') return { outcome: r.outcome };
+      entrance = this.movedTo(contactId, r.entrance);
+    }
+    throw movedTooOften(`the entrance of ${contactId}`);
   }
 
   async checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock = ''): Promise<RouteParkedResult> {
-    const r = (await this.run.checkParked(contactId, nowMs, maxParkMs, this.tombstoneSeconds, minuteBucket(nowMs), flushLock)) as string[];
-    return toRouteResult(r);
+    const k = this.keys;
+    let entrance = await this.entranceOf(contactId);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const [item, att, tomb, index, unfinished, parked, dueExpire, dueActivate] = this.removeKeys(contactId, entrance);
+      const r = await this.run(
+        'check-parked',
+        [
+          item,
+          att,
+          tomb,
+          index,
+          unfinished,
+          parked,
+          k.entrance(entrance),
+          dueExpire,
+          dueActivate,
+          ...this.statsKeys(nowMs),
+          ...(flushLock ? [k.lock(flushLock)] : []),
+        ],
+        [contactId, entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS],
+      );
+      if (r.outcome !== 'moved') return toRouteResult(r);
+      entrance = this.movedTo(contactId, r.entrance);
+    }
+    throw movedTooOften(`the entrance of ${contactId}`);
   }
 
   async routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]> {
-    const rows = (await this.run.routeParkedBatch(
-      entrance,
-      nowMs,
-      maxParkMs,
-      limit,
-      this.tombstoneSeconds,
-      minuteBucket(nowMs),
-    )) as string[][];
-    return rows.map(toRouteResult);
+    const k = this.keys;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const head = await this.redis.zrange(k.parked(entrance), 0, limit - 1);
+      if (head.length === 0) return [];
+      const r = await this.run(
+        'route-parked-batch',
+        [
+          k.parked(entrance),
+          k.entrance(entrance),
+          k.externalIndex,
+          k.unfinished,
+          k.dueExpire,
+          k.dueActivate,
+          ...this.statsKeys(nowMs),
+          ...head.flatMap((cid) => [k.item(cid), k.attachment(cid), k.tombstone(cid)]),
+        ],
+        [entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, ...head],
+      );
+      const results = luaList(r.results);
+      // An empty answer means "none parked" to the flush: only a stale head with nothing done is read again.
+      if (results.length > 0 || !r.stale) return results.map(toRouteResult);
+    }
+    throw movedTooOften(`the head of the parked items of ${entrance}`);
   }
 
   async end(contactId: string, nowMs: number): Promise<EndResult> {
-    const r = (await this.run.endItem(contactId, nowMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
-    if (r[0] !== 'ended') return { outcome: 'unknown' };
-    return { outcome: 'ended', entrance: r[1], taskType: r[2], handledMs: Number(r[3]), hadAttachment: r[4] === '1' };
+    let entrance = await this.entranceOf(contactId);
+    if (!entrance) return { outcome: 'unknown' };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const r = await this.run(
+        'end-item',
+        [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs)],
+        [contactId, entrance, nowMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS],
+      );
+      if (r.outcome === 'ended') {
+        return { outcome: 'ended', entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs, hadAttachment: r.hadAttachment };
+      }
+      if (r.outcome === 'unknown') return { outcome: 'unknown' };
+      entrance = this.movedTo(contactId, r.entrance);
+    }
+    throw movedTooOften(`the entrance of ${contactId}`);
   }
 
   async cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult> {
-    const [outcome, rec] = (await this.run.cancelItem(source, externalId, nowMs, this.tombstoneSeconds, minuteBucket(nowMs))) as string[];
-    return outcome === 'cancelled' ? { outcome, record: parseRecord(rec) } : { outcome: 'not_found' };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const contactId = await this.redis.hget(this.keys.externalIndex, `${source}|${externalId}`);
+      if (!contactId) return { outcome: 'not_found' };
+      const entrance = await this.entranceOf(contactId);
+      const r = await this.run(
+        'cancel-item',
+        [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs)],
+        [contactId, source, externalId, entrance, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS],
+      );
+      if (r.outcome === 'cancelled') return { outcome: 'cancelled', record: parseRecord(r.rec) };
+      if (r.outcome === 'not_found') return { outcome: 'not_found' };
+    }
+    throw movedTooOften(`the item of ${source}/${externalId}`);
   }
 
   async readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null> {
-    const r = (await this.run.readForUpdate(source, externalId)) as string[] | null;
-    if (!r) return null;
-    const [contactId, state, rec, ver, rev, uids, uchg, urev, expiresAt, bodySha] = r;
-    return {
-      contactId,
-      state: state as ItemState,
-      record: parseRecord(rec),
-      version: Number(ver),
-      revision: Number(rev),
-      recentUpdates: uids.split(' ').filter(Boolean),
-      lastChanged: JSON.parse(uchg) as string[],
-      ...(urev !== '' && { lastRevision: Number(urev) }),
-      ...(expiresAt !== '' && { expiresAt }),
-      ...(bodySha !== '' && { bodySha }),
-    };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const contactId = await this.redis.hget(this.keys.externalIndex, `${source}|${externalId}`);
+      if (!contactId) return null;
+      const r = await this.run('read-for-update', [this.keys.externalIndex, this.keys.item(contactId)], [contactId, source, externalId]);
+      if (r.outcome === 'not_found') return null;
+      if (r.outcome === 'moved') continue;
+      return {
+        contactId,
+        state: r.state,
+        record: parseRecord(r.rec),
+        version: Number(r.ver),
+        revision: Number(r.rev),
+        recentUpdates: r.uids.split(' ').filter(Boolean),
+        lastChanged: JSON.parse(r.uchg) as string[],
+        ...(r.urev !== '' && { lastRevision: Number(r.urev) }),
+        ...(r.expiresAt !== '' && { expiresAt: r.expiresAt }),
+        ...(r.bodySha !== '' && { bodySha: r.bodySha }),
+      };
+    }
+    throw movedTooOften(`the item of ${source}/${externalId}`);
   }
 
   async applyUpdate(u: ApplyUpdateInput): Promise<ApplyUpdateResult> {
-    const r = (await this.run.updateItem(
-      u.contactId,
-      u.expectVersion,
-      u.updateId,
-      u.dedupeDepth,
-      u.revision ?? '',
-      JSON.stringify(u.record),
-      JSON.stringify(u.changed),
-      u.expiresAt?.text ?? '',
-      u.expiresAt?.ms ?? 0,
-      u.bodySha ?? '',
-      u.record.taskType,
-      minuteBucket(u.nowMs),
-    )) as string[];
-    switch (r[0]) {
+    const r = await this.run(
+      'update-item',
+      [this.keys.item(u.contactId), this.keys.dueExpire, ...this.statsKeys(u.nowMs)],
+      [
+        u.contactId,
+        u.expectVersion,
+        u.updateId,
+        u.dedupeDepth,
+        u.revision ?? '',
+        JSON.stringify(u.record),
+        JSON.stringify(u.changed),
+        u.expiresAt?.text ?? '',
+        u.expiresAt?.ms ?? 0,
+        u.bodySha ?? '',
+        u.record.taskType,
+        UPDATE_IDS_KEPT,
+        ...RedisStateStore.STATS_TTLS,
+      ],
+    );
+    switch (r.outcome) {
       case 'updated':
-        return { outcome: 'updated', state: r[1] as ItemState };
+        return { outcome: 'updated', state: r.state };
       case 'already':
-        return { outcome: 'already_applied', state: r[1] as ItemState, last: r[2] === '1' };
+        return { outcome: 'already_applied', state: r.state, last: r.last };
       case 'stale':
-        return { outcome: 'stale', lastRevision: Number(r[1]) };
-      case 'conflict':
-        return { outcome: 'conflict' };
+        return { outcome: 'stale', lastRevision: Number(r.lastRevision) };
       default:
-        return { outcome: 'not_found' };
+        return { outcome: r.outcome };
     }
   }
 
+  /**
+   * The candidates of a claim (claims whose lease ran out, then due entries, at most `limit` in all), each with its
+   * entrance (to pass its parked set), and when the next entry is due. Idle (nothing due): this read is all.
+   */
+  private async dueCandidates(
+    due: string,
+    claimed: string,
+    nowMs: number,
+    limit: number,
+  ): Promise<{ retakes: string[]; fresh: string[]; entrances: string[]; nextDueMs: number | null }> {
+    const [retakes, dueIds, next] = await Promise.all([
+      this.redis.zrangebyscore(claimed, '-inf', nowMs, 'LIMIT', 0, limit),
+      this.redis.zrangebyscore(due, '-inf', nowMs, 'LIMIT', 0, limit),
+      this.redis.zrange(due, 0, 0, 'WITHSCORES'),
+    ]);
+    const fresh = dueIds.slice(0, limit - retakes.length);
+    const entrances = await Promise.all([...retakes, ...fresh].map((cid) => this.entranceOf(cid)));
+    return { retakes, fresh, entrances, nextDueMs: next.length > 1 ? Number(next[1]) : null };
+  }
+
   async claimDueExpiries(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ExpiryClaim[]; nextDueMs: number | null }> {
-    const [rows, next] = (await this.run.claimExpired(nowMs, limit, leaseMs, this.tombstoneSeconds, minuteBucket(nowMs))) as [
-      string[][],
-      string,
-    ];
-    const claims = rows.map(([contactId, rec, replyTo, corrId, state, expiresAt, dueMs, retaken]) => ({
-      contactId,
-      record: parseRecord(rec),
-      ...(replyTo !== '' && { replyTo }),
-      ...(corrId !== '' && { correlationId: corrId }),
-      state: state as ItemState,
-      ...(expiresAt !== '' && { expiresAt }),
-      dueMs: Number(dueMs),
-      retaken: retaken === '1',
+    const k = this.keys;
+    const c = await this.dueCandidates(k.dueExpire, k.dueExpireClaimed, nowMs, limit);
+    const ids = [...c.retakes, ...c.fresh];
+    if (ids.length === 0) return { claims: [], nextDueMs: c.nextDueMs };
+    const r = await this.run(
+      'claim-expired',
+      [
+        k.dueExpire,
+        k.dueExpireClaimed,
+        k.externalIndex,
+        k.unfinished,
+        k.dueActivate,
+        ...this.statsKeys(nowMs),
+        ...ids.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), k.expiring(cid), k.parked(c.entrances[i])]),
+      ],
+      [
+        nowMs,
+        leaseMs,
+        this.tombstoneSeconds,
+        ...RedisStateStore.STATS_TTLS,
+        c.retakes.length,
+        ...ids.flatMap((cid, i) => [cid, c.entrances[i]]),
+      ],
+    );
+    const claims = luaList(r.claims).map((x) => ({
+      contactId: x.contactId,
+      record: parseRecord(x.rec),
+      ...(x.replyTo !== '' && { replyTo: x.replyTo }),
+      ...(x.corrId !== '' && { correlationId: x.corrId }),
+      state: x.state as ItemState,
+      ...(x.expiresAt !== '' && { expiresAt: x.expiresAt }),
+      dueMs: Number(x.dueMs),
+      retaken: x.retaken,
     }));
-    return { claims, nextDueMs: next === '' ? null : Number(next) };
+    return { claims, nextDueMs: r.nextDueMs === undefined ? null : Number(r.nextDueMs) };
   }
 
   async finishExpiry(contactId: string): Promise<void> {
-    await this.run.finishExpired(contactId);
+    await this.run('finish-expired', [this.keys.expiring(contactId), this.keys.dueExpireClaimed], [contactId]);
   }
 
   async claimDueActivations(
@@ -237,24 +424,38 @@ export class RedisStateStore implements StateStore {
     limit: number,
     leaseMs: number,
   ): Promise<{ claims: ActivationClaim[]; nextDueMs: number | null }> {
-    const [rows, next] = (await this.run.claimActivations(nowMs, limit, leaseMs, minuteBucket(nowMs))) as [string[][], string];
-    const claims = rows.map(([contactId, state, rec, dueMs, retaken]) => ({
-      contactId,
-      state: state as 'routed' | 'buffered',
-      record: parseRecord(rec),
-      dueMs: Number(dueMs),
-      retaken: retaken === '1',
+    const k = this.keys;
+    const c = await this.dueCandidates(k.dueActivate, k.dueActivateClaimed, nowMs, limit);
+    const ids = [...c.retakes, ...c.fresh];
+    if (ids.length === 0) return { claims: [], nextDueMs: c.nextDueMs };
+    const r = await this.run(
+      'claim-activations',
+      [
+        k.dueActivate,
+        k.dueActivateClaimed,
+        k.unfinished,
+        k.seq,
+        ...this.statsKeys(nowMs),
+        ...ids.flatMap((cid, i) => [k.item(cid), k.parked(c.entrances[i]), k.entrance(c.entrances[i])]),
+      ],
+      [nowMs, leaseMs, ...RedisStateStore.STATS_TTLS, c.retakes.length, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
+    );
+    const claims = luaList(r.claims).map((x) => ({
+      contactId: x.contactId,
+      state: x.state,
+      record: parseRecord(x.rec),
+      dueMs: Number(x.dueMs),
+      retaken: x.retaken,
     }));
-    return { claims, nextDueMs: next === '' ? null : Number(next) };
+    return { claims, nextDueMs: r.nextDueMs === undefined ? null : Number(r.nextDueMs) };
   }
 
   async finishActivation(contactId: string): Promise<void> {
-    await this.run.finishActivation(contactId);
+    await this.run('finish-activation', [this.keys.dueActivateClaimed], [contactId]);
   }
 
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {
-    const changed = await this.run.setEntrance(name, open ? 'open' : 'closed', by, new Date(nowMs).toISOString());
-    return { changed: changed === 1 };
+    return this.run('set-entrance', [this.keys.entrance(name)], [open ? 'open' : 'closed', by, new Date(nowMs).toISOString()]);
   }
 
   async entrances(names: string[]): Promise<EntranceState[]> {
@@ -273,20 +474,27 @@ export class RedisStateStore implements StateStore {
     });
   }
 
+  /** Reads only: the page of the unfinished index, then each item (one gone meanwhile is left out). */
   async pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]> {
-    const flat = (await this.run.pageUnfinished(afterSeq, limit)) as string[];
+    const page = await this.redis.zrangebyscore(this.keys.unfinished, `(${afterSeq}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit);
+    const rows = await Promise.all(
+      page
+        .filter((_, i) => i % 2 === 0)
+        .map((cid) => this.redis.hmget(this.keys.item(cid), 'state', 'parkedAt', 'rec', 'expiresAt', 'activateAt')),
+    );
     const items: StoredItem[] = [];
-    for (let i = 0; i < flat.length; i += 7) {
+    rows.forEach(([state, parkedAt, rec, expiresAt, activateAt], i) => {
+      if (!state || !rec) return;
       items.push({
-        seq: Number(flat[i]),
-        contactId: flat[i + 1],
-        state: flat[i + 2] as ItemState,
-        parkedAt: flat[i + 3] ? Number(flat[i + 3]) : undefined,
-        record: parseRecord(flat[i + 4]),
-        ...(flat[i + 5] && { expiresAt: flat[i + 5] }),
-        ...(flat[i + 6] && flat[i + 2] === 'scheduled' && { activateAt: flat[i + 6] }),
+        seq: Number(page[i * 2 + 1]),
+        contactId: page[i * 2],
+        state: state as ItemState,
+        parkedAt: parkedAt ? Number(parkedAt) : undefined,
+        record: parseRecord(rec),
+        ...(expiresAt && { expiresAt }),
+        ...(activateAt && state === 'scheduled' && { activateAt }),
       });
-    }
+    });
     return items;
   }
 
@@ -323,9 +531,9 @@ export class RedisStateStore implements StateStore {
     await this.redis
       .multi()
       .hincrby(key, field, 1)
-      .expire(key, 400 * 24 * 3600)
+      .expire(key, STATS_TTL_SECONDS.hour)
       .hincrby(minuteKey, field, 1)
-      .expire(minuteKey, MINUTE_STATS_TTL_SECONDS)
+      .expire(minuteKey, STATS_TTL_SECONDS.minute)
       .exec();
   }
 
@@ -348,7 +556,7 @@ export class RedisStateStore implements StateStore {
 
   async minuteStats(sinceMs: number, nowMs: number): Promise<MinuteStatsRow[]> {
     const minutes: string[] = [];
-    const from = Math.max(sinceMs, nowMs - MINUTE_STATS_TTL_SECONDS * 1000);
+    const from = Math.max(sinceMs, nowMs - STATS_TTL_SECONDS.minute * 1000);
     for (let t = from - (from % 60_000); t <= nowMs; t += 60_000) minutes.push(minuteBucket(t));
     const pipe = this.redis.pipeline();
     for (const m of minutes) pipe.hgetall(this.keys.statsMinute(m));
@@ -365,16 +573,16 @@ export class RedisStateStore implements StateStore {
   }
 
   async acquireLock(name: string, owner: string, ttlMs: number): Promise<number | null> {
-    const fence = await this.run.acquireLock(name, owner, ttlMs);
-    return fence === null ? null : Number(fence);
+    const r = await this.run('acquire-lock', [this.keys.lock(name), this.keys.fence(name)], [owner, ttlMs]);
+    return r.outcome === 'acquired' ? r.fence : null;
   }
 
   async renewLock(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.run.renewLock(name, owner, ttlMs)) === 1;
+    return (await this.run('renew-lock', [this.keys.lock(name)], [owner, ttlMs])).renewed;
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    await this.run.releaseLock(name, owner);
+    await this.run('release-lock', [this.keys.lock(name)], [owner]);
   }
 
   async setMarker(name: string, ttlMs: number): Promise<void> {

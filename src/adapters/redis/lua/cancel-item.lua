@@ -1,0 +1,47 @@
+--[[
+  The item's own source withdraws it (cancelWorkItem): it leaves every index, a tombstone stays, it is counted.
+
+  Input:
+    KEYS[1]  item hash of ARGV[1]
+    KEYS[2]  attachment of ARGV[1]
+    KEYS[3]  tombstone of ARGV[1]
+    KEYS[4]  index hash
+    KEYS[5]  unfinished sorted set
+    KEYS[6]  parked sorted set of ARGV[4]
+    KEYS[7]  due:expire sorted set
+    KEYS[8]  due:activate sorted set
+    KEYS[9]  stats hash of this hour
+    KEYS[10] stats hash of this minute
+
+    ARGV[1]  contactId the index named (as the caller read it)
+    ARGV[2]  source
+    ARGV[3]  externalId
+    ARGV[4]  its entrance (as the caller read it)
+    ARGV[5]  tombstone TTL (s)
+    ARGV[6]  TTL of the hourly stats (s)
+    ARGV[7]  TTL of the per-minute stats (s)
+
+  Output (JSON):
+    {outcome='cancelled', rec}
+    {outcome='not_found'}
+    {outcome='moved'}   the index names another item, or the item is at another entrance: read again
+]]
+--- @include "item-fields"
+--- @include "remove-item"
+--- @include "stat"
+local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
+  parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8] }
+local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[6], minute_ttl = ARGV[7] }
+local cid, index_field = ARGV[1], ARGV[2] .. '|' .. ARGV[3]
+local named = redis.call('HGET', k.index, index_field)
+if not named then return cjson.encode({ outcome = 'not_found' }) end
+if named ~= cid then return cjson.encode({ outcome = 'moved' }) end
+local f = item_fields(k.item)
+if not f then
+  redis.call('HDEL', k.index, index_field)
+  return cjson.encode({ outcome = 'not_found' })
+end
+if f.entrance ~= ARGV[4] then return cjson.encode({ outcome = 'moved' }) end
+remove_item(k, cid, f, 'cancelled', ARGV[5])
+stat(stats, 'withdrawn', f.taskType, f.entrance, 1)
+return cjson.encode({ outcome = 'cancelled', rec = f.rec })

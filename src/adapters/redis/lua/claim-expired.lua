@@ -1,0 +1,76 @@
+--[[
+  Claims due expiries (expiresAt passed). Each item leaves every index in this step (tombstoned, counted) and an outbox
+  entry keeps what its event and receipt need; the claim, in the claimed set with a lease deadline, lasts until
+  finish-expired.lua. A claim whose lease ran out (its instance died before finishing) is taken over. So with several
+  instances each expiry is claimed once, and an unfinished one is finished after a crash.
+  The caller read the candidates (claims whose lease ran out first, then due entries) and each one's entrance, and
+  passes their keys; each is checked again here and skipped when no longer due (another instance claimed it).
+
+  Input:
+    KEYS[1]  due:expire sorted set (score: expiresAt ms)
+    KEYS[2]  due:expire:claimed sorted set (score: lease deadline ms)
+    KEYS[3]  index hash
+    KEYS[4]  unfinished sorted set
+    KEYS[5]  due:activate sorted set
+    KEYS[6]  stats hash of this hour
+    KEYS[7]  stats hash of this minute
+    KEYS[8..] per candidate, in the order of ARGV[7..]: item hash, attachment, tombstone, outbox entry (expiring:),
+              parked sorted set of its entrance
+
+    ARGV[1]  now (ms)
+    ARGV[2]  lease (ms)
+    ARGV[3]  tombstone TTL (s); the outbox entry lives as long
+    ARGV[4]  TTL of the hourly stats (s)
+    ARGV[5]  TTL of the per-minute stats (s)
+    ARGV[6]  how many of the candidates are claims to take over (they come first)
+    ARGV[7..] per candidate: contactId, entrance ('' when the caller found no item)
+
+  Output (JSON):
+    {claims=[{contactId, rec, replyTo, corrId, state, expiresAt, dueMs, retaken}...], nextDueMs}
+      state: the item's state when it expired; nextDueMs: when the next expiry is due (absent: none)
+]]
+--- @include "item-fields"
+--- @include "remove-item"
+--- @include "stat"
+local k_due, k_claimed = KEYS[1], KEYS[2]
+local stats = { hour = KEYS[6], minute = KEYS[7], hour_ttl = ARGV[4], minute_ttl = ARGV[5] }
+local now, lease, tomb_ttl, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[6])
+local claims = {}
+for i = 1, (#ARGV - 6) / 2 do
+  local cid, entrance = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
+  local base = 8 + 5 * (i - 1)
+  local k = { item = KEYS[base], attachment = KEYS[base + 1], tombstone = KEYS[base + 2], outbox = KEYS[base + 3],
+    parked = KEYS[base + 4], index = KEYS[3], unfinished = KEYS[4], due_expire = k_due, due_activate = KEYS[5] }
+  if i <= retakes then
+    local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
+    if deadline and deadline <= now then
+      local v = redis.call('HMGET', k.outbox, 'rec', 'replyTo', 'corrId', 'state', 'expiresAt', 'dueMs')
+      if v[1] then
+        redis.call('ZADD', k_claimed, now + lease, cid)
+        table.insert(claims, { contactId = cid, rec = v[1], replyTo = v[2] or '', corrId = v[3] or '', state = v[4] or '',
+          expiresAt = v[5] or '', dueMs = v[6] or '0', retaken = true })
+      else
+        redis.call('ZREM', k_claimed, cid)
+      end
+    end
+  else
+    local due_ms = redis.call('ZSCORE', k_due, cid)
+    local f = item_fields(k.item)
+    if due_ms and tonumber(due_ms) <= now and (not f or f.entrance == entrance) then
+      redis.call('ZREM', k_due, cid)
+      if f and (f.state == 'routed' or f.state == 'buffered' or f.state == 'scheduled') then
+        local expires_at = redis.call('HGET', k.item, 'expiresAt') or ''
+        redis.call('HSET', k.outbox, 'rec', f.rec, 'replyTo', f.replyTo, 'corrId', f.corrId, 'state', f.state,
+          'expiresAt', expires_at, 'dueMs', due_ms)
+        redis.call('EXPIRE', k.outbox, tomb_ttl)
+        remove_item(k, cid, f, 'expired', tomb_ttl)
+        stat(stats, 'expired', f.taskType, f.entrance, 1)
+        redis.call('ZADD', k_claimed, now + lease, cid)
+        table.insert(claims, { contactId = cid, rec = f.rec, replyTo = f.replyTo, corrId = f.corrId, state = f.state,
+          expiresAt = expires_at, dueMs = due_ms, retaken = false })
+      end
+    end
+  end
+end
+local nxt = redis.call('ZRANGE', k_due, 0, 0, 'WITHSCORES')
+return cjson.encode({ claims = claims, nextDueMs = nxt[2] })

@@ -1,0 +1,46 @@
+--[[
+  The agent pressed End: the item leaves every index, a tombstone stays, completion and handling time are counted.
+
+  Input:
+    KEYS[1]  item hash of ARGV[1]
+    KEYS[2]  attachment of ARGV[1]
+    KEYS[3]  tombstone of ARGV[1]
+    KEYS[4]  index hash
+    KEYS[5]  unfinished sorted set
+    KEYS[6]  parked sorted set of ARGV[2]
+    KEYS[7]  due:expire sorted set
+    KEYS[8]  due:activate sorted set
+    KEYS[9]  stats hash of this hour
+    KEYS[10] stats hash of this minute
+
+    ARGV[1]  contactId
+    ARGV[2]  its entrance (as the caller read it)
+    ARGV[3]  now (ms)
+    ARGV[4]  tombstone TTL (s)
+    ARGV[5]  TTL of the hourly stats (s)
+    ARGV[6]  TTL of the per-minute stats (s)
+
+  Output (JSON):
+    {outcome='ended', entrance, taskType, handledMs, hadAttachment}
+    {outcome='unknown'}
+    {outcome='moved', entrance}   the item is at another entrance: call again with that one's keys
+]]
+--- @include "item-fields"
+--- @include "remove-item"
+--- @include "stat"
+local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
+  parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8] }
+local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[5], minute_ttl = ARGV[6] }
+local cid, now = ARGV[1], tonumber(ARGV[3])
+local f = item_fields(k.item)
+if not f then return cjson.encode({ outcome = 'unknown' }) end
+if f.entrance ~= ARGV[2] then return cjson.encode({ outcome = 'moved', entrance = f.entrance }) end
+-- fs/s3 stores keep no attachment key: the record says whether there is one to remove after this step.
+local had_attachment = redis.call('EXISTS', k.attachment) == 1
+  or (f.rec ~= nil and string.find(f.rec, '"attachment":{', 1, true) ~= nil)
+remove_item(k, cid, f, 'ended', ARGV[4])
+local handled = now - f.receivedAt
+stat(stats, 'completed', f.taskType, f.entrance, 1)
+stat(stats, 'handledMs', f.taskType, f.entrance, handled)
+return cjson.encode({ outcome = 'ended', entrance = f.entrance, taskType = f.taskType, handledMs = handled,
+  hadAttachment = had_attachment })

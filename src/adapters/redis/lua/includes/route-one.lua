@@ -1,0 +1,35 @@
+--[[
+  route_one(k, cid, f, o): one parked item at its entrance (f: its item_fields, nil when gone). Answers
+    {outcome='gone', contactId, tombstone}                 the item is gone; tombstone: it ended, was cancelled or expired
+    {outcome='not_buffered', contactId, rec, flushing}     not parked (any more); flushing: o.flush_lock is held
+    {outcome='expired', contactId, rec, replyTo, corrId, trace}   parked longer than o.max_park_ms: removed, counted
+    {outcome='closed', contactId}                          its entrance is closed
+    {outcome='open', contactId}                            o.route false (a check only): its entrance is open
+    {outcome='routed', contactId, rec, trace}              now routed, out of the parked order
+  k: remove_item's keys plus entrance (the entrance hash);
+  o = { now, max_park_ms, tomb_ttl, stats, route, flush_lock (a lock key, or nil) }
+]]
+--- @include "item-fields"
+--- @include "remove-item"
+--- @include "stat"
+local function route_one(k, cid, f, o)
+  if not f then
+    return { outcome = 'gone', contactId = cid, tombstone = redis.call('EXISTS', k.tombstone) == 1 }
+  end
+  if f.state ~= 'buffered' then
+    local flushing = o.flush_lock ~= nil and redis.call('EXISTS', o.flush_lock) == 1
+    return { outcome = 'not_buffered', contactId = cid, rec = f.rec, flushing = flushing }
+  end
+  if o.now - f.parkedAt > o.max_park_ms then
+    local trace = redis.call('HGET', k.item, 'tp') or nil
+    remove_item(k, cid, f, 'expired', o.tomb_ttl)
+    stat(o.stats, 'expired', f.taskType, f.entrance, 1)
+    return { outcome = 'expired', contactId = cid, rec = f.rec, replyTo = f.replyTo, corrId = f.corrId, trace = trace }
+  end
+  if redis.call('HGET', k.entrance, 'state') == 'closed' then return { outcome = 'closed', contactId = cid } end
+  if not o.route then return { outcome = 'open', contactId = cid } end
+  redis.call('HSET', k.item, 'state', 'routed')
+  redis.call('HDEL', k.item, 'parkedAt')
+  redis.call('ZREM', k.parked, cid)
+  return { outcome = 'routed', contactId = cid, rec = f.rec, trace = redis.call('HGET', k.item, 'tp') or nil }
+end

@@ -1,0 +1,12 @@
+--[[
+  stat(stats, metric, task, entrance, n): adds n to the report counter `metric|task|entrance` in the hourly hash
+  (durable, for `workitem report`) and in the per-minute copy (the dashboard's last-hour chart).
+  stats = { hour = key, minute = key, hour_ttl = seconds, minute_ttl = seconds }, all given by the caller.
+]]
+local function stat(stats, metric, task, entrance, n)
+  local field = metric .. '|' .. task .. '|' .. entrance
+  redis.call('HINCRBY', stats.hour, field, n)
+  redis.call('EXPIRE', stats.hour, stats.hour_ttl)
+  redis.call('HINCRBY', stats.minute, field, n)
+  redis.call('EXPIRE', stats.minute, stats.minute_ttl)
+end
