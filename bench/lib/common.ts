@@ -86,6 +86,7 @@ export class BenchEnv {
   vhost = '';
   private readonly cleanups: { what: string; fn: () => Promise<unknown> | unknown }[] = [];
   private cleaning: Promise<void> | null = null;
+  private isChild = false;
 
   static async create(name: string): Promise<BenchEnv> {
     const env = new BenchEnv();
@@ -100,6 +101,21 @@ export class BenchEnv {
     process.once('SIGTERM', onSignal);
     log(`${name}: vhost ${env.vhost}, Redis prefix ${env.prefix}, ${os.cpus().length} CPUs, node ${process.version}`);
     return env;
+  }
+
+  /**
+   * A fresh vhost and Redis prefix on the same broker and Redis (e.g. one per worker measured side by side).
+   * Its `cleanup()` undoes what was deferred on it (workers stopped, vhost and keys deleted) and may run early;
+   * otherwise this env runs it at its own cleanup.
+   */
+  async fork(): Promise<BenchEnv> {
+    const child = new BenchEnv();
+    child.isChild = true;
+    child.vhost = await createVhost();
+    child.defer('delete vhost', () => deleteVhost(child.vhost));
+    child.defer('delete Redis keys', () => deleteByPrefix(child.redisUrl, child.prefix));
+    this.defer(`clean up vhost ${child.vhost}`, () => child.cleanup());
+    return child;
   }
 
   get amqpUrl(): string {
@@ -127,7 +143,7 @@ export class BenchEnv {
           process.stderr.write(`cleanup (${c.what}) failed: ${(err as Error).message}\n`);
         }
       }
-      await reapAll();
+      if (!this.isChild) await reapAll();
     })();
     return this.cleaning;
   }
@@ -199,6 +215,8 @@ export class Sender {
   private failure: Error | null = null;
   /** externalId → time the publish was handed to the socket (performance.now()). */
   readonly sentAt = new Map<string, number>();
+  /** When set, every item carries this `reply_to` (so the worker sends its receipt there too). */
+  replyTo: string | undefined;
 
   private constructor(
     private readonly conn: amqp.ChannelModel,
@@ -237,7 +255,7 @@ export class Sender {
         exchange,
         routingKey,
         body,
-        { contentType: 'application/xml', persistent: true, messageId: externalId },
+        { contentType: 'application/xml', persistent: true, messageId: externalId, ...(this.replyTo && { replyTo: this.replyTo }) },
         (err) => {
           this.release();
           if (err) reject(err instanceof Error ? err : new Error(String(err)));
@@ -389,6 +407,30 @@ export class EventCollector {
 }
 
 /**
+ * The senders' reply queue: items carry `reply_to` = this queue, so a worker publishes a receipt to it (a third
+ * publish next to the event and the receipts-exchange copy). Consumed without acks; counts what arrives.
+ */
+export class ReplyQueue {
+  readonly queue = 'bench.replies';
+  received = 0;
+
+  private constructor(private readonly conn: amqp.ChannelModel) {}
+
+  static async open(url: string): Promise<ReplyQueue> {
+    const conn = await connect(url, 'reply queue');
+    const r = new ReplyQueue(conn);
+    const ch = await conn.createChannel();
+    await ch.assertQueue(r.queue, { exclusive: true, durable: false });
+    await ch.consume(r.queue, (m) => m && r.received++, { noAck: true });
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.conn.close().catch(() => undefined);
+  }
+}
+
+/**
  * A broker-only latency probe: a quorum queue in the bench's vhost, fed through the default exchange and
  * consumed by the bench itself. Its publish→deliver latency is what the broker alone adds (e.g. while its
  * shared quorum WAL writes a flood of large messages), next to the service's publish→event latency.
@@ -520,13 +562,19 @@ export class RssSampler {
 
 /** user+system CPU seconds a process (all its threads) has used so far, from /proc/<pid>/stat; NaN if unknown. */
 export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
+}
+
+/** User and system CPU seconds of a process (all its threads) or of one thread so far, from /proc; NaN if unknown. */
+export function cpuTimes(pid: number, thread?: number): { user: number; system: number } {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state): utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux)
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
 }
 
@@ -536,6 +584,16 @@ export function cpuSeconds(pid: number): number {
  * found (remote broker, no /proc).
  */
 export function brokerPid(port = Number(new URL(amqpUrl('/')).port || 5672)): number | undefined {
+  return listenerPid(port, 'beam.smp');
+}
+
+/** The pid of the local redis-server that listens on the bench's Redis port (undefined if not found), to read its CPU use. */
+export function redisPid(port = Number(new URL(DEFAULT_REDIS_URL).port || 6379)): number | undefined {
+  return listenerPid(port, 'redis-server');
+}
+
+/** The pid of a local process named `comm` that has a socket listening on `port`. */
+function listenerPid(port: number, comm: string): number | undefined {
   try {
     const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
     const inodes = new Set<string>();
@@ -550,7 +608,7 @@ export function brokerPid(port = Number(new URL(amqpUrl('/')).port || 5672)): nu
     for (const d of readdirSync('/proc')) {
       if (!/^\d+$/.test(d)) continue;
       try {
-        if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== 'beam.smp') continue;
+        if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() !== comm) continue;
         for (const fd of readdirSync(`/proc/${d}/fd`)) {
           if (inodes.has(readlinkSync(`/proc/${d}/fd/${fd}`))) return Number(d);
         }
@@ -564,16 +622,30 @@ export function brokerPid(port = Number(new URL(amqpUrl('/')).port || 5672)): nu
   return undefined;
 }
 
+/** read- and write-type system calls (read/readv/recv…, write/writev/send…) a process has made so far, all threads. */
+export function ioSyscalls(pid: number): { reads: number; writes: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1] ?? NaN), writes: Number(/syscw: (\d+)/.exec(io)?.[1] ?? NaN) };
+  } catch {
+    return { reads: NaN, writes: NaN };
+  }
+}
+
 /** CPU seconds used by a set of processes between start() and stop(). */
 export class CpuMeter {
-  private readonly start: number[];
+  private readonly start: { user: number; system: number }[];
+  /** System CPU seconds of each process over the same span (after stop()). */
+  system: number[] = [];
 
   constructor(private readonly pids: (number | undefined)[]) {
-    this.start = pids.map((p) => (p ? cpuSeconds(p) : NaN));
+    this.start = pids.map((p) => (p ? cpuTimes(p) : { user: NaN, system: NaN }));
   }
 
   stop(): number[] {
-    return this.pids.map((p, i) => (p ? round(cpuSeconds(p) - this.start[i], 2) : NaN));
+    const end = this.pids.map((p) => (p ? cpuTimes(p) : { user: NaN, system: NaN }));
+    this.system = end.map((e, i) => round(e.system - this.start[i].system, 2));
+    return end.map((e, i) => round(e.user + e.system - this.start[i].user - this.start[i].system, 2));
   }
 }
 

@@ -12,6 +12,8 @@ import { BENCH_CONFIG, REPO_ROOT, SERVICE_MAIN, TOPOLOGY_NAMES, sleep, type Benc
 /** What the benches need of a running service (a subset of the test helpers' ServiceHandle). */
 export interface BenchService {
   pid: number;
+  /** http://127.0.0.1:<port> of the service's HTTP server (metrics, API). */
+  baseUrl: string;
   logs: string[];
   logFile: string;
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
@@ -106,6 +108,7 @@ async function spawnProfiled(
   void exited.then(() => (done = true));
   const handle: BenchService = {
     pid: child.pid ?? 0,
+    baseUrl: `http://127.0.0.1:${port}`,
     logs,
     logFile,
     async stop(signal = 'SIGTERM', timeoutMs = 30_000) {
@@ -155,9 +158,33 @@ export interface RelayHandle {
 }
 
 /** Starts bench/bare-relay as its own node process on the bench's vhost (optionally profiled); resolves once it consumes. */
-export async function startRelay(env: BenchEnv, prefetch: number, cpuProfDir?: string): Promise<RelayHandle> {
+export function startRelay(env: BenchEnv, prefetch: number, cpuProfDir?: string): Promise<RelayHandle> {
+  return startBenchChild('bare-relay.js', 'bare relay', env, prefetch, {}, cpuProfDir);
+}
+
+/** Starts bench/naive-consumer (issue 17) as its own node process on the bench's vhost and Redis prefix; resolves once it consumes. */
+export function startNaive(env: BenchEnv, prefetch: number, cpuProfDir?: string): Promise<RelayHandle> {
+  return startBenchChild(
+    'naive-consumer.js',
+    'naive consumer',
+    env,
+    prefetch,
+    { REDIS_URL: env.redisUrl, REDIS_PREFIX: env.prefix },
+    cpuProfDir,
+  );
+}
+
+/** One of the bench's own workers (a script in bench/) as its own node process; resolves once it prints `ready`. */
+async function startBenchChild(
+  script: string,
+  what: string,
+  env: BenchEnv,
+  prefetch: number,
+  extraEnv: Record<string, string>,
+  cpuProfDir?: string,
+): Promise<RelayHandle> {
   const profArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const child = spawnTracked(process.execPath, [...profArgs, path.join(__dirname, '..', 'bare-relay.js')], {
+  const child = spawnTracked(process.execPath, [...profArgs, path.join(__dirname, '..', script)], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -166,6 +193,7 @@ export async function startRelay(env: BenchEnv, prefetch: number, cpuProfDir?: s
       INBOUND_QUEUE: TOPOLOGY_NAMES.inboundQueue,
       EVENTS_EXCHANGE: TOPOLOGY_NAMES.eventsExchange,
       RECEIPTS_EXCHANGE: TOPOLOGY_NAMES.receiptsExchange,
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -178,11 +206,38 @@ export async function startRelay(env: BenchEnv, prefetch: number, cpuProfDir?: s
     await exited;
     clearTimeout(timer);
   };
-  env.defer('stop relay', stop);
+  env.defer(`stop ${what}`, stop);
   await new Promise<void>((resolve, reject) => {
     const rl = readline.createInterface({ input: child.stdout!, crlfDelay: Infinity });
     rl.on('line', (l) => l === 'ready' && resolve());
-    void exited.then(() => reject(new Error('bare relay exited before it was ready')));
+    void exited.then(() => reject(new Error(`${what} exited before it was ready`)));
   });
   return { pid: child.pid ?? 0, stop };
+}
+
+/**
+ * The service's `workitem_processing_seconds` histogram (delivery → confirmed outcome of each inbound message) from
+ * its /metrics: count, mean and the share of messages done within each bucket bound. Undefined if not readable.
+ */
+export async function processingTimes(
+  svc: Pick<BenchService, 'baseUrl'>,
+): Promise<{ count: number; meanMs: number; buckets: { leMs: number; share: number }[] } | undefined> {
+  try {
+    const res = await httpRequest(`${svc.baseUrl}/metrics`, { timeoutMs: 5000 });
+    if (res.status !== 200) return undefined;
+    const text = res.text();
+    const sum = (name: string) =>
+      [...text.matchAll(new RegExp(`^workitem_processing_seconds_${name}\\{[^}]*\\} (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+    const count = sum('count');
+    const byLe = new Map<number, number>();
+    for (const m of text.matchAll(/^workitem_processing_seconds_bucket\{([^}]*)\} (\S+)$/gm)) {
+      const le = /le="([^"]+)"/.exec(m[1])?.[1];
+      if (!le || le === '+Inf') continue;
+      byLe.set(Number(le), (byLe.get(Number(le)) ?? 0) + Number(m[2]));
+    }
+    const buckets = [...byLe.entries()].sort((a, b) => a[0] - b[0]).map(([le, n]) => ({ leMs: le * 1000, share: count ? n / count : 0 }));
+    return { count, meanMs: count ? (sum('sum') / count) * 1000 : NaN, buckets };
+  } catch {
+    return undefined;
+  }
 }
