@@ -293,14 +293,15 @@ function readContactData(node: XmlNode | undefined, rootPath: string): Record<st
     reject('INVALID_FIELD', `contactData may hold at most ${MAX_CONTACT_DATA_ITEMS} items`, `${rootPath}/contactData`);
   }
   items.forEach((item, i) => {
-    const itemPath = childPath(`${rootPath}/contactData`, 'item', i + 1);
-    const keyPath = attributePath(itemPath, 'key');
+    // Paths are built only for an error (this runs for every item of every message).
+    const itemPath = () => childPath(`${rootPath}/contactData`, 'item', i + 1);
+    const keyPath = () => attributePath(itemPath(), 'key');
     const key = item.attributes.get('key');
-    if (key === undefined || key === '') reject('MISSING_FIELD', 'contactData item needs a key attribute', keyPath);
-    if (!CONTACT_DATA_KEY_PATTERN.test(key)) reject('INVALID_FIELD', 'contactData key must match [A-Za-z0-9_.-]{1,100}', keyPath);
-    if (Object.hasOwn(data, key)) reject('INVALID_FIELD', `duplicate contactData key "${key}"`, keyPath);
+    if (key === undefined || key === '') reject('MISSING_FIELD', 'contactData item needs a key attribute', keyPath());
+    if (!CONTACT_DATA_KEY_PATTERN.test(key)) reject('INVALID_FIELD', 'contactData key must match [A-Za-z0-9_.-]{1,100}', keyPath());
+    if (Object.hasOwn(data, key)) reject('INVALID_FIELD', `duplicate contactData key "${key}"`, keyPath());
     const value = item.text.trim();
-    checkMaxLength(value, MAX_CONTACT_DATA_VALUE, 'contactData value', itemPath);
+    if (value.length > MAX_CONTACT_DATA_VALUE) checkMaxLength(value, MAX_CONTACT_DATA_VALUE, 'contactData value', itemPath());
     data[key] = value;
   });
   return data;

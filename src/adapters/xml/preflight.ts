@@ -1,7 +1,7 @@
 import { AppConfig } from '../../config/config';
 import { decodeBody } from './encoding';
 import { reject } from './rejection';
-import { ILLEGAL_XML_CHAR, describeCodePoint } from './xml-chars';
+import { describeCodePoint, firstIllegalXmlChar } from './xml-chars';
 
 /**
  * Cheap checks on the raw body before any XML parser sees it: size (in bytes, before decoding), encoding
@@ -27,7 +27,7 @@ export function preflight(body: Buffer, limits: Pick<AppConfig['limits'], 'maxMe
 }
 
 function rejectIllegalCharacters(text: string): void {
-  const match = ILLEGAL_XML_CHAR.exec(text);
+  const match = firstIllegalXmlChar(text);
   if (match) {
     reject('MALFORMED_XML', `character ${describeCodePoint(match[0])} at offset ${match.index} is not allowed in XML`);
   }

@@ -16,9 +16,11 @@ const MAX_RECEIPT_BYTES = 1024 * 1024;
 
 /** Renders the contract's `<workItemReceipt …/>`, with an `<error>` child when an error is given. */
 export function renderReceipt(r: ReceiptData): Buffer {
-  const attributes = ATTRIBUTE_ORDER.filter((name) => r[name] !== undefined)
-    .map((name) => ` ${name}="${escapeAttribute(String(r[name]))}"`)
-    .join('');
+  let attributes = '';
+  for (const name of ATTRIBUTE_ORDER) {
+    const value = r[name];
+    if (value !== undefined) attributes += ` ${name}="${escapeAttribute(String(value))}"`;
+  }
   const content = r.error ? renderError(r.error) : '';
   const element = content === '' ? `<workItemReceipt${attributes}/>` : `<workItemReceipt${attributes}>${content}</workItemReceipt>`;
   return Buffer.from(`${DECLARATION}\n${element}\n`, 'utf8');
@@ -44,12 +46,15 @@ const ATTRIBUTE_ESCAPES: Record<string, string> = {
   '\n': '&#10;',
 };
 
+const TEXT_SPECIAL = /[&<>"'\r]/g;
+const ATTRIBUTE_SPECIAL = /[&<>"'\t\n\r]/g;
+
 export function escapeText(value: string): string {
-  return stripIllegalXmlChars(value).replace(/[&<>"'\r]/g, (c) => TEXT_ESCAPES[c]);
+  return stripIllegalXmlChars(value).replace(TEXT_SPECIAL, (c) => TEXT_ESCAPES[c]);
 }
 
 export function escapeAttribute(value: string): string {
-  return stripIllegalXmlChars(value).replace(/[&<>"'\t\n\r]/g, (c) => ATTRIBUTE_ESCAPES[c]);
+  return stripIllegalXmlChars(value).replace(ATTRIBUTE_SPECIAL, (c) => ATTRIBUTE_ESCAPES[c]);
 }
 
 /**

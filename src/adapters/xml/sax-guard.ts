@@ -1,7 +1,7 @@
 import { AppConfig } from '../../config/config';
 import { ErrorCode, workItemError } from '../../domain/error-codes';
 import { Echo, Rejection } from './rejection';
-import { ILLEGAL_XML_CHAR, describeCodePoint, isReservedName } from './xml-chars';
+import { describeCodePoint, firstIllegalXmlChar, isReservedName } from './xml-chars';
 import { attributePath, childPath } from './xml-path';
 
 /** The parts of the `sax` parser (created by xml2js as `saxParser`) that the guard hooks. */
@@ -30,10 +30,18 @@ export interface GuardLimits {
 }
 
 interface OpenElement {
-  path: string;
+  parent: OpenElement | undefined;
+  name: string;
+  /** Among its parent's children of the same name, from 1. */
+  position: number;
+  /** The element's error path (`/workItem/contactData/item[2]`), built when first needed: most messages need none. */
+  path?: string;
+  /** `/workItem/attachment`, whose text has the attachment's limit instead of maxTextChars. */
+  isAttachment: boolean;
   textChars: number;
   attributes: number;
-  childCounts: Map<string, number>;
+  /** Children so far by name (for their positions); created with the first child. */
+  childCounts: Map<string, number> | undefined;
   /** Set for /<root>/externalId and /<root>/source, whose text is kept for receipts. */
   echoField?: keyof Echo;
   echoText: string;
@@ -71,7 +79,14 @@ export class SaxGuard {
   private declarationSeen = false;
   private readonly attachmentLimit: number;
 
-  constructor(private readonly cfg: GuardLimits) {
+  constructor(
+    private readonly cfg: GuardLimits,
+    /**
+     * The document has no `&#` at all: no character reference can put a character into text or attribute values that
+     * the check of the raw text (preflight) has not seen, so the per-text check is skipped.
+     */
+    private readonly noCharReferences = false,
+  ) {
     this.attachmentLimit = attachmentTextLimit(cfg.attachments.maxBytes);
   }
 
@@ -83,11 +98,11 @@ export class SaxGuard {
     sax.ENTITIES = Object.create(XML_ENTITIES) as Record<string, string>;
     // xml2js builds its result in these; ours run first and may stop the parse.
     const original = { onclosetag: sax.onclosetag, ontext: sax.ontext, oncdata: sax.oncdata };
-    const attributesProto = this.duplicateAttributeDetector();
+    activate(this);
     sax.onopentagstart = (tag) => {
       this.openElement(tag.name);
       // sax silently keeps the first of two equal attributes; XML forbids them, so catch it.
-      tag.attributes = Object.create(attributesProto) as Record<string, string>;
+      tag.attributes = Object.create(DUPLICATE_ATTRIBUTE_DETECTOR) as Record<string, string>;
     };
     sax.onattribute = (attribute) => {
       this.checkAttribute(attribute.name, attribute.value);
@@ -118,31 +133,40 @@ export class SaxGuard {
   private openElement(name: string): void {
     if (this.rootClosed) this.fail('MALFORMED_XML', 'only one root element is allowed');
     const parent = this.open[this.open.length - 1];
-    this.checkNameLength(name, parent?.path ?? '/', 'element');
-    const position = parent ? bump(parent.childCounts, name) : 1;
-    const path = parent ? childPath(parent.path, name, position) : `/${name}`;
-    this.checkName(name, path, 'element');
+    if (name.length > MAX_NAME_CHARS) this.nameTooLong('element', parent ? pathOf(parent) : '/');
+    const position = parent ? bump((parent.childCounts ??= new Map()), name) : 1;
+    const isChildOfRoot = this.open.length === 1 && position === 1;
+    const element: OpenElement = {
+      parent,
+      name,
+      position,
+      isAttachment: isChildOfRoot && name === 'attachment' && parent?.name === 'workItem',
+      textChars: 0,
+      attributes: 0,
+      childCounts: undefined,
+      echoField: isChildOfRoot ? echoFieldOf(name) : undefined,
+      echoText: '',
+    };
+    this.checkName(name, element, 'element');
     if (this.open.length + 1 > this.cfg.limits.maxDepth) {
-      this.fail('TOO_DEEP', `elements are nested deeper than ${this.cfg.limits.maxDepth} levels`, path);
+      this.fail('TOO_DEEP', `elements are nested deeper than ${this.cfg.limits.maxDepth} levels`, pathOf(element));
     }
     if (++this.elements > this.cfg.limits.maxElements) {
-      this.fail('TOO_LARGE', `the message has more than ${this.cfg.limits.maxElements} elements`, path);
+      this.fail('TOO_LARGE', `the message has more than ${this.cfg.limits.maxElements} elements`, pathOf(element));
     }
-    const echoField = this.open.length === 1 && position === 1 ? echoFieldOf(name) : undefined;
-    this.open.push({ path, textChars: 0, attributes: 0, childCounts: new Map(), echoField, echoText: '' });
+    this.open.push(element);
   }
 
   /** Names end up in error paths, receipts and AMQP headers; the contract's are all short. */
-  private checkNameLength(name: string, parentPath: string, kind: 'element' | 'attribute'): void {
-    if (name.length > MAX_NAME_CHARS) {
-      this.fail('TOO_LARGE', `${kind} name is longer than ${MAX_NAME_CHARS} characters`, parentPath);
-    }
+  private nameTooLong(kind: 'element' | 'attribute', parentPath: string): never {
+    return this.fail('TOO_LARGE', `${kind} name is longer than ${MAX_NAME_CHARS} characters`, parentPath);
   }
 
-  private checkName(name: string, path: string, kind: 'element' | 'attribute'): void {
-    if (isReservedName(name)) this.fail('INVALID_FIELD', `${kind} name "${name}" is a reserved name`, path);
+  /** `at`: the element itself, or for an attribute its element (the path then ends in `/@name`). */
+  private checkName(name: string, at: OpenElement, kind: 'element' | 'attribute'): void {
+    if (isReservedName(name)) this.fail('INVALID_FIELD', `${kind} name "${name}" is a reserved name`, namePath(at, kind, name));
     if (name.includes(':') || name === 'xmlns') {
-      this.fail('INVALID_FIELD', `namespaces are not supported (${kind} "${name}")`, path);
+      this.fail('INVALID_FIELD', `namespaces are not supported (${kind} "${name}")`, namePath(at, kind, name));
     }
   }
 
@@ -150,35 +174,19 @@ export class SaxGuard {
     const element = this.current();
     const { maxAttributesPerElement, maxAttributeChars } = this.cfg.limits;
     if (++element.attributes > maxAttributesPerElement) {
-      this.fail('TOO_LARGE', `an element has more than ${maxAttributesPerElement} attributes`, element.path);
+      this.fail('TOO_LARGE', `an element has more than ${maxAttributesPerElement} attributes`, pathOf(element));
     }
-    this.checkNameLength(name, element.path, 'attribute');
-    const path = attributePath(element.path, name);
-    this.checkName(name, path, 'attribute');
+    if (name.length > MAX_NAME_CHARS) this.nameTooLong('attribute', pathOf(element));
+    this.checkName(name, element, 'attribute');
     if (value.length > maxAttributeChars) {
-      this.fail('TOO_LARGE', `attribute value is longer than ${maxAttributeChars} characters`, path);
+      this.fail('TOO_LARGE', `attribute value is longer than ${maxAttributeChars} characters`, attributePath(pathOf(element), name));
     }
-    this.rejectReferencedIllegalChars(value, path);
+    this.rejectReferencedIllegalChars(value, element, name);
   }
 
-  /**
-   * Prototype for `tag.attributes`: sax asks `attributes.hasOwnProperty(name)` before storing
-   * each attribute and silently drops a repeated one, which XML forbids. Answering that question
-   * ourselves turns the repeat into an error. Null-prototype otherwise, so an attribute named
-   * `__proto__` can only ever become plain data.
-   */
-  private duplicateAttributeDetector(): object {
-    const onDuplicate = (name: string): never =>
-      this.fail('MALFORMED_XML', `duplicate attribute "${name}"`, attributePath(this.current().path, name));
-    const proto = Object.create(null) as object;
-    Object.defineProperty(proto, 'hasOwnProperty', {
-      enumerable: false,
-      value(this: object, name: string): boolean {
-        if (Object.prototype.hasOwnProperty.call(this, name)) onDuplicate(name);
-        return false;
-      },
-    });
-    return proto;
+  /** A second attribute of the same name on the current element (see DUPLICATE_ATTRIBUTE_DETECTOR). */
+  duplicateAttribute(name: string): never {
+    return this.fail('MALFORMED_XML', `duplicate attribute "${name}"`, attributePath(pathOf(this.current()), name));
   }
 
   private closeElement(): void {
@@ -194,21 +202,26 @@ export class SaxGuard {
       return;
     }
     element.textChars += text.length;
-    if (element.path === '/workItem/attachment') {
+    if (element.isAttachment) {
       if (element.textChars > this.attachmentLimit) {
-        this.fail('ATTACHMENT_REJECTED', `attachment is too large (limit ${this.cfg.attachments.maxBytes} bytes)`, element.path);
+        this.fail('ATTACHMENT_REJECTED', `attachment is too large (limit ${this.cfg.attachments.maxBytes} bytes)`, pathOf(element));
       }
     } else if (element.textChars > this.cfg.limits.maxTextChars) {
-      this.fail('TOO_LARGE', `text is longer than ${this.cfg.limits.maxTextChars} characters`, element.path);
+      this.fail('TOO_LARGE', `text is longer than ${this.cfg.limits.maxTextChars} characters`, pathOf(element));
     }
-    this.rejectReferencedIllegalChars(text, element.path);
+    this.rejectReferencedIllegalChars(text, element);
     if (element.echoField) element.echoText += text;
   }
 
   /** The raw text was checked before parsing; this catches character references like `&#1;`. */
-  private rejectReferencedIllegalChars(text: string, path: string): void {
-    const match = ILLEGAL_XML_CHAR.exec(text);
-    if (match) this.fail('MALFORMED_XML', `character ${describeCodePoint(match[0])} is not allowed in XML`, path);
+  /** In the text of `element`, or with `attribute` in that attribute's value. */
+  private rejectReferencedIllegalChars(text: string, element: OpenElement, attribute?: string): void {
+    if (this.noCharReferences) return;
+    const match = firstIllegalXmlChar(text);
+    if (match) {
+      const path = attribute === undefined ? pathOf(element) : attributePath(pathOf(element), attribute);
+      this.fail('MALFORMED_XML', `character ${describeCodePoint(match[0])} is not allowed in XML`, path);
+    }
   }
 
   private checkProcessingInstruction(name: string): void {
@@ -230,6 +243,44 @@ export class SaxGuard {
     if (!element) throw new Error('attribute outside an element');
     return element;
   }
+}
+
+/**
+ * The guard of the document being parsed. Parsing is synchronous, so at most one runs per thread at a time; the
+ * prototype below reports a duplicate attribute to it.
+ */
+let activeGuard: SaxGuard | null = null;
+
+function activate(guard: SaxGuard): void {
+  activeGuard = guard;
+}
+
+/**
+ * Prototype for `tag.attributes`: sax asks `attributes.hasOwnProperty(name)` before storing each attribute and
+ * silently drops a repeated one, which XML forbids. Answering that question ourselves turns the repeat into an error.
+ * Null-prototype otherwise, so an attribute named `__proto__` can only ever become plain data. One object for all
+ * documents (a fresh prototype per document gave every document's attribute objects new hidden classes).
+ */
+const DUPLICATE_ATTRIBUTE_DETECTOR: object = Object.create(null) as object;
+Object.defineProperty(DUPLICATE_ATTRIBUTE_DETECTOR, 'hasOwnProperty', {
+  enumerable: false,
+  value(this: object, name: string): boolean {
+    if (Object.prototype.hasOwnProperty.call(this, name)) {
+      if (!activeGuard) throw new Error(`duplicate attribute "${name}"`);
+      activeGuard.duplicateAttribute(name);
+    }
+    return false;
+  },
+});
+
+/** `/workItem/contactData/item[2]`: the path error messages name; built once per element, and only for an error. */
+function pathOf(element: OpenElement): string {
+  element.path ??= element.parent ? childPath(pathOf(element.parent), element.name, element.position) : `/${element.name}`;
+  return element.path;
+}
+
+function namePath(at: OpenElement, kind: 'element' | 'attribute', name: string): string {
+  return kind === 'element' ? pathOf(at) : attributePath(pathOf(at), name);
 }
 
 function bump(counts: Map<string, number>, name: string): number {

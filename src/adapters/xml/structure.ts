@@ -72,20 +72,37 @@ export const UPDATE_SPEC: ElementSpec = {
  * text where only elements belong (mixed content), unknown and repeated child elements.
  */
 export function checkStructure(node: XmlNode, spec: ElementSpec, path: string): void {
+  checkNode(node, spec, { parent: undefined, path, name: '', position: 0 });
+}
+
+/** Where a node is; its path string is only built for an error message. */
+interface Location {
+  parent: Location | undefined;
+  /** Set for the root of the check. */
+  path: string | undefined;
+  name: string;
+  position: number;
+}
+
+function pathOf(at: Location): string {
+  return at.path ?? childPath(pathOf(at.parent!), at.name, at.position);
+}
+
+function checkNode(node: XmlNode, spec: ElementSpec, at: Location): void {
   for (const name of node.attributes.keys()) {
     if (!spec.attributes?.includes(name)) {
-      reject('INVALID_FIELD', `attribute "${name}" is not allowed on <${node.name}>`, attributePath(path, name));
+      reject('INVALID_FIELD', `attribute "${name}" is not allowed on <${node.name}>`, attributePath(pathOf(at), name));
     }
   }
   if (!spec.text && node.text.trim() !== '') {
-    reject('INVALID_FIELD', `text is not allowed directly inside <${node.name}>`, path);
+    reject('INVALID_FIELD', `text is not allowed directly inside <${node.name}>`, pathOf(at));
   }
   for (const [name, nodes] of node.children) {
     const child = spec.children && Object.hasOwn(spec.children, name) ? spec.children[name] : undefined;
-    if (!child) reject('INVALID_FIELD', `element <${name}> is not allowed in <${node.name}>`, childPath(path, name, 1));
+    if (!child) reject('INVALID_FIELD', `element <${name}> is not allowed in <${node.name}>`, childPath(pathOf(at), name, 1));
     if (!child.repeatable && nodes.length > 1) {
-      reject('INVALID_FIELD', `element <${name}> may occur only once`, childPath(path, name, 2));
+      reject('INVALID_FIELD', `element <${name}> may occur only once`, childPath(pathOf(at), name, 2));
     }
-    nodes.forEach((childNode, i) => checkStructure(childNode, child.spec, childPath(path, name, i + 1)));
+    for (let i = 0; i < nodes.length; i++) checkNode(nodes[i], child.spec, { parent: at, path: undefined, name, position: i + 1 });
   }
 }

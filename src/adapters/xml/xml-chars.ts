@@ -8,8 +8,20 @@ const ILLEGAL_CLASS = '[^\\t\\n\\r\\x20-\\uD7FF\\uE000-\\uFFFD\\u{10000}-\\u{10F
 export const ILLEGAL_XML_CHAR = new RegExp(ILLEGAL_CLASS, 'u');
 const ILLEGAL_XML_CHARS = new RegExp(ILLEGAL_CLASS, 'gu');
 
+/**
+ * Every code unit an illegal character can start with: C0 controls other than tab, LF and CR, surrogates (a lone one is
+ * illegal, a pair is fine) and U+FFFE/U+FFFF. Text without any of them has no illegal character, and this test (no
+ * `u` flag) is about twice as fast as ILLEGAL_XML_CHAR on the usual ASCII text.
+ */
+const MAYBE_ILLEGAL = new RegExp('[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\uD800-\\uDFFF\\uFFFE\\uFFFF]');
+
+/** The first character XML 1.0 does not allow (`match.index` is its offset), or null. */
+export function firstIllegalXmlChar(text: string): RegExpExecArray | null {
+  return MAYBE_ILLEGAL.test(text) ? ILLEGAL_XML_CHAR.exec(text) : null;
+}
+
 export function stripIllegalXmlChars(text: string): string {
-  return text.replace(ILLEGAL_XML_CHARS, '');
+  return MAYBE_ILLEGAL.test(text) ? text.replace(ILLEGAL_XML_CHARS, '') : text;
 }
 
 /** `U+0001`-style name of the first code point of `text`, for error messages. */

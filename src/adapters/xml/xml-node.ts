@@ -21,31 +21,39 @@ export const TEXT_KEY = '#text';
  * attributes and children comes out of xml2js as a bare string (possibly empty).
  */
 export function toXmlNode(name: string, value: unknown): XmlNode {
-  const attributes = new Map<string, string>();
-  const children = new Map<string, XmlNode[]>();
-  if (typeof value === 'string') return { name, attributes, text: value, children };
+  if (typeof value === 'string') return { name, attributes: NONE, text: value, children: NONE };
+  let attributes: ReadonlyMap<string, string> = NONE;
+  let children: Map<string, XmlNode[]> | undefined;
   let text = '';
   if (isRecord(value)) {
     for (const key of Object.keys(value)) {
       const entry = value[key];
-      if (key === ATTRIBUTES_KEY) copyAttributes(entry, attributes);
+      if (key === ATTRIBUTES_KEY) attributes = copyAttributes(entry);
       else if (key === TEXT_KEY) text = typeof entry === 'string' ? entry : '';
       else
-        children.set(
+        (children ??= new Map()).set(
           key,
           asArray(entry).map((child) => toXmlNode(key, child)),
         );
     }
   }
-  return { name, attributes, text, children };
+  return { name, attributes, text, children: children ?? NONE };
 }
 
-function copyAttributes(source: unknown, target: Map<string, string>): void {
-  if (!isRecord(source)) return;
+/**
+ * The attributes and children of an element that has none (most elements are leaves without attributes): one shared
+ * empty map instead of two per element. XmlNode's maps are read-only by type, so nothing adds to it.
+ */
+const NONE: ReadonlyMap<never, never> = new Map<never, never>();
+
+function copyAttributes(source: unknown): ReadonlyMap<string, string> {
+  if (!isRecord(source)) return NONE;
+  let target: Map<string, string> | undefined;
   for (const key of Object.keys(source)) {
     const value = source[key];
-    if (typeof value === 'string') target.set(key, value);
+    if (typeof value === 'string') (target ??= new Map()).set(key, value);
   }
+  return target ?? NONE;
 }
 
 function asArray(value: unknown): unknown[] {
