@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnection } from './redis-client';
 
 /**
@@ -163,26 +164,35 @@ export class ScriptRunner {
   }
 
   async run<N extends ScriptName>(name: N, keys: string[], args: (string | number)[]): Promise<ScriptReplies[N]> {
-    const command = commandOf(name);
-    let reply: unknown;
-    if (READ_ONLY.has(name) || this.wait.replicas === 0) {
-      reply = await (this.redis as unknown as Record<string, Call>)[command](keys.length, ...keys, ...args);
-    } else {
-      // WAIT in the same pipeline: it goes to the node that ran the script (with Cluster, the keys' master) and
-      // covers the write just made on that connection.
-      const pipe = this.redis.pipeline() as unknown as Record<string, Call> & {
-        call: Call;
-        exec: () => Promise<[Error | null, unknown][]>;
-      };
-      pipe[command](keys.length, ...keys, ...args);
-      pipe.call('WAIT', this.wait.replicas, this.wait.timeoutMs);
-      const [[err, res], [waitErr, acked]] = (await pipe.exec()) as [Error | null, unknown][];
-      if (err) throw err;
-      reply = res;
-      if (waitErr) throw waitErr;
-      if (Number(acked) < this.wait.replicas) this.wait.onShortfall(Number(acked));
-    }
+    // A plain call, not a pipeline: with Cluster, ioredis follows MOVED/ASK and waits out a failover for it.
+    const reply = await (this.redis as unknown as Record<string, Call>)[commandOf(name)](keys.length, ...keys, ...args);
+    if (!READ_ONLY.has(name) && this.wait.replicas > 0) await this.waitForReplicas(keys[0]);
     return JSON.parse(reply as string) as ScriptReplies[N];
+  }
+
+  /**
+   * WAIT covers the writes made on the connection it is sent on: with Cluster, the connection to the master that
+   * serves the key's slot (a failover in between leaves the new master with nothing to wait for, or no replica:
+   * a shortfall, reported).
+   */
+  private async waitForReplicas(key: string): Promise<void> {
+    const node = this.redis.isCluster ? await this.masterOf(this.redis as Cluster, key) : (this.redis as Redis);
+    const acked = node ? Number(await node.call('WAIT', this.wait.replicas, this.wait.timeoutMs)) : 0;
+    if (acked < this.wait.replicas) this.wait.onShortfall(acked);
+  }
+
+  private readonly slots = new Map<string, number>();
+
+  private async masterOf(cluster: Cluster, key: string): Promise<Redis | undefined> {
+    // Every key of a deployment carries its hash tag (keys.ts): one slot per tag, asked once.
+    const tag = /\{([^}]+)\}/.exec(key)?.[1];
+    let slot = tag === undefined ? undefined : this.slots.get(tag);
+    if (slot === undefined) {
+      slot = Number(await cluster.call('CLUSTER', 'KEYSLOT', key));
+      if (tag !== undefined) this.slots.set(tag, slot);
+    }
+    const master = cluster.slots[slot]?.[0];
+    return cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === master);
   }
 }
 

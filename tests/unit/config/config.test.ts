@@ -36,6 +36,18 @@ describe('config', () => {
     expect(cfg.redisMasterName).toBe('wi');
   });
 
+  it('reads Redis Cluster nodes; not together with Sentinel, not with a db other than 0', () => {
+    const cfg = loadConfig({ REDIS_CLUSTER_NODES: 'n1:7000, n2:7001', REDIS_URL: 'rediss://:pw@n1:7000/0' });
+    expect(cfg.redisClusterNodes).toEqual([
+      { host: 'n1', port: 7000 },
+      { host: 'n2', port: 7001 },
+    ]);
+    expect(loadConfig({}).redisClusterNodes).toEqual([]);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'n1' })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_SENTINELS: 's1:26379' })).toThrow(/REDIS_SENTINELS/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_URL: 'redis://n1:7000/2' })).toThrow(/db 0/);
+  });
+
   it.each([
     [{ HTTP_PORT: 'abc' }, /HTTP_PORT/],
     [{ HTTP_PORT: '70000' }, /HTTP_PORT/],
