@@ -212,6 +212,7 @@ export class WorkItemService {
     this.updateFlow();
     this.startupReplay = this.recoverAfterStart();
     this.dueTimers = new DueTimerPoller(this.deps, () => this.redisReady && this.publisher.ready && !this.stopping);
+    this.deps.dueTimers = this.dueTimers;
     this.dueTimers.start();
     this.startAttachmentSweep();
     log.info('service ready', { instance: this.instanceId, entrances: Object.keys(cfg.entrances) });

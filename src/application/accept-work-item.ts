@@ -46,6 +46,11 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkIte
     );
     return rejectMessage(d, msg, error, { externalId: item.externalId, source: item.source, ...labels });
   }
+  if (res.outcome !== 'duplicate') {
+    // Our own poller fires these on time; the others see them within their longest sleep.
+    if (item.expiresAt !== undefined) d.dueTimers?.nudge(Date.parse(item.expiresAt));
+    if (item.activateAt !== undefined && res.outcome === 'scheduled') d.dueTimers?.nudge(Date.parse(item.activateAt));
+  }
 
   let status: 'accepted' | 'buffered' | 'scheduled' | 'duplicate';
   const stored = res.outcome === 'duplicate' ? res.record : record;

@@ -28,4 +28,6 @@ export interface Deps {
   instanceId: string;
   /** Absent or not enabled: tracing off, and the use cases make no tracing call at all. */
   tracing?: Tracing;
+  /** This instance's timer poller: told about a due time it stores, so it wakes for it (absent in tests). */
+  dueTimers?: { nudge(dueMs: number): void };
 }

@@ -8,8 +8,12 @@ export const CLAIM_LEASE_MS = 60_000;
 /** Claims per script call; a tick goes on while batches come back full (bounded per tick). */
 const BATCH = 200;
 const MAX_BATCHES_PER_TICK = 25;
-/** The poller never sleeps longer than this, so an item due soon that another instance accepted is seen in time. */
-const MAX_SLEEP_MS = 1_000;
+/**
+ * The poller never sleeps longer than this, so an item due soon that another instance accepted is seen within the
+ * contract's 5 s; the instance that stores a due time wakes its own poller for it (nudge), so it fires on time. Idle,
+ * a poll costs a few Redis reads: waiting timers cost (almost) nothing.
+ */
+const MAX_SLEEP_MS = 4_000;
 const MIN_SLEEP_MS = 5;
 const JITTER_MS = 25;
 
@@ -145,6 +149,10 @@ async function fireDueActivations(d: Deps): Promise<KindResult> {
  */
 export class DueTimerPoller {
   private timer: NodeJS.Timeout | null = null;
+  /** When the scheduled wake-up is (ms), while one is scheduled. */
+  private wakeAt: number | null = null;
+  /** A nudge that came while a round was running: the round's next wake-up takes it into account. */
+  private nudgedDue: number | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
 
@@ -166,9 +174,23 @@ export class DueTimerPoller {
     await this.running;
   }
 
+  /** This instance stored a timer due at `dueMs`: wake up for it if the next poll would be later. */
+  nudge(dueMs: number): void {
+    if (this.stopped) return;
+    if (this.running || this.wakeAt === null) {
+      this.nudgedDue = Math.min(this.nudgedDue ?? dueMs, dueMs);
+      return;
+    }
+    if (dueMs >= this.wakeAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(Math.max(MIN_SLEEP_MS, dueMs - this.d.now()));
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return;
+    this.wakeAt = this.d.now() + ms;
     this.timer = setTimeout(() => {
+      this.wakeAt = null;
       this.running = this.tick().finally(() => (this.running = null));
     }, ms);
     this.timer.unref();
@@ -185,6 +207,8 @@ export class DueTimerPoller {
         this.d.log.warn('due timers: round failed; retried', { error: (err as Error).message });
       }
     }
+    if (this.nudgedDue !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, this.nudgedDue - this.d.now()));
+    this.nudgedDue = null;
     this.schedule(sleep + Math.floor(Math.random() * JITTER_MS));
   }
 }

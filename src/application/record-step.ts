@@ -30,9 +30,31 @@ function toStep(d: Deps, s: StepInput): HistoryStep {
 }
 
 /**
+ * A repeated waiting step (a TTL retry, a probe nobody answered) of one item is written at most this often: waiting
+ * items must cost (almost) nothing, and the history only needs to show that, and since when, the item keeps waiting.
+ */
+export const REPEAT_WRITE_MS = 60_000;
+/** Bounded: the repeat throttle forgets the oldest items first. */
+const MAX_THROTTLED_ITEMS = 10_000;
+/** `<contactId>|<step>|<reason>` → when it was last written (ms), oldest first. */
+const lastRepeatWrite = new Map<string, number>();
+
+/** True when the same collapsible step of this item was written less than REPEAT_WRITE_MS ago (then it is skipped). */
+function recentlyWritten(contactId: string, key: string, now: number): boolean {
+  const id = `${contactId}|${key}`;
+  const at = lastRepeatWrite.get(id);
+  if (at !== undefined && now - at < REPEAT_WRITE_MS) return true;
+  lastRepeatWrite.delete(id);
+  lastRepeatWrite.set(id, now);
+  if (lastRepeatWrite.size > MAX_THROTTLED_ITEMS) lastRepeatWrite.delete(lastRepeatWrite.keys().next().value as string);
+  return false;
+}
+
+/**
  * Records steps of an item's history after an outcome the use case already has. Never throws and never waits longer
  * than HISTORY_TIMEOUT_MS: the history is for people reading it; a failed write is logged and the item goes on.
- * collapse: a repeat of the latest step (same step and reason, e.g. a periodic re-park) counts instead of adding one.
+ * collapse: a repeat of the latest step (same step and reason, e.g. a periodic re-park) counts instead of adding one,
+ * and is written at most every REPEAT_WRITE_MS per item (so `times` counts the writes, not every retry).
  */
 export async function recordStep(
   d: Deps,
@@ -40,7 +62,9 @@ export async function recordStep(
   steps: StepInput | StepInput[],
   opts: { collapse?: boolean } = {},
 ): Promise<void> {
-  const list = (Array.isArray(steps) ? steps : [steps]).map((s) => toStep(d, s));
+  const input = Array.isArray(steps) ? steps : [steps];
+  if (opts.collapse && input.length === 1 && recentlyWritten(contactId, `${input[0].step}|${input[0].reason ?? ''}`, d.now())) return;
+  const list = input.map((s) => toStep(d, s));
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([

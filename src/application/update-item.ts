@@ -88,6 +88,7 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
       ...(merged.bodySha !== undefined && { bodySha: merged.bodySha }),
       nowMs: d.now(),
     });
+    if (expiresChanged && res.outcome === 'updated') d.dueTimers?.nudge(Date.parse(merged.expiresAt as string));
     switch (res.outcome) {
       case 'not_found':
         return notFound(d, msg, upd);
