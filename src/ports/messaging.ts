@@ -23,9 +23,22 @@ export interface InboundMessage {
     messageId?: string;
     contentType?: string;
     headers: Record<string, unknown>;
-    /** Every original property, so an error copy or a parked message keeps them all. */
-    raw: Record<string, unknown>;
+    /** The other standard properties as sent, so an error copy or a parked message keeps them all. */
+    other: OtherProperties;
   };
+}
+
+/** AMQP 0-9-1's remaining basic properties (plain values: no broker library's types in the port). */
+export interface OtherProperties {
+  contentEncoding?: string;
+  deliveryMode?: number;
+  priority?: number;
+  expiration?: string;
+  timestamp?: number;
+  type?: string;
+  userId?: string;
+  appId?: string;
+  clusterId?: string;
 }
 
 /** Thrown when the broker or Redis could not confirm a step: the message is retried, never rejected. */

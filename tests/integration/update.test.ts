@@ -286,7 +286,7 @@ describe('a redelivered update (the application against the real Redis)', () => 
       senderRoutingKey: 'workitem.s',
       senderExchange: 'workitem.inbound',
       redelivered,
-      properties: { messageId: 'm-1', headers: {}, raw: {} },
+      properties: { messageId: 'm-1', headers: {}, other: {} },
     });
     expect(await updateWorkItem(d, msg(false), upd)).toEqual({ kind: 'updated', contactId: record.contactId });
     expect(await updateWorkItem(d, msg(true), upd)).toEqual({ kind: 'updated', contactId: record.contactId });
@@ -301,7 +301,7 @@ describe('a redelivered update (the application against the real Redis)', () => 
     expect(
       await updateWorkItem(
         d,
-        { ...msg(false), properties: { messageId: 'm-2', headers: {}, raw: {} } },
+        { ...msg(false), properties: { messageId: 'm-2', headers: {}, other: {} } },
         { ...upd, revision: 5, priority: 3 },
       ),
     ).toMatchObject({

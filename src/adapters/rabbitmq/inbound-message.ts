@@ -46,7 +46,17 @@ export function toInboundMessage(m: amqp.Message, inboundQueue?: string, trusted
       messageId: p.messageId || undefined,
       contentType: p.contentType || undefined,
       headers,
-      raw: { ...p },
+      other: {
+        contentEncoding: p.contentEncoding,
+        deliveryMode: p.deliveryMode,
+        priority: p.priority,
+        expiration: p.expiration,
+        timestamp: p.timestamp,
+        type: p.type,
+        userId: p.userId,
+        appId: p.appId,
+        clusterId: p.clusterId,
+      },
     },
   };
 }

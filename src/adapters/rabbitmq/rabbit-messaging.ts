@@ -280,14 +280,9 @@ async function publishKeepingOurHeaders(
  */
 function copyableProperties(msg: InboundMessage | null): amqp.Options.Publish {
   if (!msg) return {};
-  const {
-    userId: _userId,
-    expiration: _expiration,
-    headers: _headers,
-    deliveryMode: _dm,
-    ...rest
-  } = msg.properties.raw as unknown as amqp.MessageProperties;
+  const { replyTo, correlationId, messageId, contentType } = msg.properties;
+  const { userId: _userId, expiration: _expiration, deliveryMode: _dm, ...rest } = msg.properties.other;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(rest)) if (v !== undefined) out[k] = v;
+  for (const [k, v] of Object.entries({ contentType, correlationId, replyTo, messageId, ...rest })) if (v !== undefined) out[k] = v;
   return out as amqp.Options.Publish;
 }

@@ -59,7 +59,7 @@ export function delivery(parser: FixedParser, parsed: ParsedMessage, o: Delivery
     senderRoutingKey: routingKey,
     senderExchange: 'workitem.in',
     redelivered: o.redelivered ?? false,
-    properties: { ...properties, headers: {}, raw: { ...properties } },
+    properties: { ...properties, headers: {}, other: {} },
   };
 }
 

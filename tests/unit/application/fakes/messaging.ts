@@ -123,6 +123,6 @@ function parkedMessage(entrance: string, contactId: string, body: Buffer, msg?: 
     senderExchange: msg?.senderExchange ?? '',
     redelivered: false,
     parked: { contactId, entrance },
-    properties: msg ? { ...msg.properties } : { headers: {}, raw: {} },
+    properties: msg ? { ...msg.properties } : { headers: {}, other: {} },
   };
 }
