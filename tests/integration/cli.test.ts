@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
+import { runCli, type CliResult } from '../helpers/cli';
 import { DEFAULT_TOPOLOGY, TestClient } from '../helpers/amqp-client';
 import { DEFAULT_REDIS_URL, deleteByPrefix, randomPrefix } from '../helpers/redis';
-import { REPO_ROOT, ServiceHandle, startService } from '../helpers/service';
+import { ServiceHandle, startService } from '../helpers/service';
 import { waitUntil } from '../helpers/wait';
 import { examplesDir } from '../helpers/work-items';
 
@@ -11,15 +11,8 @@ import { examplesDir } from '../helpers/work-items';
 
 jest.setTimeout(120_000);
 
-const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 const LOAN_REVIEW = path.join(examplesDir(), 'loan-review.xml');
 const BAD_DOCTYPE = path.join(examplesDir(), 'bad-doctype.xml');
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let vhost: string;
 let prefix: string;
@@ -29,22 +22,7 @@ let cliEnv: NodeJS.ProcessEnv;
 
 /** Runs the CLI with stdin not a terminal (as in CI); never hangs the test run. */
 function cli(args: string[], env: NodeJS.ProcessEnv = cliEnv, timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runCli(args, env, timeoutMs);
 }
 
 /** Runs the CLI and expects exit 0; the failure message shows what it printed. */

@@ -1,14 +1,13 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { redisKeys } from '../../src/adapters/redis/keys';
 import { RedisItemHistory } from '../../src/adapters/redis/redis-item-history';
 import type { HistoryStep, ItemHistoryView } from '../../src/ports/item-history';
 import type { CollectedReceipt } from '../helpers/amqp-client';
 import { amqpUrl } from '../helpers/broker';
+import { runCli } from '../helpers/cli';
 import { Fixture } from '../helpers/fixture';
 import { httpRequest } from '../helpers/http';
 import { DEFAULT_REDIS_URL, deleteByPrefix, randomPrefix, testRedisClient } from '../helpers/redis';
-import { REPO_ROOT, type ServiceHandle } from '../helpers/service';
+import type { ServiceHandle } from '../helpers/service';
 import { waitUntil } from '../helpers/wait';
 import { newExternalId, updateXml, workItemXml } from '../helpers/work-items';
 
@@ -18,7 +17,6 @@ jest.setTimeout(240_000);
 
 const WAIT_MS = 30_000;
 const TOMBSTONE_SECONDS = 3600;
-const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 const f = new Fixture({ config: { tombstoneSeconds: TOMBSTONE_SECONDS }, env: { DASHBOARD_ENABLED: 'true' } });
@@ -49,16 +47,7 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
     REDIS_KEY_PREFIX: f.prefix,
     WORKITEM_CONFIG: f.svc.configFile,
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', (err) => (clearTimeout(timer), reject(err)));
-    child.once('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
-  });
+  return runCli(args, env);
 }
 
 async function withRedis<T>(fn: (redis: ReturnType<typeof testRedisClient>) => Promise<T>): Promise<T> {

@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { TestClient } from '../helpers/amqp-client';
+import { runCli } from '../helpers/cli';
 import { freePort } from '../helpers/ports';
 import { startRabbitNode, type RabbitNode } from '../helpers/rabbit-node';
 import { startRedis, type RedisProcess } from '../helpers/redis-process';
 import { randomPrefix } from '../helpers/redis';
-import { REPO_ROOT, startService, type ServiceHandle } from '../helpers/service';
+import { startService, type ServiceHandle } from '../helpers/service';
 import { makeTestPki, type TestPki } from '../helpers/tls-pki';
 import { examplesDir, newExternalId, workItemXml } from '../helpers/work-items';
 
@@ -17,8 +17,6 @@ import { examplesDir, newExternalId, workItemXml } from '../helpers/work-items';
  */
 
 jest.setTimeout(180_000);
-
-const CLI = path.join(REPO_ROOT, 'dist/cli/main.js');
 
 let pki: TestPki;
 let node: RabbitNode;
@@ -162,22 +160,3 @@ describe('TLS (amqps://, rediss://)', () => {
     expect(r.errors[0].message).toMatch(/REDIS_TLS_CA_FILE/);
   });
 });
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
