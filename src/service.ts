@@ -5,7 +5,7 @@ import type { Logger } from './ports/logger';
 import type { Deps } from './application/deps';
 import { handleControlEvent, parseControlEvent } from './application/handle-control-event';
 import { handleInboundMessage } from './application/handle-inbound-message';
-import { settlementOf } from './application/outcome';
+import { outcomeName, settlementOf } from './application/outcome';
 import { flushEntrance } from './application/parked-items';
 import { replayUnfinished } from './application/replay-unfinished';
 import { DueTimerPoller } from './application/due-timers';
@@ -319,7 +319,7 @@ export class WorkItemService {
   private async onInbound(msg: InboundMessage): Promise<Settlement> {
     const started = process.hrtime.bigint();
     const outcome = await handleInboundMessage(this.deps, msg);
-    this.metrics.processed(outcome.kind, Number(process.hrtime.bigint() - started) / 1e9);
+    this.metrics.processed(outcomeName(outcome), Number(process.hrtime.bigint() - started) / 1e9);
     return settlementOf(outcome);
   }
 

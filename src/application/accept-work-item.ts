@@ -1,5 +1,6 @@
 import { toContactRecord, type AttachmentRef, type ContactRecord } from '../domain/contact-event';
 import { workItemError } from '../domain/error-codes';
+import { receiptStatusOf, type PlacedState } from '../domain/receipt';
 import type { WorkItem } from '../domain/work-item';
 import type { InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
@@ -52,21 +53,21 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkIte
     if (item.activateAt !== undefined && res.outcome === 'scheduled') d.dueTimers?.nudge(Date.parse(item.activateAt));
   }
 
-  let status: 'accepted' | 'buffered' | 'scheduled' | 'duplicate';
+  /** Where the item ended up by this message; null: a duplicate that changed nothing. */
+  let placed: PlacedState | null = null;
   const stored = res.outcome === 'duplicate' ? res.record : record;
   // From here on every line logged for this message names the item.
   d = { ...d, log: d.log.child({ contactId: stored.contactId, externalId: stored.externalId, source: stored.source }) };
   if (res.outcome !== 'duplicate') {
-    status = await placeItem(d, msg, record, item, res.outcome === 'accepted' ? 'routed' : res.outcome);
+    placed = await placeItem(d, msg, record, item, res.outcome === 'accepted' ? 'routed' : res.outcome);
   } else if (msg.redelivered) {
     // A redelivery may be our own message after a crash between the Redis write and the publish:
     // finish its work again. Same contactId, so at worst the contact center sees the event twice.
-    status = await placeItem(d, msg, stored, item, res.state);
-  } else {
-    status = 'duplicate';
+    placed = await placeItem(d, msg, stored, item, res.state);
   }
+  const status = placed === null ? 'duplicate' : receiptStatusOf(placed);
 
-  await recordStep(d, stored.contactId, arrivalSteps(res.outcome, status, nowMs, item, msg.redelivered));
+  await recordStep(d, stored.contactId, arrivalSteps(res.outcome, placed, nowMs, item, msg.redelivered));
   await d.messaging.sendReceipt(target, {
     status,
     externalId: stored.externalId,
@@ -77,27 +78,21 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkIte
   });
   d.metrics.item(status, labels);
   if (d.log.isDebugEnabled()) d.log.debug('work item handled', { outcome: status, entrance: stored.entrance, taskType: item.taskType });
-  return { kind: status, contactId: stored.contactId };
+  return { kind: placed === null ? 'duplicate' : placed === 'routed' ? 'accepted' : placed, contactId: stored.contactId };
 }
 
 /**
  * The one step after the state is written (fresh, or again for our own redelivery): the attachment, then the item where
- * its state says — routed: the event (unroutable: parked); buffered: the park queue; scheduled: nothing yet, the
+ * its state says — routed: the event (unroutable: parked); parked: the park queue; scheduled: nothing yet, the
  * activation timer (due:activate in Redis) routes it at its activateAt.
  */
-async function placeItem(
-  d: Deps,
-  msg: InboundMessage,
-  record: ContactRecord,
-  item: WorkItem,
-  state: 'routed' | 'buffered' | 'scheduled',
-): Promise<'accepted' | 'buffered' | 'scheduled'> {
+async function placeItem(d: Deps, msg: InboundMessage, record: ContactRecord, item: WorkItem, state: PlacedState): Promise<PlacedState> {
   // Written after the state (so a duplicate or a park-limit rejection writes nothing) and before the event.
   if (item.attachment) await putAttachment(d, record.contactId, item.attachment.data);
   if (state === 'scheduled') return 'scheduled';
-  if (state === 'buffered') {
+  if (state === 'parked') {
     await d.messaging.park(record.entrance, record.contactId, msg);
-    return 'buffered';
+    return 'parked';
   }
-  return (await routeContact(d, record, { replayed: false, msg })) === 'routed' ? 'accepted' : 'buffered';
+  return routeContact(d, record, { replayed: false, msg });
 }

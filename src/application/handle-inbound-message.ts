@@ -1,6 +1,6 @@
 import { TransientError, type InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
-import type { Outcome } from './outcome';
+import { outcomeName, type Outcome } from './outcome';
 import { retryParked } from './parked-items';
 import { processMessage } from './process-message';
 
@@ -26,7 +26,7 @@ export async function handleInboundMessage(d: Deps, msg: InboundMessage): Promis
 
 /** What the message's span records about the outcome. */
 function outcomeAttributes(o: Outcome): Record<string, string> {
-  const attrs: Record<string, string> = { 'workitem.outcome': o.kind };
+  const attrs: Record<string, string> = { 'workitem.outcome': outcomeName(o) };
   if ('contactId' in o) attrs['workitem.contact_id'] = o.contactId;
   if (o.kind === 'rejected') attrs['workitem.error_code'] = o.code;
   return attrs;

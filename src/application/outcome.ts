@@ -8,7 +8,7 @@ import type { Settlement } from '../ports/messaging';
 export type Outcome =
   | { kind: 'retry'; reason: string }
   | { kind: 'accepted'; contactId: string }
-  | { kind: 'buffered'; contactId: string }
+  | { kind: 'parked'; contactId: string }
   | { kind: 'duplicate'; contactId: string }
   | { kind: 'cancelled'; contactId: string }
   | { kind: 'updated'; contactId: string }
@@ -18,6 +18,11 @@ export type Outcome =
   | { kind: 'reparked'; contactId: string }
   | { kind: 'expired'; contactId: string }
   | { kind: 'dropped'; reason: string };
+
+/** The outcome as metrics and traces name it: a parked item is `buffered` there, as in its receipt. */
+export function outcomeName(o: Outcome): string {
+  return o.kind === 'parked' ? 'buffered' : o.kind;
+}
 
 export function settlementOf(o: Outcome): Settlement {
   return o.kind === 'retry' ? 'requeue' : 'ack';

@@ -151,10 +151,10 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
     // A flush already running routes this item too (oldest first): no need to hold a prefetch slot for it.
     if ((await routeParkedInOrder(d, parked.entrance, `retry:${d.newId()}`, { waitForLease: false })) !== 'busy') {
       r = await check();
-      if (r.outcome === 'not_buffered') return { kind: 'routed', contactId: parked.contactId };
+      if (r.outcome === 'not_parked') return { kind: 'routed', contactId: parked.contactId };
     }
   }
-  if (r.outcome === 'not_buffered' && r.flushing) {
+  if (r.outcome === 'not_parked' && r.flushing) {
     // A flush of the entrance is running and has marked the item routed: if nobody takes its event, the flush
     // puts it back counting on this message. Keep the message; once the item is truly routed it is dropped.
     await d.messaging.park(parked.entrance, parked.contactId, msg);
@@ -173,7 +173,7 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
       );
       return { kind: 'reparked', contactId: parked.contactId };
     case 'routed':
-    case 'not_buffered':
+    case 'not_parked':
       // Already routed (by a reopen flush). On a redelivery we may have crashed before publishing: publish again.
       if (msg.redelivered) await routeContact(d, r.record, { replayed: false, msg });
       return { kind: 'dropped', reason: 'already routed' };

@@ -1,3 +1,4 @@
+import { receiptStatusOf, type PlacedState } from '../domain/receipt';
 import type { HistoryStep } from '../ports/item-history';
 import type { Deps } from './deps';
 
@@ -85,25 +86,27 @@ export async function recordStep(
 }
 
 /**
- * The steps of one arrival of a work item: a new item is `received` then `accepted`, `buffered` or `scheduled`; the
- * same item again is one `duplicate` step (a redelivery of our own message says what was done again).
+ * The steps of one arrival of a work item: a new item is `received` then `accepted`, `buffered` (the receipt's word
+ * for parked) or `scheduled`; the same item again is one `duplicate` step (a redelivery of our own message says what
+ * was done again). stored: the state store's answer; placed: where the item ended up (null: nothing was done again).
  */
 export function arrivalSteps(
-  stored: 'accepted' | 'buffered' | 'scheduled' | 'duplicate',
-  status: 'accepted' | 'buffered' | 'scheduled' | 'duplicate',
+  stored: 'accepted' | 'parked' | 'scheduled' | 'duplicate',
+  placed: PlacedState | null,
   at: number,
   item: { entrance: string; activateAt?: string },
   redelivered: boolean,
 ): StepInput[] {
+  const status = placed === null ? 'duplicate' : receiptStatusOf(placed);
   if (stored === 'duplicate') {
     return [{ step: 'duplicate', reason: redelivered ? `redelivered: ${status} again` : 'the same item again (source, externalId)' }];
   }
   const reason =
-    status === 'buffered'
-      ? stored === 'buffered'
+    placed === 'parked'
+      ? stored === 'parked'
         ? 'entrance closed'
         : UNROUTABLE_REASON
-      : status === 'scheduled'
+      : placed === 'scheduled'
         ? `activateAt ${item.activateAt ?? ''}`.trim()
         : undefined;
   return [

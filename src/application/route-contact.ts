@@ -51,8 +51,7 @@ export type ExpiryCause = { kind: 'parked-too-long' } | { kind: 'expires-at'; ex
 function expiryError(d: Deps, record: ContactRecord, cause: ExpiryCause) {
   if (cause.kind === 'expires-at') {
     const when = cause.expiresAt ? ` (${cause.expiresAt})` : '';
-    const where = cause.state === 'buffered' ? 'parked' : cause.state;
-    return workItemError('EXPIRED', `expiresAt${when} passed before the item was finished; it was ${where}`, '/workItem/expiresAt');
+    return workItemError('EXPIRED', `expiresAt${when} passed before the item was finished; it was ${cause.state}`, '/workItem/expiresAt');
   }
   const ent = d.cfg.entrances[record.entrance];
   const max = ent ? ent.maxParkSeconds : 0;

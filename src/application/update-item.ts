@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { toUpdatedEvent } from '../domain/contact-event';
 import { workItemError } from '../domain/error-codes';
 import { mergeUpdate } from '../domain/update';
+import { wireState } from '../domain/receipt';
 import type { SocialRef, UpdateRequest } from '../domain/work-item';
 import { TransientError, type InboundMessage } from '../ports/messaging';
 import type { UpdateSnapshot } from '../ports/state-store';
@@ -102,7 +103,7 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
         continue;
       case 'updated': {
         const log = d.log.child({ contactId: snap.contactId, externalId: upd.externalId, source: upd.source });
-        let delivery = res.state === 'routed' ? 'no change to publish' : `stored (${res.state}), no event`;
+        let delivery = res.state === 'routed' ? 'no change to publish' : `stored (${wireState(res.state)}), no event`;
         if (merged.changed.length > 0 && res.state === 'routed') {
           delivery = await publishUpdated(d, snap.contactId, merged.changed, upd.revision);
         }
@@ -110,7 +111,8 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
           step: 'updated',
           reason: delivery,
           changed: merged.changed,
-          state: res.state,
+          // The history is read through the API: its word for parked.
+          state: wireState(res.state),
           ...(upd.revision !== undefined && { revision: upd.revision }),
         });
         await sendUpdatedReceipt(d, msg, snap);

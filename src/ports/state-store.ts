@@ -1,7 +1,10 @@
 import type { ContactRecord } from '../domain/contact-event';
 
-/** routed: the contact center has it; buffered: parked at a closed entrance; scheduled: waits for its activateAt. */
-export type ItemState = 'routed' | 'buffered' | 'scheduled';
+/**
+ * routed: the contact center has it; parked: waits at a closed entrance (or for a listener); scheduled: waits for its
+ * activateAt. (The receipts and the HTTP API call a parked item `buffered`: that word is on the wire only.)
+ */
+export type ItemState = 'routed' | 'parked' | 'scheduled';
 
 export interface AcceptInput {
   record: ContactRecord;
@@ -22,7 +25,7 @@ export interface AcceptInput {
 /** A claimed activation: the item is routed or parked in Redis already; its event or parked message is to send. */
 export interface ActivationClaim {
   contactId: string;
-  state: 'routed' | 'buffered';
+  state: 'routed' | 'parked';
   record: ContactRecord;
   /** The activateAt instant (0 for a retaken claim). */
   dueMs: number;
@@ -44,7 +47,7 @@ export interface ExpiryClaim {
 }
 
 export type AcceptResult =
-  | { outcome: 'accepted' | 'buffered' | 'scheduled'; contactId: string }
+  | { outcome: 'accepted' | 'parked' | 'scheduled'; contactId: string }
   | { outcome: 'duplicate'; contactId: string; state: ItemState; record: ContactRecord }
   | { outcome: 'park_limit' };
 
@@ -53,10 +56,10 @@ export type RouteParkedResult =
   /** trace: the context stored at accept (AcceptInput.trace), for the flush's event to continue. */
   | { outcome: 'routed'; record: ContactRecord; trace?: string }
   | { outcome: 'closed'; contactId: string }
-  /** checkParked only: still buffered and its entrance is open; the in-order flush routes it. */
+  /** checkParked only: still parked and its entrance is open; the in-order flush routes it. */
   | { outcome: 'open'; contactId: string }
   /** flushing (checkParked with a flushLock): that lock is held, so a flush may yet put the item back. */
-  | { outcome: 'not_buffered'; record: ContactRecord; flushing?: boolean }
+  | { outcome: 'not_parked'; record: ContactRecord; flushing?: boolean }
   | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string; trace?: string }
   | { outcome: 'gone'; contactId: string; tombstone: boolean };
 
@@ -163,7 +166,7 @@ export interface ItemTransitions {
   parkRouted(contactId: string, nowMs: number): Promise<ParkResult>;
   /**
    * A parked message's TTL retry: expires the item if it is too old, else reports its state; never routes it.
-   * flushLock: the lock name of its entrance's flush, reported as `flushing` on a not_buffered answer.
+   * flushLock: the lock name of its entrance's flush, reported as `flushing` on a not_parked answer.
    */
   checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock?: string): Promise<RouteParkedResult>;
   /** Oldest-first batch for a reopen flush; stops at the first item when the entrance is closed again. */

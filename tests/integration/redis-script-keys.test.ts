@@ -104,7 +104,7 @@ describe('Lua scripts touch only the keys they are given', () => {
       ['c3', 'e3'],
       ['c4', 'e4'],
     ]) {
-      expect((await store.accept({ ...base, record: record(cid, ext, 'support') })).outcome).toBe('buffered');
+      expect((await store.accept({ ...base, record: record(cid, ext, 'support') })).outcome).toBe('parked');
     }
     const soon = { text: new Date(now() + 200).toISOString(), ms: now() + 200 };
     expect((await store.accept({ ...base, record: record('c5', 'e5', 'loans'), activateAt: soon })).outcome).toBe('scheduled');
@@ -147,7 +147,7 @@ describe('Lua scripts touch only the keys they are given', () => {
 
     // A `moved` retry: the store's idea of the item's entrance (cached at accept) is not the item's.
     await client.hset(`${prefix}item:c9`, 'entrance', 'support');
-    expect((await store.checkParked('c9', now(), 60_000)).outcome).toBe('not_buffered');
+    expect((await store.checkParked('c9', now(), 60_000)).outcome).toBe('not_parked');
     expect(out).toContain(`"${prefix}parked:support"`);
 
     // The item history's append (a repeat collapsed; a final step sets the expiry).

@@ -6,6 +6,7 @@ import type { AttachmentStore } from '../../ports/attachment-store';
 import type { ItemHistory } from '../../ports/item-history';
 import type { Logger } from '../../ports/logger';
 import { countItems, listItems, type ItemQuery } from '../../application/list-items';
+import { parseStateWord, wireState } from '../../domain/receipt';
 import type { ItemQueries, ItemState, StoredItem } from '../../ports/state-store';
 import type { AttachmentUrlSigner } from './attachment-links';
 import { HttpAccess, type Denial } from './http-access';
@@ -63,10 +64,8 @@ export function parseItemQuery(
   const rawState = get('state');
   let state: ItemState | undefined;
   if (rawState !== undefined) {
-    if (rawState === 'routed') state = 'routed';
-    else if (rawState === 'buffered' || rawState === 'parked') state = 'buffered';
-    else if (rawState === 'scheduled') state = 'scheduled';
-    else return bad('state', 'must be routed, buffered, parked (the same as buffered) or scheduled');
+    state = parseStateWord(rawState);
+    if (state === undefined) return bad('state', 'must be routed, buffered, parked (the same as buffered) or scheduled');
   }
   const rawLimit = get('limit');
   const limit = rawLimit === undefined ? defaults.limit : Number(rawLimit);
@@ -84,7 +83,7 @@ export function parseItemQuery(
 function itemView(it: StoredItem) {
   return {
     ...it.record,
-    state: it.state,
+    state: wireState(it.state),
     seq: it.seq,
     parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : undefined,
     expiresAt: it.expiresAt,

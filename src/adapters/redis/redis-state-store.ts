@@ -10,7 +10,6 @@ import type {
   EndResult,
   EntranceState,
   ExpiryClaim,
-  ItemState,
   MinuteStatsRow,
   ParkResult,
   RouteParkedResult,
@@ -23,7 +22,7 @@ import type {
 import { hourBucket, minuteBucket } from '../../domain/time-buckets';
 import { redisKeys, STATS_TTL_SECONDS, type RedisKeys } from './keys';
 import type { RedisConnection } from './redis-client';
-import { luaList, ScriptRunner, type ReplicaWait, type RouteOneReply, type ScriptName, type ScriptReplies } from './scripts';
+import { itemState, luaList, ScriptRunner, type ReplicaWait, type RouteOneReply, type ScriptName, type ScriptReplies } from './scripts';
 
 export type { ReplicaWait } from './scripts';
 
@@ -48,8 +47,8 @@ function toRouteResult(r: RouteOneReply): RouteParkedResult {
   switch (r.outcome) {
     case 'routed':
       return { outcome: 'routed', record: parseRecord(r.rec), ...(r.trace && { trace: r.trace }) };
-    case 'not_buffered':
-      return { outcome: 'not_buffered', record: parseRecord(r.rec), flushing: r.flushing };
+    case 'not_parked':
+      return { outcome: 'not_parked', record: parseRecord(r.rec), flushing: r.flushing };
     case 'expired':
       return {
         outcome: 'expired',
@@ -196,7 +195,7 @@ export class RedisStateStore implements StateStore {
         [res.contactId, r.source, r.externalId, r.taskType, r.entrance, ...RedisStateStore.STATS_TTLS],
       );
       if (dup.outcome === 'duplicate') {
-        return { outcome: 'duplicate', contactId: dup.contactId, state: dup.state, record: parseRecord(dup.rec) };
+        return { outcome: 'duplicate', contactId: dup.contactId, state: itemState(dup.state), record: parseRecord(dup.rec) };
       }
     }
     throw movedTooOften(`the item of ${r.source}/${r.externalId}`);
@@ -311,7 +310,7 @@ export class RedisStateStore implements StateStore {
       if (r.outcome === 'moved') continue;
       return {
         contactId,
-        state: r.state,
+        state: itemState(r.state),
         record: parseRecord(r.rec),
         version: Number(r.ver),
         revision: Number(r.rev),
@@ -347,9 +346,9 @@ export class RedisStateStore implements StateStore {
     );
     switch (r.outcome) {
       case 'updated':
-        return { outcome: 'updated', state: r.state };
+        return { outcome: 'updated', state: itemState(r.state) };
       case 'already':
-        return { outcome: 'already_applied', state: r.state, last: r.last };
+        return { outcome: 'already_applied', state: itemState(r.state), last: r.last };
       case 'stale':
         return { outcome: 'stale', lastRevision: Number(r.lastRevision) };
       default:
@@ -407,7 +406,7 @@ export class RedisStateStore implements StateStore {
       record: parseRecord(x.rec),
       ...(x.replyTo !== '' && { replyTo: x.replyTo }),
       ...(x.corrId !== '' && { correlationId: x.corrId }),
-      state: x.state as ItemState,
+      state: itemState(x.state),
       ...(x.expiresAt !== '' && { expiresAt: x.expiresAt }),
       dueMs: Number(x.dueMs),
       retaken: x.retaken,
@@ -442,7 +441,7 @@ export class RedisStateStore implements StateStore {
     );
     const claims = luaList(r.claims).map((x) => ({
       contactId: x.contactId,
-      state: x.state,
+      state: x.state === 'buffered' ? ('parked' as const) : x.state,
       record: parseRecord(x.rec),
       dueMs: Number(x.dueMs),
       retaken: x.retaken,
@@ -488,7 +487,7 @@ export class RedisStateStore implements StateStore {
       items.push({
         seq: Number(page[i * 2 + 1]),
         contactId: page[i * 2],
-        state: state as ItemState,
+        state: itemState(state),
         parkedAt: parkedAt ? Number(parkedAt) : undefined,
         record: parseRecord(rec),
         ...(expiresAt && { expiresAt }),
@@ -512,7 +511,7 @@ export class RedisStateStore implements StateStore {
     return {
       contactId,
       seq: Number(seq),
-      state: state as ItemState,
+      state: itemState(state),
       parkedAt: parkedAt ? Number(parkedAt) : undefined,
       record: parseRecord(rec),
       ...(expiresAt && { expiresAt }),

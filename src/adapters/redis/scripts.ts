@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
+import type { ItemState } from '../../ports/state-store';
 import type { RedisConnection } from './redis-client';
 
 /**
@@ -39,7 +40,12 @@ export type ScriptName = (typeof SCRIPT_NAMES)[number];
 const READ_ONLY: ReadonlySet<ScriptName> = new Set(['read-for-update']);
 
 /** Item state as stored; `buffered` is a parked item (the receipt's word, kept so stored data stays valid). */
-type StoredState = 'routed' | 'buffered' | 'scheduled';
+export type StoredState = 'routed' | 'buffered' | 'scheduled';
+
+/** The stored word as the code says it: `buffered` is stored, `parked` is meant. */
+export function itemState(stored: string): ItemState {
+  return stored === 'buffered' ? 'parked' : (stored as ItemState);
+}
 
 /** cjson writes an empty Lua table as `{}`: a list that came back empty. */
 type LuaList<T> = T[] | Record<string, never>;
@@ -51,7 +57,7 @@ export function luaList<T>(v: LuaList<T>): T[] {
 /** route_one's answer (includes/route-one.lua). */
 export type RouteOneReply =
   | { outcome: 'gone'; contactId: string; tombstone: boolean }
-  | { outcome: 'not_buffered'; contactId: string; rec: string; flushing: boolean }
+  | { outcome: 'not_parked'; contactId: string; rec: string; flushing: boolean }
   | { outcome: 'expired'; contactId: string; rec: string; replyTo: string; corrId: string; trace?: string }
   | { outcome: 'closed' | 'open'; contactId: string }
   | { outcome: 'routed'; contactId: string; rec: string; trace?: string };
@@ -62,7 +68,7 @@ type MovedTo = { outcome: 'moved'; entrance: string };
 /** The answer of each script, as its header describes it. */
 export interface ScriptReplies {
   'accept-item':
-    | { outcome: 'accepted' | 'buffered' | 'scheduled'; contactId: string }
+    | { outcome: 'accepted' | 'parked' | 'scheduled'; contactId: string }
     | { outcome: 'known'; contactId: string }
     | { outcome: 'park_limit' };
   'answer-duplicate': { outcome: 'duplicate'; contactId: string; state: StoredState; rec: string } | Moved;

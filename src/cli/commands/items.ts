@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { listItems } from '../../application/list-items';
-import type { ItemState } from '../../ports/state-store';
+import { parseStateWord, wireState } from '../../domain/receipt';
 import { withContext } from '../context';
 import { examples, integerParser } from '../options';
 import { print, printJson, renderTable } from '../output';
@@ -44,14 +44,14 @@ export function registerItems(program: Command): void {
         const store = await ctx.store();
         const page = await listItems(store, {
           entrance: opts.entrance,
-          state: itemState(opts.state),
+          state: opts.state === undefined ? undefined : parseStateWord(opts.state),
           taskType: opts.taskType,
           cursor: opts.cursor,
           limit: opts.limit,
         });
         const items = page.items.map((it) => ({
           contactId: it.contactId,
-          state: it.state,
+          state: wireState(it.state),
           entrance: it.record.entrance,
           taskType: it.record.taskType,
           externalId: it.record.externalId,
@@ -93,9 +93,4 @@ export function registerItems(program: Command): void {
         );
       }),
     );
-}
-
-/** `parked` is what the dashboard and the docs call the state the receipts call `buffered`. */
-function itemState(state: ItemsOptions['state']): ItemState | undefined {
-  return state === 'parked' ? 'buffered' : state;
 }

@@ -46,7 +46,7 @@ describe('a work item', () => {
     const tb = testbed();
     await closeEntrance(tb);
     const { msg, outcome } = await send(tb, item(1));
-    expect(outcome).toEqual({ kind: 'buffered', contactId: expect.any(String) });
+    expect(outcome).toEqual({ kind: 'parked', contactId: expect.any(String) });
     expect(tb.messaging.events).toEqual([]);
     expect(tb.messaging.parks).toEqual([{ entrance: ENTRANCE, contactId: cidOf(outcome), body: msg.body, msg }]);
     expect(tb.messaging.receiptStatuses()).toEqual(['buffered']);
@@ -101,9 +101,9 @@ describe('a work item', () => {
     tb.messaging.noListener.add(ENTRANCE);
     const { msg, outcome } = await send(tb, item(1));
     const cid = cidOf(outcome);
-    expect(outcome.kind).toBe('buffered');
+    expect(outcome.kind).toBe('parked');
     expect(tb.messaging.returned.map((e) => e.contactId)).toEqual([cid]);
-    expect(tb.store.stateOf(cid)).toBe('buffered');
+    expect(tb.store.stateOf(cid)).toBe('parked');
     expect(tb.messaging.parks).toEqual([{ entrance: ENTRANCE, contactId: cid, body: msg.body, msg }]);
     expect(tb.metrics.unroutables).toEqual([ENTRANCE]);
   });

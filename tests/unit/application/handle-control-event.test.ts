@@ -13,7 +13,7 @@ describe('control events', () => {
     expect(await tb.store.entrances([ENTRANCE])).toEqual([
       { name: ENTRANCE, open: false, since: tb.clock.iso(), by: 'contact-center', parked: 0 },
     ]);
-    expect((await send(tb, item(1))).outcome.kind).toBe('buffered');
+    expect((await send(tb, item(1))).outcome.kind).toBe('parked');
   });
 
   it('entrance.opened for an entrance already open still flushes (an operator nudging stuck items)', async () => {
@@ -49,7 +49,7 @@ describe('control events', () => {
     const cid = cidOf((await send(tb, item(1))).outcome);
     await control(tb, { type: 'contact.rejected', contactId: cid, reason: 'no agent' });
     await control(tb, { type: 'contact.rejected', contactId: cid, reason: 'again' });
-    expect(tb.store.stateOf(cid)).toBe('buffered');
+    expect(tb.store.stateOf(cid)).toBe('parked');
     expect(tb.messaging.parks).toHaveLength(1);
     expect(JSON.parse(tb.messaging.parks[0].body.toString())).toMatchObject({ contactId: cid, externalId: 'CASE-1' });
     expect(tb.metrics.outcomes()).toContain('buffered');

@@ -91,22 +91,22 @@ describe('recordStep', () => {
 
 describe('arrivalSteps', () => {
   it.each([
-    ['accepted', 'accepted', ['received', 'accepted'], undefined],
-    ['buffered', 'buffered', ['received', 'buffered'], 'entrance closed'],
-    ['accepted', 'buffered', ['received', 'buffered'], UNROUTABLE_REASON],
+    ['accepted', 'routed', ['received', 'accepted'], undefined],
+    ['parked', 'parked', ['received', 'buffered'], 'entrance closed'],
+    ['accepted', 'parked', ['received', 'buffered'], UNROUTABLE_REASON],
     ['scheduled', 'scheduled', ['received', 'scheduled'], 'activateAt 2030-01-01T00:00:00Z'],
-  ] as const)('new item stored %s, receipt %s → %j', (stored, status, names, reason) => {
-    const steps = arrivalSteps(stored, status, T0, { entrance: 'loans', activateAt: '2030-01-01T00:00:00Z' }, false);
+  ] as const)('new item stored %s, placed %s → %j', (stored, placed, names, reason) => {
+    const steps = arrivalSteps(stored, placed, T0, { entrance: 'loans', activateAt: '2030-01-01T00:00:00Z' }, false);
     expect(steps.map((s) => s.step)).toEqual(names);
     expect(steps[0]).toEqual({ step: 'received', at: T0, entrance: 'loans' });
     expect(steps[1].reason).toBe(reason);
   });
 
   it('the same item again is one duplicate step; a redelivery says what was done again', () => {
-    expect(arrivalSteps('duplicate', 'duplicate', T0, { entrance: 'loans' }, false)).toEqual([
+    expect(arrivalSteps('duplicate', null, T0, { entrance: 'loans' }, false)).toEqual([
       { step: 'duplicate', reason: 'the same item again (source, externalId)' },
     ]);
-    expect(arrivalSteps('duplicate', 'accepted', T0, { entrance: 'loans' }, true)).toEqual([
+    expect(arrivalSteps('duplicate', 'routed', T0, { entrance: 'loans' }, true)).toEqual([
       { step: 'duplicate', reason: 'redelivered: accepted again' },
     ]);
   });

@@ -17,7 +17,7 @@ describe('parked items', () => {
     tb.clock.advance(RETRY_SECONDS * 1000);
     expect(await deliver(tb, tb.messaging.takeParked(ENTRANCE))).toEqual({ kind: 'reparked', contactId: c1 });
     expect(tb.messaging.parkQueue(ENTRANCE)).toEqual([c1]);
-    expect(tb.store.stateOf(c1)).toBe('buffered');
+    expect(tb.store.stateOf(c1)).toBe('parked');
     expect(tb.messaging.events).toEqual([]);
   });
 
@@ -117,7 +117,7 @@ describe('parked items', () => {
     const [c1] = await parkItems(tb, 1);
     tb.messaging.failing.add('publishEvent');
     await expect(openEntrance(tb)).rejects.toThrow(TransientError);
-    expect(tb.store.stateOf(c1)).toBe('buffered');
+    expect(tb.store.stateOf(c1)).toBe('parked');
     expect(await tb.store.acquireLock(flushLock(ENTRANCE), 'next-flush', 1000)).not.toBeNull();
   });
 

@@ -40,7 +40,7 @@ describe('replay of unfinished items', () => {
     const cid = cidOf((await send(tb, item(1))).outcome);
     tb.messaging.noListener.add(ENTRANCE);
     await replayUnfinished(tb.d, 'server.started', 'me');
-    expect(tb.store.stateOf(cid)).toBe('buffered');
+    expect(tb.store.stateOf(cid)).toBe('parked');
     expect(tb.messaging.parks).toMatchObject([{ contactId: cid }]);
   });
 });

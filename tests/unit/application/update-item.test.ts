@@ -92,7 +92,7 @@ describe('updating a work item', () => {
     const cid = cidOf((await send(tb, item(1))).outcome);
     tb.messaging.noListener.add(ENTRANCE);
     await send(tb, update(1, { priority: 3 }));
-    expect(tb.store.stateOf(cid)).toBe('buffered');
+    expect(tb.store.stateOf(cid)).toBe('parked');
     expect(tb.messaging.parks).toMatchObject([{ entrance: ENTRANCE, contactId: cid }]);
     expect(tb.metrics.unroutables).toEqual([ENTRANCE]);
   });

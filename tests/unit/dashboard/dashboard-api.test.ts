@@ -258,7 +258,7 @@ describe('dashboard API with credentials', () => {
       {
         contactId: record(6).contactId,
         seq: 6,
-        state: 'buffered' as const,
+        state: 'parked' as const,
         parkedAt: NOW - 5000,
         record: record(6, {
           subject: '<script>alert("x")</script>',

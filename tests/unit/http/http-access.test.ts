@@ -157,9 +157,9 @@ describe('/api/items query and total', () => {
     expect(parse('')).toEqual({ ok: true, query: { entrance: undefined, state: undefined, taskType: undefined, limit: 50, cursor: 0 } });
     expect(parse('entrance=loans&state=parked&taskType=x&limit=500&cursor=17')).toEqual({
       ok: true,
-      query: { entrance: 'loans', state: 'buffered', taskType: 'x', limit: 500, cursor: 17 },
+      query: { entrance: 'loans', state: 'parked', taskType: 'x', limit: 500, cursor: 17 },
     });
-    expect(parse('state=buffered')).toMatchObject({ query: { state: 'buffered' } });
+    expect(parse('state=buffered')).toMatchObject({ query: { state: 'parked' } });
     expect(parse('state=scheduled')).toMatchObject({ query: { state: 'scheduled' } });
     expect(parse('state=routed&entrance=')).toMatchObject({ query: { state: 'routed', entrance: undefined } });
   });
@@ -186,7 +186,7 @@ describe('/api/items query and total', () => {
     const items: StoredItem[] = Array.from({ length: 1234 }, (_, i) => ({
       contactId: `c${i}`,
       seq: i + 1,
-      state: i % 4 === 0 ? 'buffered' : 'routed',
+      state: i % 4 === 0 ? 'parked' : 'routed',
       record: { entrance: i % 2 ? 'loans' : 'support', taskType: i % 3 ? 'a' : 'b' } as StoredItem['record'],
     }));
     const store = {
@@ -195,8 +195,8 @@ describe('/api/items query and total', () => {
     } as unknown as ItemQueries;
     expect(await countItems(store, {})).toBe(1234);
     expect(await countItems(store, { entrance: 'loans' })).toBe(617);
-    expect(await countItems(store, { state: 'buffered' })).toBe(309);
-    expect(await countItems(store, { entrance: 'support', state: 'buffered', taskType: 'b' })).toBe(
+    expect(await countItems(store, { state: 'parked' })).toBe(309);
+    expect(await countItems(store, { entrance: 'support', state: 'parked', taskType: 'b' })).toBe(
       items.filter((i) => i.seq % 12 === 1).length,
     );
   });

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import type { ItemState } from '../../../ports/state-store';
+import { parseStateWord, wireState } from '../../../domain/receipt';
 import { TransientError } from '../../../ports/messaging';
 import { listItems } from '../../../application/list-items';
 import { withTimeout } from '../../timing';
@@ -202,10 +202,11 @@ export function createDashboard(d: DashboardDeps): Dashboard {
   }
 
   function itemQuery(url: URL, defaultLimit: number) {
-    const state = url.searchParams.get('state') ?? '';
-    if (state !== '' && state !== 'routed' && state !== 'buffered' && state !== 'scheduled') {
-      throw new HttpError(400, 'state must be routed, buffered or scheduled');
-    }
+    const word = url.searchParams.get('state') ?? '';
+    const parsed = word === '' ? undefined : parseStateWord(word);
+    if (word !== '' && parsed === undefined) throw new HttpError(400, 'state must be routed, buffered or scheduled');
+    // The filter form and its links keep the API's word.
+    const state = parsed === undefined ? '' : wireState(parsed);
     const limit = Math.min(MAX_ITEMS_PAGE, Math.max(1, Number(url.searchParams.get('limit') ?? defaultLimit) || defaultLimit));
     const cursor = Math.max(0, Math.floor(Number(url.searchParams.get('cursor') ?? 0)) || 0);
     return {
@@ -222,7 +223,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       listItems(d.store, {
         entrance: q.entrance || undefined,
         taskType: q.taskType || undefined,
-        state: (q.state || undefined) as ItemState | undefined,
+        state: q.state === '' ? undefined : parseStateWord(q.state),
         cursor: q.cursor,
         limit: q.limit,
       }),

@@ -1,10 +1,6 @@
 import type { Customer } from '../../../domain/work-item';
-import type { ItemState, StoredItem } from '../../../ports/state-store';
-
-/** The receipt the sender got for an unfinished item in this state. */
-function receiptStatus(state: ItemState): 'accepted' | 'buffered' | 'scheduled' {
-  return state === 'routed' ? 'accepted' : state === 'scheduled' ? 'scheduled' : 'buffered';
-}
+import { receiptStatusOf, wireState, type WireState } from '../../../domain/receipt';
+import type { StoredItem } from '../../../ports/state-store';
 
 export interface ItemSummary {
   contactId: string;
@@ -12,7 +8,8 @@ export interface ItemSummary {
   source: string;
   entrance: string;
   taskType: string;
-  state: ItemState;
+  /** As the API says it: a parked item is `buffered`. */
+  state: WireState;
   receiptStatus: 'accepted' | 'buffered' | 'scheduled';
   priority: number;
   subject: string;
@@ -42,8 +39,8 @@ export function itemSummary(it: StoredItem): ItemSummary {
     source: r.source,
     entrance: r.entrance,
     taskType: r.taskType,
-    state: it.state,
-    receiptStatus: receiptStatus(it.state),
+    state: wireState(it.state),
+    receiptStatus: receiptStatusOf(it.state),
     priority: r.priority,
     subject: r.subject,
     receivedAt: r.receivedAt,

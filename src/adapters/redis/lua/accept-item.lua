@@ -36,7 +36,7 @@
     ARGV[18] TTL of the per-minute stats (s)
 
   Output (JSON):
-    {outcome='accepted'|'buffered'|'scheduled', contactId}
+    {outcome='accepted'|'parked'|'scheduled', contactId}  (stored state routed, buffered, scheduled)
     {outcome='known', contactId}   the index holds another item under (source, externalId)
     {outcome='park_limit'}         the entrance is closed and holds its most parked items
 ]]
@@ -77,6 +77,6 @@ elseif state == 'scheduled' then
 end
 redis.call('HSET', k_index, index_field, cid)
 redis.call('ZADD', k_unfinished, seq, cid)
-local outcome = ({ routed = 'accepted', buffered = 'buffered', scheduled = 'scheduled' })[state]
+local outcome = ({ routed = 'accepted', buffered = 'parked', scheduled = 'scheduled' })[state]
 stat(stats, outcome, task, entrance, 1)
 return cjson.encode({ outcome = outcome, contactId = cid })

@@ -25,7 +25,7 @@
     ARGV[6]  TTL of the hourly stats (s)
     ARGV[7]  TTL of the per-minute stats (s)
 
-  Output (JSON): route_one's answer with outcome 'gone', 'not_buffered', 'expired', 'closed' or 'open'; or
+  Output (JSON): route_one's answer with outcome 'gone', 'not_parked', 'expired', 'closed' or 'open'; or
     {outcome='moved', entrance}   the item is at another entrance: call again with that one's keys
 ]]
 --- @include "route-one"

@@ -78,14 +78,14 @@ export class MemoryStateStore implements StateStore {
     if (input.activateAt && input.activateAt.ms > input.nowMs) state = 'scheduled';
     else if (this.closed.has(r.entrance)) {
       if (this.parkedIds(r.entrance).length >= input.maxParked) return { outcome: 'park_limit' };
-      state = 'buffered';
+      state = 'parked';
     }
     this.items.set(r.contactId, {
       record: copy(r),
       state,
       seq: ++this.seq,
       receivedAt: input.nowMs,
-      ...(state === 'buffered' && { parkedAt: input.nowMs }),
+      ...(state === 'parked' && { parkedAt: input.nowMs }),
       ...(input.replyTo !== undefined && { replyTo: input.replyTo }),
       ...(input.correlationId !== undefined && { correlationId: input.correlationId }),
       ...(input.trace !== undefined && { trace: input.trace }),
@@ -105,7 +105,7 @@ export class MemoryStateStore implements StateStore {
     const it = this.items.get(contactId);
     if (!it) return { outcome: 'unknown' };
     if (it.state !== 'routed') return { outcome: 'not_routed' };
-    it.state = 'buffered';
+    it.state = 'parked';
     it.parkedAt = nowMs;
     return { outcome: 'parked', record: copy(it.record) };
   }
@@ -233,10 +233,10 @@ export class MemoryStateStore implements StateStore {
       .slice(0, limit - claims.length);
     for (const [id, it] of due) {
       // A new arrival: routed, or parked when its entrance is closed now (no park limit, as in the script).
-      const state = this.closed.has(it.record.entrance) ? 'buffered' : 'routed';
+      const state = this.closed.has(it.record.entrance) ? 'parked' : 'routed';
       it.state = state;
       it.seq = ++this.seq;
-      if (state === 'buffered') it.parkedAt = nowMs;
+      if (state === 'parked') it.parkedAt = nowMs;
       this.activating.set(id, nowMs + leaseMs);
       claims.push({ contactId: id, state, record: copy(it.record), dueMs: it.activateAt?.ms ?? 0, retaken: false });
     }
@@ -342,7 +342,7 @@ export class MemoryStateStore implements StateStore {
   /** contactIds of the entrance's parked items, oldest (lowest seq) first. */
   parkedIds(entrance: string): string[] {
     return [...this.items]
-      .filter(([, it]) => it.state === 'buffered' && it.record.entrance === entrance)
+      .filter(([, it]) => it.state === 'parked' && it.record.entrance === entrance)
       .sort(([, a], [, b]) => a.seq - b.seq)
       .map(([id]) => id);
   }
@@ -356,9 +356,9 @@ export class MemoryStateStore implements StateStore {
   private routeOne(id: string, nowMs: number, maxParkMs: number, route: boolean, flushLock?: string): RouteParkedResult {
     const it = this.items.get(id);
     if (!it) return { outcome: 'gone', contactId: id, tombstone: this.tombstones.has(id) };
-    if (it.state !== 'buffered') {
+    if (it.state !== 'parked') {
       return {
-        outcome: 'not_buffered',
+        outcome: 'not_parked',
         record: copy(it.record),
         flushing: flushLock !== undefined && this.heldLock(flushLock) !== undefined,
       };
