@@ -67,7 +67,9 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkIte
   }
   const status = placed === null ? 'duplicate' : receiptStatusOf(placed);
 
-  await recordStep(d, stored.contactId, arrivalSteps(res.outcome, placed, nowMs, item, msg.redelivered));
+  // The history write goes out before the receipt and is waited for after it (never throws, bounded): it is on its
+  // way to Redis before the sender can read the receipt, and costs the item no round trip of its own.
+  const history = recordStep(d, stored.contactId, arrivalSteps(res.outcome, placed, nowMs, item, msg.redelivered));
   await d.messaging.sendReceipt(target, {
     status,
     externalId: stored.externalId,
@@ -76,6 +78,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkIte
     entrance: stored.entrance,
     receivedAt: stored.receivedAt,
   });
+  await history;
   d.metrics.item(status, labels);
   if (d.log.isDebugEnabled()) d.log.debug('work item handled', { outcome: status, entrance: stored.entrance, taskType: item.taskType });
   return { kind: placed === null ? 'duplicate' : placed === 'routed' ? 'accepted' : placed, contactId: stored.contactId };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { toUpdatedEvent } from '../domain/contact-event';
 import { workItemError } from '../domain/error-codes';
 import { mergeUpdate } from '../domain/update';
@@ -21,8 +21,9 @@ const EVENT_LOCK_TTL_MS = 15_000;
 const EVENT_LOCK_WAIT_MS = 20_000;
 const PATH = '/updateWorkItem';
 
+/** One-shot (no Hash object): every new item's body is hashed on the hot path. */
 export function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }
 
 /**

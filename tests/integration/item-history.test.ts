@@ -1,5 +1,6 @@
 import { redisKeys } from '../../src/adapters/redis/keys';
 import { RedisItemHistory } from '../../src/adapters/redis/redis-item-history';
+import { ScriptRunner } from '../../src/adapters/redis/scripts';
 import type { HistoryStep, ItemHistoryView } from '../../src/ports/item-history';
 import type { CollectedReceipt } from '../helpers/amqp-client';
 import { amqpUrl } from '../helpers/broker';
@@ -276,5 +277,37 @@ describe('RedisItemHistory against Redis', () => {
     await h.append(cid(3), [step('routed')]);
     expect(await redis.pttl(keys.history(cid(3)))).toBeGreaterThan(95_000);
     expect(await h.read(cid(4))).toBeNull();
+  });
+  it('the appends of one tick are one script call, in the order made (collapse and the bound per item)', async () => {
+    const h = new RedisItemHistory(redis, prefix, 100, 3);
+    const run = jest.spyOn(ScriptRunner.prototype, 'run');
+    const ids = [10, 11, 12, 13, 14].map(cid);
+    for (const id of ids) await redis.hset(keys.item(id), 'state', 'routed');
+    await Promise.all([
+      ...ids.map((id) => h.append(id, [step('received'), step('accepted')])),
+      h.append(ids[0], [step('parked', { reason: 'r' })], { collapse: true }),
+      h.append(ids[0], [step('parked', { reason: 'r' })], { collapse: true }),
+      h.append(ids[1], [step('updated', { revision: 1 }), step('updated', { revision: 2 })]),
+    ]);
+    expect(run.mock.calls.filter(([name]) => name === 'append-history')).toHaveLength(1);
+    run.mockRestore();
+    const v0 = (await h.read(ids[0]))!;
+    expect(v0.steps.map((s) => [s.step, s.times])).toEqual([
+      ['received', undefined],
+      ['accepted', undefined],
+      ['parked', 2],
+    ]);
+    const v1 = (await h.read(ids[1]))!;
+    expect(v1.steps.map((s) => s.revision ?? s.step)).toEqual(['received', 1, 2]);
+    expect(v1.dropped).toBe(1);
+    for (const id of ids.slice(2)) expect((await h.read(id))!.steps.map((s) => s.step)).toEqual(['received', 'accepted']);
+  });
+
+  it('more appends in one tick than one call takes are all written', async () => {
+    const h = new RedisItemHistory(redis, prefix, 100);
+    const ids = Array.from({ length: 150 }, (_, i) => cid(100 + i));
+    await Promise.all(ids.map((id, i) => h.append(id, [step('received', { reason: `n${i}` })])));
+    const got = await Promise.all(ids.map((id) => h.read(id)));
+    expect(got.map((v, i) => v?.steps[0].reason === `n${i}`)).toEqual(ids.map(() => true));
   });
 });

@@ -56,14 +56,28 @@ export function decodeStep(json: string): HistoryStep | null {
   };
 }
 
+/** At most this many appends go into one script call; more in one tick make several calls. */
+const MAX_BATCH = 64;
+
+interface PendingAppend {
+  contactId: string;
+  steps: string[];
+  final: boolean;
+  collapse: boolean;
+  done: (err?: Error) => void;
+}
+
 /**
  * Item histories in Redis: one list per item (plus a counter of dropped steps), next to the item's own keys
- * (keys.ts names them), written by one small script per append (lua/append-history.lua).
+ * (keys.ts names them). The appends made in one event-loop tick (the items whose confirms arrived together) go to
+ * Redis as one call of lua/append-history.lua, in the order they were made: a history write costs an item no
+ * command of its own.
  */
 export class RedisItemHistory implements ItemHistory {
   private readonly keys;
   private readonly maxSteps: number;
   private readonly scripts: ScriptRunner;
+  private queued: PendingAppend[] = [];
 
   constructor(
     private readonly redis: RedisConnection,
@@ -77,19 +91,36 @@ export class RedisItemHistory implements ItemHistory {
     this.scripts = new ScriptRunner(redis);
   }
 
-  async append(contactId: string, steps: HistoryStep[], opts: { collapse?: boolean } = {}): Promise<void> {
-    if (steps.length === 0) return;
-    const final = steps.some((s) => FINAL_STEPS.has(s.step));
-    await this.scripts.run(
-      'append-history',
-      [this.keys.history(contactId), this.keys.historyDropped(contactId), this.keys.item(contactId)],
-      [
-        this.maxSteps,
-        Math.max(1, Math.round(this.tombstoneSeconds * 1000)),
-        final ? '1' : '0',
-        opts.collapse ? '1' : '0',
-        ...steps.map(encodeStep),
-      ],
+  append(contactId: string, steps: HistoryStep[], opts: { collapse?: boolean } = {}): Promise<void> {
+    if (steps.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      if (this.queued.length === 0) process.nextTick(() => this.flush());
+      this.queued.push({
+        contactId,
+        steps: steps.map(encodeStep),
+        final: steps.some((s) => FINAL_STEPS.has(s.step)),
+        collapse: opts.collapse === true,
+        done: (err) => (err ? reject(err) : resolve()),
+      });
+    });
+  }
+
+  private flush(): void {
+    const all = this.queued;
+    this.queued = [];
+    for (let i = 0; i < all.length; i += MAX_BATCH) this.write(all.slice(i, i + MAX_BATCH));
+  }
+
+  private write(batch: PendingAppend[]): void {
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.maxSteps, Math.max(1, Math.round(this.tombstoneSeconds * 1000))];
+    for (const a of batch) {
+      keys.push(this.keys.history(a.contactId), this.keys.historyDropped(a.contactId), this.keys.item(a.contactId));
+      args.push(a.final ? '1' : '0', a.collapse ? '1' : '0', a.steps.length, ...a.steps);
+    }
+    this.scripts.run('append-history', keys, args).then(
+      () => batch.forEach((a) => a.done()),
+      (err: Error) => batch.forEach((a) => a.done(err)),
     );
   }
 

@@ -111,8 +111,15 @@ export class RedisStateStore implements StateStore {
   }
 
   /** The hourly and per-minute stats keys of `nowMs` and their TTLs, as the scripts take them. */
+  /** The counter keys of the current minute, made once per minute (every accept names them). */
+  private statsMinute = { minute: -1, keys: [] as string[] };
+
   private statsKeys(nowMs: number): string[] {
-    return [this.keys.stats(hourBucket(nowMs)), this.keys.statsMinute(minuteBucket(nowMs))];
+    const minute = Math.floor(nowMs / 60_000);
+    if (minute !== this.statsMinute.minute) {
+      this.statsMinute = { minute, keys: [this.keys.stats(hourBucket(nowMs)), this.keys.statsMinute(minuteBucket(nowMs))] };
+    }
+    return this.statsMinute.keys;
   }
 
   private static readonly STATS_TTLS = [STATS_TTL_SECONDS.hour, STATS_TTL_SECONDS.minute];

@@ -121,7 +121,7 @@ export interface ScriptReplies {
   'acquire-lock': { outcome: 'acquired'; fence: number } | { outcome: 'held' };
   'renew-lock': { renewed: boolean };
   'release-lock': { released: boolean };
-  'append-history': { length: number };
+  'append-history': { lengths: LuaList<number> };
 }
 
 const INCLUDE = /^--- @include "([a-z0-9-]+)"$/gm;
