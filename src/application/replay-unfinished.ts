@@ -20,8 +20,8 @@ export interface ReplayResult {
 
 /**
  * Re-publishes every routed unfinished item as `contact.created` with `replayed: true` and its original
- * contactId (after our start, or the contact center's). Pages through the unfinished set by sequence, so
- * memory stays bounded whatever the count. Buffered items stay parked. A Redis lease makes one instance
+ * contactId (after our start, or the contact center's): the items unfinished when it begins (seq up to the newest
+ * one then). Pages through the unfinished set by sequence, so memory stays bounded whatever the count. Buffered items stay parked. A Redis lease makes one instance
  * do it; each page renews the lease and stops if another owner has taken over (fencing). `stopRequested` (a
  * shutdown) ends it between pages; the rest stays unfinished in Redis for the next start.
  */
@@ -50,14 +50,17 @@ export async function replayUnfinished(
     await new Promise((r) => setTimeout(r, 250));
     fence = await d.store.acquireLock('replay', owner, LEASE_MS);
   }
+  // Only what is unfinished now: an item accepted from here on has had its own event published after this point (a
+  // replay that kept paging would chase the consumer and send those again).
+  const until = await d.store.lastSeq();
   let after = 0;
   let replayed = 0;
   let scanned = 0;
   let lastLog = started;
   try {
-    d.log.info('replay of unfinished items started', { reason, fence });
+    d.log.info('replay of unfinished items started', { reason, fence, untilSeq: until });
     for (;;) {
-      const page = await d.store.pageUnfinished(after, PAGE);
+      const page = await d.store.pageUnfinished(after, PAGE, until);
       if (page.length === 0) break;
       after = page[page.length - 1].seq;
       scanned += page.length;

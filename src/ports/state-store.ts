@@ -199,8 +199,10 @@ export interface ItemTransitions {
 /** Reads of the unfinished items and the entrances (API, dashboard, CLI, replay, orphan sweep); they change nothing. */
 export interface ItemQueries {
   entrances(names: string[]): Promise<EntranceState[]>;
-  /** Unfinished items with seq > afterSeq, oldest first. */
-  pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]>;
+  /** Unfinished items with afterSeq < seq ≤ untilSeq (no upper bound when absent), oldest first. */
+  pageUnfinished(afterSeq: number, limit: number, untilSeq?: number): Promise<StoredItem[]>;
+  /** The seq the newest item got so far (0 when none): items accepted later have a higher one. */
+  lastSeq(): Promise<number>;
   getItem(contactId: string): Promise<StoredItem | null>;
   countUnfinished(): Promise<number>;
 }

@@ -481,8 +481,9 @@ export class RedisStateStore implements StateStore {
   }
 
   /** Reads only: the page of the unfinished index, then each item (one gone meanwhile is left out). */
-  async pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]> {
-    const page = await this.redis.zrangebyscore(this.keys.unfinished, `(${afterSeq}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit);
+  async pageUnfinished(afterSeq: number, limit: number, untilSeq?: number): Promise<StoredItem[]> {
+    const max = untilSeq === undefined ? '+inf' : String(untilSeq);
+    const page = await this.redis.zrangebyscore(this.keys.unfinished, `(${afterSeq}`, max, 'WITHSCORES', 'LIMIT', 0, limit);
     const rows = await Promise.all(
       page
         .filter((_, i) => i % 2 === 0)
@@ -524,6 +525,10 @@ export class RedisStateStore implements StateStore {
       ...(expiresAt && { expiresAt }),
       ...(activateAt && state === 'scheduled' && { activateAt }),
     };
+  }
+
+  async lastSeq(): Promise<number> {
+    return Number((await this.redis.get(this.keys.seq)) ?? 0);
   }
 
   countUnfinished(): Promise<number> {

@@ -43,4 +43,25 @@ describe('replay of unfinished items', () => {
     expect(tb.store.stateOf(cid)).toBe('parked');
     expect(tb.messaging.parks).toMatchObject([{ contactId: cid }]);
   });
+
+  it('replays what was unfinished when it began: items accepted meanwhile (the consumer runs alongside) are not sent again', async () => {
+    const tb = testbed();
+    const early = [cidOf((await send(tb, item(1))).outcome), cidOf((await send(tb, item(2))).outcome)];
+    // The first page is read after two more items arrived (the consumer runs while a start-up replay pages).
+    const page = tb.store.pageUnfinished.bind(tb.store);
+    let first = true;
+    tb.store.pageUnfinished = async (after, limit, until) => {
+      if (first) {
+        first = false;
+        await send(tb, item(3));
+        await send(tb, item(4));
+      }
+      return page(after, limit, until);
+    };
+    const before = tb.messaging.events.length;
+    const res = await replayUnfinished(tb.d, 'service.start', 'me');
+    expect(res).toMatchObject({ replayed: 2, scanned: 2 });
+    const replayed = tb.messaging.events.slice(before).filter((e) => e.type === 'contact.created' && e.replayed);
+    expect(replayed.map((e) => e.contactId)).toEqual(early);
+  });
 });

@@ -271,9 +271,9 @@ export class MemoryStateStore implements StateStore {
     return !this.closed.has(name);
   }
 
-  async pageUnfinished(afterSeq: number, limit: number): Promise<StoredItem[]> {
+  async pageUnfinished(afterSeq: number, limit: number, untilSeq = Infinity): Promise<StoredItem[]> {
     return [...this.items]
-      .filter(([, it]) => it.seq > afterSeq)
+      .filter(([, it]) => it.seq > afterSeq && it.seq <= untilSeq)
       .sort(([, a], [, b]) => a.seq - b.seq)
       .slice(0, limit)
       .map(([id, it]) => stored(id, it));
@@ -282,6 +282,10 @@ export class MemoryStateStore implements StateStore {
   async getItem(contactId: string): Promise<StoredItem | null> {
     const it = this.items.get(contactId);
     return it ? stored(contactId, it) : null;
+  }
+
+  async lastSeq(): Promise<number> {
+    return this.seq;
   }
 
   async countUnfinished(): Promise<number> {
