@@ -91,30 +91,52 @@ export function buildPreview(item: Pick<WorkItem, 'body' | 'subject' | 'social'>
     .join('');
 }
 
-const WHITESPACE = /\s/;
+/** What `/\s/` matches, by UTF-16 code unit (all of it is in the BMP). */
+function isSpace(c: number): boolean {
+  if (c < 128) return c === 32 || (c >= 9 && c <= 13);
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
 
 /**
  * The first `max` code points of `s` with whitespace runs collapsed to one space and both ends trimmed:
  * the same as `s.replace(/\s+/g, ' ').trim()` cut to `max` code points, without scanning a 64 KiB body.
+ * Copies runs of non-space text as slices (one per word), counting a surrogate pair as one code point.
  */
 function collapsedPrefix(s: string, max: number): string {
   let out = '';
   let n = 0;
   let space = false;
-  for (const ch of s) {
-    if (WHITESPACE.test(ch)) {
+  let i = 0;
+  while (i < s.length && n < max) {
+    if (isSpace(s.charCodeAt(i))) {
       space = n > 0;
+      i++;
       continue;
     }
     if (space) {
-      if (n >= max) break;
       out += ' ';
       n++;
       space = false;
+      if (n >= max) break;
     }
-    if (n >= max) break;
-    out += ch;
-    n++;
+    const from = i;
+    while (i < s.length && n < max) {
+      const c = s.charCodeAt(i);
+      if (isSpace(c)) break;
+      i += c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      n++;
+    }
+    out += s.slice(from, i);
   }
   return out;
 }
