@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config/config';
-import { EXIT_PERMANENT, PermanentConnectError } from './adapters/connect-errors';
+import { EXIT_PERMANENT, PermanentConnectError, PermanentStartError } from './adapters/connect-errors';
 import { createLogger } from './adapters/logging/logger';
 import { WorkItemService } from './service';
 
@@ -45,10 +45,12 @@ async function main(): Promise<void> {
   } catch (err) {
     // A signal came first: the shutdown handler ends the process (exit 0); a wait it cut short is no failure.
     if (stopping) return;
-    if (err instanceof PermanentConnectError) {
-      // One line, no stack: a setting to fix (wrong login, vhost, Redis db, certificate), not a bug. Retrying cannot help.
+    if (err instanceof PermanentConnectError || err instanceof PermanentStartError) {
+      // One line, no stack: a setting to fix (wrong login, vhost, Redis db, certificate, attachment directory or
+      // bucket), not a bug. Retrying cannot help.
       stopping = true;
-      log.error(`cannot start: ${err.message}`, { code: err.failure.code, exitCode: EXIT_PERMANENT });
+      const code = err instanceof PermanentConnectError ? err.failure.code : err.setting;
+      log.error(`cannot start: ${err.message}`, { code, exitCode: EXIT_PERMANENT });
       await service.stop({ quiet: true }).catch(() => undefined);
       process.exit(EXIT_PERMANENT);
     }

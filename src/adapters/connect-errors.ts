@@ -3,6 +3,22 @@ import { redactUrl } from './redact-url';
 /** Process exit code of a start that retrying cannot fix (wrong login, vhost, Redis db, untrusted certificate). */
 export const EXIT_PERMANENT = 3;
 
+/**
+ * A setting found wrong at start, not a connection (an attachment directory that cannot be written, an S3 bucket
+ * that is not there or not ours): like a PermanentConnectError it ends the start with EXIT_PERMANENT and one line.
+ */
+export class PermanentStartError extends Error {
+  constructor(
+    /** The variable to fix, e.g. ATTACHMENT_DIR or S3_BUCKET. */
+    readonly setting: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'PermanentStartError';
+  }
+}
+
 /** What went wrong when opening a connection, and whether trying again could help. */
 export interface ConnectFailure {
   /** Wrong credentials, vhost or db, or a TLS certificate problem: the same attempt fails the same way. */

@@ -195,6 +195,22 @@ describe('start-up and connection errors', () => {
     },
   );
 
+  it.each([
+    [
+      'an ATTACHMENT_DIR that cannot be written',
+      { ATTACHMENT_STORE: 'fs', ATTACHMENT_DIR: `${__filename}/attachments` },
+      /ATTACHMENT_DIR: cannot write/,
+    ],
+  ])('%s: exit code 3 within 15 s, exactly one error line naming the setting, no stack', async (_what, env, cause) => {
+    const svc = await start(env);
+    expect(await exitWithin(svc, 15_000)).toBe(3);
+    const errors = errorLines(svc);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).toMatch(cause);
+    expect(errors[0].code).toBe('ATTACHMENT_DIR');
+    expect(errors[0].stack).toBeUndefined();
+  });
+
   it('a broker port that refuses connections is retried with backoff, each attempt logged once with the code; /healthz 200, /readyz 503 names rabbitmq', async () => {
     const port = await freePort();
     const secret = `pw-${randomUUID().slice(0, 8)}`;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AttachmentStore, StoredAttachment } from '../../ports/attachment-store';
+import { PermanentStartError } from '../connect-errors';
 import { checkedContactId, isContactId } from './attachment-keys';
 
 const TMP_PREFIX = '.tmp-';
@@ -40,7 +41,8 @@ export class FsAttachmentStore implements AttachmentStore {
         await fs.rm(probe, { force: true });
       }
     } catch (err) {
-      throw new Error(`ATTACHMENT_DIR: cannot write attachments to ${this.dir}: ${code(err) ?? (err as Error).message}`, { cause: err });
+      const why = `ATTACHMENT_DIR: cannot write attachments to ${this.dir}: ${code(err) ?? (err as Error).message}`;
+      throw new PermanentStartError('ATTACHMENT_DIR', why, { cause: err });
     }
   }
 

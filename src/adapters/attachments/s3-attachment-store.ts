@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3StoreConfig } from '../../config/config';
 import type { AttachmentStore, StoredAttachment } from '../../ports/attachment-store';
+import { PermanentStartError } from '../connect-errors';
 import { checkedContactId, isContactId } from './attachment-keys';
 
 /**
@@ -62,17 +63,18 @@ export class S3AttachmentStore implements AttachmentStore {
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
     } catch (err) {
       const s = status(err);
-      if (s === 404) throw new Error(`S3_BUCKET: bucket "${this.bucket}" does not exist`, { cause: err });
+      if (s === 404) throw new PermanentStartError('S3_BUCKET', `S3_BUCKET: bucket "${this.bucket}" does not exist`, { cause: err });
       if (s === 403 || s === 401) {
-        throw new Error(
+        throw new PermanentStartError(
+          'S3_BUCKET',
           `S3_BUCKET: access to bucket "${this.bucket}" denied (check the AWS credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the role)`,
-          {
-            cause: err,
-          },
+          { cause: err },
         );
       }
-      if (s === 301 || s === 400)
-        throw new Error(`S3_REGION: bucket "${this.bucket}" refused the request (HTTP ${s}): wrong region or endpoint?`, { cause: err });
+      if (s === 301 || s === 400) {
+        const why = `S3_REGION: bucket "${this.bucket}" refused the request (HTTP ${s}): wrong region or endpoint?`;
+        throw new PermanentStartError('S3_REGION', why, { cause: err });
+      }
       throw err;
     }
   }
