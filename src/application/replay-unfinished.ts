@@ -21,9 +21,10 @@ export interface ReplayResult {
 /**
  * Re-publishes every routed unfinished item as `contact.created` with `replayed: true` and its original
  * contactId (after our start, or the contact center's): the items unfinished when it begins (seq up to the newest
- * one then). Pages through the unfinished set by sequence, so memory stays bounded whatever the count. Buffered items stay parked. A Redis lease makes one instance
- * do it; each page renews the lease and stops if another owner has taken over (fencing). `stopRequested` (a
- * shutdown) ends it between pages; the rest stays unfinished in Redis for the next start.
+ * one then). Pages through the unfinished set by sequence, so memory stays bounded whatever the count. Parked items
+ * stay parked. A Redis lease makes one instance do it; each page renews the lease and stops if another owner has
+ * taken over (fencing). `stopRequested` (a shutdown) ends it between pages; the rest stays unfinished in Redis for the
+ * next start.
  */
 export async function replayUnfinished(
   d: Deps,

@@ -1,10 +1,11 @@
 import type { ContactRecord } from '../domain/contact-event';
+import type { PlacedState } from '../domain/receipt';
 
 /**
  * routed: the contact center has it; parked: waits at a closed entrance (or for a listener); scheduled: waits for its
  * activateAt. (The receipts and the HTTP API call a parked item `buffered`: that word is on the wire only.)
  */
-export type ItemState = 'routed' | 'parked' | 'scheduled';
+export type ItemState = PlacedState;
 
 export interface AcceptInput {
   record: ContactRecord;

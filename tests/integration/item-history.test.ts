@@ -289,8 +289,9 @@ describe('RedisItemHistory against Redis', () => {
       h.append(ids[0], [step('parked', { reason: 'r' })], { collapse: true }),
       h.append(ids[1], [step('updated', { revision: 1 }), step('updated', { revision: 2 })]),
     ]);
-    expect(run.mock.calls.filter(([name]) => name === 'append-history')).toHaveLength(1);
+    const calls = run.mock.calls.filter(([name]) => name === 'append-history');
     run.mockRestore();
+    expect(calls).toHaveLength(1);
     const v0 = (await h.read(ids[0]))!;
     expect(v0.steps.map((s) => [s.step, s.times])).toEqual([
       ['received', undefined],

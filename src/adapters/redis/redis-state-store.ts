@@ -110,8 +110,7 @@ export class RedisStateStore implements StateStore {
     return this.scripts.run(name, keys, args);
   }
 
-  /** The hourly and per-minute stats keys of `nowMs` and their TTLs, as the scripts take them. */
-  /** The counter keys of the current minute, made once per minute (every accept names them). */
+  /** The hourly and per-minute stats keys of the current minute, made once per minute (every accept names them). */
   private statsMinute = { minute: -1, keys: [] as string[] };
 
   private statsKeys(nowMs: number): string[] {
@@ -448,7 +447,7 @@ export class RedisStateStore implements StateStore {
     );
     const claims = luaList(r.claims).map((x) => ({
       contactId: x.contactId,
-      state: x.state === 'buffered' ? ('parked' as const) : x.state,
+      state: itemState(x.state),
       record: parseRecord(x.rec),
       dueMs: Number(x.dueMs),
       retaken: x.retaken,

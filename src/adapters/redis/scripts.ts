@@ -40,9 +40,11 @@ export type ScriptName = (typeof SCRIPT_NAMES)[number];
 const READ_ONLY: ReadonlySet<ScriptName> = new Set(['read-for-update']);
 
 /** Item state as stored; `buffered` is a parked item (the receipt's word, kept so stored data stays valid). */
-export type StoredState = 'routed' | 'buffered' | 'scheduled';
+type StoredState = 'routed' | 'buffered' | 'scheduled';
 
 /** The stored word as the code says it: `buffered` is stored, `parked` is meant. */
+export function itemState(stored: 'routed' | 'buffered'): 'routed' | 'parked';
+export function itemState(stored: string): ItemState;
 export function itemState(stored: string): ItemState {
   return stored === 'buffered' ? 'parked' : (stored as ItemState);
 }

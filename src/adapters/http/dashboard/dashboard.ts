@@ -203,16 +203,17 @@ export function createDashboard(d: DashboardDeps): Dashboard {
 
   function itemQuery(url: URL, defaultLimit: number) {
     const word = url.searchParams.get('state') ?? '';
-    const parsed = word === '' ? undefined : parseStateWord(word);
-    if (word !== '' && parsed === undefined) throw new HttpError(400, 'state must be routed, buffered or scheduled');
+    const stateFilter = word === '' ? undefined : parseStateWord(word);
+    if (word !== '' && stateFilter === undefined) throw new HttpError(400, 'state must be routed, buffered or scheduled');
     // The filter form and its links keep the API's word.
-    const state = parsed === undefined ? '' : wireState(parsed);
+    const state = stateFilter === undefined ? '' : wireState(stateFilter);
     const limit = Math.min(MAX_ITEMS_PAGE, Math.max(1, Number(url.searchParams.get('limit') ?? defaultLimit) || defaultLimit));
     const cursor = Math.max(0, Math.floor(Number(url.searchParams.get('cursor') ?? 0)) || 0);
     return {
       entrance: url.searchParams.get('entrance') ?? '',
       taskType: url.searchParams.get('taskType') ?? '',
       state,
+      stateFilter,
       cursor,
       limit,
     };
@@ -223,7 +224,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       listItems(d.store, {
         entrance: q.entrance || undefined,
         taskType: q.taskType || undefined,
-        state: q.state === '' ? undefined : parseStateWord(q.state),
+        state: q.stateFilter,
         cursor: q.cursor,
         limit: q.limit,
       }),

@@ -1,7 +1,7 @@
 --[[
   route_one(k, cid, f, o): one parked item at its entrance (f: its item_fields, nil when gone). Answers
     {outcome='gone', contactId, tombstone}                 the item is gone; tombstone: it ended, was cancelled or expired
-    {outcome='not_parked', contactId, rec, flushing}     not parked (any more); flushing: o.flush_lock is held
+    {outcome='not_parked', contactId, rec, flushing}       not parked (any more); flushing: o.flush_lock is held
     {outcome='expired', contactId, rec, replyTo, corrId, trace}   parked longer than o.max_park_ms: removed, counted
     {outcome='closed', contactId}                          its entrance is closed
     {outcome='open', contactId}                            o.route false (a check only): its entrance is open
