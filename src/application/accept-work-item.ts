@@ -9,7 +9,7 @@ import { receiptTarget } from './message-sender';
 import type { Outcome } from './outcome';
 import { arrivalSteps, recordStep } from './record-step';
 import { rejectMessage } from './reject-message';
-import { routeContact } from './route-contact';
+import { routeContact, type NotPlaced } from './route-contact';
 import { sha256Hex } from './update-item';
 
 export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forcedContactId?: string): Promise<Outcome> {
@@ -54,22 +54,23 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkIte
   }
 
   /** Where the item ended up by this message; null: a duplicate that changed nothing. */
-  let placed: PlacedState | null = null;
+  let placement: Placement | null = null;
   const stored = res.outcome === 'duplicate' ? res.record : record;
   // From here on every line logged for this message names the item.
   d = { ...d, log: d.log.child({ contactId: stored.contactId, externalId: stored.externalId, source: stored.source }) };
   if (res.outcome !== 'duplicate') {
-    placed = await placeItem(d, msg, record, item, res.outcome === 'accepted' ? 'routed' : res.outcome);
+    placement = await placeItem(d, msg, record, item, res.outcome === 'accepted' ? 'routed' : res.outcome);
   } else if (msg.redelivered) {
     // A redelivery may be our own message after a crash between the Redis write and the publish:
     // finish its work again. Same contactId, so at worst the contact center sees the event twice.
-    placed = await placeItem(d, msg, stored, item, res.state);
+    placement = await placeItem(d, msg, stored, item, res.state);
   }
+  const placed = placement?.state ?? null;
   const status = placed === null ? 'duplicate' : receiptStatusOf(placed);
 
   // The history write goes out before the receipt and is waited for after it (never throws, bounded): it is on its
   // way to Redis before the sender can read the receipt, and costs the item no round trip of its own.
-  const history = recordStep(d, stored.contactId, arrivalSteps(res.outcome, placed, nowMs, item, msg.redelivered));
+  const history = recordStep(d, stored.contactId, arrivalSteps(res.outcome, placed, nowMs, item, msg.redelivered, placement?.notPlaced));
   await d.messaging.sendReceipt(target, {
     status,
     externalId: stored.externalId,
@@ -89,13 +90,20 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkIte
  * its state says — routed: the event (unroutable: parked); parked: the park queue; scheduled: nothing yet, the
  * activation timer (due:activate in Redis) routes it at its activateAt.
  */
-async function placeItem(d: Deps, msg: InboundMessage, record: ContactRecord, item: WorkItem, state: PlacedState): Promise<PlacedState> {
+async function placeItem(d: Deps, msg: InboundMessage, record: ContactRecord, item: WorkItem, state: PlacedState): Promise<Placement> {
   // Written after the state (so a duplicate or a park-limit rejection writes nothing) and before the event.
   if (item.attachment) await putAttachment(d, record.contactId, item.attachment.data);
-  if (state === 'scheduled') return 'scheduled';
+  if (state === 'scheduled') return { state: 'scheduled' };
   if (state === 'parked') {
     await d.messaging.park(record.entrance, record.contactId, msg);
-    return 'parked';
+    return { state: 'parked' };
   }
-  return routeContact(d, record, { replayed: false, msg });
+  const routed = await routeContact(d, record, { replayed: false, msg });
+  return routed === 'routed' ? { state: 'routed' } : { state: 'parked', notPlaced: routed };
+}
+
+/** Where an arrival put the item; notPlaced: it was routed, but its event did not reach the contact center. */
+interface Placement {
+  state: PlacedState;
+  notPlaced?: NotPlaced;
 }

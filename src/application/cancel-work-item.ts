@@ -20,8 +20,13 @@ export async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: Cance
   }
   const record = res.record;
   const event = toClosedEvent('contact.withdrawn', record, 'cancelled-by-sender', d.newId(), new Date(d.now()));
-  if ((await d.messaging.publishEvent(event)) === 'returned') {
-    d.log.warn('contact.withdrawn event unroutable', { contactId: record.contactId, entrance: record.entrance });
+  const published = await d.messaging.publishEvent(event);
+  if (published !== 'confirmed') {
+    // The item is gone either way; the contact center did not hear of it (nobody listens, or its queue is full).
+    d.log.warn(`contact.withdrawn event ${published === 'refused' ? 'refused by the broker' : 'unroutable'}`, {
+      contactId: record.contactId,
+      entrance: record.entrance,
+    });
   }
   await itemGone(d, {
     contactId: record.contactId,

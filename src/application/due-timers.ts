@@ -1,7 +1,7 @@
 import type { ActivationClaim } from '../ports/state-store';
 import type { Deps } from './deps';
 import { recordStep } from './record-step';
-import { expireContact, recordBody, routeContact } from './route-contact';
+import { expireContact, notPlacedReason, recordBody, routeContact, type RouteResult } from './route-contact';
 
 /** A claim not finished within this long (its instance died, or the broker did not confirm) is taken over. */
 export const CLAIM_LEASE_MS = 60_000;
@@ -91,7 +91,7 @@ async function fireDueExpiries(d: Deps): Promise<KindResult> {
  */
 async function activate(d: Deps, c: ActivationClaim): Promise<void> {
   const labels = { entrance: c.record.entrance, taskType: c.record.taskType };
-  let outcome: string;
+  let outcome: RouteResult | 'parked';
   if (c.state === 'routed') {
     outcome = await routeContact(d, c.record, { replayed: false });
   } else {
@@ -104,9 +104,9 @@ async function activate(d: Deps, c: ActivationClaim): Promise<void> {
     reason:
       outcome === 'routed'
         ? 'activateAt reached'
-        : c.state === 'routed'
-          ? 'activateAt reached; nobody took the event'
-          : 'activateAt reached; entrance closed',
+        : outcome === 'parked'
+          ? 'activateAt reached; entrance closed'
+          : `activateAt reached; ${notPlacedReason(outcome)}`,
   });
   d.metrics.item('activated', labels);
   d.log.info('scheduled item activated', {

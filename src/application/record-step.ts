@@ -8,6 +8,8 @@ const MAX_TEXT = 200;
 const MAX_CHANGED = 32;
 /** Why an item waits again after its contact.created was published: no queue took it. */
 export const UNROUTABLE_REASON = 'nobody took the event (no queue bound for the entrance)';
+/** Why an item waits again after the broker nacked its contact.created (contract 1.2 "Back-pressure"). */
+export const REFUSED_REASON = "the broker refused the event (the contact center's queue is full)";
 
 /** A step as a use case names it: time and instance are added here. */
 export type StepInput = Omit<HistoryStep, 'at' | 'instance' | 'times' | 'firstAt'> & { at?: number };
@@ -96,6 +98,8 @@ export function arrivalSteps(
   at: number,
   item: { entrance: string; activateAt?: string },
   redelivered: boolean,
+  /** Routed, but its event did not reach the contact center: why (the reason of its `buffered` step). */
+  notPlaced?: 'unroutable' | 'refused',
 ): StepInput[] {
   const status = placed === null ? 'duplicate' : receiptStatusOf(placed);
   if (stored === 'duplicate') {
@@ -105,7 +109,9 @@ export function arrivalSteps(
     placed === 'parked'
       ? stored === 'parked'
         ? 'entrance closed'
-        : UNROUTABLE_REASON
+        : notPlaced === 'refused'
+          ? REFUSED_REASON
+          : UNROUTABLE_REASON
       : placed === 'scheduled'
         ? `activateAt ${item.activateAt ?? ''}`.trim()
         : undefined;
@@ -115,9 +121,9 @@ export function arrivalSteps(
   ];
 }
 
-/** A parked item's event: `routed` when confirmed; else it waits again (`parked`, repeats collapsed). */
-export function recordPlaced(d: Deps, contactId: string, placed: 'routed' | 'parked', reason: string): Promise<void> {
+/** A parked item's event: `routed` when confirmed; else it waits again (`parked`, repeats collapsed), saying why. */
+export function recordPlaced(d: Deps, contactId: string, placed: 'routed' | 'unroutable' | 'refused', reason: string): Promise<void> {
   return placed === 'routed'
     ? recordStep(d, contactId, { step: 'routed', reason })
-    : recordStep(d, contactId, { step: 'parked', reason: UNROUTABLE_REASON }, { collapse: true });
+    : recordStep(d, contactId, { step: 'parked', reason: placed === 'refused' ? REFUSED_REASON : UNROUTABLE_REASON }, { collapse: true });
 }

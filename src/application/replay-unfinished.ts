@@ -1,7 +1,7 @@
 import { TransientError } from '../ports/messaging';
 import type { Deps } from './deps';
 import { recordStep } from './record-step';
-import { routeContact } from './route-contact';
+import { notPlacedReason, routeContact } from './route-contact';
 
 const PAGE = 500;
 const LEASE_MS = 60_000;
@@ -72,7 +72,7 @@ export async function replayUnfinished(
           await recordStep(
             d,
             it.contactId,
-            r === 'routed' ? { step: 'replayed', reason } : { step: 'parked', reason: `${reason} replay: nobody took the event` },
+            r === 'routed' ? { step: 'replayed', reason } : { step: 'parked', reason: `${reason} replay: ${notPlacedReason(r)}` },
           );
         }),
       );

@@ -3,6 +3,7 @@ import { workItemError } from '../domain/error-codes';
 import type { InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
 import { itemGone } from './attachment-lifecycle';
+import { REFUSED_REASON, UNROUTABLE_REASON } from './record-step';
 
 /** The body a parked message gets when there is no original XML at hand (contact.rejected, flush). */
 export function recordBody(record: ContactRecord): Buffer {
@@ -16,33 +17,55 @@ export function withSignedAttachment(d: Pick<Deps, 'attachmentLinks'>, record: C
   return { ...record, attachment: { ...a, url: d.attachmentLinks.signed(record.contactId, a.fileName) } };
 }
 
+/** Where a routed item's contact.created went: to the contact center, or not (the item waits parked again). */
+export type RouteResult = 'routed' | NotPlaced;
+/** Why an event did not reach the contact center: no queue took it, or the broker refused it (a full queue). */
+export type NotPlaced = 'unroutable' | 'refused';
+
+/** The history's reason for an item that waits again because its event was not placed. */
+export function notPlacedReason(why: NotPlaced): string {
+  return why === 'refused' ? REFUSED_REASON : UNROUTABLE_REASON;
+}
+
+/**
+ * An event of a routed item did not reach the contact center: counted by why (workitem_unroutable_events_total or
+ * workitem_refused_events_total) and logged; the caller parks the item.
+ */
+export function eventNotPlaced(d: Deps, why: NotPlaced, entrance: string, what: string, contactId: string): void {
+  if (why === 'refused') {
+    d.metrics.refused(entrance);
+    d.log.warn(`${what} refused by the broker (the contact center's queue is full?); item parked`, { contactId, entrance });
+  } else {
+    d.metrics.unroutable(entrance);
+    d.log.warn(`${what} unroutable: no queue bound for the entrance; item parked`, { contactId, entrance });
+  }
+}
+
 /**
  * Publishes `contact.created` for a routed item (first publish, replay, flush, redelivery: each signs the
- * attachment link anew). If no queue takes the event (nobody in the contact center
- * listens for that entrance), the item is parked like one for a closed entrance and retried after the
- * park TTL: never acked as delivered, never spun in a hot loop.
+ * attachment link anew). If no queue takes the event (nobody in the contact center listens for that entrance) or the
+ * broker refuses it (the contact center's queue is full: `x-overflow: reject-publish`), the item "cannot be placed":
+ * it is parked like one for a closed entrance and retried after the park TTL — never acked as delivered, never
+ * requeued in a loop, never sent to the error queue.
  */
 export async function routeContact(
   d: Deps,
   record: ContactRecord,
   /** parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). */
   opts: { replayed: boolean; msg?: InboundMessage; parkMessage?: boolean },
-): Promise<'routed' | 'parked'> {
+): Promise<RouteResult> {
   const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()));
   const outcome = await d.messaging.publishEvent(event);
   if (outcome === 'confirmed') return 'routed';
-  d.metrics.unroutable(record.entrance);
-  d.log.warn('contact event unroutable: no queue bound for the entrance; item parked', {
-    contactId: record.contactId,
-    entrance: record.entrance,
-  });
+  const why: NotPlaced = outcome === 'refused' ? 'refused' : 'unroutable';
+  eventNotPlaced(d, why, record.entrance, 'contact event', record.contactId);
   const parked = await d.store.parkRouted(record.contactId, d.now());
   if (parked.outcome === 'parked' && opts.parkMessage !== false) {
     // The message at hand (an arrival, a TTL retry) is parked as it is; otherwise the item as the store has it.
     if (opts.msg) await d.messaging.park(record.entrance, record.contactId, opts.msg);
     else await d.messaging.parkRecord(record.entrance, record.contactId, recordBody(record));
   }
-  return 'parked';
+  return why;
 }
 
 /** Why an item expired: parked longer than its entrance allows, or (contract 1.1) its `<expiresAt>` passed. */
@@ -77,8 +100,12 @@ export async function expireContact(
 ): Promise<void> {
   const error = expiryError(d, record, cause);
   const event = toClosedEvent('contact.expired', record, cause.kind, d.newId(), new Date(d.now()));
-  if ((await d.messaging.publishEvent(event)) === 'returned') {
-    d.log.warn('contact.expired event unroutable', { contactId: record.contactId, entrance: record.entrance });
+  const published = await d.messaging.publishEvent(event);
+  if (published !== 'confirmed') {
+    d.log.warn(`contact.expired event ${published === 'refused' ? 'refused by the broker' : 'unroutable'}`, {
+      contactId: record.contactId,
+      entrance: record.entrance,
+    });
   }
   if (msg) await d.messaging.publishErrorCopy(msg, error);
   else await d.messaging.publishRecordErrorCopy(recordBody(record), error);

@@ -11,7 +11,7 @@ import type { Outcome } from './outcome';
 import { receiptTarget } from './message-sender';
 import { recordStep } from './record-step';
 import { rejectMessage } from './reject-message';
-import { recordBody, withSignedAttachment } from './route-contact';
+import { eventNotPlaced, recordBody, withSignedAttachment } from './route-contact';
 
 /** How many of an item's latest update ids the store keeps (UPDATE_IDS_KEPT in the Redis state store). */
 const RECENT_UPDATES = 16;
@@ -161,12 +161,13 @@ async function publishUpdated(d: Deps, contactId: string, changed: string[], rev
     const item = await d.store.getItem(contactId);
     if (!item || item.state !== 'routed') return `not routed any more (${item?.state ?? 'gone'}), no event`;
     const event = toUpdatedEvent(withSignedAttachment(d, item.record), changed, revision, d.newId(), new Date(d.now()));
-    if ((await d.messaging.publishEvent(event)) === 'confirmed') return 'contact.updated published';
-    d.metrics.unroutable(item.record.entrance);
-    d.log.warn('contact.updated unroutable: no queue bound for the entrance; item parked', { contactId, entrance: item.record.entrance });
+    const published = await d.messaging.publishEvent(event);
+    if (published === 'confirmed') return 'contact.updated published';
+    const why = published === 'refused' ? 'refused' : 'unroutable';
+    eventNotPlaced(d, why, item.record.entrance, 'contact.updated', contactId);
     const parked = await d.store.parkRouted(contactId, d.now());
     if (parked.outcome === 'parked') await d.messaging.parkRecord(item.record.entrance, contactId, recordBody(parked.record));
-    return 'unroutable, parked';
+    return `${why}, parked`;
   } finally {
     await d.store.releaseLock(lock, owner).catch(() => undefined);
   }

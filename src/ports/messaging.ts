@@ -49,7 +49,13 @@ export class TransientError extends Error {
   }
 }
 
-export type PublishOutcome = 'confirmed' | 'returned';
+/**
+ * confirmed: the broker took it. returned: no queue took a `mandatory` message (nobody listens). refused: the broker
+ * nacked it (a queue full with `x-overflow: reject-publish`); only contact events take that as an outcome.
+ */
+export type PublishOutcome = 'confirmed' | 'returned' | 'refused';
+/** A publish that is not `refusable` (a nack throws): confirmed or returned. */
+export type DeliveryOutcome = Exclude<PublishOutcome, 'refused'>;
 
 export interface ReceiptTarget {
   replyTo?: string;
@@ -62,7 +68,10 @@ export interface ReceiptTarget {
 }
 
 export interface Messaging {
-  /** Confirmed + mandatory. `returned` means no queue took it: nobody listens for that entrance. */
+  /**
+   * Confirmed + mandatory. `returned`: no queue took it (nobody listens for that entrance); `refused`: the broker
+   * nacked it (the contact center's queue is full). Either way the event is not delivered: the item "cannot be placed".
+   */
   publishEvent(event: ContactEvent): Promise<PublishOutcome>;
   /** To reply_to (if any) and the receipts exchange. A missing reply queue is logged and counted, never thrown. */
   sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void>;

@@ -24,4 +24,6 @@ export interface Metrics {
   replayed(reason: string, count: number): void;
   receiptLost(reason: string): void;
   unroutable(entrance: string): void;
+  /** The broker refused (nacked) a contact event of the entrance: its queue is full. */
+  refused(entrance: string): void;
 }

@@ -12,6 +12,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly replays: client.Counter<'reason'>;
   private readonly lostReceipts: client.Counter<'reason'>;
   private readonly unroutables: client.Counter<'entrance'>;
+  private readonly refusals: client.Counter<'entrance'>;
   readonly parked: client.Gauge<'entrance'>;
   readonly unfinished: client.Gauge;
 
@@ -48,9 +49,15 @@ export class PrometheusMetrics implements Metrics {
       labelNames: ['entrance'],
       registers: [this.registry],
     });
+    this.refusals = new client.Counter({
+      name: 'workitem_refused_events_total',
+      help: "contact events the broker refused (nack: the contact center's queue is full); the item was parked and is retried after the park TTL",
+      labelNames: ['entrance'],
+      registers: [this.registry],
+    });
     this.parked = new client.Gauge({
       name: 'workitem_parked',
-      help: 'Items parked per entrance (closed entrance or unroutable)',
+      help: 'Items parked per entrance (closed entrance, unroutable or refused event)',
       labelNames: ['entrance'],
       registers: [this.registry],
     });
@@ -79,5 +86,9 @@ export class PrometheusMetrics implements Metrics {
 
   unroutable(entrance: string): void {
     this.unroutables.inc({ entrance });
+  }
+
+  refused(entrance: string): void {
+    this.refusals.inc({ entrance });
   }
 }

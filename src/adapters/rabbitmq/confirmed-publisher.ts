@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type * as amqp from 'amqplib';
 import type { Logger } from '../../ports/logger';
-import { PublishOutcome, TransientError } from '../../ports/messaging';
+import { TransientError, type DeliveryOutcome, type PublishOutcome } from '../../ports/messaging';
 import { withTimeout } from '../timing';
 import { NO_TRACING, type MessageTracing } from './message-tracing';
 import type { AmqpConnection } from './amqp-connection';
@@ -24,8 +24,11 @@ export const PUBLISH_ID_HEADER = 'x-wi-publish-id';
 export type PublishFailure =
   /** No confirm within the confirm timeout. */
   | { kind: 'timeout'; ms: number }
-  /** The broker nacked the message, or the channel closed before its confirm. */
-  | { kind: 'nacked'; cause: Error }
+  /**
+   * The broker nacked the message (`byBroker`: a basic.nack, e.g. a queue full with `x-overflow: reject-publish`), or
+   * the channel closed before its confirm (`byBroker` false).
+   */
+  | { kind: 'nacked'; cause: Error; byBroker: boolean }
   /** The client did not send it (it cannot encode the message, or the channel is closed already). */
   | { kind: 'refused'; cause: Error };
 
@@ -42,6 +45,8 @@ interface Pending {
 export class ConfirmChannelPublisher {
   private readonly pending = new Map<string, Pending>();
   private drain: Promise<void> | null = null;
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     readonly ch: amqp.ConfirmChannel,
@@ -61,6 +66,12 @@ export class ConfirmChannelPublisher {
     return this.drain;
   }
 
+  /** Resolves once every publish made so far on this channel is settled (confirmed, nacked, timed out or failed). */
+  settled(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** `id`: what a returned copy is matched by, its PUBLISH_ID_HEADER or else its messageId (see publishIdOf). */
   async publish(
     exchange: string,
@@ -69,11 +80,12 @@ export class ConfirmChannelPublisher {
     options: amqp.Options.Publish,
     mandatory: boolean,
     id: string,
-  ): Promise<PublishOutcome> {
+  ): Promise<DeliveryOutcome> {
     const pending: Pending = { returned: false };
     if (mandatory) this.pending.set(id, pending);
+    this.inflight++;
     try {
-      return await new Promise<PublishOutcome>((resolve, reject) => {
+      return await new Promise<DeliveryOutcome>((resolve, reject) => {
         const timer = setTimeout(
           () => reject(this.failed({ kind: 'timeout', ms: this.confirmTimeoutMs }, exchange, routingKey)),
           this.confirmTimeoutMs,
@@ -82,7 +94,8 @@ export class ConfirmChannelPublisher {
         try {
           ok = this.ch.publish(exchange, routingKey, body, { ...options, mandatory }, (err) => {
             clearTimeout(timer);
-            if (err) reject(this.failed({ kind: 'nacked', cause: err }, exchange, routingKey));
+            // amqplib's own words: 'message nacked' for a basic.nack, 'channel closed' when the channel ended first.
+            if (err) reject(this.failed({ kind: 'nacked', cause: err, byBroker: err.message === 'message nacked' }, exchange, routingKey));
             else resolve(pending.returned ? 'returned' : 'confirmed');
           });
         } catch (err) {
@@ -108,20 +121,48 @@ export class ConfirmChannelPublisher {
       });
     } finally {
       if (mandatory) this.pending.delete(id);
+      if (--this.inflight === 0 && this.idleWaiters.length > 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        w.forEach((fn) => fn());
+      }
     }
   }
+}
+
+/**
+ * The broker nacked a publish (basic.nack): it refused the message, e.g. a queue full with `x-overflow: reject-publish`
+ * or `reject-publish-dlx`. A TransientError for every publish but those whose caller takes a refusal as an outcome
+ * (`refusable`: contact events, which are parked and retried after the park TTL, contract 1.2 "Back-pressure").
+ */
+export class RefusedByBrokerError extends TransientError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RefusedByBrokerError';
+  }
+}
+
+/** A nacked channel is replaced at most this often: a full queue nacks every publish to it, and that is no broken channel. */
+export const NACK_REPLACE_INTERVAL_MS = 10_000;
+
+/** What a publish may add: the span's destination (see publish), and whether a broker nack is an outcome. */
+export interface PublishExtras {
+  destination?: string;
+  /** A basic.nack resolves as 'refused' instead of throwing RefusedByBrokerError. */
+  refusable?: boolean;
 }
 
 /**
  * Publishes on a confirm channel of the publish connection (re-opened after every reconnect, the topology asserted
  * first). Every publish resolves only when the broker confirmed it, tells whether a `mandatory` message was returned,
  * respects back-pressure (`drain`) and is bounded by a timeout. A nack, a closed channel or a timeout is a
- * TransientError.
+ * TransientError; a nack is an outcome ('refused') for a publish that says it is `refusable`.
  */
 export class ConfirmedPublisher extends EventEmitter {
   private core: ConfirmChannelPublisher | null = null;
   private waiters: (() => void)[] = [];
   private readonly replacing = new WeakSet<amqp.ConfirmChannel>();
+  private lastReplaceAt = -Infinity;
 
   constructor(
     private readonly conn: AmqpConnection,
@@ -147,19 +188,7 @@ export class ConfirmedPublisher extends EventEmitter {
 
   private async open(model: amqp.ChannelModel): Promise<void> {
     try {
-      const ch = await model.createConfirmChannel();
-      ch.on('error', (err: Error) => this.log.warn('publish channel error', { error: err.message }));
-      const core = new ConfirmChannelPublisher(ch, this.confirmTimeoutMs, (f, exchange, routingKey) =>
-        this.failure(ch, f, exchange, routingKey),
-      );
-      ch.on('close', () => {
-        if (this.core?.ch !== ch) return;
-        this.core = null;
-        this.emit('lost');
-        // A channel closed by a channel-level error (connection still up) is re-opened at once.
-        if (this.conn.current === model) void this.open(model);
-      });
-      await assertTopology(ch, this.topology);
+      const core = await this.createCore(model, true);
       this.core = core;
       const w = this.waiters;
       this.waiters = [];
@@ -170,6 +199,24 @@ export class ConfirmedPublisher extends EventEmitter {
       this.log.warn('cannot open publish channel', { error: (err as Error).message });
       // The connection is likely going down; its `up` will call open() again.
     }
+  }
+
+  /** A confirm channel of `model`; its unexpected close (while it is the current one) opens the next. */
+  private async createCore(model: amqp.ChannelModel, assert: boolean): Promise<ConfirmChannelPublisher> {
+    const ch = await model.createConfirmChannel();
+    ch.on('error', (err: Error) => this.log.warn('publish channel error', { error: err.message }));
+    const core = new ConfirmChannelPublisher(ch, this.confirmTimeoutMs, (f, exchange, routingKey) =>
+      this.failure(ch, f, exchange, routingKey),
+    );
+    ch.on('close', () => {
+      if (this.core?.ch !== ch) return;
+      this.core = null;
+      this.emit('lost');
+      // A channel closed by a channel-level error (connection still up) is re-opened at once.
+      if (this.conn.current === model) void this.open(model);
+    });
+    if (assert) await assertTopology(ch, this.topology);
+    return core;
   }
 
   private async channel(): Promise<ConfirmChannelPublisher> {
@@ -187,7 +234,8 @@ export class ConfirmedPublisher extends EventEmitter {
 
   /**
    * With tracing on, the publish is a PRODUCER span and the message carries its `traceparent`; `destination` names the
-   * span when the exchange is the default one and the routing key is a sender's queue (a reply_to).
+   * span when the exchange is the default one and the routing key is a sender's queue (a reply_to). `refusable`: a
+   * broker nack resolves as 'refused' (the caller parks the item) instead of throwing.
    */
   publish(
     exchange: string,
@@ -195,12 +243,27 @@ export class ConfirmedPublisher extends EventEmitter {
     body: Buffer,
     options: amqp.Options.Publish,
     mandatory: boolean,
-    destination?: string,
+    extras?: PublishExtras & { refusable?: false },
+  ): Promise<DeliveryOutcome>;
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: amqp.Options.Publish,
+    mandatory: boolean,
+    extras: PublishExtras & { refusable: true },
+  ): Promise<PublishOutcome>;
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    options: amqp.Options.Publish,
+    mandatory: boolean,
+    extras: PublishExtras = {},
   ): Promise<PublishOutcome> {
-    if (!this.tracing.enabled) return this.send(exchange, routingKey, body, options, mandatory);
-    return this.tracing.publish(exchange, routingKey, body.length, options, destination, (traced) =>
-      this.send(exchange, routingKey, body, traced, mandatory),
-    );
+    const send = (opts: amqp.Options.Publish) => this.send(exchange, routingKey, body, opts, mandatory, extras.refusable === true);
+    if (!this.tracing.enabled) return send(options);
+    return this.tracing.publish(exchange, routingKey, body.length, options, extras.destination, send);
   }
 
   private async send(
@@ -209,6 +272,7 @@ export class ConfirmedPublisher extends EventEmitter {
     body: Buffer,
     options: amqp.Options.Publish,
     mandatory: boolean,
+    refusable: boolean,
   ): Promise<PublishOutcome> {
     // Waited for before taking a channel: after a reconnect, a new channel has no back-pressure of the old one.
     while (this.core?.backPressure) await this.core.backPressure;
@@ -219,7 +283,12 @@ export class ConfirmedPublisher extends EventEmitter {
       id = randomUUID();
       options = { ...options, headers: { ...options.headers, [PUBLISH_ID_HEADER]: id } };
     }
-    return core.publish(exchange, routingKey, body, options, mandatory, id);
+    try {
+      return await core.publish(exchange, routingKey, body, options, mandatory, id);
+    } catch (err) {
+      if (refusable && err instanceof RefusedByBrokerError) return 'refused';
+      throw err;
+    }
   }
 
   private failure(ch: amqp.ConfirmChannel, f: PublishFailure, exchange: string, routingKey: string): Error {
@@ -227,8 +296,10 @@ export class ConfirmedPublisher extends EventEmitter {
       case 'timeout':
         return new TransientError(`publish to ${exchange}/${routingKey} not confirmed in ${f.ms} ms`);
       case 'nacked':
+        if (!f.byBroker)
+          return new TransientError(`publish to ${exchange}/${routingKey}: channel closed before the confirm`, { cause: f.cause });
         this.replaceAfterNack(ch);
-        return new TransientError(`publish to ${exchange}/${routingKey} nacked or channel closed`, { cause: f.cause });
+        return new RefusedByBrokerError(`publish to ${exchange}/${routingKey} refused by the broker (nack)`, { cause: f.cause });
       case 'refused':
         // amqplib refuses to encode some headers (a table over 64 KiB, a nested table with a `!` key):
         // retrying the same message would fail forever, so that is not a transient failure.
@@ -240,15 +311,32 @@ export class ConfirmedPublisher extends EventEmitter {
   }
 
   /**
-   * A nack means the broker could not take the message; on RabbitMQ 3.10, a channel that first published to a
-   * quorum queue while its leader was being re-elected gets every later publish to that queue nacked, for good
-   * (found by the cluster test). So a nacked channel is closed (once); the close handler opens a fresh one.
+   * A nack usually means a queue refused the message (full, `x-overflow: reject-publish`). But on RabbitMQ 3.10 a
+   * channel that first published to a quorum queue while its leader was being re-elected gets every later publish to
+   * that queue nacked, for good (found by the cluster test). So a nacked channel is replaced, at most once per
+   * NACK_REPLACE_INTERVAL_MS and without a gap: the new channel takes the next publishes at once (nothing pauses),
+   * and the old one is closed once its publishes in flight are settled (bounded by the confirm timeout).
    */
   private replaceAfterNack(ch: amqp.ConfirmChannel): void {
-    if (this.core?.ch !== ch || this.replacing.has(ch)) return;
+    const old = this.core;
+    const model = this.conn.current;
+    if (old?.ch !== ch || !model || this.replacing.has(ch)) return;
+    const now = Date.now();
+    if (now - this.lastReplaceAt < NACK_REPLACE_INTERVAL_MS) return;
+    this.lastReplaceAt = now;
     this.replacing.add(ch);
-    this.log.warn('publish nacked by the broker; replacing the publish channel');
-    ch.close().catch(() => undefined);
+    this.log.warn('publish nacked by the broker; the publish channel is replaced (at most every 10 s)');
+    void (async () => {
+      const fresh = await this.createCore(model, false).catch((err: Error) => {
+        this.log.warn('cannot open a replacement publish channel', { error: err.message });
+        return null;
+      });
+      if (fresh && this.core === old) this.core = fresh;
+      else if (fresh) fresh.ch.close().catch(() => undefined);
+      await withTimeout(old.settled(), this.confirmTimeoutMs, 'nacked channel settling').catch(() => undefined);
+      // Without a replacement this closes the current channel: its close handler opens one (the old way, with a gap).
+      await ch.close().catch(() => undefined);
+    })();
   }
 }
 

@@ -64,6 +64,7 @@ export class RabbitMessaging implements Messaging {
         appId: 'workitem-server',
       },
       true,
+      { refusable: true },
     );
   }
 
@@ -83,7 +84,9 @@ export class RabbitMessaging implements Messaging {
     // so a lost direct reply cannot be told from a delivered one: publish those without `mandatory`.
     const toSender = target.replyTo
       ? (direct ? this.directReplyPublisher : this.publisher)
-          .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, !direct, REPLY_TO_SPAN_DESTINATION)
+          .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, !direct, {
+            destination: REPLY_TO_SPAN_DESTINATION,
+          })
           .then((outcome) => {
             if (outcome === 'returned') {
               this.events.receiptLost('no_reply_queue');

@@ -108,6 +108,25 @@ describe('a work item', () => {
     expect(tb.metrics.unroutables).toEqual([ENTRANCE]);
   });
 
+  it("whose event the broker refuses (the contact center's queue is full) is parked (receipt buffered), counted refused, with why in its history", async () => {
+    const tb = testbed();
+    tb.messaging.fullQueue.add(ENTRANCE);
+    const { msg, outcome } = await send(tb, item(1));
+    const cid = cidOf(outcome);
+    expect(outcome.kind).toBe('parked');
+    expect(tb.messaging.refused.map((e) => e.contactId)).toEqual([cid]);
+    expect(tb.messaging.receipts[0].receipt.status).toBe('buffered');
+    expect(tb.store.stateOf(cid)).toBe('parked');
+    expect(tb.messaging.parks).toEqual([{ entrance: ENTRANCE, contactId: cid, body: msg.body, msg }]);
+    expect(tb.metrics.refusals).toEqual([ENTRANCE]);
+    expect(tb.metrics.unroutables).toEqual([]);
+    const steps = tb.history.items.get(cid)?.steps ?? [];
+    expect(steps.map((s) => [s.step, s.reason])).toEqual([
+      ['received', undefined],
+      ['buffered', "the broker refused the event (the contact center's queue is full)"],
+    ]);
+  });
+
   it('with an attachment stores its bytes before the event, whose link is signed; the stored record keeps the plain URL', async () => {
     const tb = testbed();
     const attachment = { fileName: 'call.wav', contentType: 'audio/wav', data: Buffer.from('RIFF'), sha256: 'ab'.repeat(32) };

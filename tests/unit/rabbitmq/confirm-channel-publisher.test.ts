@@ -69,6 +69,34 @@ describe('ConfirmChannelPublisher', () => {
     expect((failures[2] as { cause: Error }).cause).toBeInstanceOf(RangeError);
   });
 
+  it("tells the broker's nack (a full queue refusing it) from a channel that closed before the confirm", async () => {
+    const { ch, failures, publish } = setup();
+    const nacked = publish('n', 'id-n');
+    const closed = publish('c', 'id-c');
+    ch.sent[0].confirm(new Error('message nacked'));
+    ch.sent[1].confirm(new Error('channel closed'));
+    await expect(nacked).rejects.toThrow();
+    await expect(closed).rejects.toThrow();
+    expect(failures.map((f) => f.kind === 'nacked' && f.byBroker)).toEqual([true, false]);
+  });
+
+  it('settled() waits for every publish in flight, whatever its end', async () => {
+    const { ch, p, publish } = setup();
+    await expect(p.settled()).resolves.toBeUndefined();
+    const a = publish('a', 'id-a');
+    const b = publish('b', 'id-b').catch(() => undefined);
+    let done = false;
+    const settled = p.settled().then(() => (done = true));
+    ch.sent[0].confirm(null);
+    await a;
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    ch.sent[1].confirm(new Error('message nacked'));
+    await b;
+    await settled;
+    expect(done).toBe(true);
+  });
+
   it('a publish the channel does not take at once starts back-pressure, which ends at drain (or is bounded)', async () => {
     const { ch, p, publish } = setup(100);
     ch.full = true;

@@ -28,6 +28,10 @@ export class RecordingMessaging implements Messaging {
   readonly parks: { entrance: string; contactId: string; body: Buffer; msg?: InboundMessage }[] = [];
   readonly parkQueues = new Map<string, InboundMessage[]>();
   readonly noListener = new Set<string>();
+  /** Entrances whose contact-center queue is full: the broker nacks their events (`refused`). */
+  readonly fullQueue = new Set<string>();
+  /** Events the broker refused. */
+  readonly refused: ContactEvent[] = [];
   readonly failing = new Set<Operation>();
   /** Runs after each confirmed event: a test's hook for something happening meanwhile (an entrance closing). */
   afterEvent: ((e: ContactEvent) => Promise<void> | void) | null = null;
@@ -41,6 +45,10 @@ export class RecordingMessaging implements Messaging {
     if (this.noListener.has(event.entrance)) {
       this.returned.push(event);
       return 'returned';
+    }
+    if (this.fullQueue.has(event.entrance)) {
+      this.refused.push(event);
+      return 'refused';
     }
     this.events.push(event);
     await this.afterEvent?.(event);

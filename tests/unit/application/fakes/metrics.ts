@@ -4,6 +4,7 @@ import type { ItemOutcome, Metrics, OutcomeLabels } from '../../../../src/ports/
 export class RecordingMetrics implements Metrics {
   readonly items: { outcome: ItemOutcome; labels: OutcomeLabels }[] = [];
   readonly unroutables: string[] = [];
+  readonly refusals: string[] = [];
   readonly replays: { reason: string; count: number }[] = [];
   readonly receiptsLost: string[] = [];
 
@@ -19,6 +20,10 @@ export class RecordingMetrics implements Metrics {
   }
   unroutable(entrance: string): void {
     this.unroutables.push(entrance);
+  }
+
+  refused(entrance: string): void {
+    this.refusals.push(entrance);
   }
 
   /** The item outcomes counted, e.g. ['received', 'accepted']. */
