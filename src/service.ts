@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type http from 'node:http';
 import type { Logger } from './ports/logger';
-import type { Deps } from './application/deps';
+import type { Deps, FaultStep } from './application/deps';
 import { handleControlEvent, parseControlEvent } from './application/handle-control-event';
 import { handleInboundMessage } from './application/handle-inbound-message';
 import { outcomeName, settlementOf } from './application/outcome';
 import { flushEntrance } from './application/parked-items';
 import { replayUnfinished } from './application/replay-unfinished';
 import { DueTimerPoller } from './application/due-timers';
+import { ParkedWatch } from './application/parked-watch';
 import { sweepOrphanAttachments } from './application/attachment-lifecycle';
 import { createAttachmentStore, type AttachmentStoreHandle } from './wiring/create-attachment-store';
 import type { AppConfig } from './config/config';
@@ -65,6 +66,8 @@ export class WorkItemService {
   private deps!: Deps;
   /** expiresAt / activateAt: one poller per instance over the due sets in Redis. */
   private dueTimers: DueTimerPoller | null = null;
+  /** Routes parked items of an open entrance that nothing else would come for (a flush lost mid-way). */
+  private parkedWatch: ParkedWatch | null = null;
   private durability: RedisDurability | null = null;
   private redisReady = false;
   private stopping = false;
@@ -140,6 +143,7 @@ export class WorkItemService {
       history,
       instanceId: this.instanceId,
       tracing,
+      ...(cfg.faultStopAt && { faultPoint: stopAtFaultPoint(cfg.faultStopAt, log) }),
     };
     const { inboundQueue, largeQueue, controlQueue } = cfg.topology;
     this.lanes = new InboundLanes(
@@ -214,6 +218,8 @@ export class WorkItemService {
     this.dueTimers = new DueTimerPoller(this.deps, () => this.redisReady && this.publisher.ready && !this.stopping);
     this.deps.dueTimers = this.dueTimers;
     this.dueTimers.start();
+    this.parkedWatch = new ParkedWatch(this.deps, () => this.redisReady && this.publisher.ready && !this.stopping);
+    this.parkedWatch.start();
     this.startAttachmentSweep();
     log.info('service ready', { instance: this.instanceId, entrances: Object.keys(cfg.entrances) });
   }
@@ -372,7 +378,7 @@ export class WorkItemService {
     ]);
     if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
     await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
-    await Promise.race([this.dueTimers?.stop(), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([Promise.all([this.dueTimers?.stop(), this.parkedWatch?.stop()]), new Promise((r) => setTimeout(r, 5000))]);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await Promise.race([this.sweeping, new Promise((r) => setTimeout(r, 2000))]);
     await Promise.all([
@@ -389,4 +395,18 @@ export class WorkItemService {
     this.attachmentStore?.close();
     log.info('shutdown complete');
   }
+}
+
+/**
+ * FAULT_STOP_AT (fault tests only): the process stops itself with SIGSTOP the first time a flush reaches `at`, so the
+ * test can freeze it there for as long as it likes (SIGCONT) or kill it exactly there (SIGKILL).
+ */
+function stopAtFaultPoint(at: FaultStep, log: Logger): (step: FaultStep) => void {
+  let fired = false;
+  return (step) => {
+    if (step !== at || fired) return;
+    fired = true;
+    log.warn('FAULT_STOP_AT reached: the process stops itself (SIGSTOP)', { step });
+    process.kill(process.pid, 'SIGSTOP');
+  };
 }

@@ -9,6 +9,17 @@ import type { StateStore } from '../ports/state-store';
 import type { Tracing } from '../ports/tracing';
 import type { UseCaseSettings } from './settings';
 
+/** The steps of a reopen flush a fault test may stop the process at (FAULT_STOP_AT). */
+export const FAULT_STEPS = [
+  'flush:leased',
+  'flush:marked',
+  'flush:published',
+  'flush:confirmed',
+  'flush:released',
+  'flush:draining',
+] as const;
+export type FaultStep = (typeof FAULT_STEPS)[number];
+
 /** Everything a use case may touch: ports only, no amqplib or ioredis. */
 export interface Deps {
   cfg: UseCaseSettings;
@@ -28,6 +39,11 @@ export interface Deps {
   instanceId: string;
   /** Absent or not enabled: tracing off, and the use cases make no tracing call at all. */
   tracing?: Tracing;
+  /**
+   * Fault tests only (FAULT_STOP_AT): called at named steps of a transition; the wiring stops the process (SIGSTOP) at
+   * the one the test names, so a test can freeze or kill it exactly there. Absent: no call at all.
+   */
+  faultPoint?: (step: FaultStep) => void;
   /** This instance's timer poller: told about a due time it stores, so it wakes for it (absent in tests). */
   dueTimers?: { nudge(dueMs: number): void };
 }

@@ -8,8 +8,9 @@ import { rejectMessage } from './reject-message';
 import { expireContact, routeContact } from './route-contact';
 
 const BATCH = 200;
-const LEASE_MS = 30_000;
 const LOCK_WAIT_MS = 60_000;
+
+const leaseMs = (d: Deps) => d.cfg.park.flushLeaseSeconds * 1000;
 
 export interface FlushCounts {
   routed: number;
@@ -53,7 +54,7 @@ export async function routeParkedInOrder(
   const started = d.now();
   // Another flush of this entrance may be stopping at a close that came before this open: wait for it,
   // then flush again, so nothing parked in between waits for the TTL.
-  while ((await d.store.acquireLock(lock, owner, LEASE_MS)) === null) {
+  while ((await d.store.acquireLock(lock, owner, leaseMs(d))) === null) {
     if (!opts.waitForLease) return 'busy';
     if (d.now() - started > LOCK_WAIT_MS) throw new TransientError(`flush of ${entrance} still busy elsewhere; retried later`);
     await new Promise((r) => setTimeout(r, 100));
@@ -61,24 +62,30 @@ export async function routeParkedInOrder(
   let routed = 0;
   let expired = 0;
   let stopped: FlushCounts['stopped'] = 'done';
+  d.faultPoint?.('flush:leased');
   try {
     // The first batch is the oldest item alone: while nobody listens (a TTL retry's probe), a flush costs one
     // event and a few Redis commands however many items wait, instead of marking a whole batch routed and back.
     for (let size = 1; ; size = BATCH) {
       const batch = await d.store.routeParkedBatch(entrance, d.now(), ent.maxParkSeconds * 1000, size);
       if (batch.length === 0) break;
+      d.faultPoint?.('flush:marked');
       let unroutable = false;
+      const placed: string[] = [];
       // Published in order on one channel; confirms are awaited together. Each item's parked message is still
-      // in the park queue, so an event nobody takes needs no new one.
+      // in the park queue, so an event nobody takes needs no new one; and should this flush die or freeze before its
+      // events are confirmed, that message publishes the event once the lease has run out (retryParked).
       const results = await Promise.allSettled(
         batch.map(async (r) => {
           // Tracing on: each item's event continues the trace of the message that brought it in (stored at accept).
           if (r.outcome === 'routed') {
             const route = () => routeContact(d, r.record, { replayed: false, parkMessage: false });
-            const placed = await (d.tracing?.enabled ? d.tracing.resume('workitem.parked route', r.trace, route) : route());
-            if (placed === 'routed') routed++;
-            else unroutable = true;
-            await recordPlaced(d, r.record.contactId, placed, 'entrance open');
+            const result = await (d.tracing?.enabled ? d.tracing.resume('workitem.parked route', r.trace, route) : route());
+            if (result === 'routed') {
+              routed++;
+              placed.push(r.record.contactId);
+            } else unroutable = true;
+            await recordPlaced(d, r.record.contactId, result, 'entrance open');
           } else if (r.outcome === 'expired') {
             const expire = () => expireContact(d, r.record, { replyTo: r.replyTo, correlationId: r.correlationId }, null);
             await (d.tracing?.enabled ? d.tracing.resume('workitem.parked expire', r.trace, expire) : expire());
@@ -86,6 +93,12 @@ export async function routeParkedInOrder(
           }
         }),
       );
+      d.faultPoint?.('flush:published');
+      // Best effort: a mark left behind only means a later retry of the item publishes its event once more.
+      await d.store
+        .confirmPlaced(placed)
+        .catch((err: Error) => d.log.warn('flush: confirmed events not marked placed', { entrance, error: err.message }));
+      d.faultPoint?.('flush:confirmed');
       const failed = results.findIndex((x) => x.status === 'rejected');
       if (failed >= 0) {
         // Put back what was marked routed but not confirmed; the next open or TTL retry picks it up.
@@ -104,7 +117,7 @@ export async function routeParkedInOrder(
         stopped = 'closed';
         break;
       }
-      if (!(await d.store.renewLock(lock, owner, LEASE_MS))) {
+      if (!(await d.store.renewLock(lock, owner, leaseMs(d)))) {
         d.log.warn('flush lease lost; stopping', { entrance });
         stopped = 'lease_lost';
         break;
@@ -113,6 +126,7 @@ export async function routeParkedInOrder(
   } finally {
     await d.store.releaseLock(lock, owner).catch(() => undefined);
   }
+  d.faultPoint?.('flush:released');
   if (routed || expired) d.log.info('parked items routed', { entrance, routed, expired, stopped, ms: d.now() - started });
   return { routed, expired, stopped };
 }
@@ -127,6 +141,7 @@ export async function routeParkedInOrder(
 export async function flushEntrance(d: Deps, entrance: string, owner: string): Promise<FlushCounts> {
   const res = await routeParkedInOrder(d, entrance, owner);
   if (res.stopped !== 'done') return res;
+  d.faultPoint?.('flush:draining');
   const drained = await d.messaging.drainParked(entrance, 100_000, async (m) => {
     if (!m.parked) return 'next';
     return (await retryParked(d, m, m.parked)).kind === 'reparked' ? 'stop' : 'next';
@@ -154,9 +169,24 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
       if (r.outcome === 'not_parked') return { kind: 'routed', contactId: parked.contactId };
     }
   }
-  if (r.outcome === 'not_parked' && r.flushing) {
+  if (r.outcome === 'not_parked' && r.placingSinceMs !== undefined && d.now() - r.placingSinceMs > leaseMs(d)) {
+    // A flush routed the item longer than a lease ago and never confirmed its event: it died or froze in between (a
+    // frozen one that wakes up publishes it too: at worst the contact center sees the same contactId twice). This
+    // message is what is left of the item's place: publish from here.
+    d.log.warn('a flush routed this item but never confirmed its event; publishing it from its parked message', {
+      contactId: parked.contactId,
+      entrance: parked.entrance,
+      sinceMs: d.now() - r.placingSinceMs,
+    });
+    const result = await routeContact(d, r.record, { replayed: false, msg });
+    if (result === 'routed') await d.store.confirmPlaced([parked.contactId]);
+    await recordPlaced(d, parked.contactId, result, 'its flush never confirmed the event');
+    return result === 'routed' ? { kind: 'routed', contactId: parked.contactId } : { kind: 'reparked', contactId: parked.contactId };
+  }
+  if (r.outcome === 'not_parked' && (r.flushing || r.placingSinceMs !== undefined)) {
     // A flush of the entrance is running and has marked the item routed: if nobody takes its event, the flush
-    // puts it back counting on this message. Keep the message; once the item is truly routed it is dropped.
+    // puts it back counting on this message; if the flush dies before its confirm, this message publishes the event
+    // (above) once the lease is over. Keep the message; once the item is truly placed it is dropped.
     await d.messaging.park(parked.entrance, parked.contactId, msg);
     return { kind: 'reparked', contactId: parked.contactId };
   }

@@ -6,7 +6,11 @@ export interface UseCaseSettings {
   /** Contact-data key whose non-empty value makes a message a work item. */
   taskKey: string;
   entrances: Readonly<Record<string, { readonly maxParked: number; readonly maxParkSeconds: number }>>;
-  park: { readonly retrySeconds: number };
+  park: {
+    readonly retrySeconds: number;
+    /** How long a flush holds its entrance's lease between batches (a flusher frozen longer loses it). */
+    readonly flushLeaseSeconds: number;
+  };
   social: Readonly<
     Record<string, { readonly displayName?: string; readonly pages: Readonly<Record<string, { entrance: string; displayName: string }>> }>
   >;

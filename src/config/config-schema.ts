@@ -48,6 +48,11 @@ export const fileConfigSchema = z
           .default(72 * 3600),
         /** TTL of a parked message before it is dead-lettered back for a retry. */
         retrySeconds: z.number().positive().default(60),
+        /**
+         * A reopen flush holds its entrance's lease this long between batches; a flusher that dies or freezes longer
+         * loses it, and the parked items go on through another flush or their own retry (issue 22 part 2).
+         */
+        flushLeaseSeconds: z.number().positive().max(3600).default(30),
       })
       .strict()
       .prefault({}),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { FileConfig, fileConfigSchema } from './config-schema';
+import { FAULT_STEPS, type FaultStep } from '../application/deps';
 
 export interface EntranceConfig {
   name: string;
@@ -79,6 +80,8 @@ export interface AppConfig {
   confirmTimeoutMs: number;
   shutdownTimeoutMs: number;
   requireDurableRedis: boolean;
+  /** Fault tests only: the flush step at which the process stops itself (SIGSTOP) once. */
+  faultStopAt?: FaultStep;
   configFile: string;
   taskKey: string;
   entrances: Record<string, EntranceConfig>;
@@ -240,6 +243,8 @@ export const envSchema = z.object({
   CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(20_000),
   REQUIRE_DURABLE_REDIS: boolFromEnv.default(false),
+  // Fault tests only: the process stops itself (SIGSTOP) once at this step of a reopen flush.
+  FAULT_STOP_AT: z.enum(FAULT_STEPS, `must be one of ${FAULT_STEPS.join(', ')}`).optional(),
   WORKITEM_CONFIG: z.string().optional(),
   DASHBOARD_ENABLED: boolFromEnv.default(false),
   DASHBOARD_USER: z
@@ -430,6 +435,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     confirmTimeoutMs: e.data.CONFIRM_TIMEOUT_MS,
     shutdownTimeoutMs: e.data.SHUTDOWN_TIMEOUT_MS,
     requireDurableRedis: e.data.REQUIRE_DURABLE_REDIS,
+    ...(e.data.FAULT_STOP_AT && { faultStopAt: e.data.FAULT_STOP_AT }),
     configFile,
     taskKey: file.taskKey,
     entrances,

@@ -59,8 +59,11 @@ export type RouteParkedResult =
   | { outcome: 'closed'; contactId: string }
   /** checkParked only: still parked and its entrance is open; the in-order flush routes it. */
   | { outcome: 'open'; contactId: string }
-  /** flushing (checkParked with a flushLock): that lock is held, so a flush may yet put the item back. */
-  | { outcome: 'not_parked'; record: ContactRecord; flushing?: boolean }
+  /**
+   * flushing (checkParked with a flushLock): that lock is held, so a flush may yet put the item back. placingSinceMs: a
+   * flush routed it then and has not confirmed its event yet (it may still be publishing, or have died or frozen).
+   */
+  | { outcome: 'not_parked'; record: ContactRecord; flushing?: boolean; placingSinceMs?: number }
   | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string; trace?: string }
   | { outcome: 'gone'; contactId: string; tombstone: boolean };
 
@@ -172,6 +175,8 @@ export interface ItemTransitions {
   checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock?: string): Promise<RouteParkedResult>;
   /** Oldest-first batch for a reopen flush; stops at the first item when the entrance is closed again. */
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
+  /** The events of items a flush routed (routeParkedBatch) are confirmed: they are placed, no retry publishes them. */
+  confirmPlaced(contactIds: string[]): Promise<void>;
   end(contactId: string, nowMs: number): Promise<EndResult>;
   cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult>;
   /** The unfinished item of (source, externalId) as an update needs it, or null: the read half of applyUpdate. */

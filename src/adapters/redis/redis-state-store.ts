@@ -48,7 +48,12 @@ function toRouteResult(r: RouteOneReply): RouteParkedResult {
     case 'routed':
       return { outcome: 'routed', record: parseRecord(r.rec), ...(r.trace && { trace: r.trace }) };
     case 'not_parked':
-      return { outcome: 'not_parked', record: parseRecord(r.rec), flushing: r.flushing };
+      return {
+        outcome: 'not_parked',
+        record: parseRecord(r.rec),
+        flushing: r.flushing,
+        ...(typeof r.placing === 'number' && { placingSinceMs: r.placing }),
+      };
     case 'expired':
       return {
         outcome: 'expired',
@@ -217,6 +222,15 @@ export class RedisStateStore implements StateStore {
       entrance = this.movedTo(contactId, r.entrance);
     }
     throw movedTooOften(`the entrance of ${contactId}`);
+  }
+
+  async confirmPlaced(contactIds: string[]): Promise<void> {
+    if (contactIds.length === 0) return;
+    await this.run(
+      'confirm-placed',
+      contactIds.map((cid) => this.keys.item(cid)),
+      [],
+    );
   }
 
   async checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock = ''): Promise<RouteParkedResult> {

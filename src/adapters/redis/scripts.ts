@@ -19,6 +19,7 @@ export const SCRIPT_NAMES = [
   'check-parked',
   'route-parked-batch',
   'park-routed',
+  'confirm-placed',
   'end-item',
   'cancel-item',
   'read-for-update',
@@ -59,7 +60,7 @@ export function luaList<T>(v: LuaList<T>): T[] {
 /** route_one's answer (includes/route-one.lua). */
 export type RouteOneReply =
   | { outcome: 'gone'; contactId: string; tombstone: boolean }
-  | { outcome: 'not_parked'; contactId: string; rec: string; flushing: boolean }
+  | { outcome: 'not_parked'; contactId: string; rec: string; flushing: boolean; placing?: number }
   | { outcome: 'expired'; contactId: string; rec: string; replyTo: string; corrId: string; trace?: string }
   | { outcome: 'closed' | 'open'; contactId: string }
   | { outcome: 'routed'; contactId: string; rec: string; trace?: string };
@@ -76,6 +77,7 @@ export interface ScriptReplies {
   'answer-duplicate': { outcome: 'duplicate'; contactId: string; state: StoredState; rec: string } | Moved;
   'check-parked': RouteOneReply | MovedTo;
   'route-parked-batch': { results: LuaList<RouteOneReply>; stale: boolean };
+  'confirm-placed': { confirmed: number };
   'park-routed': { outcome: 'parked'; rec: string } | { outcome: 'not_routed' | 'unknown' } | MovedTo;
   'end-item':
     { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean } | { outcome: 'unknown' } | MovedTo;

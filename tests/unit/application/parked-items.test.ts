@@ -112,6 +112,32 @@ describe('parked items', () => {
     expect(tb.messaging.events).toEqual([]);
   });
 
+  it('a flush confirms its events: their marks go', async () => {
+    const tb = testbed();
+    const ids = await parkItems(tb, 2);
+    await openEntrance(tb);
+    expect(ids.map((c) => tb.store.placingOf(c))).toEqual([undefined, undefined]);
+    expect(created(tb)).toEqual(ids);
+  });
+
+  it('a flush that died or froze after marking its batch routed, before confirming: once its lease is over, each parked message publishes its own event', async () => {
+    const tb = testbed();
+    const [c1, c2] = await parkItems(tb, 2);
+    await tb.store.setEntrance(ENTRANCE, true, 'ops', tb.clock.now());
+    // Another instance's flush took the lease, marked both routed, and then stopped answering (kill -9, SIGSTOP).
+    await tb.store.acquireLock(flushLock(ENTRANCE), 'dead-instance', 30_000);
+    await tb.store.routeParkedBatch(ENTRANCE, tb.clock.now(), MAX_PARK_SECONDS * 1000, 10);
+    expect(tb.store.placingOf(c1)).toBe(tb.clock.now());
+    // Within the lease the messages wait (the flush may still confirm); past it they publish.
+    expect(await deliver(tb, tb.messaging.takeParked(ENTRANCE))).toEqual({ kind: 'reparked', contactId: c1 });
+    tb.clock.advance(31_000);
+    expect(await deliver(tb, tb.messaging.takeParked(ENTRANCE))).toEqual({ kind: 'routed', contactId: c2 });
+    expect(await deliver(tb, tb.messaging.takeParked(ENTRANCE))).toEqual({ kind: 'routed', contactId: c1 });
+    expect(created(tb).sort()).toEqual([c1, c2].sort());
+    expect([c1, c2].map((c) => tb.store.placingOf(c))).toEqual([undefined, undefined]);
+    expect(tb.messaging.parkQueue(ENTRANCE)).toEqual([]);
+  });
+
   it('an event not confirmed during a flush puts its item back and throws TransientError (the control event is requeued)', async () => {
     const tb = testbed();
     const [c1] = await parkItems(tb, 1);

@@ -24,5 +24,6 @@ if not f then return cjson.encode({ outcome = 'unknown' }) end
 if f.entrance ~= ARGV[2] then return cjson.encode({ outcome = 'moved', entrance = f.entrance }) end
 if f.state ~= 'routed' then return cjson.encode({ outcome = 'not_routed' }) end
 redis.call('HSET', k_item, 'state', 'buffered', 'parkedAt', ARGV[3])
+redis.call('HDEL', k_item, 'placing')
 redis.call('ZADD', k_parked, f.seq, cid)
 return cjson.encode({ outcome = 'parked', rec = f.rec })

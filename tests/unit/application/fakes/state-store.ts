@@ -29,6 +29,8 @@ interface Item {
   seq: number;
   receivedAt: number;
   parkedAt?: number;
+  /** Routed by a flush whose event is not confirmed yet (confirmPlaced clears it). */
+  placing?: number;
   replyTo?: string;
   correlationId?: string;
   trace?: string;
@@ -107,7 +109,20 @@ export class MemoryStateStore implements StateStore {
     if (it.state !== 'routed') return { outcome: 'not_routed' };
     it.state = 'parked';
     it.parkedAt = nowMs;
+    delete it.placing;
     return { outcome: 'parked', record: copy(it.record) };
+  }
+
+  async confirmPlaced(contactIds: string[]): Promise<void> {
+    for (const id of contactIds) {
+      const it = this.items.get(id);
+      if (it?.state === 'routed') delete it.placing;
+    }
+  }
+
+  /** Test helper: the flush that routed the item has not confirmed its event. */
+  placingOf(contactId: string): number | undefined {
+    return this.items.get(contactId)?.placing;
   }
 
   async checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock?: string): Promise<RouteParkedResult> {
@@ -365,6 +380,7 @@ export class MemoryStateStore implements StateStore {
         outcome: 'not_parked',
         record: copy(it.record),
         flushing: flushLock !== undefined && this.heldLock(flushLock) !== undefined,
+        ...(it.placing !== undefined && { placingSinceMs: it.placing }),
       };
     }
     if (nowMs - (it.parkedAt ?? 0) > maxParkMs) {
@@ -380,6 +396,7 @@ export class MemoryStateStore implements StateStore {
     if (this.closed.has(it.record.entrance)) return { outcome: 'closed', contactId: id };
     if (!route) return { outcome: 'open', contactId: id };
     it.state = 'routed';
+    it.placing = nowMs;
     delete it.parkedAt;
     return { outcome: 'routed', record: copy(it.record), ...(it.trace !== undefined && { trace: it.trace }) };
   }

@@ -21,7 +21,7 @@ export const settings: UseCaseSettings = {
     [ENTRANCE]: { maxParked: MAX_PARKED, maxParkSeconds: MAX_PARK_SECONDS },
     loans: { maxParked: 100, maxParkSeconds: MAX_PARK_SECONDS },
   },
-  park: { retrySeconds: RETRY_SECONDS },
+  park: { retrySeconds: RETRY_SECONDS, flushLeaseSeconds: 30 },
   social: {},
   attachmentTimeoutMs: 1000,
 };

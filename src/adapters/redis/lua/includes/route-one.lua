@@ -1,7 +1,8 @@
 --[[
   route_one(k, cid, f, o): one parked item at its entrance (f: its item_fields, nil when gone). Answers
     {outcome='gone', contactId, tombstone}                 the item is gone; tombstone: it ended, was cancelled or expired
-    {outcome='not_parked', contactId, rec, flushing}       not parked (any more); flushing: o.flush_lock is held
+    {outcome='not_parked', contactId, rec, flushing, placing}   not parked (any more); flushing: o.flush_lock is held;
+                                                           placing: when a flush routed it, its event not yet confirmed
     {outcome='expired', contactId, rec, replyTo, corrId, trace}   parked longer than o.max_park_ms: removed, counted
     {outcome='closed', contactId}                          its entrance is closed
     {outcome='open', contactId}                            o.route false (a check only): its entrance is open
@@ -18,7 +19,8 @@ local function route_one(k, cid, f, o)
   end
   if f.state ~= 'buffered' then
     local flushing = o.flush_lock ~= nil and redis.call('EXISTS', o.flush_lock) == 1
-    return { outcome = 'not_parked', contactId = cid, rec = f.rec, flushing = flushing }
+    local placing = tonumber(redis.call('HGET', k.item, 'placing'))
+    return { outcome = 'not_parked', contactId = cid, rec = f.rec, flushing = flushing, placing = placing }
   end
   if o.now - f.parkedAt > o.max_park_ms then
     local trace = redis.call('HGET', k.item, 'tp') or nil
@@ -28,7 +30,9 @@ local function route_one(k, cid, f, o)
   end
   if redis.call('HGET', k.entrance, 'state') == 'closed' then return { outcome = 'closed', contactId = cid } end
   if not o.route then return { outcome = 'open', contactId = cid } end
-  redis.call('HSET', k.item, 'state', 'routed')
+  -- `placing`: routed by a flush whose event is not confirmed yet (confirm-placed.lua clears it). Should the flush die
+  -- or freeze before that, the item's parked message, still in the park queue, publishes the event (retryParked).
+  redis.call('HSET', k.item, 'state', 'routed', 'placing', o.now)
   redis.call('HDEL', k.item, 'parkedAt')
   redis.call('ZREM', k.parked, cid)
   return { outcome = 'routed', contactId = cid, rec = f.rec, trace = redis.call('HGET', k.item, 'tp') or nil }
