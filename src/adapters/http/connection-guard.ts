@@ -111,7 +111,8 @@ export function guardConnections(server: http.Server, guard: ConnectionGuard<net
     if (guard.opened(socket, Date.now()) === 'refused') return;
     socket.once('close', () => guard.closed(socket));
   });
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  // Before the handler, so a response ended synchronously is still seen to finish.
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
     guard.requestStarted(socket);
     let ended = false;
