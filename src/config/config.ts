@@ -32,6 +32,18 @@ export interface HttpAccessConfig {
   attachmentUrlTtlSeconds: number;
 }
 
+/** What a client can hold of the HTTP server (README "HTTP connection limits"). */
+export interface HttpLimitsConfig {
+  /** HTTP_MAX_CONNECTIONS: the cap before it is lowered to fit the process's descriptor limit. */
+  maxConnections: number;
+  /** Time to receive a request's headers; also how long a connection may stay idle before its first request. */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request (headers and body); the response is not bounded by it. */
+  requestTimeoutMs: number;
+  /** Idle time of a keep-alive connection between requests. */
+  keepAliveTimeoutMs: number;
+}
+
 /** PEM files of a TLS connection (amqps://, rediss://), read once at start. */
 export interface TlsFiles {
   /** Trusted CA(s) instead of the system CAs. */
@@ -72,6 +84,7 @@ export interface AppConfig {
   httpPort: number;
   /** Bind address of the HTTP server. */
   httpHost: string;
+  httpLimits: HttpLimitsConfig;
   httpAccess: HttpAccessConfig;
   /** Base of attachment URLs in events, e.g. `http://workitem.bank.example`. */
   publicBaseUrl: string;
@@ -196,6 +209,10 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9.:%_-]{1,253}$/, 'must be an IP address or host name, e.g. 0.0.0.0, 127.0.0.1 or ::')
     .default('0.0.0.0'),
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int('must be a whole number').min(16).max(1_000_000).default(1024),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int('must be whole milliseconds').min(1000).max(600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int('must be whole milliseconds').min(1000).max(3_600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int('must be whole milliseconds').min(100).max(600_000).default(5_000),
   API_TOKENS: z
     .string()
     .default('')
@@ -391,6 +408,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       );
     }
   }
+  if (e.data.HTTP_HEADERS_TIMEOUT_MS > e.data.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('invalid environment: HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS');
+  }
   const redisTls = readTlsFiles(e.data, 'REDIS', e.data.REDIS_URL.startsWith('rediss://'));
   const attachmentStore = attachmentStoreConfig(e.data, env);
   const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);
@@ -423,6 +443,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisKeyPrefix: e.data.REDIS_KEY_PREFIX,
     httpPort: e.data.HTTP_PORT,
     httpHost: e.data.HTTP_HOST,
+    httpLimits: {
+      maxConnections: e.data.HTTP_MAX_CONNECTIONS,
+      headersTimeoutMs: e.data.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.data.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.data.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
     httpAccess: {
       apiTokens: [...new Set([...e.data.API_TOKENS, ...(e.data.API_TOKENS_FILE ? readTokenFile(e.data.API_TOKENS_FILE) : [])])],
       metricsToken: e.data.METRICS_TOKEN ?? null,

@@ -1,7 +1,8 @@
 import http from 'node:http';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import type { AppConfig } from '../../config/config';
+import type { AppConfig, HttpLimitsConfig } from '../../config/config';
 import type { AttachmentStore } from '../../ports/attachment-store';
 import type { ItemHistory } from '../../ports/item-history';
 import type { Logger } from '../../ports/logger';
@@ -9,6 +10,7 @@ import { countItems, listItems, type ItemQuery } from '../../application/list-it
 import { parseStateWord, wireState } from '../../domain/receipt';
 import type { ItemQueries, ItemState, StoredItem } from '../../ports/state-store';
 import type { AttachmentUrlSigner } from './attachment-links';
+import { ConnectionGuard, descriptorBudget, guardConnections, openFilesSoftLimit } from './connection-guard';
 import { HttpAccess, type Denial } from './http-access';
 import { sendJson } from './json-response';
 import type { PrometheusMetrics } from './prometheus-metrics';
@@ -31,6 +33,8 @@ export interface HttpDeps {
   links: AttachmentUrlSigner;
   /** The operator dashboard, mounted at /ui when enabled (DASHBOARD_ENABLED=true). */
   dashboard?: (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void>;
+  /** The RLIMIT_NOFILE soft limit (default: read from /proc/self/limits, 1024 when unreadable). */
+  openFilesLimit?: number;
 }
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, params: string[]) => Promise<void>;
@@ -193,7 +197,7 @@ export function createHttpServer(d: HttpDeps): http.Server {
     else res.destroy();
   };
 
-  return http.createServer((req, res) => {
+  const server = http.createServer(serverOptions(d.cfg.httpLimits), (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (d.dashboard && (url.pathname === '/ui' || url.pathname.startsWith('/ui/'))) {
       d.dashboard(req, res, url).catch(failed(res, url));
@@ -214,6 +218,38 @@ export function createHttpServer(d: HttpDeps): http.Server {
     }
     sendJson(res, 404, { error: 'not found' });
   });
+  server.keepAliveTimeout = d.cfg.httpLimits.keepAliveTimeoutMs;
+  const budget = descriptorBudget(d.cfg.httpLimits.maxConnections, d.openFilesLimit ?? openFilesSoftLimit());
+  const guard = new ConnectionGuard<net.Socket>(budget.cap, d.cfg.httpLimits.headersTimeoutMs, {
+    evicted: (reason) => d.metrics.httpEvicted.inc({ reason }),
+    refused: () => d.metrics.httpRefused.inc(),
+  });
+  guardConnections(server, guard);
+  d.metrics.countHttpConnections(() => guard.size);
+  d.log.info('http descriptor budget', {
+    openFilesSoftLimit: budget.softLimit,
+    reserve: budget.reserve,
+    maxConnections: budget.cap,
+    ...(budget.cap !== budget.configured && { configuredMaxConnections: budget.configured }),
+    headersTimeoutMs: d.cfg.httpLimits.headersTimeoutMs,
+    requestTimeoutMs: d.cfg.httpLimits.requestTimeoutMs,
+    keepAliveTimeoutMs: d.cfg.httpLimits.keepAliveTimeoutMs,
+  });
+  return server;
+}
+
+/**
+ * Node's own bounds, set explicitly. requestTimeout bounds receiving the request (headers and body), not sending the
+ * response, so a long attachment download is not cut. Node checks both timeouts every connectionsCheckingInterval
+ * (30 s by default): once a second keeps a slow-headers client from holding its socket much past headersTimeout.
+ */
+export function serverOptions(limits: HttpLimitsConfig): http.ServerOptions {
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: 1000,
+  };
 }
 
 async function refreshGauges(d: HttpDeps): Promise<void> {

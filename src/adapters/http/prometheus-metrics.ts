@@ -15,6 +15,11 @@ export class PrometheusMetrics implements Metrics {
   private readonly refusals: client.Counter<'entrance'>;
   readonly parked: client.Gauge<'entrance'>;
   readonly unfinished: client.Gauge;
+  /** HTTP connections closed by the connection guard: `cap` (room for a new one) or `idle` (idle too long). */
+  readonly httpEvicted: client.Counter<'reason'>;
+  /** New HTTP connections closed at once because every slot held a request in progress. */
+  readonly httpRefused: client.Counter;
+  private httpOpen: () => number = () => 0;
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
@@ -66,6 +71,31 @@ export class PrometheusMetrics implements Metrics {
       help: 'Unfinished items (routed or parked) kept in Redis until the agent presses End',
       registers: [this.registry],
     });
+    this.httpEvicted = new client.Counter({
+      name: 'workitem_http_connections_evicted_total',
+      help: 'Idle HTTP connections closed by the connection cap (reason=cap) or after idling too long (reason=idle)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.httpRefused = new client.Counter({
+      name: 'workitem_http_connections_refused_total',
+      help: 'New HTTP connections refused because every connection under the cap had a request in progress',
+      registers: [this.registry],
+    });
+    const open = () => this.httpOpen();
+    new client.Gauge({
+      name: 'workitem_http_connections',
+      help: 'Open HTTP connections',
+      registers: [this.registry],
+      collect() {
+        this.set(open());
+      },
+    });
+  }
+
+  /** Where the workitem_http_connections gauge reads its value. */
+  countHttpConnections(count: () => number): void {
+    this.httpOpen = count;
   }
 
   item(outcome: ItemOutcome, l: OutcomeLabels): void {

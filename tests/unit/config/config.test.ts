@@ -24,6 +24,17 @@ describe('config', () => {
     });
     expect(cfg.entrances.loans).toMatchObject({ maxParked: 10_000, maxParkSeconds: 72 * 3600 });
     expect(cfg.topology.inboundQueue).toBe('workitem.inbound');
+    expect(cfg.httpLimits).toEqual({ maxConnections: 1024, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 });
+  });
+
+  it('reads the HTTP connection limits', () => {
+    const cfg = loadConfig({
+      HTTP_MAX_CONNECTIONS: '200',
+      HTTP_HEADERS_TIMEOUT_MS: '3000',
+      HTTP_REQUEST_TIMEOUT_MS: '60000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '2000',
+    });
+    expect(cfg.httpLimits).toEqual({ maxConnections: 200, headersTimeoutMs: 3000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 2000 });
   });
 
   it('reads a comma-separated list of broker nodes and Sentinel settings', () => {
@@ -56,6 +67,14 @@ describe('config', () => {
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
     [{ REQUIRE_DURABLE_REDIS: 'maybe' }, /REQUIRE_DURABLE_REDIS/],
     [{ WORKITEM_CONFIG: '/nonexistent/file.json' }, /WORKITEM_CONFIG/],
+    [{ HTTP_MAX_CONNECTIONS: '8' }, /HTTP_MAX_CONNECTIONS/],
+    [{ HTTP_MAX_CONNECTIONS: 'lots' }, /HTTP_MAX_CONNECTIONS/],
+    [{ HTTP_HEADERS_TIMEOUT_MS: '1.5' }, /HTTP_HEADERS_TIMEOUT_MS/],
+    [{ HTTP_KEEP_ALIVE_TIMEOUT_MS: '0' }, /HTTP_KEEP_ALIVE_TIMEOUT_MS/],
+    [
+      { HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '15000' },
+      /HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS/,
+    ],
   ])('rejects %j naming the setting', (env, re) => {
     expect(() => loadConfig(env as NodeJS.ProcessEnv)).toThrow(ConfigError);
     expect(() => loadConfig(env as NodeJS.ProcessEnv)).toThrow(re);

@@ -487,4 +487,24 @@ describe('dashboard API with credentials', () => {
     expect(r.headers['set-cookie']![0]).toMatch(/Max-Age=0/);
     expect((await call('/ui/api/overview')).status).toBe(401);
   });
+
+  it('answers 429 with Retry-After to a guesser; the browser that signed in before still gets in (trusted-browser cookie)', async () => {
+    const form = (password: string, device?: string) =>
+      httpRequest(`${w.base}/ui/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(device ? { cookie: device } : {}) },
+        body: `user=${USER}&password=${encodeURIComponent(password)}`,
+      });
+    const ok = await form(PASSWORD);
+    expect(ok.status).toBe(303);
+    const device = ok.headers['set-cookie']!.find((c) => c.startsWith('wi_dashboard_device='))!;
+    expect(device).toMatch(/; Path=\/ui\/login; HttpOnly; SameSite=Strict; Max-Age=2592000$/);
+    for (let i = 0; i < 10; i++) expect((await form(`guess-${i}`)).status).toBe(401);
+    const refused = await form(PASSWORD);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['set-cookie']).toBeUndefined();
+    expect(refused.text()).toContain('Too many failed sign-ins');
+    expect((await form(PASSWORD, device.split(';')[0])).status).toBe(303);
+  });
 });

@@ -4,7 +4,7 @@ import { TransientError } from '../../../ports/messaging';
 import { listItems } from '../../../application/list-items';
 import { withTimeout } from '../../timing';
 import { sendJson } from '../json-response';
-import { DashboardAccess, type Principal } from './access';
+import { DashboardAccess, DEVICE_COOKIE, parseCookies, type Principal } from './access';
 import { loadAsset } from './assets';
 import type { DashboardDeps } from './deps';
 import { buildOverview, entranceViews, type Overview } from './overview';
@@ -371,18 +371,24 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     const form = await readForm(req);
     const next = safeNext(form.get('next'));
     const address = req.socket.remoteAddress ?? '';
-    const wait = access.loginBlockedFor(address);
-    if (wait > 0)
-      return sendHtml(res, 429, loginPage({ next, error: `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} min.` }), {
+    const user = form.get('user') ?? '';
+    const device = parseCookies(req.headers.cookie)[DEVICE_COOKIE];
+    const wait = access.loginBlockedFor(address, user, device);
+    if (wait > 0) {
+      const after = wait < 60 ? `${wait} s` : `${Math.ceil(wait / 60)} min`;
+      return sendHtml(res, 429, loginPage({ next, error: `Too many failed sign-ins. Try again in ${after}.` }), {
         'Retry-After': String(wait),
       });
-    const session = access.login(address, form.get('user') ?? '', form.get('password') ?? '');
+    }
+    const session = access.login(address, user, form.get('password') ?? '', device);
     if (!session) {
       d.log.warn('dashboard sign-in failed', { address });
       return sendHtml(res, 401, loginPage({ next, error: 'Wrong user or password.' }));
     }
     d.log.info('dashboard sign-in', { user: d.cfg.dashboard.credentials?.user, address });
-    redirect(res, next, { 'Set-Cookie': access.sessionCookie(session, secureCookie(req)) });
+    const secure = secureCookie(req);
+    res.setHeader('Set-Cookie', [access.sessionCookie(session, secure), access.deviceCookie(user, secure)]);
+    redirect(res, next);
   }
 
   async function logout(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
