@@ -147,6 +147,7 @@ export class ConfirmedPublisher extends EventEmitter {
 
   private async open(model: amqp.ChannelModel): Promise<void> {
     try {
+      await assertTopology(model, this.topology, this.log);
       const ch = await model.createConfirmChannel();
       ch.on('error', (err: Error) => this.log.warn('publish channel error', { error: err.message }));
       const core = new ConfirmChannelPublisher(ch, this.confirmTimeoutMs, (f, exchange, routingKey) =>
@@ -159,7 +160,6 @@ export class ConfirmedPublisher extends EventEmitter {
         // A channel closed by a channel-level error (connection still up) is re-opened at once.
         if (this.conn.current === model) void this.open(model);
       });
-      await assertTopology(ch, this.topology);
       this.core = core;
       const w = this.waiters;
       this.waiters = [];
