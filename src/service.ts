@@ -5,6 +5,7 @@ import type { Logger } from './ports/logger';
 import type { Deps, FaultStep } from './application/deps';
 import { handleControlEvent, parseControlEvent } from './application/handle-control-event';
 import { handleInboundMessage } from './application/handle-inbound-message';
+import { handleDeadLetter } from './application/handle-dead-letter';
 import { outcomeName, settlementOf } from './application/outcome';
 import { flushEntrance } from './application/parked-items';
 import { replayUnfinished } from './application/replay-unfinished';
@@ -22,6 +23,7 @@ import { ConfirmedPublisher } from './adapters/rabbitmq/confirmed-publisher';
 import { controlEventMessage } from './adapters/rabbitmq/control-event-message';
 import { ErrorQueue } from './adapters/rabbitmq/error-queue';
 import { InboundLanes } from './adapters/rabbitmq/inbound-lanes';
+import { toDeadLetteredMessage } from './adapters/rabbitmq/inbound-message';
 import { QueueConsumer, type DeliveryHandler, type Disposition } from './adapters/rabbitmq/queue-consumer';
 import { RabbitMessaging } from './adapters/rabbitmq/rabbit-messaging';
 import { buildTopology } from './adapters/rabbitmq/topology';
@@ -60,6 +62,8 @@ export class WorkItemService {
   /** The main and the large-item lane of the inbound queue. */
   private lanes!: InboundLanes;
   private control!: QueueConsumer;
+  /** What the broker dead-lettered from the inbound, large-item and control queues (expired there, delivery limit). */
+  private deadLetters!: QueueConsumer;
   private parser!: WorkerParser;
   private http!: http.Server;
   private dashboard: Dashboard | null = null;
@@ -145,7 +149,7 @@ export class WorkItemService {
       tracing,
       ...(cfg.faultStopAt && { faultPoint: stopAtFaultPoint(cfg.faultStopAt, log) }),
     };
-    const { inboundQueue, largeQueue, controlQueue } = cfg.topology;
+    const { inboundQueue, largeQueue, controlQueue, deadLetterQueue } = cfg.topology;
     this.lanes = new InboundLanes(
       this.consumeConn,
       this.largeConsumeConn,
@@ -162,6 +166,14 @@ export class WorkItemService {
       CONTROL_PREFETCH,
       topology,
       this.traced(controlQueue, (m) => this.onControl(m)),
+      log,
+    );
+    this.deadLetters = new QueueConsumer(
+      this.consumeConn,
+      deadLetterQueue,
+      CONTROL_PREFETCH,
+      topology,
+      this.traced(deadLetterQueue, (m) => this.onDeadLetter(toDeadLetteredMessage(m, { inboundQueue, largeQueue, controlQueue }))),
       log,
     );
     this.publisher.on('ready', () => this.updateFlow());
@@ -310,7 +322,7 @@ export class WorkItemService {
   private updateFlow(): void {
     if (!this.lanes) return;
     const go = this.redisReady && this.publisher.ready && this.bulkPublisher.ready && !this.stopping;
-    for (const c of [...this.lanes.consumers, this.control]) {
+    for (const c of [...this.lanes.consumers, this.control, this.deadLetters]) {
       if (go) void c.resume();
       else void c.pause(!this.redisReady ? 'redis unavailable' : this.stopping ? 'shutting down' : 'publisher unavailable');
     }
@@ -325,6 +337,13 @@ export class WorkItemService {
   private async onInbound(msg: InboundMessage): Promise<Settlement> {
     const started = process.hrtime.bigint();
     const outcome = await handleInboundMessage(this.deps, msg);
+    this.metrics.processed(outcomeName(outcome), Number(process.hrtime.bigint() - started) / 1e9);
+    return settlementOf(outcome);
+  }
+
+  private async onDeadLetter(msg: InboundMessage): Promise<Settlement> {
+    const started = process.hrtime.bigint();
+    const outcome = await handleDeadLetter(this.deps, msg);
     this.metrics.processed(outcomeName(outcome), Number(process.hrtime.bigint() - started) / 1e9);
     return settlementOf(outcome);
   }
@@ -373,7 +392,11 @@ export class WorkItemService {
     log.info('shutting down: draining in-flight messages');
     const timeout = this.cfg.shutdownTimeoutMs;
     const [drained] = await Promise.all([
-      Promise.all([...(this.lanes?.consumers ?? []).map((c) => c.drain(timeout)), this.control?.drain(timeout)]),
+      Promise.all([
+        ...(this.lanes?.consumers ?? []).map((c) => c.drain(timeout)),
+        this.control?.drain(timeout),
+        this.deadLetters?.drain(timeout),
+      ]),
       this.dashboard?.stop(timeout),
     ]);
     if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');

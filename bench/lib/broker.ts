@@ -12,9 +12,7 @@ export async function connect(url: string, name: string): Promise<amqp.ChannelMo
 
 /** Declares exactly what the service declares, so items can be pre-loaded before it starts. */
 export async function declareTopology(conn: amqp.ChannelModel): Promise<void> {
-  const ch = await conn.createChannel();
-  await assertTopology(ch, benchTopology());
-  await ch.close();
+  await assertTopology(conn, benchTopology());
 }
 
 /** A ~1 KB valid work item for entrance `loans` (the size of a typical item with a short body). */

@@ -118,6 +118,16 @@ export const fileConfigSchema = z
         parkedQueuePrefix: z.string().min(1).default('workitem.parked.'),
         /** Large items wait here (moved from the inbound queue), so they never hold up small ones. */
         largeQueue: z.string().min(1).default('workitem.inbound.large'),
+        /**
+         * What the broker dead-letters from the inbound, large-item and control queues (expired in the queue, or past
+         * the delivery limit) lands here; the service answers it (error copy, rejected receipt).
+         */
+        deadLetterQueue: z.string().min(1).default('workitem.dead-letters'),
+        /**
+         * Deliveries after which the broker dead-letters a message of the inbound, large-item and control queues
+         * (`x-delivery-limit`). A queue argument: changing it on an existing queue needs the queue re-created.
+         */
+        deliveryLimit: z.number().int().min(1).max(1_000_000).default(100),
       })
       .strict()
       .prefault({}),

@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'EXPIRED',
   'SENDER_NOT_ALLOWED',
   'STALE_UPDATE',
+  'EXPIRED_IN_QUEUE',
+  'DELIVERY_LIMIT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -51,4 +53,8 @@ export const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
   SENDER_NOT_ALLOWED: "The routing key's source does not match the XML <source>.",
   STALE_UPDATE:
     "The update's revision is not greater than the last revision applied to the item: nothing changed. Send a higher revision, or none to apply in arrival order.",
+  EXPIRED_IN_QUEUE:
+    "The message's own expiration (the AMQP expiration property) ran out while it waited in the queue: the service never took it. Send it again, with a longer expiration or none.",
+  DELIVERY_LIMIT:
+    'The message was delivered as often as the queue allows (its delivery limit) without being settled: the service kept failing on it. An operator matter; the error-queue copy has the details.',
 };

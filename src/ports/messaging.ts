@@ -17,6 +17,11 @@ export interface InboundMessage {
   redelivered: boolean;
   /** Set when the message is one of our own parked messages, dead-lettered back for a retry. */
   parked?: { contactId: string; entrance: string };
+  /**
+   * Set when the broker dead-lettered the message before the service settled it (from the dead-letter queue): what
+   * it was then (`exchange`, `routingKey` and the sender's are the ones it had in that queue).
+   */
+  deadLettered?: DeadLettered;
   properties: {
     replyTo?: string;
     correlationId?: string;
@@ -26,6 +31,22 @@ export interface InboundMessage {
     /** The other standard properties as sent, so an error copy or a parked message keeps them all. */
     other: OtherProperties;
   };
+}
+
+/**
+ * Why and where the broker dead-lettered a message. `expired`: its own `expiration` ran out in the queue;
+ * `delivery_limit`: delivered as often as the queue allows without being settled; `rejected` / `maxlen`: a consumer
+ * rejected it, or a length limit pushed it out (neither of which the service's own topology does); `unknown`: no
+ * death record.
+ */
+export interface DeadLettered {
+  reason: 'expired' | 'delivery_limit' | 'rejected' | 'maxlen' | 'unknown';
+  /** The queue it died in. */
+  queue: string;
+  /** What that queue holds: senders' work items (inbound, large-item lane), control events, or neither. */
+  holds: 'workItems' | 'controlEvents' | 'other';
+  /** `expired`: the expiration (ms) the message was published with. */
+  expiration?: string;
 }
 
 /** AMQP 0-9-1's remaining basic properties (plain values: no broker library's types in the port). */
@@ -77,6 +98,11 @@ export interface Messaging {
   sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void>;
   /** A copy of a rejected message on the error queue, with the x-error-* headers and the message's own properties. */
   publishErrorCopy(msg: InboundMessage, error: WorkItemError): Promise<void>;
+  /**
+   * A dead-lettered message the contract has no code for (see DeadLettered): on the error queue as it came, without
+   * x-error-* headers, routing key DEAD_LETTERED.
+   */
+  publishDeadLetterCopy(msg: InboundMessage): Promise<void>;
   /** The error-queue copy of an item with no message at hand (rebuilt from the store): `body` with the x-error-* headers. */
   publishRecordErrorCopy(body: Buffer, error: WorkItemError): Promise<void>;
   /**

@@ -69,7 +69,7 @@ export interface SeenReceipt {
 export interface SeenError {
   /** x-error-code of the service's error copies. */
   code?: string;
-  /** Routing key: the service's error code, or e.g. DELIVERY_LIMIT for what the broker dead-lettered. */
+  /** Routing key: the service's error code, or DEAD_LETTERED for what the broker dead-lettered without one. */
   routingKey: string;
   /** x-first-death-reason when the broker dead-lettered it (e.g. delivery_limit). */
   deathReason?: string;

@@ -188,7 +188,8 @@ export class ConfirmedPublisher extends EventEmitter {
 
   private async open(model: amqp.ChannelModel): Promise<void> {
     try {
-      const core = await this.createCore(model, true);
+      await assertTopology(model, this.topology, this.log);
+      const core = await this.createCore(model);
       this.core = core;
       const w = this.waiters;
       this.waiters = [];
@@ -202,7 +203,7 @@ export class ConfirmedPublisher extends EventEmitter {
   }
 
   /** A confirm channel of `model`; its unexpected close (while it is the current one) opens the next. */
-  private async createCore(model: amqp.ChannelModel, assert: boolean): Promise<ConfirmChannelPublisher> {
+  private async createCore(model: amqp.ChannelModel): Promise<ConfirmChannelPublisher> {
     const ch = await model.createConfirmChannel();
     ch.on('error', (err: Error) => this.log.warn('publish channel error', { error: err.message }));
     const core = new ConfirmChannelPublisher(ch, this.confirmTimeoutMs, (f, exchange, routingKey) =>
@@ -215,7 +216,6 @@ export class ConfirmedPublisher extends EventEmitter {
       // A channel closed by a channel-level error (connection still up) is re-opened at once.
       if (this.conn.current === model) void this.open(model);
     });
-    if (assert) await assertTopology(ch, this.topology);
     return core;
   }
 
@@ -327,7 +327,7 @@ export class ConfirmedPublisher extends EventEmitter {
     this.replacing.add(ch);
     this.log.warn('publish nacked by the broker; the publish channel is replaced (at most every 10 s)');
     void (async () => {
-      const fresh = await this.createCore(model, false).catch((err: Error) => {
+      const fresh = await this.createCore(model).catch((err: Error) => {
         this.log.warn('cannot open a replacement publish channel', { error: err.message });
         return null;
       });

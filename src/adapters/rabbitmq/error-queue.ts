@@ -28,7 +28,10 @@ function headersOf(m: amqp.Message): Record<string, unknown> {
   return (m.properties.headers ?? {}) as Record<string, unknown>;
 }
 
-/** The error code: the x-error-code header, else the routing key it got on the error exchange (e.g. DELIVERY_LIMIT). */
+/**
+ * The error code: the x-error-code header, else the routing key it got on the error exchange (DEAD_LETTERED, or
+ * DELIVERY_LIMIT on a copy the broker dead-lettered there itself before this version).
+ */
 export function errorCodeOf(m: amqp.Message): string {
   return headerString(headersOf(m), 'x-error-code') ?? m.fields.routingKey;
 }

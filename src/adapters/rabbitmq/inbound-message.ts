@@ -1,6 +1,6 @@
 import type * as amqp from 'amqplib';
 import { CONTACT_ID_PATTERN } from '../../domain/work-item';
-import type { InboundMessage } from '../../ports/messaging';
+import type { DeadLettered, InboundMessage } from '../../ports/messaging';
 
 export const CONTACT_ID_HEADER = 'x-workitem-contact-id';
 export const ENTRANCE_HEADER = 'x-workitem-entrance';
@@ -59,4 +59,47 @@ export function toInboundMessage(m: amqp.Message, inboundQueue?: string, trusted
       },
     },
   };
+}
+
+const DEATH_REASONS: readonly DeadLettered['reason'][] = ['expired', 'delivery_limit', 'rejected', 'maxlen'];
+
+/**
+ * A delivery from the dead-letter queue, as the message was in the queue it died in. The broker's `x-death` header
+ * lists one entry per queue and reason, the most recent first (a parked message that comes back and then reaches
+ * the delivery limit has two: `delivery_limit` in the inbound queue, then `expired` in its park queue; the
+ * `x-first-death-*` headers name the park queue, so they are not read). Each entry names the queue, the exchange and
+ * routing keys the message had there, and, for `expired`, its `original-expiration`.
+ */
+export function toDeadLetteredMessage(
+  m: amqp.Message,
+  queues: { inboundQueue: string; largeQueue: string; controlQueue: string },
+): InboundMessage {
+  const death = latestDeath(m.properties.headers);
+  const queue = typeof death?.queue === 'string' ? death.queue : '';
+  const routingKeys = Array.isArray(death?.['routing-keys']) ? death['routing-keys'] : [];
+  const asItWas: amqp.Message = {
+    ...m,
+    fields: {
+      ...m.fields,
+      exchange: typeof death?.exchange === 'string' ? death.exchange : m.fields.exchange,
+      routingKey: typeof routingKeys[0] === 'string' ? routingKeys[0] : m.fields.routingKey,
+    },
+  };
+  // The large-item lane is ours (only the service moves messages there): its headers are trusted, as when consumed.
+  const msg = toInboundMessage(asItWas, queues.inboundQueue, queue === queues.largeQueue);
+  const reason = DEATH_REASONS.find((r) => r === death?.reason) ?? 'unknown';
+  const holds =
+    queue === queues.inboundQueue || queue === queues.largeQueue ? 'workItems' : queue === queues.controlQueue ? 'controlEvents' : 'other';
+  const expiration = death?.['original-expiration'];
+  return {
+    ...msg,
+    deadLettered: { reason, queue, holds, ...(typeof expiration === 'string' && { expiration }) },
+  };
+}
+
+function latestDeath(headers: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const deaths = headers?.['x-death'];
+  if (!Array.isArray(deaths) || deaths.length === 0) return undefined;
+  const first: unknown = deaths[0];
+  return first !== null && typeof first === 'object' ? (first as Record<string, unknown>) : undefined;
 }

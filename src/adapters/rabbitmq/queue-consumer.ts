@@ -50,6 +50,7 @@ export class QueueConsumer {
 
   private async open(model: amqp.ChannelModel): Promise<void> {
     try {
+      await assertTopology(model, this.topology, this.log);
       const ch = await model.createChannel();
       ch.on('error', (err: Error) => this.log.warn('consume channel error', { queue: this.queue, error: err.message }));
       ch.on('close', () => {
@@ -58,7 +59,6 @@ export class QueueConsumer {
         this.consumerTag = null;
         if (this.conn.current === model && !this.stopped) void this.open(model);
       });
-      await assertTopology(ch, this.topology);
       await ch.prefetch(this.prefetch);
       this.ch = ch;
       if (!this.paused && !this.stopped) await this.consume();

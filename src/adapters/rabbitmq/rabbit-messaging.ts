@@ -16,7 +16,7 @@ import {
   ORIGINAL_ROUTING_KEY_HEADER,
   toInboundMessage,
 } from './inbound-message';
-import { parkedQueueName } from './topology';
+import { DEAD_LETTERED_ROUTING_KEY, parkedQueueName } from './topology';
 import { NO_TRACING, type MessageTracing } from './message-tracing';
 
 const DIRECT_REPLY_PREFIX = 'amq.rabbitmq.reply-to';
@@ -117,19 +117,26 @@ export class RabbitMessaging implements Messaging {
     return this.sendErrorCopy(body, error, null);
   }
 
-  /** `msg`: the sender's message the copy is of (its properties and headers are kept); null: only `body`. */
-  private async sendErrorCopy(body: Buffer, error: WorkItemError, msg: InboundMessage | null): Promise<void> {
+  publishDeadLetterCopy(msg: InboundMessage): Promise<void> {
+    return this.sendErrorCopy(msg.body, null, msg);
+  }
+
+  /**
+   * `msg`: the sender's message the copy is of (its properties and headers are kept); null: only `body`. `error`
+   * null: a dead-lettered message the contract has no code for (no x-error-* headers, routing key DEAD_LETTERED).
+   */
+  private async sendErrorCopy(body: Buffer, error: WorkItemError | null, msg: InboundMessage | null): Promise<void> {
     const original = msg?.properties.headers ?? {};
     const firstFailed = typeof original['x-first-failed-at'] === 'string' ? original['x-first-failed-at'] : new Date().toISOString();
     const headers: Record<string, unknown> = {
       ...original,
-      'x-error-code': error.code,
-      'x-error-message': error.message,
-      'x-error-path': error.path,
+      ...(error && { 'x-error-code': error.code, 'x-error-message': error.message, 'x-error-path': error.path }),
       'x-first-failed-at': firstFailed,
       'x-failed-at': new Date().toISOString(),
       [PUBLISH_ID_HEADER]: randomUUID(),
     };
+    // No code: none of an earlier rejection (a copy handed back from the error queue) may stand for this one.
+    if (!error) for (const h of ['x-error-code', 'x-error-message', 'x-error-path']) delete headers[h];
     if (msg) {
       headers[ORIGINAL_EXCHANGE_HEADER] = msg.senderExchange;
       headers[ORIGINAL_ROUTING_KEY_HEADER] = msg.senderRoutingKey;
@@ -137,7 +144,7 @@ export class RabbitMessaging implements Messaging {
     const outcome = await publishKeepingOurHeaders(
       this.publisher,
       this.cfg.topology.errorExchange,
-      error.code,
+      error?.code ?? DEAD_LETTERED_ROUTING_KEY,
       body,
       { ...copyableProperties(msg), headers, persistent: true, messageId: msg?.properties.messageId },
       [

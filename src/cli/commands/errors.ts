@@ -35,7 +35,10 @@ export function registerErrors(program: Command): void {
       'browse the error queue without removing anything: error code, path, message, first failure, ' +
         'original routing key, message_id, start of the body',
     )
-    .option('--code <code>', 'only messages with this error code (e.g. FORBIDDEN_XML; DELIVERY_LIMIT for poison messages)')
+    .option(
+      '--code <code>',
+      'only messages with this error code (e.g. FORBIDDEN_XML; DELIVERY_LIMIT for poison messages, EXPIRED_IN_QUEUE)',
+    )
     .option('--limit <n>', 'show at most this many messages (1..10000)', integerParser(1, 10_000), 50)
     .option('--json', 'print JSON')
     .addHelpText(

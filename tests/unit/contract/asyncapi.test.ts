@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DiagnosticSeverity, Parser, fromFile } from '@asyncapi/parser';
-import { CONTROL_ROUTING_KEYS, buildTopology, parkedQueueName } from '../../../src/adapters/rabbitmq/topology';
+import { CONTROL_ROUTING_KEYS, DEAD_LETTERED_ROUTING_KEY, buildTopology, parkedQueueName } from '../../../src/adapters/rabbitmq/topology';
 import { fileConfigSchema } from '../../../src/config/config-schema';
 import { ERROR_CODES } from '../../../src/domain/error-codes';
 import { CONTROL_EVENT_DEFS } from '../../helpers/event-schemas';
@@ -145,7 +145,7 @@ describe('asyncapi.yaml', () => {
     expect(addresses('')).toEqual(['{replyTo}']);
   });
 
-  it('lists every receipt status and error code of the XSD, and the dead-letter routing key', () => {
+  it('lists every receipt status and error code of the XSD, and the routing key of a dead-letter copy without a code', () => {
     const xsd = readFileSync(path.join(ROOT, 'schemas/workitem-v1.xsd'), 'utf8');
     const enumeration = (type: string): string[] => {
       const body = new RegExp(`<xs:simpleType name="${type}">([\\s\\S]*?)</xs:simpleType>`).exec(xsd)?.[1] ?? '';
@@ -153,10 +153,9 @@ describe('asyncapi.yaml', () => {
     };
     const param = (exchange: string, name: string): string[] | undefined => onExchange(exchange)[0]?.parameters?.[name]?.enum;
     expect(param(t.receiptsExchange, 'status')).toEqual(enumeration('ReceiptStatus'));
-    const deadLetterKeys = topology.queues.flatMap((q) =>
-      q.arguments['x-dead-letter-exchange'] === t.errorExchange ? [String(q.arguments['x-dead-letter-routing-key'])] : [],
-    );
-    expect(param(t.errorExchange, 'errorCode')).toEqual([...new Set([...enumeration('ErrorCode'), ...deadLetterKeys])]);
+    // Nothing dead-letters straight to the error exchange any more: the service copies what lands in the dead-letter queue.
+    expect(topology.queues.filter((q) => q.arguments['x-dead-letter-exchange'] === t.errorExchange)).toEqual([]);
+    expect(param(t.errorExchange, 'errorCode')).toEqual([...enumeration('ErrorCode'), DEAD_LETTERED_ROUTING_KEY]);
     expect(enumeration('ErrorCode')).toEqual(expect.arrayContaining([...ERROR_CODES]));
   });
 

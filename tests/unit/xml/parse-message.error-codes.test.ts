@@ -21,8 +21,16 @@ const SAMPLES: Record<string, { xml: () => string | Buffer; opts?: Parameters<ty
   },
 };
 
-/** Produced after parsing, by the application (state, parking, sender identity). */
-const APPLICATION_CODES: readonly ErrorCode[] = ['NOT_FOUND', 'PARK_LIMIT', 'EXPIRED', 'SENDER_NOT_ALLOWED', 'STALE_UPDATE'];
+/** Produced after parsing, by the application (state, parking, sender identity, the broker's dead-lettering). */
+const APPLICATION_CODES: readonly ErrorCode[] = [
+  'NOT_FOUND',
+  'PARK_LIMIT',
+  'EXPIRED',
+  'SENDER_NOT_ALLOWED',
+  'STALE_UPDATE',
+  'EXPIRED_IN_QUEUE',
+  'DELIVERY_LIMIT',
+];
 
 describe('parseMessage: error catalog', () => {
   it('has a sample for every code that is not the application’s', () => {

@@ -327,7 +327,7 @@ export interface ErrorGroup {
 export function describeCode(code: string): string | null {
   return (
     ERROR_CODE_DESCRIPTIONS[code as ErrorCode] ??
-    (code === 'DELIVERY_LIMIT' ? 'Dead-lettered by the broker after too many deliveries.' : null)
+    (code === 'DEAD_LETTERED' ? 'Dead-lettered by the broker for a reason the contract has no code for (x-death names it).' : null)
   );
 }
 

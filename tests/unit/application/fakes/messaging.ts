@@ -25,6 +25,8 @@ export class RecordingMessaging implements Messaging {
   readonly receipts: { target: ReceiptTarget; receipt: ReceiptData }[] = [];
   /** msg: the message the copy was made of (absent for a copy rebuilt from the store's record). */
   readonly errorCopies: { body: Buffer; error: WorkItemError; msg?: InboundMessage }[] = [];
+  /** Dead-lettered messages copied to the error queue without a code (a death reason the contract has none for). */
+  readonly deadLetterCopies: InboundMessage[] = [];
   readonly parks: { entrance: string; contactId: string; body: Buffer; msg?: InboundMessage }[] = [];
   readonly parkQueues = new Map<string, InboundMessage[]>();
   readonly noListener = new Set<string>();
@@ -63,6 +65,11 @@ export class RecordingMessaging implements Messaging {
   async publishErrorCopy(msg: InboundMessage, error: WorkItemError): Promise<void> {
     this.check('publishErrorCopy');
     this.errorCopies.push({ body: msg.body, error, msg });
+  }
+
+  async publishDeadLetterCopy(msg: InboundMessage): Promise<void> {
+    this.check('publishErrorCopy');
+    this.deadLetterCopies.push(msg);
   }
 
   async publishRecordErrorCopy(body: Buffer, error: WorkItemError): Promise<void> {
