@@ -1,10 +1,16 @@
 import { ConfigError, loadConfig } from './config/config';
-import { EXIT_PERMANENT, PermanentConnectError, PermanentStartError } from './adapters/connect-errors';
+import { EXIT_PERMANENT, EXIT_SHUTDOWN_DEADLINE, PermanentConnectError, PermanentStartError } from './adapters/connect-errors';
 import { createLogger } from './adapters/logging/logger';
 import { WorkItemService } from './service';
 
 /** At shutdown, spans still buffered get this long to be exported (inside the grace period's 5 s margin). */
 const TRACING_FLUSH_MS = 3000;
+/**
+ * SIGTERM/SIGINT end the process within SHUTDOWN_TIMEOUT_MS + this, whatever the dependencies do: the drain takes at
+ * most SHUTDOWN_TIMEOUT_MS and closing at most SHUTDOWN_CLOSE_MS (2 s); should anything still hang, a hard deadline
+ * logs one line and exits with EXIT_SHUTDOWN_DEADLINE (4). Unsettled messages are then redelivered by the broker.
+ */
+const SHUTDOWN_MARGIN_MS = 3000;
 
 /** Wiring only: config, logger, tracing, service, signals. */
 async function main(): Promise<void> {
@@ -28,9 +34,18 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('signal received', { signal });
+    const deadlineMs = cfg.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS;
+    const deadlineAt = Date.now() + deadlineMs;
+    setTimeout(() => {
+      log.error('shutdown did not finish in time; exiting (unsettled messages are redelivered by the broker)', {
+        deadlineMs,
+        exitCode: EXIT_SHUTDOWN_DEADLINE,
+      });
+      process.exit(EXIT_SHUTDOWN_DEADLINE);
+    }, deadlineMs).unref();
     service
       .stop()
-      .then(() => tracing?.shutdown(TRACING_FLUSH_MS))
+      .then(() => tracing?.shutdown(Math.max(0, Math.min(TRACING_FLUSH_MS, deadlineAt - Date.now() - 250))))
       .then(() => process.exit(0))
       .catch((err) => {
         log.error('shutdown failed', { error: (err as Error).message, stack: (err as Error).stack });

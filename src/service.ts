@@ -30,6 +30,7 @@ import { buildTopology } from './adapters/rabbitmq/topology';
 import { checkDurability, connectAtStart, createRedis, type RedisConnection, type RedisDurability } from './adapters/redis/redis-client';
 import { RedisStateStore } from './adapters/redis/redis-state-store';
 import { RedisItemHistory } from './adapters/redis/redis-item-history';
+import { RedisWatchdog } from './adapters/redis/redis-watchdog';
 import { tlsOptions } from './adapters/tls-options';
 import { NO_TRACING, type MessageTracing } from './adapters/rabbitmq/message-tracing';
 import { renderReceipt } from './adapters/xml/render-receipt';
@@ -39,6 +40,25 @@ import type { ItemHistory } from './ports/item-history';
 import type { StateStore } from './ports/state-store';
 
 const CONTROL_PREFETCH = 16;
+/**
+ * After the drain, closing everything (broker connections, Redis, HTTP, parser) gets at most this long; a dependency
+ * that does not answer (a half-open socket) has its socket destroyed. main.ts's hard deadline (SHUTDOWN_TIMEOUT_MS +
+ * SHUTDOWN_MARGIN_MS) is above drain + this.
+ */
+export const SHUTDOWN_CLOSE_MS = 2000;
+
+/** Waits for `p` (errors ignored) at most `ms`; true when it settled in time. */
+function settledWithin(p: Promise<unknown> | undefined | null, ms: number): Promise<boolean> {
+  if (!p) return Promise.resolve(true);
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, ms)))),
+  ]).finally(() => clearTimeout(timer));
+}
 
 /**
  * The work-item server's life: start (Redis, HTTP, broker, replay), run (consume while Redis and the
@@ -73,7 +93,14 @@ export class WorkItemService {
   /** Routes parked items of an open entrance that nothing else would come for (a flush lost mid-way). */
   private parkedWatch: ParkedWatch | null = null;
   private durability: RedisDurability | null = null;
-  private redisReady = false;
+  /** Why each Redis connection (state, attachments) cannot be used now; empty: Redis is ready. */
+  private readonly redisDown = new Map<string, string>([
+    ['state', 'connecting'],
+    ['attachments', 'connecting'],
+  ]);
+  private readonly watchdogs: RedisWatchdog[] = [];
+  /** The broker blocks publishing (a memory or disk alarm): the first blocked connection and the broker's reason. */
+  private rabbitBlocked: { connection: string; reason: string } | null = null;
   private stopping = false;
   /** Ends the waits of start() (Redis, broker) when a shutdown comes first. */
   private readonly startAbort = new AbortController();
@@ -103,7 +130,7 @@ export class WorkItemService {
     const history = new RedisItemHistory(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
     this.attachmentStore = createAttachmentStore(cfg, this.attachmentRedis);
     const attachments = this.attachmentStore.store;
-    const amqpOptions = { tls: tlsOptions(cfg.amqpTls) };
+    const amqpOptions = { tls: tlsOptions(cfg.amqpTls), heartbeatSeconds: cfg.amqpHeartbeatSeconds };
     this.publishConn = new AmqpConnection(cfg.amqpUrls, 'publish', log, amqpOptions);
     this.consumeConn = new AmqpConnection(cfg.amqpUrls, 'consume', log, amqpOptions);
     this.largeConsumeConn = new AmqpConnection(cfg.amqpUrls, 'consume-large', log, amqpOptions);
@@ -180,6 +207,17 @@ export class WorkItemService {
     this.publisher.on('lost', () => this.updateFlow());
     this.bulkPublisher.on('ready', () => this.updateFlow());
     this.bulkPublisher.on('lost', () => this.updateFlow());
+    const connections = {
+      publish: this.publishConn,
+      consume: this.consumeConn,
+      'consume-large': this.largeConsumeConn,
+      'direct-reply': this.directReplyConn,
+      bulk: this.bulkConn,
+    };
+    for (const conn of Object.values(connections)) {
+      conn.on('blocked', () => this.updateBlocked(connections));
+      conn.on('unblocked', () => this.updateBlocked(connections));
+    }
 
     const dashboard = cfg.dashboard.enabled ? this.createDashboard(store, links, history) : null;
     this.dashboard = dashboard;
@@ -205,9 +243,18 @@ export class WorkItemService {
     // Redis and the broker only now: /healthz answers, and /readyz says what is awaited, while they are down.
     // A permanent failure (wrong login, vhost, db, certificate) throws PermanentConnectError: main exits 3.
     if (!(await connectAtStart([this.redis, this.attachmentRedis], cfg, log, this.startAbort.signal))) return;
-    this.redis.on('ready', () => this.setRedisReady(true));
-    for (const ev of ['close', 'end', 'reconnecting']) this.redis.on(ev, () => this.setRedisReady(false));
-    this.setRedisReady(true);
+    for (const [name, client] of [
+      ['state', this.redis],
+      ['attachments', this.attachmentRedis],
+    ] as const) {
+      client.on('ready', () => this.setRedisDown(name, null));
+      for (const ev of ['close', 'end', 'reconnecting']) client.on(ev, () => this.setRedisDown(name, 'connection lost'));
+      const watchdog = new RedisWatchdog(client, cfg.redisStallMs);
+      watchdog.on('stalled', (ms: number) => this.setRedisDown(name, 'not answering', { stalledMs: ms, boundMs: cfg.redisStallMs }));
+      watchdog.start();
+      this.watchdogs.push(watchdog);
+      if (client.status === 'ready') this.setRedisDown(name, null);
+    }
     this.durability = await checkDurability(this.redis);
     if (this.durability.warning) {
       if (cfg.requireDurableRedis) throw new Error(`REQUIRE_DURABLE_REDIS=true: ${this.durability.warning}`);
@@ -311,20 +358,55 @@ export class WorkItemService {
     this.sweepTimer.unref();
   }
 
-  private setRedisReady(ready: boolean): void {
-    if (this.redisReady === ready) return;
-    this.redisReady = ready;
-    this.log[ready ? 'info' : 'warn'](ready ? 'redis ready' : 'redis unavailable');
+  private get redisReady(): boolean {
+    return this.redisDown.size === 0;
+  }
+
+  /**
+   * A Redis connection went down (`why`: connection lost, not answering) or came back (null). One warning when Redis
+   * becomes unavailable, naming the connection and why, and one info line when every connection is ready again.
+   */
+  private setRedisDown(connection: string, why: string | null, fields: Record<string, unknown> = {}): void {
+    const wasReady = this.redisReady;
+    if (why === null) this.redisDown.delete(connection);
+    else if (!this.redisDown.has(connection) || why === 'not answering') this.redisDown.set(connection, why);
+    if (wasReady === this.redisReady) return;
+    if (this.redisReady) this.log.info('redis ready');
+    else if (!this.stopping) {
+      const message =
+        why === 'not answering'
+          ? 'redis unavailable (not answering): no reply within REDIS_STALL_MS; consumption paused, reconnecting'
+          : `redis unavailable (${why})`;
+      this.log.warn(message, { connection, ...fields });
+    }
+    this.updateFlow();
+  }
+
+  /** Any broker connection blocked by a resource alarm pauses consumption until every one is unblocked. */
+  private updateBlocked(connections: Record<string, AmqpConnection>): void {
+    const first = Object.entries(connections).find(([, c]) => c.blocked !== null);
+    const blocked = first ? { connection: first[0], reason: first[1].blocked! } : null;
+    if ((blocked === null) === (this.rabbitBlocked === null)) return;
+    this.rabbitBlocked = blocked;
+    if (blocked) this.log.warn('rabbitmq blocks publishing (resource alarm); consumption paused', blocked);
+    else this.log.info('rabbitmq unblocked publishing; consumption resumes');
     this.updateFlow();
   }
 
   /** Consume only while every dependency can confirm work: otherwise messages stay safely in the queue. */
   private updateFlow(): void {
     if (!this.lanes) return;
-    const go = this.redisReady && this.publisher.ready && this.bulkPublisher.ready && !this.stopping;
+    const go = this.redisReady && this.publisher.ready && this.bulkPublisher.ready && !this.rabbitBlocked && !this.stopping;
+    const why = this.stopping
+      ? 'shutting down'
+      : !this.redisReady
+        ? `redis unavailable (${[...this.redisDown.values()].join(', ')})`
+        : this.rabbitBlocked
+          ? 'rabbitmq blocked'
+          : 'publisher unavailable';
     for (const c of [...this.lanes.consumers, this.control, this.deadLetters]) {
       if (go) void c.resume();
-      else void c.pause(!this.redisReady ? 'redis unavailable' : this.stopping ? 'shutting down' : 'publisher unavailable');
+      else void c.pause(why);
     }
   }
 
@@ -358,7 +440,10 @@ export class WorkItemService {
     return 'ack';
   }
 
-  /** /readyz: ready, or what it waits for (`waitingFor`: redis, rabbitmq, consumer) — from the first second of the process. */
+  /**
+   * /readyz: ready, or what it waits for (`waitingFor`: redis, rabbitmq, rabbitmq-blocked, consumer) — from the first
+   * second of the process. `redisDown` says why Redis is not ready (per connection: connection lost, not answering).
+   */
   readiness(): { ready: boolean; checks: Record<string, unknown> } {
     const redis = this.redisReady;
     const amqpPublish = this.publisher?.ready ?? false;
@@ -367,14 +452,19 @@ export class WorkItemService {
     const waitingFor: string[] = [];
     if (!redis) waitingFor.push('redis');
     if (!amqpPublish || !amqpConsume) waitingFor.push('rabbitmq');
-    else if (!consuming) waitingFor.push('consumer');
+    else {
+      if (this.rabbitBlocked) waitingFor.push('rabbitmq-blocked');
+      if (!consuming) waitingFor.push('consumer');
+    }
     const ready = waitingFor.length === 0 && !this.stopping;
     const checks = {
       ready,
       waitingFor,
       ...(this.stopping ? { stopping: true } : {}),
       redis,
+      ...(redis ? {} : { redisDown: Object.fromEntries(this.redisDown) }),
       amqpPublish,
+      ...(this.rabbitBlocked ? { rabbitmqBlocked: this.rabbitBlocked } : {}),
       amqpConsume,
       consuming,
       redisDurability: this.durability,
@@ -382,7 +472,11 @@ export class WorkItemService {
     return { ready, checks };
   }
 
-  /** SIGTERM: stop taking work, finish in-flight messages (bounded), close everything. */
+  /**
+   * SIGTERM: stop taking work, finish in-flight messages (at most SHUTDOWN_TIMEOUT_MS), then close everything (at most
+   * SHUTDOWN_CLOSE_MS more, whatever the dependencies do: a half-open socket is destroyed, not waited on). Messages
+   * not settled by then are redelivered by the broker.
+   */
   async stop(opts: { quiet?: boolean } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
@@ -391,6 +485,9 @@ export class WorkItemService {
     const log = opts.quiet ? { info: () => undefined, warn: () => undefined } : this.log;
     log.info('shutting down: draining in-flight messages');
     const timeout = this.cfg.shutdownTimeoutMs;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    // The due timers, the start-up replay and the attachment sweep take no new work now and finish alongside the drain.
+    const background = settledWithin(Promise.all([this.startupReplay, this.dueTimers?.stop(), this.parkedWatch?.stop(), this.sweeping]), timeout);
     const [drained] = await Promise.all([
       Promise.all([
         ...(this.lanes?.consumers ?? []).map((c) => c.drain(timeout)),
@@ -398,23 +495,27 @@ export class WorkItemService {
         this.deadLetters?.drain(timeout),
       ]),
       this.dashboard?.stop(timeout),
+      background,
     ]);
     if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
-    await Promise.race([this.startupReplay, new Promise((r) => setTimeout(r, 2000))]);
-    await Promise.race([Promise.all([this.dueTimers?.stop(), this.parkedWatch?.stop()]), new Promise((r) => setTimeout(r, 5000))]);
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    await Promise.race([this.sweeping, new Promise((r) => setTimeout(r, 2000))]);
+    for (const w of this.watchdogs) w.stop();
+    const closeRedis = async (client: RedisConnection | undefined): Promise<void> => {
+      if (!client) return;
+      // QUIT waits for the replies still owed; a Redis that does not answer gets its socket closed instead.
+      await settledWithin(client.quit(), SHUTDOWN_CLOSE_MS - 500);
+      if (client.status !== 'end') client.disconnect();
+    };
+    this.http?.closeIdleConnections();
     await Promise.all([
-      this.consumeConn?.stop(),
-      this.largeConsumeConn?.stop(),
-      this.publishConn?.stop(),
-      this.directReplyConn?.stop(),
-      this.bulkConn?.stop(),
+      ...[this.consumeConn, this.largeConsumeConn, this.publishConn, this.directReplyConn, this.bulkConn].map((c) =>
+        c?.stop(SHUTDOWN_CLOSE_MS - 500),
+      ),
+      settledWithin(this.parser?.close(), SHUTDOWN_CLOSE_MS),
+      settledWithin(new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r())), SHUTDOWN_CLOSE_MS - 500),
+      closeRedis(this.redis),
+      closeRedis(this.attachmentRedis),
     ]);
-    await this.parser?.close();
-    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
-    await Promise.all([this.redis?.quit().catch(() => undefined), this.attachmentRedis?.quit().catch(() => undefined)]);
     this.attachmentStore?.close();
     log.info('shutdown complete');
   }

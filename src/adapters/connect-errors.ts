@@ -2,6 +2,8 @@ import { redactUrl } from './redact-url';
 
 /** Process exit code of a start that retrying cannot fix (wrong login, vhost, Redis db, untrusted certificate). */
 export const EXIT_PERMANENT = 3;
+/** SIGTERM's hard deadline (SHUTDOWN_TIMEOUT_MS + 3 s) passed before the shutdown finished: main.ts exits with this. */
+export const EXIT_SHUTDOWN_DEADLINE = 4;
 
 /**
  * A setting found wrong at start, not a connection (an attachment directory that cannot be written, an S3 bucket

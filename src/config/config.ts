@@ -80,6 +80,12 @@ export interface AppConfig {
   /** After each state write, WAIT for this many replicas (0 = off) for at most redisWaitTimeoutMs. */
   redisWaitReplicas: number;
   redisWaitTimeoutMs: number;
+  /**
+   * REDIS_STALL_MS: a Redis connection that owes a reply (a command, or the watchdog's PING every second) and gets
+   * none this long is "not answering" (a half-open socket): consumption pauses, the socket is replaced, and each
+   * command is bounded by it (ioredis commandTimeout), so no message waits on Redis longer.
+   */
+  redisStallMs: number;
   redisKeyPrefix: string;
   httpPort: number;
   /** Bind address of the HTTP server. */
@@ -92,6 +98,8 @@ export interface AppConfig {
   prefetch: number;
   confirmTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** AMQP_HEARTBEAT_SECONDS: the heartbeat asked of the broker; a silent broker is noticed 2-3 heartbeats later. */
+  amqpHeartbeatSeconds: number;
   requireDurableRedis: boolean;
   /** Fault tests only: the flush step at which the process stops itself (SIGSTOP) once. */
   faultStopAt?: FaultStep;
@@ -200,6 +208,7 @@ export const envSchema = z.object({
     .default('mymaster'),
   REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(60_000).default(200),
+  REDIS_STALL_MS: z.coerce.number().int().min(500).max(600_000).default(5000),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/)
@@ -259,6 +268,7 @@ export const envSchema = z.object({
   PREFETCH: z.coerce.number().int().min(1).max(10_000).default(64),
   CONFIRM_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(20_000),
+  AMQP_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
   REQUIRE_DURABLE_REDIS: boolFromEnv.default(false),
   // Fault tests only: the process stops itself (SIGSTOP) once at this step of a reopen flush.
   FAULT_STOP_AT: z.enum(FAULT_STEPS, `must be one of ${FAULT_STEPS.join(', ')}`).optional(),
@@ -411,6 +421,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (e.data.HTTP_HEADERS_TIMEOUT_MS > e.data.HTTP_REQUEST_TIMEOUT_MS) {
     throw new ConfigError('invalid environment: HTTP_HEADERS_TIMEOUT_MS must not be greater than HTTP_REQUEST_TIMEOUT_MS');
   }
+  if (e.data.REDIS_WAIT_REPLICAS > 0 && e.data.REDIS_WAIT_TIMEOUT_MS >= e.data.REDIS_STALL_MS) {
+    throw new ConfigError(
+      `invalid environment: REDIS_WAIT_TIMEOUT_MS (${e.data.REDIS_WAIT_TIMEOUT_MS}) must be below REDIS_STALL_MS (${e.data.REDIS_STALL_MS}): a WAIT would count as a Redis that does not answer`,
+    );
+  }
   const redisTls = readTlsFiles(e.data, 'REDIS', e.data.REDIS_URL.startsWith('rediss://'));
   const attachmentStore = attachmentStoreConfig(e.data, env);
   const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);
@@ -440,6 +455,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisClusterNodes: e.data.REDIS_CLUSTER_NODES,
     redisWaitReplicas: e.data.REDIS_WAIT_REPLICAS,
     redisWaitTimeoutMs: e.data.REDIS_WAIT_TIMEOUT_MS,
+    redisStallMs: e.data.REDIS_STALL_MS,
     redisKeyPrefix: e.data.REDIS_KEY_PREFIX,
     httpPort: e.data.HTTP_PORT,
     httpHost: e.data.HTTP_HOST,
@@ -460,6 +476,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     prefetch: e.data.PREFETCH,
     confirmTimeoutMs: e.data.CONFIRM_TIMEOUT_MS,
     shutdownTimeoutMs: e.data.SHUTDOWN_TIMEOUT_MS,
+    amqpHeartbeatSeconds: e.data.AMQP_HEARTBEAT_SECONDS,
     requireDurableRedis: e.data.REQUIRE_DURABLE_REDIS,
     ...(e.data.FAULT_STOP_AT && { faultStopAt: e.data.FAULT_STOP_AT }),
     configFile,

@@ -16,6 +16,13 @@ import { coalesceAmqpSocketWrites } from './coalesce-writes';
  * does not verify make start() throw PermanentConnectError (retrying would fail the same way); anything else
  * (refused, timed out, unreachable, reset) is retried, one warning per attempt. Once connected, every failure is
  * retried: a password rotated while the service runs is logged as an error on each attempt until it is fixed.
+ *
+ * A broker that stops answering without closing the socket is noticed by the AMQP heartbeat (AMQP_HEARTBEAT_SECONDS,
+ * default 10): amqplib checks once per heartbeat and gives up after two checks without a byte from the broker, so
+ * 2-3 heartbeats after it fell silent (20-30 s by default); the connection is then re-made like any lost one.
+ *
+ * `blocked` (with the broker's reason, e.g. "low on memory") and `unblocked`: the broker holds this connection's
+ * publishes during a resource alarm (connection.blocked). A lost connection is no longer blocked (`unblocked` then).
  */
 export class AmqpConnection extends EventEmitter {
   private conn: amqp.ChannelModel | null = null;
@@ -25,6 +32,7 @@ export class AmqpConnection extends EventEmitter {
   private everConnected = false;
   private readonly heartbeatSeconds: number;
   private readonly tls: ConnectionOptions;
+  private blockedReason: string | null = null;
 
   constructor(
     private readonly urls: string[],
@@ -40,6 +48,18 @@ export class AmqpConnection extends EventEmitter {
 
   get current(): amqp.ChannelModel | null {
     return this.conn;
+  }
+
+  /** The broker's reason while it blocks this connection's publishes (resource alarm), else null. */
+  get blocked(): string | null {
+    return this.blockedReason;
+  }
+
+  private setBlocked(reason: string | null): void {
+    if (this.blockedReason === reason) return;
+    this.blockedReason = reason;
+    if (reason === null) this.emit('unblocked');
+    else this.emit('blocked', reason);
   }
 
   /**
@@ -96,11 +116,16 @@ export class AmqpConnection extends EventEmitter {
   private attach(conn: amqp.ChannelModel): void {
     this.conn = conn;
     conn.on('error', (err: Error) => this.log.warn('amqp connection error', { connection: this.name, error: err.message }));
-    conn.on('blocked', (reason: string) => this.log.warn('amqp connection blocked by broker', { connection: this.name, reason }));
-    conn.on('unblocked', () => this.log.info('amqp connection unblocked', { connection: this.name }));
+    conn.on('blocked', (reason: string) => {
+      if (this.conn === conn) this.setBlocked(reason || 'blocked');
+    });
+    conn.on('unblocked', () => {
+      if (this.conn === conn) this.setBlocked(null);
+    });
     conn.once('close', () => {
       if (this.conn !== conn) return;
       this.conn = null;
+      this.setBlocked(null);
       this.emit('down');
       if (this.stopping) return;
       this.log.warn('amqp connection lost; reconnecting', { connection: this.name });
@@ -108,14 +133,25 @@ export class AmqpConnection extends EventEmitter {
     });
   }
 
-  /** Closes the connection for good. Bounded: a dead socket is destroyed rather than waited on. */
-  async stop(): Promise<void> {
+  /**
+   * Closes the connection for good. Bounded: a broker that does not answer the close within timeoutMs (a half-open
+   * socket) has the socket destroyed rather than waited on; its unacked deliveries go back to their queues.
+   */
+  async stop(timeoutMs = 3000): Promise<void> {
     this.stopping = true;
     this.abort.abort();
     const conn = this.conn;
     this.conn = null;
     if (conn) {
-      await Promise.race([conn.close().catch(() => undefined), sleep(3000)]);
+      let closed = false;
+      await Promise.race([
+        conn.close().then(
+          () => (closed = true),
+          () => (closed = true),
+        ),
+        sleep(timeoutMs),
+      ]);
+      if (!closed) (conn as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
     }
   }
 }

@@ -92,8 +92,9 @@ export class QueueConsumer {
     } catch (err) {
       const e = err as Error;
       // Broker/Redis trouble is expected now and then (a Redis Cluster failover: CLUSTERDOWN, TRYAGAIN, "Too many
-      // Cluster redirections"); anything else is a bug worth a stack trace.
-      if (e.name === 'TransientError' || /redis|connection|stream|socket|closed|cluster|tryagain/i.test(e.message)) {
+      // Cluster redirections"; a Redis that stopped answering: "Command timed out"); anything else is a bug worth a
+      // stack trace.
+      if (e.name === 'TransientError' || /redis|connection|stream|socket|closed|cluster|tryagain|timed out/i.test(e.message)) {
         this.log.warn('message requeued after a transient failure', { queue: this.queue, error: e.message });
       } else {
         this.log.error('unexpected error handling message; requeued', { queue: this.queue, error: e.message, stack: e.stack });

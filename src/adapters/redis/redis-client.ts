@@ -18,6 +18,8 @@ export interface RedisTarget {
   redisClusterNodes: { host: string; port: number }[];
   /** REDIS_TLS_*_FILE, used when redisUrl is rediss://. */
   redisTls?: TlsFiles;
+  /** REDIS_STALL_MS: the bound of every command (ioredis commandTimeout); default 5000. */
+  redisStallMs?: number;
 }
 
 /** A single Redis (or the master Sentinel names) or a Redis Cluster: the stores work on either. */
@@ -39,6 +41,15 @@ export function createRedis(target: RedisTarget, log: Logger, name: string): Red
     retryStrategy: (times: number) => (everReady ? jitteredBackoff(times, 100, 5000) : null),
     // Commands issued in the same tick go out in one write: fewer syscalls per item. (ioredis 5 speaks RESP2.)
     enableAutoPipelining: true,
+    // A half-open socket (the peer stops answering without closing) would leave commands waiting forever: each one is
+    // rejected ("Command timed out") after REDIS_STALL_MS, and its message requeued. The watchdog (redis-watchdog.ts)
+    // then replaces the socket. TCP keepalive is only a backstop: the kernel's probes take minutes.
+    commandTimeout: target.redisStallMs ?? 5000,
+    keepAlive: 5000,
+    // Never re-send a command whose connection closed before its reply: it may have run already, and its caller has
+    // been told it failed (the message is requeued; the Lua transitions deduplicate the redelivery). With this off
+    // ioredis drops such commands without settling them: commandTimeout rejects them.
+    autoResendUnfulfilledCommands: false,
     ...tlsOf(target),
   };
   // With Sentinel, ioredis asks the sentinels for the current master and follows a failover by itself; with Cluster,

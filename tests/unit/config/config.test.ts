@@ -47,6 +47,20 @@ describe('config', () => {
     expect(cfg.redisMasterName).toBe('wi');
   });
 
+  it('REDIS_STALL_MS and AMQP_HEARTBEAT_SECONDS: defaults, bounds, and a WAIT bound below the stall bound', () => {
+    expect(loadConfig({})).toMatchObject({ redisStallMs: 5000, amqpHeartbeatSeconds: 10 });
+    expect(loadConfig({ REDIS_STALL_MS: '2000', AMQP_HEARTBEAT_SECONDS: '3' })).toMatchObject({
+      redisStallMs: 2000,
+      amqpHeartbeatSeconds: 3,
+    });
+    expect(() => loadConfig({ REDIS_STALL_MS: '100' })).toThrow(/REDIS_STALL_MS/);
+    expect(() => loadConfig({ AMQP_HEARTBEAT_SECONDS: '0' })).toThrow(/AMQP_HEARTBEAT_SECONDS/);
+    expect(() => loadConfig({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '6000' })).toThrow(
+      /REDIS_WAIT_TIMEOUT_MS .* REDIS_STALL_MS/,
+    );
+    expect(loadConfig({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '6000', REDIS_STALL_MS: '8000' }).redisWaitTimeoutMs).toBe(6000);
+  });
+
   it('reads Redis Cluster nodes; not together with Sentinel, not with a db other than 0', () => {
     const cfg = loadConfig({ REDIS_CLUSTER_NODES: 'n1:7000, n2:7001', REDIS_URL: 'rediss://:pw@n1:7000/0' });
     expect(cfg.redisClusterNodes).toEqual([
