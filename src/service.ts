@@ -487,7 +487,10 @@ export class WorkItemService {
     const timeout = this.cfg.shutdownTimeoutMs;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     // The due timers, the start-up replay and the attachment sweep take no new work now and finish alongside the drain.
-    const background = settledWithin(Promise.all([this.startupReplay, this.dueTimers?.stop(), this.parkedWatch?.stop(), this.sweeping]), timeout);
+    const background = settledWithin(
+      Promise.all([this.startupReplay, this.dueTimers?.stop(), this.parkedWatch?.stop(), this.sweeping]),
+      timeout,
+    );
     const [drained] = await Promise.all([
       Promise.all([
         ...(this.lanes?.consumers ?? []).map((c) => c.drain(timeout)),
