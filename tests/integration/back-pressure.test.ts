@@ -79,6 +79,7 @@ describe('a full contact-center queue', () => {
 
     // Room again: the contact center takes what is in its queue; each parked item arrives once, within a few TTLs.
     const seen: string[] = [];
+    const roomAt = Date.now();
     await ch.consume(FULL_QUEUE, (m) => {
       if (!m) return;
       seen.push((JSON.parse(m.content.toString()) as { contactId: string }).contactId);
@@ -86,6 +87,9 @@ describe('a full contact-center queue', () => {
     });
     const ids = receipts.filter((r) => loans.includes(r.externalId ?? '')).map((r) => r.contactId ?? '');
     await waitUntil(() => ids.every((id) => seen.includes(id)), { timeoutMs: 20_000, describe: 'every loans item delivered' });
+    console.log(
+      `full queue: 5 of 8 refused and parked, ${retries} refusal(s) in 6 s while full (park retry 2 s); all delivered ${Date.now() - roomAt} ms after the queue had room`,
+    );
     await waitUntil(async () => (await f.entrance('loans')).parked === 0, { timeoutMs: 5000, describe: 'loans parked 0' });
     await sleep(1000);
     expect([...new Set(seen)].sort()).toEqual([...ids].sort());
