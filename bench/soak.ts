@@ -259,7 +259,10 @@ async function main(): Promise<number> {
     let receiptedMsgs = 0;
     let lastFaultEndedAt = 0;
     let faultActive = false;
-    const quiet = (): boolean => !faultActive && Date.now() - lastFaultEndedAt >= QUIET_MS;
+    // A full-queue episode counts as a fault: the service's nacked publishes close its publish channel, and every
+    // inbound message in flight then (any entrance) is requeued and redelivered, even after its receipt went out.
+    let fullActive = false;
+    const quiet = (): boolean => !faultActive && !fullActive && Date.now() - lastFaultEndedAt >= QUIET_MS;
 
     const onReceipt = (m: amqp.ConsumeMessage): void => {
       counts.receipts++;
@@ -529,6 +532,7 @@ async function main(): Promise<number> {
           await ch.assertQueue(q, { exclusive: true, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
           await ch.bindQueue(q, T.eventsExchange, `contact.created.${e}`);
           counts.fullEpisodes++;
+          fullActive = true;
           note(`contact-center queue for ${e} full (reject-publish) for ${FULL_FOR} s`);
           await sleepUnlessDone(FULL_FOR * 1000);
           note(`contact-center queue for ${e} no longer full`);
@@ -537,6 +541,8 @@ async function main(): Promise<number> {
           note(`full-queue episode for ${e} skipped: ${(err as Error).message}`);
         } finally {
           await conn?.close().catch(() => undefined);
+          if (fullActive) lastFaultEndedAt = Date.now();
+          fullActive = false;
         }
       }
     })();
