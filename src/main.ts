@@ -1,6 +1,13 @@
 import { ConfigError, loadConfig } from './config/config';
-import { EXIT_PERMANENT, EXIT_SHUTDOWN_DEADLINE, PermanentConnectError, PermanentStartError } from './adapters/connect-errors';
-import { createLogger } from './adapters/logging/logger';
+import {
+  EXIT_CONFIG,
+  EXIT_PERMANENT,
+  EXIT_SHUTDOWN_DEADLINE,
+  PermanentConnectError,
+  PermanentStartError,
+  StartConfigError,
+} from './adapters/connect-errors';
+import { createLogger, routeConsoleToLogger } from './adapters/logging/logger';
 import { WorkItemService } from './service';
 
 /** At shutdown, spans still buffered get this long to be exported (inside the grace period's 5 s margin). */
@@ -19,12 +26,16 @@ async function main(): Promise<void> {
     cfg = loadConfig();
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`workitem-server: ${err.message}\n`);
-      process.exit(2);
+      // One JSON line like every other start-up error (LOG_LEVEL may be the bad setting: written at error level).
+      createLogger('error').error(`cannot start: ${err.message}`, { code: err.setting, exitCode: EXIT_CONFIG });
+      process.exit(EXIT_CONFIG);
     }
     throw err;
   }
   const log = createLogger(cfg.logLevel);
+  // Client libraries' own console warnings (ioredis: "[WARN] Redis server does not require a password…") become
+  // JSON lines of this logger too.
+  routeConsoleToLogger(log);
   // Loaded only when asked for: with OTEL_TRACES_EXPORTER=none (the default) no OpenTelemetry code is even required.
   const tracing = cfg.tracing.exporter === 'otlp' ? (await import('./adapters/tracing/sdk')).startTracing(cfg.tracing, log) : null;
   const messageTracing = tracing ? new (await import('./adapters/rabbitmq/otel-message-tracing')).OtelTracing(tracing.tracer) : undefined;
@@ -60,6 +71,13 @@ async function main(): Promise<void> {
   } catch (err) {
     // A signal came first: the shutdown handler ends the process (exit 0); a wait it cut short is no failure.
     if (stopping) return;
+    if (err instanceof StartConfigError) {
+      // The deployment's setting (HTTP_PORT in use or not permitted, HTTP_HOST not here): one line, exit 2.
+      stopping = true;
+      log.error(`cannot start: ${err.message}`, { code: err.setting, exitCode: EXIT_CONFIG });
+      await service.stop({ quiet: true }).catch(() => undefined);
+      process.exit(EXIT_CONFIG);
+    }
     if (err instanceof PermanentConnectError || err instanceof PermanentStartError) {
       // One line, no stack: a setting to fix (wrong login, vhost, Redis db, certificate, attachment directory or
       // bucket), not a bug. Retrying cannot help.

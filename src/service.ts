@@ -14,6 +14,7 @@ import { ParkedWatch } from './application/parked-watch';
 import { sweepOrphanAttachments } from './application/attachment-lifecycle';
 import { createAttachmentStore, type AttachmentStoreHandle } from './wiring/create-attachment-store';
 import type { AppConfig } from './config/config';
+import { PermanentStartError } from './adapters/connect-errors';
 import { AttachmentUrlSigner } from './adapters/http/attachment-links';
 import { createHttpServer, listen } from './adapters/http/http-server';
 import { createDashboard, type Dashboard } from './adapters/http/dashboard/dashboard';
@@ -257,7 +258,9 @@ export class WorkItemService {
     }
     this.durability = await checkDurability(this.redis);
     if (this.durability.warning) {
-      if (cfg.requireDurableRedis) throw new Error(`REQUIRE_DURABLE_REDIS=true: ${this.durability.warning}`);
+      // The deployment's Redis does not match the setting: permanent (exit 3), restarting cannot help.
+      if (cfg.requireDurableRedis)
+        throw new PermanentStartError('REQUIRE_DURABLE_REDIS', `REQUIRE_DURABLE_REDIS=true: ${this.durability.warning}`);
       log.warn(`WARNING: ${this.durability.warning}`, { redis: this.durability });
     }
     await this.attachmentStore.init();

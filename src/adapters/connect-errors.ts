@@ -5,6 +5,25 @@ export const EXIT_PERMANENT = 3;
 /** SIGTERM's hard deadline (SHUTDOWN_TIMEOUT_MS + 3 s) passed before the shutdown finished: main.ts exits with this. */
 export const EXIT_SHUTDOWN_DEADLINE = 4;
 
+/** Process exit code of a configuration error: a setting the deployment got wrong (the same as an invalid variable). */
+export const EXIT_CONFIG = 2;
+
+/**
+ * A setting found wrong only when used at start (HTTP_PORT already in use or not permitted, HTTP_HOST not an address
+ * of this machine): exits EXIT_CONFIG with one line naming it, like a variable that fails validation.
+ */
+export class StartConfigError extends Error {
+  constructor(
+    /** The variable to fix, e.g. HTTP_PORT or HTTP_HOST. */
+    readonly setting: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StartConfigError';
+  }
+}
+
 /**
  * A setting found wrong at start, not a connection (an attachment directory that cannot be written, an S3 bucket
  * that is not there or not ours): like a PermanentConnectError it ends the start with EXIT_PERMANENT and one line.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { FileConfig, fileConfigSchema } from './config-schema';
+import { describeJsonError } from './json-location';
 import { FAULT_STEPS, type FaultStep } from '../application/deps';
 
 export interface EntranceConfig {
@@ -124,9 +125,15 @@ export interface AppConfig {
 }
 
 export class ConfigError extends Error {
+  /** The variable to fix, e.g. REDIS_URL or WORKITEM_CONFIG (for the log line's `code`): the first one the message names. */
+  readonly setting: string;
+
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';
+    this.setting = message.startsWith('invalid config in ')
+      ? 'WORKITEM_CONFIG'
+      : (/^(?:invalid environment: )?([A-Z][A-Z0-9_]+)\b/.exec(message)?.[1] ?? 'environment');
   }
 }
 
@@ -193,6 +200,12 @@ export const envSchema = z.object({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .refine((v) => URL.canParse(v), 'is not a valid URL (percent-encode special characters of the password)')
+    // The path is the db number (ioredis would quietly use db 0 for anything else). Never echoed: the URL may hold a password.
+    .refine(
+      (v) => !URL.canParse(v) || /^\/?(\d{1,5})?$/.test(new URL(v).pathname),
+      'the path must be a db number, e.g. redis://host:6379/0 (or none: db 0)',
+    )
     .default('redis://127.0.0.1:6379'),
   AMQP_TLS_CA_FILE: z.string().min(1).optional(),
   AMQP_TLS_CERT_FILE: z.string().min(1).optional(),
@@ -429,11 +442,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const redisTls = readTlsFiles(e.data, 'REDIS', e.data.REDIS_URL.startsWith('rediss://'));
   const attachmentStore = attachmentStoreConfig(e.data, env);
   const configFile = path.resolve(e.data.WORKITEM_CONFIG ?? SAMPLE_CONFIG_FILE);
+  let text: string;
+  try {
+    text = readFileSync(configFile, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`WORKITEM_CONFIG: cannot read ${configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(configFile, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`WORKITEM_CONFIG: cannot read ${configFile}: ${(err as Error).message}`);
+    const at = describeJsonError(text, err as Error);
+    throw new ConfigError(`WORKITEM_CONFIG: ${configFile}:${at.line}:${at.column}: not valid JSON: ${at.reason}`);
   }
   const file = parseFileConfig(raw, configFile);
   const entrances: Record<string, EntranceConfig> = Object.create(null);

@@ -219,7 +219,9 @@ describe('workitem CLI', () => {
     expect(row!.completed).toBeGreaterThanOrEqual(1);
     expect(row!.duplicate).toBeGreaterThanOrEqual(1);
     const n = (k: string) => row![k] as number;
-    expect(n('received')).toBe(n('accepted') + n('buffered') + n('duplicate') + n('rejected'));
+    expect(n('received')).toBe(
+      ['accepted', 'buffered', 'scheduled', 'duplicate', 'rejected', 'updated', 'withdrawn'].reduce((sum, k) => sum + n(k), 0),
+    );
     expect(typeof row!.avgHandlingMs).toBe('number');
 
     const text = await ok(['report', '--by', 'entrance']);

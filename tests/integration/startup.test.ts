@@ -59,14 +59,14 @@ describe('service process', () => {
     expect(r.stderr).toMatch(re);
   });
 
-  it('REQUIRE_DURABLE_REDIS=true refuses a Redis without persistence', async () => {
+  it('REQUIRE_DURABLE_REDIS=true refuses a Redis without persistence: exit 3 (permanent), one line', async () => {
     const r = await runMain({
       AMQP_URL: amqpUrl(vhost),
       REDIS_KEY_PREFIX: prefix,
       HTTP_PORT: '0',
       REQUIRE_DURABLE_REDIS: 'true',
     });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/REQUIRE_DURABLE_REDIS=true: Redis has no persistence/);
   });
 

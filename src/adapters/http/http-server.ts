@@ -14,6 +14,7 @@ import { ConnectionGuard, descriptorBudget, guardConnections, openFilesSoftLimit
 import { HttpAccess, type Denial } from './http-access';
 import { sendJson } from './json-response';
 import type { PrometheusMetrics } from './prometheus-metrics';
+import { StartConfigError } from '../connect-errors';
 
 export interface Readiness {
   ready: boolean;
@@ -258,11 +259,39 @@ async function refreshGauges(d: HttpDeps): Promise<void> {
   d.metrics.unfinished.set(await d.store.countUnfinished());
 }
 
+/**
+ * Binds the server. An address the deployment cannot have (the port in use or not permitted, a host that is not
+ * this machine's) is a StartConfigError naming HTTP_PORT or HTTP_HOST: the service exits 2 with one line.
+ */
 export function listen(server: http.Server, port: number, host?: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, port, host)));
     server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+export function listenError(err: NodeJS.ErrnoException, port: number, host = '0.0.0.0'): Error {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new StartConfigError('HTTP_PORT', `HTTP_PORT: ${where} is already in use (EADDRINUSE): another process listens there`, {
+        cause: err,
+      });
+    case 'EACCES':
+      return new StartConfigError(
+        'HTTP_PORT',
+        `HTTP_PORT: not permitted to listen on ${where} (EACCES): ports below 1024 need privileges; use a higher port`,
+        { cause: err },
+      );
+    case 'EADDRNOTAVAIL':
+      return new StartConfigError('HTTP_HOST', `HTTP_HOST: ${host} is not an address of this machine (EADDRNOTAVAIL)`, { cause: err });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return new StartConfigError('HTTP_HOST', `HTTP_HOST: cannot resolve ${host} (${err.code})`, { cause: err });
+    default:
+      return err;
+  }
 }
 
 /**

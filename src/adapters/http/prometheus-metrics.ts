@@ -25,7 +25,7 @@ export class PrometheusMetrics implements Metrics {
     client.collectDefaultMetrics({ register: this.registry });
     this.items = new client.Counter({
       name: 'workitem_items_total',
-      help: 'Work items by outcome (received, accepted, duplicate, buffered, rejected, completed, withdrawn, expired)',
+      help: 'Work items by outcome (received, accepted, buffered, scheduled, duplicate, rejected, updated, withdrawn, completed, expired, activated)',
       labelNames: ['outcome', 'entrance', 'task_type', 'channel', 'code'],
       registers: [this.registry],
     });

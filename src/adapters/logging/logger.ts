@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import winston from 'winston';
 import type { Logger } from '../../ports/logger';
 
@@ -58,4 +59,20 @@ export class LazyChildLogger implements Logger {
   isDebugEnabled(): boolean {
     return this.root.isDebugEnabled();
   }
+}
+
+/**
+ * Sends what libraries write with console.warn / console.error / console.log / console.info (ioredis has no option to
+ * silence its "[WARN] Redis server does not require a password…") through the logger as JSON lines, with
+ * `source: "console.<method>"`: the service's output stays one JSON object per line. winston's own Console transport
+ * writes to the streams directly, never through these methods.
+ */
+export function routeConsoleToLogger(log: Pick<Logger, 'error' | 'warn' | 'info'>): void {
+  const route = (method: 'warn' | 'error' | 'log' | 'info', level: 'error' | 'warn' | 'info') => {
+    console[method] = (...args: unknown[]) => void log[level](format(...args), { source: `console.${method}` });
+  };
+  route('error', 'error');
+  route('warn', 'warn');
+  route('log', 'info');
+  route('info', 'info');
 }

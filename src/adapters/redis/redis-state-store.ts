@@ -19,6 +19,7 @@ import type {
   StoredItem,
   UpdateSnapshot,
 } from '../../ports/state-store';
+import { storedMetricName } from '../../domain/outcomes';
 import { hourBucket, minuteBucket } from '../../domain/time-buckets';
 import { redisKeys, STATS_TTL_SECONDS, type RedisKeys } from './keys';
 import type { RedisConnection } from './redis-client';
@@ -572,7 +573,7 @@ export class RedisStateStore implements StateStore {
       if (err) throw err;
       for (const [field, value] of Object.entries(h as Record<string, string>)) {
         const [metric, taskType, entrance] = field.split('|');
-        rows.push({ hour: hours[i], metric, taskType, entrance, value: Number(value) });
+        rows.push({ hour: hours[i], metric: storedMetricName(metric), taskType, entrance, value: Number(value) });
       }
     });
     return rows;
@@ -590,7 +591,7 @@ export class RedisStateStore implements StateStore {
       if (err) throw err;
       for (const [field, value] of Object.entries(h as Record<string, string>)) {
         const [metric, taskType, entrance] = field.split('|');
-        rows.push({ minute: minutes[i], metric, taskType, entrance, value: Number(value) });
+        rows.push({ minute: minutes[i], metric: storedMetricName(metric), taskType, entrance, value: Number(value) });
       }
     });
     return rows;

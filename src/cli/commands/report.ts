@@ -1,41 +1,28 @@
 import { Option, type Command } from 'commander';
+import { addCount, COUNTERS, emptyCounts, type Counts } from '../../domain/outcomes';
 import type { StatsRow } from '../../ports/state-store';
 import { withContext } from '../context';
 import { durationOption, examples } from '../options';
 import { humanDuration, print, printJson, renderTable } from '../output';
 
-const COUNTERS = ['accepted', 'buffered', 'duplicate', 'rejected', 'completed', 'withdrawn', 'expired'] as const;
-type Counter = (typeof COUNTERS)[number];
-
 type Group = 'task-type' | 'entrance';
 
-export interface ReportRow extends Record<Counter, number> {
+export interface ReportRow extends Counts {
   /** Task type or entrance; null for rejections that never got that far. */
   key: string | null;
   /** Work items count as email contacts in the contact center's reporting. */
   channel: 'email';
-  received: number;
   handledMs: number;
   avgHandlingMs: number | null;
 }
 
-/** Sums hourly counters per task type (or entrance). received = accepted + buffered + duplicate + rejected. */
+/**
+ * Sums hourly counters per task type (or entrance), under the outcome names of /metrics and the dashboard
+ * (src/domain/outcomes.ts). received = accepted + buffered + scheduled + duplicate + rejected + updated + withdrawn.
+ */
 export function summarize(stats: StatsRow[], by: Group): { rows: ReportRow[]; total: ReportRow } {
   const groups = new Map<string, ReportRow>();
-  const empty = (key: string | null): ReportRow => ({
-    key,
-    channel: 'email',
-    received: 0,
-    accepted: 0,
-    buffered: 0,
-    duplicate: 0,
-    rejected: 0,
-    completed: 0,
-    withdrawn: 0,
-    expired: 0,
-    handledMs: 0,
-    avgHandlingMs: null,
-  });
+  const empty = (key: string | null): ReportRow => ({ key, channel: 'email', ...emptyCounts(), handledMs: 0, avgHandlingMs: null });
   const total = empty(null);
   for (const s of stats) {
     const key = (by === 'entrance' ? s.entrance : s.taskType) ?? '';
@@ -43,12 +30,11 @@ export function summarize(stats: StatsRow[], by: Group): { rows: ReportRow[]; to
     if (!row) groups.set(key, (row = empty(key === '' ? null : key)));
     for (const target of [row, total]) {
       if (s.metric === 'handledMs') target.handledMs += s.value;
-      else if ((COUNTERS as readonly string[]).includes(s.metric)) target[s.metric as Counter] += s.value;
+      else addCount(target, s.metric, s.value);
     }
   }
   const finish = (r: ReportRow): ReportRow => ({
     ...r,
-    received: r.accepted + r.buffered + r.duplicate + r.rejected,
     avgHandlingMs: r.completed > 0 ? Math.round(r.handledMs / r.completed) : null,
   });
   const rows = [...groups.values()].map(finish).sort((a, b) => (a.key ?? '\uffff').localeCompare(b.key ?? '\uffff'));
@@ -74,7 +60,8 @@ export function registerReport(program: Command): void {
     .addHelpText(
       'after',
       examples('workitem report', 'workitem report --since 7d --by entrance', 'workitem report --since 30m --json') +
-        '\nColumns: received = accepted + buffered + duplicate + rejected; avg handling = time from receipt to End, per completed item.\n',
+        '\nColumns: received = accepted + buffered + scheduled + duplicate + rejected + updated + withdrawn (every message ' +
+        'from a sender); completed, expired and activated happen later to received items; avg handling = time from receipt to End, per completed item.\n',
     )
     .action((opts: { since: number; by: Group; json?: boolean }) =>
       withContext(async (ctx) => {
@@ -105,14 +92,7 @@ export function registerReport(program: Command): void {
             [
               { header: opts.by === 'entrance' ? 'ENTRANCE' : 'TASK TYPE', value: (r) => r.label },
               { header: 'CHANNEL', value: (r) => r.channel },
-              { header: 'RECEIVED', ...n((r) => r.received) },
-              { header: 'ACCEPTED', ...n((r) => r.accepted) },
-              { header: 'BUFFERED', ...n((r) => r.buffered) },
-              { header: 'DUPLICATE', ...n((r) => r.duplicate) },
-              { header: 'REJECTED', ...n((r) => r.rejected) },
-              { header: 'COMPLETED', ...n((r) => r.completed) },
-              { header: 'WITHDRAWN', ...n((r) => r.withdrawn) },
-              { header: 'EXPIRED', ...n((r) => r.expired) },
+              ...COUNTERS.map((c) => ({ header: c.toUpperCase(), ...n((r) => r[c]) })),
               {
                 header: 'AVG HANDLING',
                 value: (r) => (r.avgHandlingMs === null ? '-' : humanDuration(r.avgHandlingMs)),

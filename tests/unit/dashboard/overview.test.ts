@@ -32,7 +32,7 @@ describe('dashboard overview', () => {
     expect(o.chart.series).toEqual([]);
   });
 
-  it('counts received items per minute by task type (accepted + buffered + duplicate + rejected)', () => {
+  it('counts received messages per minute by task type (accepted + buffered + scheduled + duplicate + rejected + updated + withdrawn)', () => {
     const o = buildOverview(
       input({
         minuteRows: [
@@ -57,11 +57,14 @@ describe('dashboard overview', () => {
       received: 14,
       accepted: 10,
       buffered: 1,
+      scheduled: 0,
       duplicate: 1,
       rejected: 2,
-      completed: 4,
+      updated: 0,
       withdrawn: 0,
+      completed: 4,
       expired: 0,
+      activated: 0,
     });
   });
 

@@ -1,12 +1,11 @@
 import type { EntranceState, MinuteStatsRow, StatsRow } from '../../../ports/state-store';
+import { addCount, COUNTERS, countsAsReceived, emptyCounts, type Counter, type Counts } from '../../../domain/outcomes';
 import { minuteBucket } from '../../../domain/time-buckets';
 
-/** Counters as `workitem report` names them; received = accepted + buffered + duplicate + rejected. */
-export const COUNTERS = ['received', 'accepted', 'buffered', 'duplicate', 'rejected', 'completed', 'withdrawn', 'expired'] as const;
-export type Counter = (typeof COUNTERS)[number];
-export type Counts = Record<Counter, number>;
+/** Counters as `workitem report` and /metrics name them (src/domain/outcomes.ts); received = every sender's message. */
+export { COUNTERS };
+export type { Counter, Counts };
 
-const RECEIVED_PARTS = new Set(['accepted', 'buffered', 'duplicate', 'rejected']);
 export const CHART_MINUTES = 60;
 /** Rejections that never got as far as a task type (malformed XML…) are charted under this name. */
 export const NO_TASK_TYPE = '(none)';
@@ -43,15 +42,6 @@ export interface OverviewInput {
   errorQueue: number | null;
 }
 
-function emptyCounts(): Counts {
-  return { received: 0, accepted: 0, buffered: 0, duplicate: 0, rejected: 0, completed: 0, withdrawn: 0, expired: 0 };
-}
-
-function add(counts: Counts, metric: string, value: number): void {
-  if ((COUNTERS as readonly string[]).includes(metric) && metric !== 'received') counts[metric as Counter] += value;
-  if (RECEIVED_PARTS.has(metric)) counts.received += value;
-}
-
 /** ISO time of the start of the minute `YYYYMMDDHHmm`. */
 function minuteIso(bucket: string): string {
   return `${bucket.slice(0, 4)}-${bucket.slice(4, 6)}-${bucket.slice(6, 8)}T${bucket.slice(8, 10)}:${bucket.slice(10, 12)}:00.000Z`;
@@ -80,15 +70,15 @@ export function buildOverview(i: OverviewInput): Overview {
   for (const row of i.minuteRows) {
     const n = index.get(row.minute);
     if (n === undefined) continue;
-    add(lastHour, row.metric, row.value);
-    if (!RECEIVED_PARTS.has(row.metric)) continue;
+    addCount(lastHour, row.metric, row.value);
+    if (!countsAsReceived(row.metric)) continue;
     const type = row.taskType || NO_TASK_TYPE;
     let data = perType.get(type);
     if (!data) perType.set(type, (data = new Array<number>(CHART_MINUTES).fill(0)));
     data[n] += row.value;
   }
   const last24h = emptyCounts();
-  for (const row of i.hourRows) add(last24h, row.metric, row.value);
+  for (const row of i.hourRows) addCount(last24h, row.metric, row.value);
 
   const series = [...perType.entries()]
     .map(([taskType, data]) => ({ taskType, data, total: data.reduce((a, b) => a + b, 0) }))

@@ -121,6 +121,8 @@ export function entrancesTable(entrances: EntranceView[], actions: { canAct: boo
 const CARDS: [keyof Overview['counts']['lastHour'], string][] = [
   ['accepted', 'Accepted'],
   ['buffered', 'Buffered'],
+  ['scheduled', 'Scheduled'],
+  ['updated', 'Updated'],
   ['rejected', 'Rejected'],
   ['completed', 'Completed'],
 ];
@@ -148,7 +150,7 @@ export function overviewPage(o: Overview, principal: Principal): string {
   </div>
 </section>
 <section class="card">
-  <div class="card-head"><h2>Items per minute by task type</h2><span class="muted">last 60 minutes · received = accepted + buffered + duplicate + rejected</span></div>
+  <div class="card-head"><h2>Items per minute by task type</h2><span class="muted">last 60 minutes · received = accepted + buffered + scheduled + duplicate + rejected + updated + withdrawn</span></div>
   <div class="chart-wrap"><canvas id="chart" role="img" aria-label="Items per minute by task type, last hour"></canvas></div>
   <ul class="legend-fallback" id="chart-types">${o.chart.series.map((s) => html`<li data-task-type="${s.taskType}">${s.taskType}: ${s.total}</li>`)}</ul>
 </section>

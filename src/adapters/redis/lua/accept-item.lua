@@ -78,5 +78,6 @@ end
 redis.call('HSET', k_index, index_field, cid)
 redis.call('ZADD', k_unfinished, seq, cid)
 local outcome = ({ routed = 'accepted', buffered = 'parked', scheduled = 'scheduled' })[state]
-stat(stats, outcome, task, entrance, 1)
+-- The report counter has the wire word (receipt, metrics, report, dashboard): a parked arrival counts as buffered.
+stat(stats, ({ parked = 'buffered' })[outcome] or outcome, task, entrance, 1)
 return cjson.encode({ outcome = outcome, contactId = cid })
