@@ -59,7 +59,12 @@ describe('dashboard in a browser', () => {
     await page.locator('.who', { hasText: `Signed in as ${DASHBOARD_USER}` }).waitFor();
     expect(await page.content()).not.toContain(DASHBOARD_PASSWORD);
     const cookies = await b.context.cookies();
-    expect(cookies).toEqual([expect.objectContaining({ name: 'wi_dashboard', httpOnly: true, sameSite: 'Strict', path: '/ui' })]);
+    // The session, and the signed "this browser signed in before" cookie that exempts it from others' failed guesses.
+    expect(cookies.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+      expect.objectContaining({ name: 'wi_dashboard', httpOnly: true, sameSite: 'Strict', path: '/ui' }),
+      expect.objectContaining({ name: 'wi_dashboard_device', httpOnly: true, sameSite: 'Strict', path: '/ui/login' }),
+    ]);
+    expect(cookies.map((c) => c.value).join(' ')).not.toContain(DASHBOARD_PASSWORD);
   });
 
   it('overview shows a task type after items flow, live, without reloading', async () => {
