@@ -15,6 +15,8 @@ export interface HttpRequestOptions {
   headers?: Record<string, string>;
   body?: string | Buffer | object;
   timeoutMs?: number;
+  /** The local (source) address, e.g. `127.0.0.7`: another client address on loopback. */
+  localAddress?: string;
 }
 
 /**
@@ -35,7 +37,7 @@ export function httpRequest(url: string, opts: HttpRequestOptions = {}): Promise
     headers['content-length'] = String(payload.length);
   }
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, auth, headers, agent: false, timeout: timeoutMs }, (res) => {
+    const req = http.request(url, { method, auth, headers, agent: false, timeout: timeoutMs, localAddress: opts.localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
