@@ -10,7 +10,11 @@ import { rejectMessage } from './reject-message';
 
 export async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: CancelRequest): Promise<Outcome> {
   const res = await d.store.cancel(cancel.source, cancel.externalId, d.now());
-  if (res.outcome === 'not_found') {
+  // Cancelled before, and this is the broker's redelivery of a cancel whose first handling died after the removal
+  // (before its event or receipt was confirmed): finish that work again (same contactId). A sender's repeated cancel is
+  // not a redelivery: NOT_FOUND, as for any item that is not unfinished.
+  const again = res.outcome === 'cancelled_before' && msg.redelivered;
+  if (res.outcome === 'not_found' || (res.outcome === 'cancelled_before' && !again)) {
     const error = workItemError(
       'NOT_FOUND',
       `no unfinished item "${cancel.externalId}" of source "${cancel.source}"`,
@@ -28,12 +32,14 @@ export async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: Cance
       entrance: record.entrance,
     });
   }
-  await itemGone(d, {
-    contactId: record.contactId,
-    hadAttachment: record.attachment !== undefined,
-    why: 'cancelled',
-    reason: 'cancelled-by-sender',
-  });
+  if (!again) {
+    await itemGone(d, {
+      contactId: record.contactId,
+      hadAttachment: record.attachment !== undefined,
+      why: 'cancelled',
+      reason: 'cancelled-by-sender',
+    });
+  }
   await d.messaging.sendReceipt(receiptTarget(msg), {
     status: 'cancelled',
     externalId: record.externalId,
@@ -42,7 +48,12 @@ export async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: Cance
     entrance: record.entrance,
     receivedAt: record.receivedAt,
   });
+  // Counted here, once the event and receipt are confirmed (a first handling that died before this counted nothing).
   d.metrics.item('withdrawn', { entrance: record.entrance, taskType: record.taskType });
-  d.log.info('work item cancelled by its sender', { contactId: record.contactId, externalId: record.externalId, source: record.source });
+  d.log.info(again ? 'redelivered cancel of an item cancelled before: event and receipt sent again' : 'work item cancelled by its sender', {
+    contactId: record.contactId,
+    externalId: record.externalId,
+    source: record.source,
+  });
   return { kind: 'cancelled', contactId: record.contactId };
 }

@@ -130,7 +130,11 @@ export interface EntranceState {
 export type EndResult =
   { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean } | { outcome: 'unknown' };
 
-export type CancelResult = { outcome: 'cancelled'; record: ContactRecord } | { outcome: 'not_found' };
+export type CancelResult =
+  | { outcome: 'cancelled'; record: ContactRecord }
+  /** Not unfinished, but cancelled by its sender earlier (within the tombstone's time): its record then. */
+  | { outcome: 'cancelled_before'; record: ContactRecord }
+  | { outcome: 'not_found' };
 
 export type ParkResult = { outcome: 'parked'; record: ContactRecord } | { outcome: 'not_routed' } | { outcome: 'unknown' };
 

@@ -126,7 +126,7 @@ describe('Lua scripts touch only the keys they are given', () => {
     expect((await store.applyUpdate({ ...upd, expectVersion: snap!.version, revision: 2 })).outcome).toBe('updated');
     expect((await store.applyUpdate({ ...upd, expectVersion: snap!.version + 1, revision: 2 })).outcome).toBe('already_applied');
     expect((await store.cancel('crm', 'e3', now())).outcome).toBe('cancelled');
-    expect((await store.cancel('crm', 'e3', now())).outcome).toBe('not_found');
+    expect((await store.cancel('crm', 'e3', now())).outcome).toBe('cancelled_before');
     expect((await store.end('c1', now())).outcome).toBe('ended');
     expect((await store.end('c2', now())).outcome).toBe('ended');
     expect(await store.acquireLock('replay', 'me', 5_000)).toBe(1);

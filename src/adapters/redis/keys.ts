@@ -20,6 +20,11 @@ export function redisKeys(prefix: string, cluster = false) {
     parked: (entrance: string) => `${p}parked:${entrance}`,
     entrance: (name: string) => `${p}entrance:${name}`,
     unfinished: `${p}unfinished`,
+    /**
+     * An item its sender cancelled, by source|externalId: its record, kept for the tombstone's time so a cancel the
+     * broker redelivers (its first handling died after the removal) still tells the contact center and the sender.
+     */
+    cancelled: (source: string, externalId: string) => `${p}cancelled:${source}|${externalId}`,
     /** source|externalId → contactId of the unfinished item. */
     externalIndex: `${p}ext`,
     seq: `${p}seq`,

@@ -309,17 +309,23 @@ export class RedisStateStore implements StateStore {
   async cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const contactId = await this.redis.hget(this.keys.externalIndex, `${source}|${externalId}`);
-      if (!contactId) return { outcome: 'not_found' };
+      if (!contactId) return this.cancelledBefore(source, externalId);
       const entrance = await this.entranceOf(contactId);
       const r = await this.run(
         'cancel-item',
-        [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs)],
+        [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs), this.keys.cancelled(source, externalId)],
         [contactId, source, externalId, entrance, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS],
       );
       if (r.outcome === 'cancelled') return { outcome: 'cancelled', record: parseRecord(r.rec) };
-      if (r.outcome === 'not_found') return { outcome: 'not_found' };
+      if (r.outcome === 'not_found') return this.cancelledBefore(source, externalId);
     }
     throw movedTooOften(`the item of ${source}/${externalId}`);
+  }
+
+  /** No unfinished item: was it cancelled (within the tombstone's time)? Read only, in the not-found path. */
+  private async cancelledBefore(source: string, externalId: string): Promise<CancelResult> {
+    const rec = await this.redis.get(this.keys.cancelled(source, externalId));
+    return rec ? { outcome: 'cancelled_before', record: parseRecord(rec) } : { outcome: 'not_found' };
   }
 
   async readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null> {

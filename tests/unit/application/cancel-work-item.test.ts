@@ -1,5 +1,5 @@
 import { ENTRANCE, testbed } from './fakes/testbed';
-import { cancel, cidOf, deliver, item, parkItems, send } from './fakes/messages';
+import { cancel, cidOf, deliver, delivery, item, parkItems, redelivery, send } from './fakes/messages';
 
 /** `<cancelWorkItem>`: the item's own sender withdraws it. */
 
@@ -27,6 +27,20 @@ describe('cancelling a work item', () => {
       { body: msg.body, msg, error: expect.objectContaining({ path: '/cancelWorkItem/externalId' }) },
     ]);
     expect((await send(tb, cancel(2))).outcome).toEqual({ kind: 'rejected', code: 'NOT_FOUND' });
+  });
+
+  it('redelivered after its first handling died past the removal (event or receipt not confirmed): sends both again, counts once', async () => {
+    const tb = testbed();
+    const cid = cidOf((await send(tb, item(1))).outcome);
+    tb.messaging.failing.add('publishEvent');
+    const first = delivery(tb.parser, cancel(1));
+    expect(await deliver(tb, first)).toEqual({ kind: 'retry', reason: 'publishEvent not confirmed (test)' });
+    expect(tb.store.tombstones.get(cid)).toBe('cancelled');
+    tb.messaging.failing.clear();
+    expect(await deliver(tb, redelivery(first))).toEqual({ kind: 'cancelled', contactId: cid });
+    expect(tb.messaging.events.map((e) => e.type)).toEqual(['contact.created', 'contact.withdrawn']);
+    expect(tb.messaging.receipts.at(-1)?.receipt).toMatchObject({ status: 'cancelled', contactId: cid });
+    expect(tb.metrics.outcomes().filter((o) => o === 'withdrawn')).toHaveLength(1);
   });
 
   it('of a parked item withdraws it; its parked message is dropped at its retry', async () => {

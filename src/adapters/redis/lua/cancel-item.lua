@@ -12,6 +12,7 @@
     KEYS[8]  due:activate sorted set
     KEYS[9]  stats hash of this hour
     KEYS[10] stats hash of this minute
+    KEYS[11] cancelled record of ARGV[2]|ARGV[3] (kept for a redelivered cancel)
 
     ARGV[1]  contactId the index named (as the caller read it)
     ARGV[2]  source
@@ -43,5 +44,6 @@ if not f then
 end
 if f.entrance ~= ARGV[4] then return cjson.encode({ outcome = 'moved' }) end
 remove_item(k, cid, f, 'cancelled', ARGV[5])
+redis.call('SET', KEYS[11], f.rec, 'EX', ARGV[5])
 stat(stats, 'withdrawn', f.taskType, f.entrance, 1)
 return cjson.encode({ outcome = 'cancelled', rec = f.rec })

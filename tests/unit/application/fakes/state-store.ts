@@ -150,10 +150,17 @@ export class MemoryStateStore implements StateStore {
   async cancel(source: string, externalId: string, _nowMs: number): Promise<CancelResult> {
     const id = this.ext.get(`${source}|${externalId}`);
     const it = id !== undefined ? this.items.get(id) : undefined;
-    if (id === undefined || !it) return { outcome: 'not_found' };
+    if (id === undefined || !it) {
+      const before = this.cancelledRecords.get(`${source}|${externalId}`);
+      return before ? { outcome: 'cancelled_before', record: copy(before) } : { outcome: 'not_found' };
+    }
     this.remove(id, 'cancelled');
+    this.cancelledRecords.set(`${source}|${externalId}`, copy(it.record));
     return { outcome: 'cancelled', record: copy(it.record) };
   }
+
+  /** source|externalId → the record of an item its sender cancelled (kept like Redis keeps it, for a redelivery). */
+  private readonly cancelledRecords = new Map<string, ContactRecord>();
 
   async readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null> {
     const id = this.ext.get(`${source}|${externalId}`);
