@@ -14,7 +14,7 @@ import { startRedis, type RedisProcess } from '../tests/helpers/redis-process';
 import { LOG_DIR, startService, type ServiceHandle } from '../tests/helpers/service';
 import { sleep, withTimeout } from '../tests/helpers/wait';
 import { cancelXml, updateXml, workItemXml } from '../tests/helpers/work-items';
-import { DurableConsumer, PublishUncertainError, ResilientPublisher } from '../tests/fault/support/resilient-amqp';
+import { DurableConsumer, PublishUncertainError, ResilientPublisher, publishControlConfirmed } from '../tests/fault/support/resilient-amqp';
 import { seededRandom } from '../tests/fault/support/rng';
 import { parseBenchArgs } from './lib/args';
 import { SERVICE_MAIN } from './lib/base';
@@ -355,21 +355,8 @@ async function main(): Promise<number> {
     for (const c of [eventsConsumer, receiptsConsumer, errorsConsumer, sender, contactCenter]) closers.push(() => c.close());
     await Promise.all([eventsConsumer.start(), receiptsConsumer.start(), errorsConsumer.start(), sender.start(), contactCenter.start()]);
 
-    const publishControl = async (routingKey: string, body: object): Promise<void> => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await contactCenter.publish(T.controlExchange, routingKey, Buffer.from(JSON.stringify(body)), {
-            contentType: 'application/json',
-            persistent: true,
-            messageId: randomUUID(),
-          });
-          return;
-        } catch (err) {
-          if (!(err instanceof PublishUncertainError) || attempt > 400) throw err;
-          await sleep(250);
-        }
-      }
-    };
+    const publishControl = (routingKey: string, body: object): Promise<void> =>
+      publishControlConfirmed(contactCenter, T.controlExchange, routingKey, body, 400);
 
     // --- two service instances ------------------------------------------------------------------------
     const secret = randomBytes(32).toString('hex');

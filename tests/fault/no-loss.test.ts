@@ -14,7 +14,7 @@ import { LOG_DIR, startService, type ServiceHandle } from '../helpers/service';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy';
 import { sleep, waitUntil } from '../helpers/wait';
 import { workItemXml } from '../helpers/work-items';
-import { DurableConsumer, PublishUncertainError, ResilientPublisher } from './support/resilient-amqp';
+import { DurableConsumer, PublishUncertainError, ResilientPublisher, publishControlConfirmed } from './support/resilient-amqp';
 import { seededRandom, shuffle } from './support/rng';
 
 /**
@@ -337,21 +337,8 @@ describe('fault: no work item is lost', () => {
       waitUntil(readyz, { timeoutMs: 120_000, intervalMs: 200, describe: `service ready after ${what}` });
 
     // --- control events (contact center → service), confirmed, retried until confirmed ---------------
-    const publishControl = async (routingKey: string, body: object): Promise<void> => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await contactCenter.publish(T.controlExchange, routingKey, Buffer.from(JSON.stringify(body)), {
-            contentType: 'application/json',
-            persistent: true,
-            messageId: randomUUID(),
-          });
-          return;
-        } catch (err) {
-          if (!(err instanceof PublishUncertainError) || attempt > 200) throw err;
-          await sleep(250);
-        }
-      }
-    };
+    const publishControl = (routingKey: string, body: object): Promise<void> =>
+      publishControlConfirmed(contactCenter, T.controlExchange, routingKey, body, 200);
 
     // --- faults -----------------------------------------------------------------------------------------
     let faultActive = false;

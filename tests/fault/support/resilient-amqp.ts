@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { sleep, withTimeout } from '../../helpers/wait';
 
@@ -268,5 +269,31 @@ export class ResilientPublisher {
   close(): Promise<void> {
     this.lost('closed');
     return this.conn.close();
+  }
+}
+
+/**
+ * Publishes a contact-center control event (JSON, persistent) and retries while its confirm is uncertain (a broker
+ * restart or a dropped connection mid-publish), 250 ms apart, at most `attempts` times.
+ */
+export async function publishControlConfirmed(
+  publisher: ResilientPublisher,
+  exchange: string,
+  routingKey: string,
+  body: object,
+  attempts: number,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await publisher.publish(exchange, routingKey, Buffer.from(JSON.stringify(body)), {
+        contentType: 'application/json',
+        persistent: true,
+        messageId: randomUUID(),
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof PublishUncertainError) || attempt > attempts) throw err;
+      await sleep(250);
+    }
   }
 }
