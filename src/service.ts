@@ -103,6 +103,8 @@ export class WorkItemService {
   /** The broker blocks publishing (a memory or disk alarm): the first blocked connection and the broker's reason. */
   private rabbitBlocked: { connection: string; reason: string } | null = null;
   private stopping = false;
+  /** Set once the start connects to the broker (after Redis): before, /readyz does not name a broker it is not awaiting. */
+  private brokerAwaited = false;
   /** Ends the waits of start() (Redis, broker) when a shutdown comes first. */
   private readonly startAbort = new AbortController();
   private startupReplay: Promise<unknown> = Promise.resolve();
@@ -270,6 +272,7 @@ export class WorkItemService {
     const publisherReady = new Promise<void>((resolve) => this.publisher.once('ready', resolve));
     // The publish connection probes the broker alone: while it is down only it logs its retries, and a refused
     // login or a missing vhost ends the start at once instead of five connections retrying it.
+    this.brokerAwaited = true;
     await this.publishConn.start();
     if (this.stopping) return;
     await Promise.all([this.consumeConn.start(), this.largeConsumeConn.start(), this.directReplyConn.start(), this.bulkConn.start()]);
@@ -452,13 +455,13 @@ export class WorkItemService {
     const amqpPublish = this.publisher?.ready ?? false;
     const amqpConsume = (this.consumeConn?.current ?? null) !== null;
     const consuming = this.lanes?.main.active ?? false;
+    // Only what it actually waits for: the broker is named once the start connects to it (after Redis), and the
+    // consumer only when nothing else keeps it paused.
     const waitingFor: string[] = [];
     if (!redis) waitingFor.push('redis');
-    if (!amqpPublish || !amqpConsume) waitingFor.push('rabbitmq');
-    else {
-      if (this.rabbitBlocked) waitingFor.push('rabbitmq-blocked');
-      if (!consuming) waitingFor.push('consumer');
-    }
+    if (this.brokerAwaited && (!amqpPublish || !amqpConsume)) waitingFor.push('rabbitmq');
+    else if (this.rabbitBlocked) waitingFor.push('rabbitmq-blocked');
+    if (waitingFor.length === 0 && !consuming) waitingFor.push(this.brokerAwaited ? 'consumer' : 'rabbitmq');
     const ready = waitingFor.length === 0 && !this.stopping;
     const checks = {
       ready,

@@ -251,7 +251,7 @@ describe('start-up and connection errors', () => {
     expect(ready.status).toBe(503);
     const body = JSON.parse(ready.text());
     expect(body).toMatchObject({ ready: false, redis: false });
-    expect(body.waitingFor).toEqual(expect.arrayContaining(['redis']));
+    expect(body.waitingFor).toEqual(['redis']);
     await svc.waitForLog(
       (l) => l.includes('redis connect failed; retrying') && l.includes('ECONNREFUSED') && l.includes(`redis://127.0.0.1:${port}`),
       10_000,
