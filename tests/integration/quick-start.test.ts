@@ -59,7 +59,11 @@ function descendants(root: number): number[] {
   }
   const out: number[] = [];
   const walk = (p: number): void => {
-    for (const [pid, ppid] of parentOf) if (ppid === p) (out.push(pid), walk(pid));
+    for (const [pid, ppid] of parentOf) {
+      if (ppid !== p) continue;
+      out.push(pid);
+      walk(pid);
+    }
   };
   walk(root);
   return out;

@@ -34,7 +34,7 @@ export function registerWaitReady(program: Command): void {
 async function waitReady(ctx: CliContext, opts: WaitReadyOptions): Promise<void> {
   const url = opts.url ?? `http://127.0.0.1:${ctx.cfg.httpPort}/readyz`;
   const deadline = Date.now() + opts.timeout;
-  let last = 'no answer yet';
+  let last: string;
   for (;;) {
     const answer = await probe(url);
     if (answer.status === 200) {
