@@ -118,7 +118,7 @@ public final class WorkItemSender {
             System.out.println(name + ": expected status " + expectedStatus + ", got " + r.status);
             if ("buffered".equals(r.status)) {
                 System.out.println("  (buffered: the entrance is closed or nobody listens on contact.events for it;"
-                        + " start a contact center or `npx workitem watch`)");
+                        + " start a contact center or `./workitem watch`)");
             }
             return false;
         }

@@ -128,7 +128,7 @@ class Sender:
             print(f"{name}: expected status {expected}, got {status}")
             if status == "buffered":
                 print("  (buffered: the entrance is closed or nobody listens on contact.events for it;"
-                      " start a contact center or `npx workitem watch`)")
+                      " start a contact center or `./workitem watch`)")
             return False
         return True
 

@@ -11,6 +11,7 @@ import { registerItems } from './commands/items';
 import { registerReport } from './commands/report';
 import { registerSend } from './commands/send';
 import { registerStart } from './commands/start';
+import { registerWaitReady } from './commands/wait-ready';
 import { registerWatch } from './commands/watch';
 import { examples } from './options';
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
       examples(
         'workitem start',
         'workitem watch &   # a stand-in contact center: prints the events',
+        'workitem wait-ready   # until the service answers ready on /readyz',
         'workitem send loan-review.xml --wait',
         'workitem entrance close loans',
         'workitem items --entrance loans --json',
@@ -56,6 +58,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerErrors(program);
   registerWatch(program);
+  registerWaitReady(program);
   return program;
 }
 

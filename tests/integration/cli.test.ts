@@ -107,11 +107,22 @@ describe('workitem CLI', () => {
     [['errors', 'list']],
     [['errors', 'replay']],
     [['watch']],
+    [['wait-ready']],
   ])('%j --help describes the command with examples and exits 0', async (command) => {
     const r = await cli([...command, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: workitem/);
     expect(r.stdout).toContain('Examples:');
+  });
+
+  it('wait-ready exits 0 once /readyz answers 200 (HTTP_PORT as the service reads it), 1 with the last answer when not in time', async () => {
+    const port = new URL(service.baseUrl).port;
+    const ready = await cli(['wait-ready', '--timeout', '10s'], { ...cliEnv, HTTP_PORT: port });
+    expect(ready.code).toBe(0);
+    expect(ready.stdout).toContain(`ready (http://127.0.0.1:${port}/readyz)`);
+    const notReady = await cli(['wait-ready', '--timeout', '1s', '--url', 'http://127.0.0.1:1/readyz']);
+    expect(notReady.code).toBe(1);
+    expect(notReady.stderr).toMatch(/not ready within 1\.0s \(http:\/\/127\.0\.0\.1:1\/readyz\): ECONNREFUSED/);
   });
 
   it('watch prints the events the service publishes, one JSON line each, and stops after --count', async () => {

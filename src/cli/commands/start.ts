@@ -12,7 +12,7 @@ export function registerStart(program: Command): void {
         'AMQP_URL=amqp://user:pass@rabbit:5672/prod REDIS_URL=redis://redis:6379 HTTP_PORT=8080 workitem start',
         'WORKITEM_CONFIG=/etc/workitem/config.json LOG_LEVEL=debug workitem start',
       ) +
-        '\nConfiguration comes from the environment only (see README: AMQP_URL, REDIS_URL, REDIS_KEY_PREFIX, HTTP_PORT, WORKITEM_CONFIG, ...).\n',
+        '\nConfiguration comes from the environment only (see docs/operators.md: AMQP_URL, REDIS_URL, REDIS_KEY_PREFIX, HTTP_PORT, WORKITEM_CONFIG, ...).\n',
     )
     .action(async () => {
       // The service module wires itself up, handles its own signals and exits the process when stopped.

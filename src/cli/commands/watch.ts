@@ -14,7 +14,7 @@ interface WatchOptions {
 /**
  * A stand-in contact center for trying things out: an exclusive, auto-deleted queue bound to the events exchange
  * prints what the service publishes. It only sees events published while it runs, and while it runs the
- * service's events are routable (an event no queue takes parks the item, see the README).
+ * service's events are routable (an event no queue takes parks the item, see docs/contact-center.md).
  */
 export function registerWatch(program: Command): void {
   program

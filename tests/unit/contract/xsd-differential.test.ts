@@ -189,7 +189,7 @@ describe('schemas/workitem-v1.xsd against the service parser (differential)', ()
     expect(corpus.some((c) => c.name.startsWith('fixtures/hostile/'))).toBe(true);
     const listed = (rules: readonly DisagreementRule[]): number =>
       results.filter((r) => r.service !== r.xsd && rules.some((rule) => claims(rule, r.name))).length;
-    // The counts the README quotes; printed so a run shows them.
+    // The counts docs/senders.md quotes; printed so a run shows them.
     console.log(
       `XSD differential: ${corpus.length} documents; ${agree.length} agree (${accepted.length} accepted by both, ${agree.length - accepted.length} rejected by both); ` +
         `${listed(XSD_CANNOT_EXPRESS)} listed as rules XSD cannot express; ${listed(NOT_YET_IMPLEMENTED)} not yet implemented; ${listed(SERVICE_GAPS)} service gaps`,

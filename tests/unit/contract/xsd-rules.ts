@@ -131,7 +131,7 @@ export const XSD_CANNOT_EXPRESS: readonly DisagreementRule[] = [
     id: 'encoding-policy',
     rule:
       'Which encodings are accepted (UTF-8, UTF-16 with a BOM, ISO-8859-1, windows-1252, US-ASCII), and the refusal of a BOM ' +
-      'that contradicts the declaration or of bytes no real text in that encoding carries (README "Encodings").',
+      'that contradicts the declaration or of bytes no real text in that encoding carries (docs/senders.md "Encodings").',
     reason: 'XSD constrains the decoded content, not the bytes; libxml2 decodes more than the service accepts.',
     stricter: 'service',
     cases: [],
