@@ -24,7 +24,7 @@ export function registerSend(program: Command): void {
       'publish a work-item XML file to the inbound exchange (routing key workitem.<source>), persistent and confirmed by the broker; ' +
         'with --wait, wait for the receipt and print it',
     )
-    .argument('<file.xml>', 'the message body: a <workItem> or <cancelWorkItem> document')
+    .argument('<file.xml>', 'the message body: a <workItem>, <updateWorkItem> or <cancelWorkItem> document')
     .option('--source <source>', 'source for the routing key (default: the <source> element of the file)')
     .option('--routing-key <key>', 'routing key to publish with (default: workitem.<source>)')
     .option('--wait', 'wait for the receipt on an exclusive reply queue; exit 1 if rejected or none arrives in time')

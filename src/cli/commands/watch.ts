@@ -20,7 +20,7 @@ export function registerWatch(program: Command): void {
   program
     .command('watch')
     .description(
-      'print contact events as the service publishes them (contact.created / withdrawn / expired), from an exclusive ' +
+      'print contact events as the service publishes them (contact.created / updated / withdrawn / expired), from an exclusive ' +
         'queue of its own bound to the events exchange; it holds nothing back for anyone else',
     )
     .option('--pattern <routingKey>', 'binding pattern on the events exchange, e.g. contact.created.loans', '#')
