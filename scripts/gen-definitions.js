@@ -20,6 +20,7 @@ const cfg = loadConfig({});
 const doc = buildDefinitions(buildTopology(cfg), {
   ...SHIPPED_DEFINITIONS_OPTIONS,
   inboundExchange: cfg.topology.inboundExchange,
+  inboundLargeExchange: cfg.topology.inboundLargeExchange,
 });
 const out = path.join(root, 'rabbitmq', 'definitions.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });

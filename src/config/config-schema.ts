@@ -108,6 +108,11 @@ export const fileConfigSchema = z
     topology: z
       .object({
         inboundExchange: z.string().min(1).default('workitem.inbound'),
+        /**
+         * Senders that know an item is large (over limits.largeMessageBytes) may publish it here instead, with the same
+         * routing key `workitem.<source>`: it feeds the large-item queue directly (contract 1.2), so nothing is moved.
+         */
+        inboundLargeExchange: z.string().min(1).default('workitem.inbound.large'),
         inboundQueue: z.string().min(1).default('workitem.inbound'),
         errorExchange: z.string().min(1).default('workitem.error'),
         errorQueue: z.string().min(1).default('workitem.error'),
@@ -116,7 +121,7 @@ export const fileConfigSchema = z
         controlExchange: z.string().min(1).default('contactcenter.events'),
         controlQueue: z.string().min(1).default('workitem.control'),
         parkedQueuePrefix: z.string().min(1).default('workitem.parked.'),
-        /** Large items wait here (moved from the inbound queue), so they never hold up small ones. */
+        /** Large items wait here (moved from the inbound queue, or published to inboundLargeExchange), so they never hold up small ones. */
         largeQueue: z.string().min(1).default('workitem.inbound.large'),
         /**
          * What the broker dead-letters from the inbound, large-item and control queues (expired in the queue, or past

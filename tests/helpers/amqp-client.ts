@@ -110,6 +110,8 @@ export interface PublishWorkItemOptions {
   source?: string;
   /** Overrides the whole routing key (e.g. one without the `workitem.` prefix). */
   routingKey?: string;
+  /** Default: the inbound exchange (contract 1.2: a sender may publish large items to `inboundLargeExchange`). */
+  exchange?: string;
   /**
    * true: this client's reply queue (created if needed); a string: that queue name; false: no reply_to.
    * Default: the reply queue if replyQueue() was called, else none.
@@ -317,7 +319,7 @@ export class TestClient {
     return queue;
   }
 
-  /** Publishes a work item to the inbound exchange as a sender would, and waits for the broker's confirm. */
+  /** Publishes a work item to the inbound exchange (or opts.exchange) as a sender would, and waits for the broker's confirm. */
   async publishWorkItem(xml: string | Buffer, opts: PublishWorkItemOptions = {}): Promise<PublishedWorkItem> {
     const content = Buffer.isBuffer(xml) ? xml : Buffer.from(xml, 'utf8');
     const source = opts.source ?? sourceOf(content.toString('utf8')) ?? 'bank-support';
@@ -326,8 +328,9 @@ export class TestClient {
     if (typeof opts.replyTo === 'string') replyTo = opts.replyTo;
     else if (opts.replyTo === true || (opts.replyTo === undefined && this.replyQueueName)) replyTo = await this.replyQueue();
     const messageId = opts.messageId === null ? undefined : (opts.messageId ?? randomUUID());
-    await this.assertExchange(this.topology.inboundExchange);
-    await this.publish(this.topology.inboundExchange, routingKey, content, {
+    const exchange = opts.exchange ?? this.topology.inboundExchange;
+    await this.assertExchange(exchange);
+    await this.publish(exchange, routingKey, content, {
       contentType: 'application/xml',
       persistent: true,
       replyTo,

@@ -109,7 +109,12 @@ describe('definitions import (RabbitMQ)', () => {
 
   beforeAll(async () => {
     vhost = await createVhost();
-    const doc = buildDefinitions(topology, { vhost, exampleSender: sender, inboundExchange: t.inboundExchange });
+    const doc = buildDefinitions(topology, {
+      vhost,
+      exampleSender: sender,
+      inboundExchange: t.inboundExchange,
+      inboundLargeExchange: t.inboundLargeExchange,
+    });
     await importDefinitions(doc);
     await waitFor('the imported queues, bindings and permissions', async () => {
       const [queues, bindings, topicPerms] = await Promise.all([
@@ -120,7 +125,7 @@ describe('definitions import (RabbitMQ)', () => {
       return (
         queues.length === doc.queues.length &&
         bindings.filter((b) => b.source_name !== '').length === doc.bindings.length &&
-        topicPerms.some((p) => p.user === sender)
+        topicPerms.filter((p) => p.user === sender).length === doc.topic_permissions.length
       );
     });
   });
@@ -252,9 +257,22 @@ describe('definitions import (RabbitMQ)', () => {
         expect(msg.fields.routingKey).toBe(`workitem.${sender}`);
       });
 
-      it("is refused another source's routing key (topic permission)", async () => {
+      it('publishes with its own routing key to the large-item exchange, straight into the large-item queue (contract 1.2)', async () => {
+        const admin = await (await connect()).createChannel();
+        await admin.purgeQueue(t.largeQueue);
         const ch = await (await connect({ name: sender, password })).createConfirmChannel();
-        await expect(publishConfirmed(ch, t.inboundExchange, 'workitem.other-bank')).rejects.toThrow(/ACCESS_REFUSED/);
+        await publishConfirmed(ch, t.inboundLargeExchange, `workitem.${sender}`, { mandatory: true, messageId: 'own-key-large' });
+        const msg = await getOne(admin, t.largeQueue);
+        expect(msg.properties.messageId).toBe('own-key-large');
+        expect(msg.fields).toMatchObject({ exchange: t.inboundLargeExchange, routingKey: `workitem.${sender}` });
+      });
+
+      it.each([
+        ['inbound', t.inboundExchange],
+        ['large-item', t.inboundLargeExchange],
+      ])("is refused another source's routing key on the %s exchange (topic permission)", async (_n, exchange) => {
+        const ch = await (await connect({ name: sender, password })).createConfirmChannel();
+        await expect(publishConfirmed(ch, exchange, 'workitem.other-bank')).rejects.toThrow(/ACCESS_REFUSED/);
       });
 
       it('is refused any other exchange, and declaring or reading queues', async () => {

@@ -22,6 +22,7 @@ describe('rabbitmq/definitions.json', () => {
     const expected = buildDefinitions(sampleTopology, {
       ...SHIPPED_DEFINITIONS_OPTIONS,
       inboundExchange: sampleConfig.topology.inboundExchange,
+      inboundLargeExchange: sampleConfig.topology.inboundLargeExchange,
     });
     expect(JSON.parse(committed)).toEqual(expected);
     expect(committed).toBe(renderDefinitions(expected));
@@ -31,10 +32,17 @@ describe('rabbitmq/definitions.json', () => {
     const doc = JSON.parse(committed);
     expect(doc.vhosts).toEqual([{ name: '/' }]);
     expect(doc.users).toEqual([{ name: 'bank-support', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] }]);
-    expect(doc.permissions).toEqual([{ user: 'bank-support', vhost: '/', configure: '^$', write: '^workitem\\.inbound$', read: '^$' }]);
+    expect(doc.permissions).toEqual([
+      { user: 'bank-support', vhost: '/', configure: '^$', write: '^(workitem\\.inbound|workitem\\.inbound\\.large)$', read: '^$' },
+    ]);
+    // Contract 1.2: the same routing key on both exchanges (an exchange without a topic permission would take any key).
     expect(doc.topic_permissions).toEqual([
       { user: 'bank-support', vhost: '/', exchange: 'workitem.inbound', write: '^workitem\\.bank-support$', read: '^$' },
+      { user: 'bank-support', vhost: '/', exchange: 'workitem.inbound.large', write: '^workitem\\.bank-support$', read: '^$' },
     ]);
+    const write = new RegExp(doc.permissions[0].write);
+    expect(['workitem.inbound', 'workitem.inbound.large'].map((x) => write.test(x))).toEqual([true, true]);
+    expect(['contact.events', 'workitem.inbound.larger', 'workitem.error', 'amq.default'].some((x) => write.test(x))).toBe(false);
   });
 });
 
@@ -77,18 +85,36 @@ describe('buildDefinitions', () => {
   });
 
   it('does not share argument objects with the topology', () => {
-    const topology: Topology = { exchanges: [{ name: 'in', type: 'topic' }], queues: [{ name: 'q', arguments: { a: 1 }, bindings: [] }] };
-    const out = buildDefinitions(topology, { vhost: '/', inboundExchange: 'in' });
+    const topology: Topology = {
+      exchanges: [
+        { name: 'in', type: 'topic' },
+        { name: 'in.large', type: 'topic' },
+      ],
+      queues: [{ name: 'q', arguments: { a: 1 }, bindings: [] }],
+    };
+    const out = buildDefinitions(topology, { vhost: '/', inboundExchange: 'in', inboundLargeExchange: 'in.large' });
     out.queues[0].arguments.a = 2;
     expect(topology.queues[0].arguments.a).toBe(1);
   });
 
-  it('pins a sender to its own routing key on a configured inbound exchange, escaping regex characters', () => {
-    const topology: Topology = { exchanges: [{ name: 'bank.in+1', type: 'topic' }], queues: [] };
-    const out = buildDefinitions(topology, { vhost: 'v', exampleSender: 'crm.eu', inboundExchange: 'bank.in+1' });
-    expect(out.permissions).toEqual([{ user: 'crm.eu', vhost: 'v', configure: '^$', write: '^bank\\.in\\+1$', read: '^$' }]);
+  it('pins a sender to its own routing key on the configured inbound and large-item exchanges, escaping regex characters', () => {
+    const topology: Topology = {
+      exchanges: [
+        { name: 'bank.in+1', type: 'topic' },
+        { name: 'bank.big', type: 'topic' },
+      ],
+      queues: [],
+    };
+    const out = buildDefinitions(topology, {
+      vhost: 'v',
+      exampleSender: 'crm.eu',
+      inboundExchange: 'bank.in+1',
+      inboundLargeExchange: 'bank.big',
+    });
+    expect(out.permissions).toEqual([{ user: 'crm.eu', vhost: 'v', configure: '^$', write: '^(bank\\.in\\+1|bank\\.big)$', read: '^$' }]);
     expect(out.topic_permissions).toEqual([
       { user: 'crm.eu', vhost: 'v', exchange: 'bank.in+1', write: '^workitem\\.crm\\.eu$', read: '^$' },
+      { user: 'crm.eu', vhost: 'v', exchange: 'bank.big', write: '^workitem\\.crm\\.eu$', read: '^$' },
     ]);
     const pattern = new RegExp(out.topic_permissions[0].write);
     expect(pattern.test('workitem.crm.eu')).toBe(true);
@@ -97,7 +123,10 @@ describe('buildDefinitions', () => {
   });
 
   it('refuses an inbound exchange that is not in the topology', () => {
-    expect(() => buildDefinitions(sampleTopology, { vhost: '/', inboundExchange: 'nope' })).toThrow(/not part of the topology/);
+    expect(() => buildDefinitions(sampleTopology, { vhost: '/', inboundExchange: 'nope' })).toThrow(/inbound exchange "nope" is not part/);
+    expect(() => buildDefinitions(sampleTopology, { vhost: '/', inboundLargeExchange: 'nope' })).toThrow(
+      /large-item exchange "nope" is not part/,
+    );
   });
 });
 

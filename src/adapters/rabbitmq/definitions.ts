@@ -14,8 +14,11 @@ import type { Topology } from './topology';
 /** Oldest broker the definitions are meant for; the importer uses it only to pick a password hashing default. */
 export const DEFINITIONS_RABBIT_VERSION = '3.10.0';
 
-/** The contract's default inbound exchange; a sender may publish to it and nowhere else. */
+/** The contract's default inbound exchange; a sender may publish to it and to the large-item exchange, nowhere else. */
 export const DEFAULT_INBOUND_EXCHANGE = 'workitem.inbound';
+
+/** The contract's default large-item exchange (1.2): large items straight to their lane, same routing key. */
+export const DEFAULT_INBOUND_LARGE_EXCHANGE = 'workitem.inbound.large';
 
 /** Senders publish with routing key `workitem.<source>` (the contract); the topic permission pins `<source>`. */
 export const SENDER_ROUTING_KEY_PREFIX = 'workitem.';
@@ -35,6 +38,8 @@ export interface DefinitionsOptions {
   exampleSender?: string;
   /** Defaults to the contract's `workitem.inbound`; must be one of the topology's exchanges. */
   inboundExchange?: string;
+  /** Defaults to the contract's `workitem.inbound.large`; must be one of the topology's exchanges. */
+  inboundLargeExchange?: string;
 }
 
 interface DefinitionsUser {
@@ -85,6 +90,12 @@ export function exactPattern(literal: string): string {
   return `^${literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
 }
 
+/** Anchored regex that matches exactly one of `literals`. */
+export function exactPatterns(literals: string[]): string {
+  if (literals.length === 1) return exactPattern(literals[0]);
+  return `^(${literals.map((l) => exactPattern(l).slice(1, -1)).join('|')})$`;
+}
+
 /**
  * RabbitMQ's `rabbit_password_hashing_sha256` format: base64(salt ‖ sha256(salt ‖ password)) with a
  * 4-byte salt. For operators who write their own users into a definitions file (scripts/rabbitmq-password-hash.js).
@@ -100,20 +111,33 @@ export function rabbitPasswordHash(password: string, salt: Buffer = randomBytes(
 export function buildDefinitions(topology: Topology, opts: DefinitionsOptions): DefinitionsDocument {
   const { vhost } = opts;
   const inboundExchange = opts.inboundExchange ?? DEFAULT_INBOUND_EXCHANGE;
-  if (!topology.exchanges.some((x) => x.name === inboundExchange)) {
-    throw new Error(`inbound exchange "${inboundExchange}" is not part of the topology`);
+  const inboundLargeExchange = opts.inboundLargeExchange ?? DEFAULT_INBOUND_LARGE_EXCHANGE;
+  for (const [what, name] of [
+    ['inbound', inboundExchange],
+    ['large-item', inboundLargeExchange],
+  ]) {
+    if (!topology.exchanges.some((x) => x.name === name)) throw new Error(`${what} exchange "${name}" is not part of the topology`);
   }
+  // A sender publishes to both with the same routing key (contract 1.2). A topic permission is per exchange, and an
+  // exchange without one is open to any routing key: each of the two gets its own.
+  const senderExchanges = [inboundExchange, inboundLargeExchange];
   const sender = opts.exampleSender;
   return {
     rabbit_version: DEFINITIONS_RABBIT_VERSION,
     rabbitmq_version: DEFINITIONS_RABBIT_VERSION,
     users: sender ? [{ name: sender, password_hash: '', hashing_algorithm: PASSWORD_HASHING_ALGORITHM, tags: [] }] : [],
     vhosts: [{ name: vhost }],
-    // A sender declares nothing and reads nothing; it may only publish to the inbound exchange.
-    permissions: sender ? [{ user: sender, vhost, configure: '^$', write: exactPattern(inboundExchange), read: '^$' }] : [],
+    // A sender declares nothing and reads nothing; it may only publish to the inbound and large-item exchanges...
+    permissions: sender ? [{ user: sender, vhost, configure: '^$', write: exactPatterns(senderExchanges), read: '^$' }] : [],
     // ...and only with its own routing key, so the broker stops it submitting (or cancelling) as another source.
     topic_permissions: sender
-      ? [{ user: sender, vhost, exchange: inboundExchange, write: exactPattern(`${SENDER_ROUTING_KEY_PREFIX}${sender}`), read: '^$' }]
+      ? senderExchanges.map((exchange) => ({
+          user: sender,
+          vhost,
+          exchange,
+          write: exactPattern(`${SENDER_ROUTING_KEY_PREFIX}${sender}`),
+          read: '^$',
+        }))
       : [],
     parameters: [],
     global_parameters: [],

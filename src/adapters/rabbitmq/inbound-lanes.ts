@@ -3,7 +3,7 @@ import type { Logger } from '../../ports/logger';
 import type { InboundMessage, Settlement } from '../../ports/messaging';
 import type { AmqpConnection } from './amqp-connection';
 import type { ConfirmedPublisher } from './confirmed-publisher';
-import { isDeadLetteredInto, toInboundMessage } from './inbound-message';
+import { isDeadLetteredInto, toInboundMessage, toLargeLaneMessage } from './inbound-message';
 import type { MessageTracing } from './message-tracing';
 import { QueueConsumer, type DeliveryHandler } from './queue-consumer';
 import type { RabbitMessaging } from './rabbit-messaging';
@@ -39,7 +39,7 @@ export class InboundLanes {
     private readonly bulkPublisher: ConfirmedPublisher,
     private readonly handle: (msg: InboundMessage) => Promise<Settlement>,
     tracing: MessageTracing,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     const traced = (queue: string, handler: DeliveryHandler): DeliveryHandler =>
       tracing.enabled ? (m) => tracing.process(queue, m, () => handler(m)) : handler;
@@ -56,7 +56,8 @@ export class InboundLanes {
       o.largeQueue,
       LARGE_PREFETCH,
       o.topology,
-      traced(o.largeQueue, (m) => this.handle(toInboundMessage(m, o.inboundQueue, true))),
+      // Trusted only what the service moved there itself; a sender may publish there too (the large-item exchange).
+      traced(o.largeQueue, (m) => this.handle(toLargeLaneMessage(m, o))),
       log,
     );
   }
@@ -69,6 +70,9 @@ export class InboundLanes {
     if (m.content.length > this.o.largeMessageBytes) {
       // Dead-lettered back by the broker (a park retry): its service headers are ours and travel with it.
       await this.messaging.moveToLargeLane(m, isDeadLetteredInto(m, this.o.inboundQueue), this.bulkPublisher);
+      if (this.log.isDebugEnabled()) {
+        this.log.debug('moved to the large lane', { bytes: m.content.length, messageId: m.properties.messageId as unknown });
+      }
       return 'ack';
     }
     return this.handle(toInboundMessage(m, this.o.inboundQueue));

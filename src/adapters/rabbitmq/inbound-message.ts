@@ -10,16 +10,32 @@ export const ORIGINAL_EXCHANGE_HEADER = 'x-original-exchange';
 /** Headers only the service itself may set; stripped from what senders send before a message moves lanes. */
 export const INTERNAL_HEADERS = [CONTACT_ID_HEADER, ENTRANCE_HEADER, ORIGINAL_ROUTING_KEY_HEADER, ORIGINAL_EXCHANGE_HEADER];
 
-/** Dead-lettered by the broker into `queue` (default exchange, routing key = the queue's name): a route senders cannot take. */
+/**
+ * Dead-lettered by the broker (or moved by the service) into `queue`: default exchange, routing key = the queue's name,
+ * a route senders cannot take.
+ */
 export function isDeadLetteredInto(m: amqp.Message, queue: string): boolean {
   return m.fields.exchange === '' && m.fields.routingKey === queue;
 }
 
 /**
+ * A delivery of the large-item queue. Moved there by the service (default exchange, routing key = the queue's name: a
+ * route senders cannot take), its headers are ours and trusted, as they were when it was moved. Published there by a
+ * sender through the large-item exchange (contract 1.2), it is a sender's message like one on the inbound exchange:
+ * our internal headers are dropped (as a move drops them) and the sender's routing key and exchange are the delivery's.
+ */
+export function toLargeLaneMessage(m: amqp.Message, queues: { inboundQueue: string; largeQueue: string }): InboundMessage {
+  if (isDeadLetteredInto(m, queues.largeQueue)) return toInboundMessage(m, queues.inboundQueue, true);
+  const headers: Record<string, unknown> = { ...(m.properties.headers ?? {}) };
+  for (const h of INTERNAL_HEADERS) delete headers[h];
+  return toInboundMessage({ ...m, properties: { ...m.properties, headers } }, queues.inboundQueue, false);
+}
+
+/**
  * Converts a delivery to plain data. Our own headers are trusted only on messages that took a route senders
  * cannot take: dead-lettered by the broker into the inbound queue (default exchange, routing key = queue
- * name), or delivered from one of our internal queues (`trusted`: the large-item lane, the park queues).
- * Senders publish through the inbound exchange only.
+ * name), or delivered from one of our internal queues (`trusted`: what the service moved to the large-item lane, see
+ * toLargeLaneMessage; the park queues). Senders publish through the inbound and large-item exchanges only.
  */
 export function toInboundMessage(m: amqp.Message, inboundQueue?: string, trusted = false): InboundMessage {
   const p = m.properties;
@@ -85,8 +101,8 @@ export function toDeadLetteredMessage(
       routingKey: typeof routingKeys[0] === 'string' ? routingKeys[0] : m.fields.routingKey,
     },
   };
-  // The large-item lane is ours (only the service moves messages there): its headers are trusted, as when consumed.
-  const msg = toInboundMessage(asItWas, queues.inboundQueue, queue === queues.largeQueue);
+  // From the large-item lane: trusted if the service moved it there, not if a sender published it there (as when consumed).
+  const msg = queue === queues.largeQueue ? toLargeLaneMessage(asItWas, queues) : toInboundMessage(asItWas, queues.inboundQueue);
   const reason = DEATH_REASONS.find((r) => r === death?.reason) ?? 'unknown';
   const holds =
     queue === queues.inboundQueue || queue === queues.largeQueue ? 'workItems' : queue === queues.controlQueue ? 'controlEvents' : 'other';

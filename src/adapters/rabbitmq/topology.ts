@@ -69,6 +69,7 @@ export function buildTopology(cfg: Pick<AppConfig, 'topology' | 'entrances'>): T
   return {
     exchanges: [
       { name: t.inboundExchange, type: 'topic' },
+      { name: t.inboundLargeExchange, type: 'topic' },
       { name: t.errorExchange, type: 'topic' },
       { name: t.receiptsExchange, type: 'topic' },
       { name: t.eventsExchange, type: 'topic' },
@@ -81,8 +82,14 @@ export function buildTopology(cfg: Pick<AppConfig, 'topology' | 'entrances'>): T
         bindings: [{ exchange: t.inboundExchange, routingKey: '#' }],
         upgradable: true,
       },
-      // Large items are moved here from the inbound queue and consumed with a small prefetch.
-      { name: t.largeQueue, arguments: { ...quorum, ...deadLetterToService }, bindings: [], upgradable: true },
+      // Large items are moved here from the inbound queue (default exchange, the queue's name as routing key), or
+      // published here by senders through the large-item exchange (contract 1.2); consumed with a small prefetch.
+      {
+        name: t.largeQueue,
+        arguments: { ...quorum, ...deadLetterToService },
+        bindings: [{ exchange: t.inboundLargeExchange, routingKey: '#' }],
+        upgradable: true,
+      },
       {
         name: t.errorQueue,
         arguments: { ...quorum, 'x-delivery-limit': ERROR_QUEUE_DELIVERY_LIMIT },

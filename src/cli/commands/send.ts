@@ -11,6 +11,7 @@ import { humanDuration, print, printable, printJson } from '../output';
 interface SendOptions {
   source?: string;
   routingKey?: string;
+  large?: boolean;
   wait?: boolean;
   timeout: number;
   correlationId?: string;
@@ -21,12 +22,13 @@ export function registerSend(program: Command): void {
   program
     .command('send')
     .description(
-      'publish a work-item XML file to the inbound exchange (routing key workitem.<source>), persistent and confirmed by the broker; ' +
+      'publish a work-item XML file to the inbound exchange (or with --large the large-item exchange; routing key workitem.<source>), persistent and confirmed by the broker; ' +
         'with --wait, wait for the receipt and print it',
     )
     .argument('<file.xml>', 'the message body: a <workItem>, <updateWorkItem> or <cancelWorkItem> document')
     .option('--source <source>', 'source for the routing key (default: the <source> element of the file)')
     .option('--routing-key <key>', 'routing key to publish with (default: workitem.<source>)')
+    .option('--large', 'publish to the large-item exchange (an item over limits.largeMessageBytes goes straight to its lane)')
     .option('--wait', 'wait for the receipt on an exclusive reply queue; exit 1 if rejected or none arrives in time')
     .addOption(durationOption('--timeout <duration>', 'how long --wait waits, e.g. 10s, 2m', '10s'))
     .option('--correlation-id <id>', 'correlation_id of the message (default with --wait: a random UUID)')
@@ -37,6 +39,7 @@ export function registerSend(program: Command): void {
         'workitem send loan-review.xml',
         'workitem send loan-review.xml --wait',
         'workitem send case.xml --source bank-support --wait --timeout 30s --json',
+        'workitem send voicemail-2mb.xml --large --wait',
         'workitem send cancel.xml --routing-key workitem.bank-support --correlation-id my-123',
       ) +
         '\nExit status: 0 published (or receipt accepted/buffered/duplicate/cancelled), 1 rejected, no receipt in time, or broker error.\n',
@@ -61,7 +64,7 @@ async function send(ctx: CliContext, file: string, opts: SendOptions): Promise<v
     if (!source) throw new UsageError(`no <source> found in ${file}: pass --source or --routing-key`);
     routingKey = `workitem.${source}`;
   }
-  const exchange = ctx.cfg.topology.inboundExchange;
+  const exchange = opts.large ? ctx.cfg.topology.inboundLargeExchange : ctx.cfg.topology.inboundExchange;
   const messageId = randomUUID();
   const correlationId = opts.correlationId ?? (opts.wait ? randomUUID() : undefined);
 

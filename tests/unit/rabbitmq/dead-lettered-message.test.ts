@@ -71,6 +71,22 @@ describe('toDeadLetteredMessage', () => {
     expect(m).toMatchObject({ senderRoutingKey: 'workitem.acme', senderExchange: 'workitem.inbound' });
   });
 
+  it("the large-item lane, reached through the large-item exchange (contract 1.2): a sender's message, nothing of ours trusted", () => {
+    const m = toDeadLetteredMessage(
+      fromDeadLetterQueue({
+        'x-death': [death('delivery_limit', 'workitem.inbound.large', 'workitem.inbound.large', 'workitem.acme')],
+        'x-original-routing-key': 'workitem.someone-else',
+        'x-original-exchange': 'workitem.inbound',
+        'x-workitem-contact-id': 'wi-0f8fad5b-d9cb-469f-a165-70867728950e',
+        'x-workitem-entrance': 'loans',
+      }),
+      QUEUES,
+    );
+    expect(m.deadLettered).toMatchObject({ holds: 'workItems', queue: 'workitem.inbound.large' });
+    expect(m).toMatchObject({ senderRoutingKey: 'workitem.acme', senderExchange: 'workitem.inbound.large', parked: undefined });
+    expect(Object.keys(m.properties.headers).filter((h) => h.startsWith('x-workitem') || h.startsWith('x-original'))).toEqual([]);
+  });
+
   it("a sender's forged x-original-routing-key on an item from the inbound exchange is not trusted", () => {
     const m = toDeadLetteredMessage(
       fromDeadLetterQueue({
