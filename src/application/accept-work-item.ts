@@ -1,5 +1,6 @@
 import { toContactRecord, type AttachmentRef, type ContactRecord } from '../domain/contact-event';
 import { workItemError } from '../domain/error-codes';
+import { applyTaskTypeDefaults, taskTypeRule } from '../domain/task-types';
 import { receiptStatusOf, type PlacedState } from '../domain/receipt';
 import type { WorkItem } from '../domain/work-item';
 import type { InboundMessage } from '../ports/messaging';
@@ -12,9 +13,12 @@ import { rejectMessage } from './reject-message';
 import { routeContact, type NotPlaced } from './route-contact';
 import { sha256Hex } from './update-item';
 
-export async function acceptWorkItem(d: Deps, msg: InboundMessage, item: WorkItem, forcedContactId?: string): Promise<Outcome> {
-  const entrance = d.cfg.entrances[item.entrance];
+export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkItem, forcedContactId?: string): Promise<Outcome> {
+  const entrance = d.cfg.entrances[sent.entrance];
   const nowMs = d.now();
+  // The task type's dueIn/expiresIn count from nowMs, the receivedAt stored below. A default expiresAt is within the
+  // limits of a sent one (checked at start: more than 0, at most 365 days), and from here on it is handled the same.
+  const item = applyTaskTypeDefaults(sent, taskTypeRule(d.cfg.taskTypes, sent.taskType), nowMs);
   const contactId = forcedContactId ?? `wi-${d.newId()}`;
   const attachment: AttachmentRef | undefined = item.attachment && {
     fileName: item.attachment.fileName,

@@ -1,3 +1,5 @@
+import type { TaskTypes } from '../domain/task-types';
+
 /**
  * What the use cases read of the configuration: the few settings they act on, not the whole config (the config
  * module's AppConfig satisfies this structurally, so wiring passes it as it is).
@@ -14,6 +16,8 @@ export interface UseCaseSettings {
   social: Readonly<
     Record<string, { readonly displayName?: string; readonly pages: Readonly<Record<string, { entrance: string; displayName: string }>> }>
   >;
+  /** Task types: their dueIn/expiresIn give an item without its own dueAt/expiresAt one at arrival (none: no defaults). */
+  taskTypes?: TaskTypes;
   /** Bound of every attachment-store call. */
   attachmentTimeoutMs: number;
 }

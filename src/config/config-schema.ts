@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NAME_PATTERN, NAME_SYNTAX } from '../domain/names';
 import { CONTACT_DATA_KEY_PATTERN } from '../domain/work-item';
+import { DURATION_SYNTAX, parseIsoDuration } from '../domain/task-types';
 
 /**
  * The JSON config file (`WORKITEM_CONFIG`). Every default lives here, in one place.
@@ -31,6 +32,30 @@ const socialPlatformSchema = z
   })
   .strict();
 
+const duration = z.string().refine((v) => parseIsoDuration(v) !== undefined, `must be ${DURATION_SYNTAX}, at most 3650 days`);
+const priority = z.number().int().min(1).max(10);
+
+/** One escalation rule: at dueAt minus `before`, or dueAt plus `after`, the item's priority rises to `priority`. */
+const escalationRuleSchema = z
+  .object({ before: duration.optional(), after: duration.optional(), priority })
+  .strict()
+  .refine((r) => (r.before === undefined) !== (r.after === undefined), 'needs exactly one of "before" or "after"');
+
+/**
+ * Defaults and rules per task type (the value of the task key). Cross-checks (a configured entrance, escalation order,
+ * no rule after the expiry, expiresIn within 365 days) are in parseFileConfig, which names the key.
+ */
+const taskTypeSchema = z
+  .object({
+    entrance: z.string().min(1).optional(),
+    priority: priority.optional(),
+    dueIn: duration.optional(),
+    expiresIn: duration.optional(),
+    requiredContactData: z.array(z.string().regex(CONTACT_DATA_KEY_PATTERN, 'contactData keys match [A-Za-z0-9_.-]{1,100}')).optional(),
+    escalation: z.array(escalationRuleSchema).optional(),
+  })
+  .strict();
+
 export const fileConfigSchema = z
   .object({
     // A contact-data key (its value marks a message as a work item).
@@ -39,6 +64,10 @@ export const fileConfigSchema = z
       .record(z.string().regex(NAME_PATTERN, `entrance names are ${NAME_SYNTAX}`), entranceSchema)
       .refine((e) => Object.keys(e).length > 0, 'at least one entrance must be configured'),
     social: z.record(z.string().regex(/^[a-z0-9_-]{1,32}$/), socialPlatformSchema).default({}),
+    /** Keyed by the task key's value as senders write it (trimmed, no control characters, at most 1024 characters). */
+    taskTypes: z.record(z.string(), taskTypeSchema).default({}),
+    /** true: an item whose task type is not in taskTypes is rejected with UNKNOWN_TASK_TYPE. */
+    taskTypesStrict: z.boolean().default(false),
     park: z
       .object({
         maxParked: z.number().int().positive().default(10_000),

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { FileConfig, fileConfigSchema } from './config-schema';
 import { describeJsonError } from './json-location';
 import { FAULT_STEPS, type FaultStep } from '../application/deps';
+import { DAY_MS, parseIsoDuration, type Duration, type EscalationRule, type TaskTypeRule, type TaskTypes } from '../domain/task-types';
 
 export interface EntranceConfig {
   name: string;
@@ -107,6 +108,10 @@ export interface AppConfig {
   configFile: string;
   taskKey: string;
   entrances: Record<string, EntranceConfig>;
+  /** Per task type: defaults, required contact data, escalation rules (null-prototype record). */
+  taskTypes: TaskTypes;
+  /** true: a task type not in taskTypes is rejected with UNKNOWN_TASK_TYPE. */
+  taskTypesStrict: boolean;
   social: FileConfig['social'];
   park: FileConfig['park'];
   schedule: FileConfig['schedule'];
@@ -333,7 +338,70 @@ export function parseFileConfig(raw: unknown, source: string): FileConfig {
       }
     }
   }
+  buildTaskTypes(cfg, source);
   return cfg;
+}
+
+/** Like a sent `<expiresAt>`: more than 0 and at most 365 days after arrival. */
+const MAX_EXPIRES_IN_DAYS = 365;
+
+/**
+ * The task types of a parsed config file, cross-checked: a default entrance is a configured one, expiresIn is within
+ * the limits of a sent expiresAt, dueIn is not after expiresIn, escalation rules are in time order with rising
+ * priorities and none falls after the expiry (dueIn ± offset > expiresIn). Throws a ConfigError naming the key.
+ */
+export function buildTaskTypes(cfg: FileConfig, source: string): TaskTypes {
+  const out: Record<string, TaskTypeRule> = Object.create(null);
+  const fail = (key: string, message: string): never => {
+    throw new ConfigError(`invalid config in ${source}: ${key}: ${message}`);
+  };
+  const dur = (text: string): Duration => ({ text, ms: parseIsoDuration(text)! });
+  for (const [name, t] of Object.entries(cfg.taskTypes)) {
+    const key = `taskTypes.${name}`;
+    // Keyed by the task key's value as the mapping reads it: trimmed, no control characters, at most 1024 characters.
+    if (name === '' || name.length > 1024 || name.trim() !== name || /\p{Cc}/u.test(name)) {
+      fail(key, 'a task type is 1..1024 characters without control characters or leading/trailing white space');
+    }
+    if (t.entrance !== undefined && !Object.hasOwn(cfg.entrances, t.entrance)) {
+      fail(`${key}.entrance`, `"${t.entrance}" is not a configured entrance`);
+    }
+    const dueIn = t.dueIn === undefined ? undefined : dur(t.dueIn);
+    const expiresIn = t.expiresIn === undefined ? undefined : dur(t.expiresIn);
+    if (expiresIn && (expiresIn.ms <= 0 || expiresIn.ms > MAX_EXPIRES_IN_DAYS * DAY_MS)) {
+      fail(`${key}.expiresIn`, `must be more than 0 and at most ${MAX_EXPIRES_IN_DAYS} days (the limits of <expiresAt>)`);
+    }
+    if (dueIn && expiresIn && dueIn.ms > expiresIn.ms) {
+      fail(`${key}.dueIn`, `${dueIn.text} is after expiresIn ${expiresIn.text}: the item would expire before it is due`);
+    }
+    const escalation: EscalationRule[] = [];
+    t.escalation?.forEach((r, i) => {
+      const ruleKey = `${key}.escalation.${i}`;
+      const offset = r.before !== undefined ? dur(r.before) : dur(r.after!);
+      const rule: EscalationRule = {
+        offsetMs: r.before !== undefined ? -offset.ms : offset.ms,
+        text: `${r.before !== undefined ? 'before' : 'after'} ${offset.text}`,
+        priority: r.priority,
+      };
+      const prev = escalation.at(-1);
+      if (prev && rule.offsetMs <= prev.offsetMs) fail(ruleKey, `"${rule.text}" must come later than the rule before it ("${prev.text}")`);
+      if (prev && rule.priority <= prev.priority) {
+        fail(`${ruleKey}.priority`, `${rule.priority} must be higher than the rule before it (${prev.priority}): priority only rises`);
+      }
+      if (dueIn && expiresIn && dueIn.ms + rule.offsetMs > expiresIn.ms) {
+        fail(ruleKey, `"${rule.text}" dueAt (dueIn ${dueIn.text}) is after the expiry (expiresIn ${expiresIn.text})`);
+      }
+      escalation.push(rule);
+    });
+    out[name] = {
+      ...(t.entrance !== undefined && { entrance: t.entrance }),
+      ...(t.priority !== undefined && { priority: t.priority }),
+      ...(dueIn && { dueIn }),
+      ...(expiresIn && { expiresIn }),
+      requiredContactData: t.requiredContactData ?? [],
+      escalation,
+    };
+  }
+  return out;
 }
 
 /**
@@ -502,6 +570,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     configFile,
     taskKey: file.taskKey,
     entrances,
+    taskTypes: buildTaskTypes(file, configFile),
+    taskTypesStrict: file.taskTypesStrict,
     social: file.social,
     park: file.park,
     schedule: file.schedule,

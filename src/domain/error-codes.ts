@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'INVALID_FIELD',
   'NOT_A_WORKITEM',
   'UNKNOWN_ENTRANCE',
+  'UNKNOWN_TASK_TYPE',
   'ATTACHMENT_REJECTED',
   'SOCIAL_NOT_CONFIGURED',
   'NOT_FOUND',
@@ -45,6 +46,8 @@ export const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
   INVALID_FIELD: 'An element or attribute has a value outside its allowed form, or is not part of the contract.',
   NOT_A_WORKITEM: 'The work-item task key is missing or empty in contactData.',
   UNKNOWN_ENTRANCE: 'The entrance is not configured.',
+  UNKNOWN_TASK_TYPE:
+    "The task type (the task key's value in contactData) is not configured, and the operators accept only configured task types (taskTypesStrict).",
   ATTACHMENT_REJECTED: 'The attachment is not valid base64, too large, of a type not allowed, or has a bad file name.',
   SOCIAL_NOT_CONFIGURED: 'The social platform/page of the item is not configured.',
   NOT_FOUND: 'The item to cancel or update is not known (never received, already ended, cancelled or expired).',

@@ -84,6 +84,20 @@ describe('configuration errors: exit 2, exactly one JSON line naming the variabl
       /short\.json:3:1: not valid JSON: Expected property name or '}'$/,
     ],
     [
+      'a task type whose escalation rule falls after its expiry',
+      () => ({
+        WORKITEM_CONFIG: configFile(
+          'task-types.json',
+          JSON.stringify({
+            entrances: { loans: {} },
+            taskTypes: { 'loan-review': { dueIn: 'P2D', expiresIn: 'P2D', escalation: [{ after: 'PT1H', priority: 9 }] } },
+          }),
+        ),
+      }),
+      'WORKITEM_CONFIG',
+      /invalid config in \/.*task-types\.json: taskTypes\.loan-review\.escalation\.0: "after PT1H" .*after the expiry/,
+    ],
+    [
       'a config file that does not exist',
       () => ({ WORKITEM_CONFIG: '/no/such/config.json' }),
       'WORKITEM_CONFIG',

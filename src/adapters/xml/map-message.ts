@@ -1,6 +1,7 @@
 import { AppConfig } from '../../config/config';
 import { CONTACT_DATA_KEY_PATTERN, CancelRequest, Customer, ParsedMessage, UpdateRequest, WorkItem } from '../../domain/work-item';
 import { NAME_PATTERN, NAME_SYNTAX } from '../../domain/names';
+import { DEFAULT_PRIORITY, missingRequiredData, taskTypeRule, type TaskTypes } from '../../domain/task-types';
 import { readAttachment } from './attachment';
 import {
   checkEmail,
@@ -32,6 +33,10 @@ export interface MapOptions {
   schedule?: AppConfig['schedule'];
   /** The arrival time expiresAt and activateAt are checked against (default Date.now). */
   now?: () => number;
+  /** Task types: default entrance and priority, required contact data (none: no defaults). */
+  taskTypes?: TaskTypes;
+  /** true: a task type not in taskTypes is rejected with UNKNOWN_TASK_TYPE. */
+  taskTypesStrict?: boolean;
 }
 
 const DEFAULT_SCHEDULE_MAX_DAYS = 30;
@@ -59,11 +64,15 @@ export function mapMessage(root: XmlNode, opts: MapOptions): ParsedMessage {
  * externalId and source as far as they can be read and are valid, so a rejection receipt can
  * echo them. Invalid values are not echoed: they would be as wrong in a receipt as in an event.
  */
-export function readEcho(root: XmlNode, opts: Pick<MapOptions, 'entrances' | 'taskKey'>): Echo {
+export function readEcho(root: XmlNode, opts: Pick<MapOptions, 'entrances' | 'taskKey' | 'taskTypes'>): Echo {
   const externalId = echoValue(root, 'externalId', isValidExternalId);
   const source = echoValue(root, 'source', isValidSource);
-  const entrance = echoValue(root, 'entrance', (v) => opts.entrances.has(v));
   const taskType = echoTaskType(root, opts.taskKey);
+  // No <entrance>: the task type's default entrance, as the item would have had.
+  const entrance =
+    optionalText(root, 'entrance') !== undefined || root.name !== 'workItem'
+      ? echoValue(root, 'entrance', (v) => opts.entrances.has(v))
+      : taskTypeRule(opts.taskTypes, peekTaskType(root, opts.taskKey))?.entrance;
   return {
     ...(externalId !== undefined && { externalId }),
     ...(source !== undefined && { source }),
@@ -89,6 +98,12 @@ function echoTaskType(root: XmlNode, taskKey: string): string | undefined {
   const items = (data[0].children.get('item') ?? []).filter((i) => i.attributes.get('key') === taskKey);
   const value = items.length === 1 ? items[0].text : '';
   return value !== '' && value.length <= MAX_CONTACT_DATA_VALUE && !hasControlChars(value) ? value : undefined;
+}
+
+/** The task key's value as readContactData will read it (trimmed), before contactData is checked; '' if none. */
+function peekTaskType(root: XmlNode, taskKey: string): string {
+  const items = (child(root, 'contactData')?.children.get('item') ?? []).filter((i) => i.attributes.get('key') === taskKey);
+  return items.length === 1 ? items[0].text.trim() : '';
 }
 
 function echoValue(root: XmlNode, name: string, isValid: (v: string) => boolean): string | undefined {
@@ -138,9 +153,14 @@ function mapWorkItem(root: XmlNode, opts: MapOptions): WorkItem {
   checkVersion(root, true);
   checkStructure(root, WORK_ITEM_SPEC, '/workItem');
   const { externalId, source } = readIdentity(root);
-  const entrance = readEntrance(root, opts.entrances);
+  // Without <entrance>, the task type's default entrance (checked once the task type is read); none: MISSING_FIELD here.
+  const sentEntrance = optionalText(root, 'entrance');
+  if (sentEntrance === undefined && taskTypeRule(opts.taskTypes, peekTaskType(root, opts.taskKey))?.entrance === undefined) {
+    requiredText(root, 'entrance', '/workItem');
+  }
+  if (sentEntrance !== undefined) checkEntrance(sentEntrance, opts.entrances);
   const priorityText = optionalText(root, 'priority');
-  const priority = priorityText === undefined ? 5 : parsePriority(priorityText, '/workItem/priority');
+  const sentPriority = priorityText === undefined ? undefined : parsePriority(priorityText, '/workItem/priority');
   const subject = requiredText(root, 'subject', '/workItem');
   checkMaxLength(subject, MAX_SUBJECT, 'subject', '/workItem/subject');
   const body = optionalText(root, 'body');
@@ -156,6 +176,16 @@ function mapWorkItem(root: XmlNode, opts: MapOptions): WorkItem {
   const customer = readCustomer(child(root, 'customer'));
   const contactData = readContactData(child(root, 'contactData'), '/workItem');
   const taskType = readTaskType(contactData, opts.taskKey);
+  const rule = taskTypeRule(opts.taskTypes, taskType);
+  if (!rule && opts.taskTypesStrict) {
+    reject('UNKNOWN_TASK_TYPE', `task type ${quote(taskType)} is not configured (taskTypesStrict)`, taskKeyPath(opts.taskKey));
+  }
+  const missing = missingRequiredData(contactData, rule);
+  if (missing !== undefined) {
+    reject('MISSING_FIELD', `task type ${quote(taskType)} needs contactData "${missing}" with a value`, taskKeyPath(missing));
+  }
+  const entrance = sentEntrance ?? rule?.entrance ?? requiredText(root, 'entrance', '/workItem');
+  const priority = sentPriority ?? rule?.priority ?? DEFAULT_PRIORITY;
   const attachmentNode = child(root, 'attachment');
   const attachment = attachmentNode && readAttachment(attachmentNode, opts.attachments);
   const socialNode = child(root, 'social');
@@ -254,10 +284,13 @@ function readCustomerUpdate(node: XmlNode | undefined): UpdateRequest['customer'
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-function readEntrance(root: XmlNode, entrances: ReadonlySet<string>): string {
-  const entrance = requiredText(root, 'entrance', '/workItem');
+function checkEntrance(entrance: string, entrances: ReadonlySet<string>): void {
   if (!entrances.has(entrance)) reject('UNKNOWN_ENTRANCE', `entrance ${quote(entrance)} is not configured`, '/workItem/entrance');
-  return entrance;
+}
+
+/** The contactData item of a key, e.g. `/workItem/contactData/item[@key='CaseUrl']` (keys never hold a quote). */
+function taskKeyPath(key: string): string {
+  return `/workItem/contactData/item[@key='${key}']`;
 }
 
 function readCustomer(node: XmlNode | undefined): Customer | undefined {

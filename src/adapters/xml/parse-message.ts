@@ -13,6 +13,8 @@ export interface ParseOptions {
   social: AppConfig['social'];
   limits: AppConfig['limits'];
   attachments: AppConfig['attachments'];
+  taskTypes?: AppConfig['taskTypes'];
+  taskTypesStrict?: boolean;
 }
 
 /**

@@ -31,7 +31,8 @@ export class WorkerParser implements MessageParser {
   private closed = false;
 
   constructor(
-    cfg: Pick<AppConfig, 'taskKey' | 'entrances' | 'social' | 'limits' | 'attachments'> & Partial<Pick<AppConfig, 'schedule'>>,
+    cfg: Pick<AppConfig, 'taskKey' | 'entrances' | 'social' | 'limits' | 'attachments'> &
+      Partial<Pick<AppConfig, 'schedule' | 'taskTypes' | 'taskTypesStrict'>>,
     private readonly log: Logger,
     threads = 1,
   ) {
@@ -42,6 +43,9 @@ export class WorkerParser implements MessageParser {
       limits: cfg.limits,
       attachments: cfg.attachments,
       ...(cfg.schedule && { schedule: cfg.schedule }),
+      // Plain data: crosses to the worker thread as it is (lookups use own keys only).
+      ...(cfg.taskTypes && { taskTypes: cfg.taskTypes }),
+      ...(cfg.taskTypesStrict !== undefined && { taskTypesStrict: cfg.taskTypesStrict }),
     };
     // Under ts-jest there is no compiled worker file: everything is parsed inline then.
     if (existsSync(WORKER_FILE)) for (let i = 0; i < threads; i++) this.idle.push(this.spawn());

@@ -66,6 +66,13 @@ export const XSD_CANNOT_EXPRESS: readonly DisagreementRule[] = [
     cases: ['case: entrance not configured', 'case: entrance constructor'],
   },
   {
+    id: 'task-type-defaults',
+    rule: 'entrance may be left out only when the task type (the task key\'s value) has a default entrance (WORKITEM_CONFIG "taskTypes"), else MISSING_FIELD.',
+    reason: 'Configuration, not schema: the XSD makes entrance optional (minOccurs 0) and says when in its documentation.',
+    stricter: 'service',
+    cases: ['case: entrance missing'],
+  },
+  {
     id: 'task-key',
     rule: 'contactData must hold the configured task key (default WorkItemTask, exact case) with a non-empty value, else NOT_A_WORKITEM.',
     reason: 'The key is configuration; XSD 1.0 cannot require "an item whose key attribute is X has non-empty text" (no assertions).',

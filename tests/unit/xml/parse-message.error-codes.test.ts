@@ -12,6 +12,7 @@ const SAMPLES: Record<string, { xml: () => string | Buffer; opts?: Parameters<ty
   INVALID_FIELD: { xml: () => workItemXml({ priority: '11' }) },
   NOT_A_WORKITEM: { xml: () => workItemXml({ contactData: '<item key="CaseUrl">u</item>' }) },
   UNKNOWN_ENTRANCE: { xml: () => workItemXml({ entrance: 'nowhere' }) },
+  UNKNOWN_TASK_TYPE: { xml: () => workItemXml(), opts: withOpts({ taskTypes: {}, taskTypesStrict: true }) },
   ATTACHMENT_REJECTED: {
     xml: () => workItemXml({}, { extra: '<attachment fileName="a.exe" contentType="application/x-msdownload">TVo=</attachment>' }),
   },
