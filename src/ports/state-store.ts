@@ -181,7 +181,8 @@ export interface ItemTransitions {
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
   /** The events of items a flush routed (routeParkedBatch) are confirmed: they are placed, no retry publishes them. */
   confirmPlaced(contactIds: string[]): Promise<void>;
-  end(contactId: string, nowMs: number): Promise<EndResult>;
+  /** dispositionCode: counted per code with the completion (report counter `disposition:<code>`), when given. */
+  end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult>;
   cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult>;
   /** The unfinished item of (source, externalId) as an update needs it, or null: the read half of applyUpdate. */
   readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null>;

@@ -288,14 +288,14 @@ export class RedisStateStore implements StateStore {
     throw movedTooOften(`the head of the parked items of ${entrance}`);
   }
 
-  async end(contactId: string, nowMs: number): Promise<EndResult> {
+  async end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult> {
     let entrance = await this.entranceOf(contactId);
     if (!entrance) return { outcome: 'unknown' };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const r = await this.run(
         'end-item',
         [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs)],
-        [contactId, entrance, nowMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS],
+        [contactId, entrance, nowMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, dispositionCode ?? ''],
       );
       if (r.outcome === 'ended') {
         return { outcome: 'ended', entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs, hadAttachment: r.hadAttachment };

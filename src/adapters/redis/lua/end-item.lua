@@ -19,6 +19,7 @@
     ARGV[4]  tombstone TTL (s)
     ARGV[5]  TTL of the hourly stats (s)
     ARGV[6]  TTL of the per-minute stats (s)
+    ARGV[7]  disposition code (already bounded by the caller), or '': counted as `disposition:<code>`
 
   Output (JSON):
     {outcome='ended', entrance, taskType, handledMs, hadAttachment}
@@ -42,5 +43,6 @@ remove_item(k, cid, f, 'ended', ARGV[4])
 local handled = now - f.receivedAt
 stat(stats, 'completed', f.taskType, f.entrance, 1)
 stat(stats, 'handledMs', f.taskType, f.entrance, handled)
+if ARGV[7] ~= '' then stat(stats, 'disposition:' .. ARGV[7], f.taskType, f.entrance, 1) end
 return cjson.encode({ outcome = 'ended', entrance = f.entrance, taskType = f.taskType, handledMs = handled,
   hadAttachment = had_attachment })

@@ -67,6 +67,8 @@ export class MemoryStateStore implements StateStore {
   private readonly expiring = new Map<string, { claim: ExpiryClaim; until: number }>();
   private readonly activating = new Map<string, number>();
   readonly rejections: StatsDelta[] = [];
+  /** The disposition codes end() counted (end-item.lua's `disposition:<code>` report counter), in order. */
+  readonly dispositions: string[] = [];
   private seq = 0;
 
   constructor(private readonly now: () => number) {}
@@ -139,10 +141,11 @@ export class MemoryStateStore implements StateStore {
     return out;
   }
 
-  async end(contactId: string, nowMs: number): Promise<EndResult> {
+  async end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult> {
     const it = this.items.get(contactId);
     if (!it) return { outcome: 'unknown' };
     this.remove(contactId, 'ended');
+    if (dispositionCode !== undefined) this.dispositions.push(dispositionCode);
     const { entrance, taskType } = it.record;
     return { outcome: 'ended', entrance, taskType, handledMs: nowMs - it.receivedAt, hadAttachment: it.record.attachment !== undefined };
   }
