@@ -125,11 +125,17 @@ export class WorkItemService {
     this.attachmentRedis = createRedis(cfg, log, 'attachments');
 
     const topology = buildTopology(cfg);
-    const store = new RedisStateStore(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds, {
-      replicas: cfg.redisWaitReplicas,
-      timeoutMs: cfg.redisWaitTimeoutMs,
-      onShortfall: (acked) => log.warn('fewer Redis replicas confirmed a state write than REDIS_WAIT_REPLICAS', { acked }),
-    });
+    const store = new RedisStateStore(
+      this.redis,
+      cfg.redisKeyPrefix,
+      cfg.tombstoneSeconds,
+      {
+        replicas: cfg.redisWaitReplicas,
+        timeoutMs: cfg.redisWaitTimeoutMs,
+        onShortfall: (acked) => log.warn('fewer Redis replicas confirmed a state write than REDIS_WAIT_REPLICAS', { acked }),
+      },
+      cfg.dedupe.afterEndSeconds,
+    );
     const history = new RedisItemHistory(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
     this.attachmentStore = createAttachmentStore(cfg, this.attachmentRedis);
     const attachments = this.attachmentStore.store;

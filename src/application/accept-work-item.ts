@@ -1,7 +1,7 @@
 import { toContactRecord, type AttachmentRef, type ContactRecord } from '../domain/contact-event';
 import { workItemError } from '../domain/error-codes';
 import { applyTaskTypeDefaults, taskTypeRule } from '../domain/task-types';
-import { receiptStatusOf, type PlacedState } from '../domain/receipt';
+import { receiptStatusOf, type FinishedState, type PlacedState } from '../domain/receipt';
 import type { WorkItem } from '../domain/work-item';
 import type { InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
@@ -42,6 +42,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
     // Tracing on: a parked item's later event (reopen flush) continues this message's trace.
     ...(d.tracing?.enabled && { trace: d.tracing.current() }),
     ...(item.activateAt !== undefined && { activateAt: { text: item.activateAt, ms: Date.parse(item.activateAt) } }),
+    ...(item.restart && { restart: true }),
   });
   if (res.outcome === 'park_limit') {
     const error = workItemError(
@@ -51,6 +52,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
     );
     return rejectMessage(d, msg, error, { externalId: item.externalId, source: item.source, ...labels });
   }
+  if (res.outcome === 'finished') return answerFinished(d, msg, item, res, nowMs);
   if (res.outcome !== 'duplicate') {
     // Our own poller fires these on time; the others see them within their longest sleep.
     if (item.expiresAt !== undefined) d.dueTimers?.nudge(Date.parse(item.expiresAt));
@@ -87,6 +89,38 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
   d.metrics.item(status, labels);
   if (d.log.isDebugEnabled()) d.log.debug('work item handled', { outcome: status, entrance: stored.entrance, taskType: item.taskType });
   return { kind: placed === null ? 'duplicate' : placed === 'routed' ? 'accepted' : placed, contactId: stored.contactId };
+}
+
+/**
+ * Contract 1.2: the same (source, externalId) again after its item ended, was cancelled or expired (within
+ * dedupe.afterEndSeconds, no restart asked for): a duplicate of that item: receipt `duplicate` with its contactId and
+ * how it finished (`state`), no contact, a `duplicate` step in its history (kept as long as its tombstone).
+ */
+async function answerFinished(
+  d: Deps,
+  msg: InboundMessage,
+  item: WorkItem,
+  res: { contactId: string; state: FinishedState },
+  nowMs: number,
+): Promise<Outcome> {
+  d = { ...d, log: d.log.child({ contactId: res.contactId, externalId: item.externalId, source: item.source }) };
+  const history = recordStep(d, res.contactId, {
+    step: 'duplicate',
+    at: nowMs,
+    reason: `the same item again after it ${res.state} (source, externalId)`,
+  });
+  await d.messaging.sendReceipt(receiptTarget(msg), {
+    status: 'duplicate',
+    externalId: item.externalId,
+    source: item.source,
+    contactId: res.contactId,
+    entrance: item.entrance,
+    state: res.state,
+  });
+  await history;
+  d.metrics.item('duplicate', { entrance: item.entrance, taskType: item.taskType });
+  d.log.info('work item already finished; answered as a duplicate', { state: res.state, restart: false });
+  return { kind: 'duplicate', contactId: res.contactId };
 }
 
 /**

@@ -41,10 +41,14 @@ export async function putAttachment(d: Deps, contactId: string, data: Buffer): P
  */
 export async function itemGone(
   d: Deps,
-  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string },
+  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string; code?: string },
 ): Promise<void> {
   // The history's last step; from now on it is kept tombstoneSeconds.
-  await recordStep(d, gone.contactId, { step: gone.why, ...(gone.reason !== undefined && { reason: gone.reason }) });
+  await recordStep(d, gone.contactId, {
+    step: gone.why,
+    ...(gone.code !== undefined && { code: gone.code }),
+    ...(gone.reason !== undefined && { reason: gone.reason }),
+  });
   if (!gone.hadAttachment) return;
   try {
     await bounded(d.attachments.remove(gone.contactId), d.cfg.attachmentTimeoutMs, `attachment removal (${d.attachments.kind})`);

@@ -1,3 +1,4 @@
+import { DispositionCodes, parseDisposition, type Disposition } from '../domain/disposition';
 import { CONTACT_ID_PATTERN } from '../domain/work-item';
 import type { Deps } from './deps';
 import { itemGone } from './attachment-lifecycle';
@@ -8,7 +9,8 @@ import { replayUnfinished } from './replay-unfinished';
 
 export type ControlEvent =
   | { type: 'entrance.closed' | 'entrance.opened'; entrance: string; by: string }
-  | { type: 'contact.ended'; contactId: string }
+  /** dispositionIgnored: the disposition was malformed (why); it is left out, a warning logged, the item still ends. */
+  | { type: 'contact.ended'; contactId: string; disposition?: Disposition; dispositionIgnored?: string }
   | { type: 'contact.rejected'; contactId: string; reason: string }
   | { type: 'server.started' };
 
@@ -33,9 +35,10 @@ export function parseControlEvent(routingKey: string, body: Buffer): ControlEven
     case 'contact.rejected': {
       const contactId = str('contactId');
       if (!contactId || !CONTACT_ID_PATTERN.test(contactId)) return 'missing or malformed "contactId"';
-      return routingKey === 'contact.ended'
-        ? { type: routingKey, contactId }
-        : { type: routingKey, contactId, reason: str('reason') ?? 'unspecified' };
+      if (routingKey === 'contact.rejected') return { type: routingKey, contactId, reason: str('reason') ?? 'unspecified' };
+      const disposition = parseDisposition(o.disposition);
+      if (typeof disposition === 'string') return { type: routingKey, contactId, dispositionIgnored: disposition };
+      return { type: routingKey, contactId, ...(disposition && { disposition }) };
     }
     case 'server.started':
       return { type: 'server.started' };
@@ -60,7 +63,13 @@ export async function handleControlEvent(d: Deps, ev: ControlEvent, owner: strin
       return;
     }
     case 'contact.ended':
-      await endContact(d, ev.contactId);
+      if (ev.dispositionIgnored) {
+        d.log.warn('contact.ended with a malformed disposition: the disposition is ignored, the item ends', {
+          contactId: ev.contactId,
+          reason: ev.dispositionIgnored,
+        });
+      }
+      await endContact(d, ev.contactId, ev.disposition);
       return;
     case 'contact.rejected': {
       const r = await d.store.parkRouted(ev.contactId, d.now());
@@ -83,15 +92,33 @@ export async function handleControlEvent(d: Deps, ev: ControlEvent, owner: strin
   }
 }
 
-/** The agent pressed End: state and attachment go, completion is counted. Unknown ids are harmless. */
-export async function endContact(d: Deps, contactId: string): Promise<boolean> {
-  const r = await d.store.end(contactId, d.now());
+/** The codes counted by name in this process (the rest as `other`): bounded metric labels and report counters. */
+const dispositionCodes = new DispositionCodes();
+
+/**
+ * The agent pressed End: state and attachment go, completion is counted (by disposition code, when one is given: the
+ * `code` label of the `completed` outcome, and the report's dispositions). Unknown ids are harmless.
+ */
+export async function endContact(d: Deps, contactId: string, disposition?: Disposition): Promise<boolean> {
+  const counted = disposition && dispositionCodes.label(disposition.code);
+  const r = await d.store.end(contactId, d.now(), counted);
   if (r.outcome === 'unknown') {
     d.log.info('contact.ended for an unknown or already ended contact; nothing to do', { contactId });
     return false;
   }
-  await itemGone(d, { contactId, hadAttachment: r.hadAttachment, why: 'ended' });
-  d.metrics.item('completed', { entrance: r.entrance, taskType: r.taskType });
-  d.log.debug('work item completed', { contactId, entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs });
+  await itemGone(d, {
+    contactId,
+    hadAttachment: r.hadAttachment,
+    why: 'ended',
+    ...(disposition && { code: disposition.code, ...(disposition.text !== undefined && { reason: disposition.text }) }),
+  });
+  d.metrics.item('completed', { entrance: r.entrance, taskType: r.taskType, ...(counted && { code: counted }) });
+  d.log.debug('work item completed', {
+    contactId,
+    entrance: r.entrance,
+    taskType: r.taskType,
+    handledMs: r.handledMs,
+    ...(disposition && { disposition: disposition.code }),
+  });
   return true;
 }

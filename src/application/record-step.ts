@@ -1,3 +1,4 @@
+import { DISPOSITION_TEXT_MAX } from '../domain/disposition';
 import { receiptStatusOf, type PlacedState } from '../domain/receipt';
 import type { HistoryStep } from '../ports/item-history';
 import type { Deps } from './deps';
@@ -14,13 +15,14 @@ export const REFUSED_REASON = "the broker refused the event (the contact center'
 /** A step as a use case names it: time and instance are added here. */
 export type StepInput = Omit<HistoryStep, 'at' | 'instance' | 'times' | 'firstAt'> & { at?: number };
 
-function text(s: string | undefined): string | undefined {
-  return s === undefined || s.length <= MAX_TEXT ? s : `${s.slice(0, MAX_TEXT)}…`;
+function text(s: string | undefined, max = MAX_TEXT): string | undefined {
+  return s === undefined || s.length <= max ? s : `${s.slice(0, max)}…`;
 }
 
 function toStep(d: Deps, s: StepInput): HistoryStep {
   const step: HistoryStep = { step: s.step, at: new Date(s.at ?? d.now()).toISOString(), instance: d.instanceId };
-  if (s.reason !== undefined) step.reason = text(s.reason);
+  // An `ended` step's reason is the disposition text, kept whole (the contract bounds it).
+  if (s.reason !== undefined) step.reason = text(s.reason, s.step === 'ended' ? DISPOSITION_TEXT_MAX : MAX_TEXT);
   if (s.code !== undefined) step.code = text(s.code);
   if (s.entrance !== undefined) step.entrance = text(s.entrance);
   if (s.revision !== undefined) step.revision = s.revision;

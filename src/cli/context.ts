@@ -133,7 +133,7 @@ export class CliContext {
         const why = classifyRedisConnectError(lastError ?? (err as Error), cfg.redisUrl).cause || String(err);
         throw new CliError(`Redis not reachable at ${redactUrl(cfg.redisUrl)}: ${why}`);
       }
-      return new RedisStateStore(redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
+      return new RedisStateStore(redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds, undefined, cfg.dedupe.afterEndSeconds);
     })();
     return this.stateStore;
   }

@@ -165,6 +165,22 @@ export const fileConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Contract 1.2 "Duplicates after the end, and restart". */
+    dedupe: z
+      .object({
+        /**
+         * How long after an item ended, was cancelled or expired the same (source, externalId) is still a duplicate
+         * (receipt `duplicate` with the old contactId and `state`); 0: a resend after the end is a new item (1.0).
+         */
+        afterEndSeconds: z
+          .number()
+          .int()
+          .min(0)
+          .max(366 * 24 * 3600)
+          .default(7 * 24 * 3600),
+      })
+      .strict()
+      .prefault({}),
     /** How long an ended/cancelled/expired contactId is remembered, so a late retry cannot revive it. */
     tombstoneSeconds: z
       .number()

@@ -124,6 +124,8 @@ export interface AppConfig {
   attachmentSweepSeconds: number;
   topology: FileConfig['topology'];
   tombstoneSeconds: number;
+  /** Contract 1.2: how long a finished item's (source, externalId) still answers `duplicate`; 0 = never. */
+  dedupe: FileConfig['dedupe'];
   dashboard: DashboardConfig;
   /** OpenTelemetry tracing: off unless OTEL_TRACES_EXPORTER=otlp. */
   tracing: { exporter: 'none' | 'otlp'; protocol: 'http/protobuf' | 'http/json'; endpoint?: string };
@@ -582,6 +584,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     attachmentSweepSeconds: e.data.ATTACHMENT_SWEEP_SECONDS,
     topology: file.topology,
     tombstoneSeconds: file.tombstoneSeconds,
+    dedupe: file.dedupe,
     dashboard: {
       enabled: e.data.DASHBOARD_ENABLED,
       credentials:

@@ -47,3 +47,11 @@ export function addCount(counts: Counts, metric: string, value: number): void {
   counts[metric as Counter] += value;
   if (countsAsReceived(metric)) counts.received += value;
 }
+
+/** The stored counter of completed items with a disposition code: `disposition:<code>` (contract 1.2). */
+export const DISPOSITION_METRIC_PREFIX = 'disposition:';
+
+/** The disposition code a stored counter counts, or undefined when it counts something else. */
+export function dispositionOf(metric: string): string | undefined {
+  return metric.startsWith(DISPOSITION_METRIC_PREFIX) ? metric.slice(DISPOSITION_METRIC_PREFIX.length) : undefined;
+}

@@ -1,5 +1,8 @@
 import type { WorkItemError } from './error-codes';
 
+/** How an item finished (contract 1.2): a `duplicate` receipt for a resend after it says so in `state`. */
+export type FinishedState = 'ended' | 'cancelled' | 'expired';
+
 export type ReceiptStatus = 'accepted' | 'buffered' | 'scheduled' | 'duplicate' | 'updated' | 'cancelled' | 'rejected';
 
 /** Where an unfinished item is: routed (the contact center has it), parked, or scheduled (waits for its activateAt). */
@@ -31,5 +34,7 @@ export interface ReceiptData {
   contactId?: string;
   entrance?: string;
   receivedAt?: string;
+  /** A `duplicate` of an item that already finished (contract 1.2): how it finished. */
+  state?: FinishedState;
   error?: WorkItemError;
 }

@@ -45,6 +45,11 @@ export interface WorkItem {
   expiresAt?: string;
   /** Contract 1.1: RFC 3339 as the sender wrote it, at most schedule.maxDays ahead; in the future → scheduled. */
   activateAt?: string;
+  /**
+   * Contract 1.2 `<workItem restart="true">`: a new contact on purpose although the same (source, externalId) ended,
+   * was cancelled or expired within dedupe.afterEndSeconds. With an unfinished one it is a plain duplicate.
+   */
+  restart?: boolean;
 }
 
 export interface CancelRequest {

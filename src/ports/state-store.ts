@@ -1,5 +1,5 @@
 import type { ContactRecord } from '../domain/contact-event';
-import type { PlacedState } from '../domain/receipt';
+import type { FinishedState, PlacedState } from '../domain/receipt';
 
 /**
  * routed: the contact center has it; parked: waits at a closed entrance (or for a listener); scheduled: waits for its
@@ -21,6 +21,8 @@ export interface AcceptInput {
   trace?: string;
   /** `<activateAt>`: after nowMs, the item is `scheduled` until then. */
   activateAt?: { text: string; ms: number };
+  /** `<workItem restart="true">` (contract 1.2): an item of (source, externalId) that finished does not make a duplicate. */
+  restart?: boolean;
 }
 
 /** A claimed activation: the item is routed or parked in Redis already; its event or parked message is to send. */
@@ -50,6 +52,11 @@ export interface ExpiryClaim {
 export type AcceptResult =
   | { outcome: 'accepted' | 'parked' | 'scheduled'; contactId: string }
   | { outcome: 'duplicate'; contactId: string; state: ItemState; record: ContactRecord }
+  /**
+   * No unfinished item, but one of (source, externalId) finished within dedupe.afterEndSeconds and no restart was asked
+   * for (contract 1.2): a duplicate of that one (counted as a duplicate in the report counters).
+   */
+  | { outcome: 'finished'; contactId: string; state: FinishedState }
   | { outcome: 'park_limit' };
 
 /** Result of trying to move one parked item on (retry, reopen flush). */
@@ -181,7 +188,8 @@ export interface ItemTransitions {
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
   /** The events of items a flush routed (routeParkedBatch) are confirmed: they are placed, no retry publishes them. */
   confirmPlaced(contactIds: string[]): Promise<void>;
-  end(contactId: string, nowMs: number): Promise<EndResult>;
+  /** dispositionCode: counted per code with the completion (report counter `disposition:<code>`), when given. */
+  end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult>;
   cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult>;
   /** The unfinished item of (source, externalId) as an update needs it, or null: the read half of applyUpdate. */
   readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null>;

@@ -25,6 +25,11 @@ export function redisKeys(prefix: string, cluster = false) {
      * broker redelivers (its first handling died after the removal) still tells the contact center and the sender.
      */
     cancelled: (source: string, externalId: string) => `${p}cancelled:${source}|${externalId}`,
+    /**
+     * A finished item by source|externalId (contract 1.2 "Duplicates after the end"): `<contactId>|<state>|<at ms>`,
+     * state ended, cancelled or expired; written by the transition that removes the item, lives dedupe.afterEndSeconds.
+     */
+    finished: (source: string, externalId: string) => `${p}finished:${source}|${externalId}`,
     /** source|externalId → contactId of the unfinished item. */
     externalIndex: `${p}ext`,
     seq: `${p}seq`,

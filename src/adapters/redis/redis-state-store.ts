@@ -20,6 +20,7 @@ import type {
   UpdateSnapshot,
 } from '../../ports/state-store';
 import { storedMetricName } from '../../domain/outcomes';
+import type { FinishedState } from '../../domain/receipt';
 import { hourBucket, minuteBucket } from '../../domain/time-buckets';
 import { redisKeys, STATS_TTL_SECONDS, type RedisKeys } from './keys';
 import type { RedisConnection } from './redis-client';
@@ -93,20 +94,32 @@ class EntranceCache {
   }
 }
 
+function finishedState(s: string): FinishedState {
+  if (s === 'ended' || s === 'cancelled' || s === 'expired') return s;
+  throw new Error(`Redis: unexpected finished state ${JSON.stringify(s)}`);
+}
+
 function movedTooOften(what: string): Error {
   return new Error(`Redis: ${what} kept changing between the read and the script (${MAX_ATTEMPTS} attempts); retried later`);
 }
+
+/** Contract 1.2: dedupe.afterEndSeconds by default (7 days). */
+export const DEFAULT_AFTER_END_SECONDS = 7 * 24 * 3600;
 
 export class RedisStateStore implements StateStore {
   private readonly keys: RedisKeys;
   private readonly scripts: ScriptRunner;
   private readonly entranceCache = new EntranceCache();
+  /** contactId → `source|externalId` (never changes): names the finished entry an ending transition writes. */
+  private readonly identityCache = new EntranceCache();
 
   constructor(
     private readonly redis: RedisConnection,
     prefix: string,
     private readonly tombstoneSeconds: number,
     wait?: ReplicaWait,
+    /** How long a finished item's finished entry lives (dedupe.afterEndSeconds); 0: none is written or read. */
+    private readonly afterEndSeconds = DEFAULT_AFTER_END_SECONDS,
   ) {
     this.keys = redisKeys(prefix, redis.isCluster);
     this.scripts = new ScriptRunner(redis, wait);
@@ -136,6 +149,27 @@ export class RedisStateStore implements StateStore {
     const entrance = (await this.redis.hget(this.keys.item(contactId), 'entrance')) ?? '';
     this.entranceCache.set(contactId, entrance);
     return entrance;
+  }
+
+  /**
+   * An item's `source|externalId` ('' when the item is gone), to name its finished entry; cached (it never changes).
+   * The entrance is read and cached in the same round trip.
+   */
+  private async identityOf(contactId: string): Promise<string> {
+    const known = this.identityCache.get(contactId);
+    if (known) return known;
+    const [entrance, source, externalId] = await this.redis.hmget(this.keys.item(contactId), 'entrance', 'source', 'externalId');
+    if (!entrance || source === null || externalId === null) return '';
+    this.entranceCache.set(contactId, entrance);
+    const id = `${source}|${externalId}`;
+    this.identityCache.set(contactId, id);
+    return id;
+  }
+
+  /** The finished entry's key for an identity as identityOf gives it. */
+  private finishedKey(identity: string): string {
+    const bar = identity.indexOf('|');
+    return bar < 0 ? this.keys.finished('', '') : this.keys.finished(identity.slice(0, bar), identity.slice(bar + 1));
   }
 
   /** The entrance a script found the item at (answer `moved`), for the next attempt and later calls. */
@@ -176,6 +210,7 @@ export class RedisStateStore implements StateStore {
           k.dueExpire,
           k.dueActivate,
           ...stats,
+          k.finished(r.source, r.externalId),
         ],
         [
           r.contactId,
@@ -195,10 +230,16 @@ export class RedisStateStore implements StateStore {
           input.activateAt?.ms ?? 0,
           input.trace ?? '',
           ...RedisStateStore.STATS_TTLS,
+          input.restart ? '1' : '',
+          this.afterEndSeconds,
         ],
       );
+      if (res.outcome === 'finished') return { outcome: 'finished', contactId: res.contactId, state: finishedState(res.state) };
       if (res.outcome !== 'known') {
-        if (res.outcome !== 'park_limit') this.entranceCache.set(r.contactId, r.entrance);
+        if (res.outcome !== 'park_limit') {
+          this.entranceCache.set(r.contactId, r.entrance);
+          this.identityCache.set(r.contactId, `${r.source}|${r.externalId}`);
+        }
         return res;
       }
       const dup = await this.run(
@@ -236,6 +277,7 @@ export class RedisStateStore implements StateStore {
 
   async checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock = ''): Promise<RouteParkedResult> {
     const k = this.keys;
+    const identity = await this.identityOf(contactId);
     let entrance = await this.entranceOf(contactId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const [item, att, tomb, index, unfinished, parked, dueExpire, dueActivate] = this.removeKeys(contactId, entrance);
@@ -252,9 +294,10 @@ export class RedisStateStore implements StateStore {
           dueExpire,
           dueActivate,
           ...this.statsKeys(nowMs),
+          this.finishedKey(identity),
           ...(flushLock ? [k.lock(flushLock)] : []),
         ],
-        [contactId, entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS],
+        [contactId, entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, identity, this.afterEndSeconds],
       );
       if (r.outcome !== 'moved') return toRouteResult(r);
       entrance = this.movedTo(contactId, r.entrance);
@@ -267,6 +310,7 @@ export class RedisStateStore implements StateStore {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const head = await this.redis.zrange(k.parked(entrance), 0, limit - 1);
       if (head.length === 0) return [];
+      const ids = await Promise.all(head.map((cid) => this.identityOf(cid)));
       const r = await this.run(
         'route-parked-batch',
         [
@@ -277,9 +321,17 @@ export class RedisStateStore implements StateStore {
           k.dueExpire,
           k.dueActivate,
           ...this.statsKeys(nowMs),
-          ...head.flatMap((cid) => [k.item(cid), k.attachment(cid), k.tombstone(cid)]),
+          ...head.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), this.finishedKey(ids[i])]),
         ],
-        [entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, ...head],
+        [
+          entrance,
+          nowMs,
+          maxParkMs,
+          this.tombstoneSeconds,
+          ...RedisStateStore.STATS_TTLS,
+          this.afterEndSeconds,
+          ...head.flatMap((cid, i) => [cid, ids[i]]),
+        ],
       );
       const results = luaList(r.results);
       // An empty answer means "none parked" to the flush: only a stale head with nothing done is read again.
@@ -288,14 +340,24 @@ export class RedisStateStore implements StateStore {
     throw movedTooOften(`the head of the parked items of ${entrance}`);
   }
 
-  async end(contactId: string, nowMs: number): Promise<EndResult> {
+  async end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult> {
+    const identity = await this.identityOf(contactId);
     let entrance = await this.entranceOf(contactId);
-    if (!entrance) return { outcome: 'unknown' };
+    if (!entrance || !identity) return { outcome: 'unknown' };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const r = await this.run(
         'end-item',
-        [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs)],
-        [contactId, entrance, nowMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS],
+        [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs), this.finishedKey(identity)],
+        [
+          contactId,
+          entrance,
+          nowMs,
+          this.tombstoneSeconds,
+          ...RedisStateStore.STATS_TTLS,
+          dispositionCode ?? '',
+          identity,
+          this.afterEndSeconds,
+        ],
       );
       if (r.outcome === 'ended') {
         return { outcome: 'ended', entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs, hadAttachment: r.hadAttachment };
@@ -313,8 +375,13 @@ export class RedisStateStore implements StateStore {
       const entrance = await this.entranceOf(contactId);
       const r = await this.run(
         'cancel-item',
-        [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs), this.keys.cancelled(source, externalId)],
-        [contactId, source, externalId, entrance, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS],
+        [
+          ...this.removeKeys(contactId, entrance),
+          ...this.statsKeys(nowMs),
+          this.keys.cancelled(source, externalId),
+          this.keys.finished(source, externalId),
+        ],
+        [contactId, source, externalId, entrance, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, nowMs, this.afterEndSeconds],
       );
       if (r.outcome === 'cancelled') return { outcome: 'cancelled', record: parseRecord(r.rec) };
       if (r.outcome === 'not_found') return this.cancelledBefore(source, externalId);
@@ -408,6 +475,7 @@ export class RedisStateStore implements StateStore {
     const c = await this.dueCandidates(k.dueExpire, k.dueExpireClaimed, nowMs, limit);
     const ids = [...c.retakes, ...c.fresh];
     if (ids.length === 0) return { claims: [], nextDueMs: c.nextDueMs };
+    const identities = await Promise.all(ids.map((cid) => this.identityOf(cid)));
     const r = await this.run(
       'claim-expired',
       [
@@ -417,7 +485,14 @@ export class RedisStateStore implements StateStore {
         k.unfinished,
         k.dueActivate,
         ...this.statsKeys(nowMs),
-        ...ids.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), k.expiring(cid), k.parked(c.entrances[i])]),
+        ...ids.flatMap((cid, i) => [
+          k.item(cid),
+          k.attachment(cid),
+          k.tombstone(cid),
+          k.expiring(cid),
+          k.parked(c.entrances[i]),
+          this.finishedKey(identities[i]),
+        ]),
       ],
       [
         nowMs,
@@ -425,7 +500,8 @@ export class RedisStateStore implements StateStore {
         this.tombstoneSeconds,
         ...RedisStateStore.STATS_TTLS,
         c.retakes.length,
-        ...ids.flatMap((cid, i) => [cid, c.entrances[i]]),
+        this.afterEndSeconds,
+        ...ids.flatMap((cid, i) => [cid, c.entrances[i], identities[i]]),
       ],
     );
     const claims = luaList(r.claims).map((x) => ({

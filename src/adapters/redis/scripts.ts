@@ -73,6 +73,7 @@ export interface ScriptReplies {
   'accept-item':
     | { outcome: 'accepted' | 'parked' | 'scheduled'; contactId: string }
     | { outcome: 'known'; contactId: string }
+    | { outcome: 'finished'; contactId: string; state: string }
     | { outcome: 'park_limit' };
   'answer-duplicate': { outcome: 'duplicate'; contactId: string; state: StoredState; rec: string } | Moved;
   'check-parked': RouteOneReply | MovedTo;

@@ -190,6 +190,7 @@ function mapWorkItem(root: XmlNode, opts: MapOptions): WorkItem {
   const attachment = attachmentNode && readAttachment(attachmentNode, opts.attachments);
   const socialNode = child(root, 'social');
   const social = socialNode && readSocial(socialNode, entrance, opts.social);
+  const restart = readRestart(root);
   return {
     externalId,
     source,
@@ -205,7 +206,19 @@ function mapWorkItem(root: XmlNode, opts: MapOptions): WorkItem {
     ...(social !== undefined && { social }),
     ...(expiresAt !== undefined && { expiresAt }),
     ...(activateAt !== undefined && { activateAt }),
+    ...(restart && { restart }),
   };
+}
+
+/** Contract 1.2: `restart="true"` asks for a new contact after the item finished; "false" (or none) is the default. */
+function readRestart(root: XmlNode): boolean {
+  const value = root.attributes.get('restart');
+  if (value === undefined) return false;
+  const v = value.trim();
+  if (v !== 'true' && v !== 'false') {
+    reject('INVALID_FIELD', `restart must be "true" or "false", not ${quote(value)}`, attributePath('/workItem', 'restart'));
+  }
+  return v === 'true';
 }
 
 const UPDATE_PATH = '/updateWorkItem';

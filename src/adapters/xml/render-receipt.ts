@@ -1,6 +1,6 @@
 import { Parser } from 'xml2js';
 import { ERROR_CODES, ErrorCode, WorkItemError } from '../../domain/error-codes';
-import type { ReceiptData, ReceiptStatus } from '../../domain/receipt';
+import type { FinishedState, ReceiptData, ReceiptStatus } from '../../domain/receipt';
 import { preflight } from './preflight';
 import { Rejection } from './rejection';
 import { stripIllegalXmlChars } from './xml-chars';
@@ -11,7 +11,8 @@ export type { ReceiptData } from '../../domain/receipt';
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
 const RECEIPT_STATUSES: readonly ReceiptStatus[] = ['accepted', 'buffered', 'scheduled', 'duplicate', 'updated', 'cancelled', 'rejected'];
 /** Attribute order of the contract. */
-const ATTRIBUTE_ORDER = ['status', 'externalId', 'source', 'contactId', 'entrance', 'receivedAt'] as const;
+const ATTRIBUTE_ORDER = ['status', 'externalId', 'source', 'contactId', 'entrance', 'receivedAt', 'state'] as const;
+const FINISHED_STATES: readonly FinishedState[] = ['ended', 'cancelled', 'expired'];
 const MAX_RECEIPT_BYTES = 1024 * 1024;
 
 /** Renders the contract's `<workItemReceipt …/>`, with an `<error>` child when an error is given. */
@@ -68,7 +69,12 @@ export function parseReceipt(buf: Buffer): ReceiptData {
   if (!RECEIPT_STATUSES.includes(status as ReceiptStatus)) throw new Error(`receipt has an unknown status "${status}"`);
   const receipt: ReceiptData = { status: status as ReceiptStatus };
   for (const name of ATTRIBUTE_ORDER) {
-    if (name !== 'status' && attrs[name] !== undefined) receipt[name] = attrs[name];
+    if (name === 'status' || name === 'state' || attrs[name] === undefined) continue;
+    receipt[name] = attrs[name];
+  }
+  if (attrs.state !== undefined) {
+    if (!FINISHED_STATES.includes(attrs.state as FinishedState)) throw new Error(`receipt has an unknown state "${attrs.state}"`);
+    receipt.state = attrs.state as FinishedState;
   }
   const error = readErrorElement(root.error);
   return error ? { ...receipt, error } : receipt;

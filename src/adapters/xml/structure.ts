@@ -25,7 +25,7 @@ const CONTACT_DATA: ElementSpec = {
 };
 
 export const WORK_ITEM_SPEC: ElementSpec = {
-  attributes: ['version'],
+  attributes: ['version', 'restart'],
   text: false,
   children: {
     externalId: single(TEXT),

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { addCount, COUNTERS, emptyCounts, type Counts } from '../../domain/outcomes';
+import { addCount, COUNTERS, dispositionOf, emptyCounts, type Counts } from '../../domain/outcomes';
 import type { StatsRow } from '../../ports/state-store';
 import { withContext } from '../context';
 import { durationOption, examples } from '../options';
@@ -20,11 +20,18 @@ export interface ReportRow extends Counts {
  * Sums hourly counters per task type (or entrance), under the outcome names of /metrics and the dashboard
  * (src/domain/outcomes.ts). received = accepted + buffered + scheduled + duplicate + rejected + updated + withdrawn.
  */
-export function summarize(stats: StatsRow[], by: Group): { rows: ReportRow[]; total: ReportRow } {
+export function summarize(stats: StatsRow[], by: Group): { rows: ReportRow[]; total: ReportRow; dispositions: Record<string, number> } {
   const groups = new Map<string, ReportRow>();
+  /** Completed items per disposition code (all task types and entrances); items ended without one are not in it. */
+  const byCode = new Map<string, number>();
   const empty = (key: string | null): ReportRow => ({ key, channel: 'email', ...emptyCounts(), handledMs: 0, avgHandlingMs: null });
   const total = empty(null);
   for (const s of stats) {
+    const code = dispositionOf(s.metric);
+    if (code !== undefined) {
+      byCode.set(code, (byCode.get(code) ?? 0) + s.value);
+      continue;
+    }
     const key = (by === 'entrance' ? s.entrance : s.taskType) ?? '';
     let row = groups.get(key);
     if (!row) groups.set(key, (row = empty(key === '' ? null : key)));
@@ -38,7 +45,8 @@ export function summarize(stats: StatsRow[], by: Group): { rows: ReportRow[]; to
     avgHandlingMs: r.completed > 0 ? Math.round(r.handledMs / r.completed) : null,
   });
   const rows = [...groups.values()].map(finish).sort((a, b) => (a.key ?? '\uffff').localeCompare(b.key ?? '\uffff'));
-  return { rows, total: finish(total) };
+  const dispositions = Object.fromEntries([...byCode].sort(([a, x], [b, y]) => y - x || a.localeCompare(b)));
+  return { rows, total: finish(total), dispositions };
 }
 
 export function registerReport(program: Command): void {
@@ -61,14 +69,15 @@ export function registerReport(program: Command): void {
       'after',
       examples('workitem report', 'workitem report --since 7d --by entrance', 'workitem report --since 30m --json') +
         '\nColumns: received = accepted + buffered + scheduled + duplicate + rejected + updated + withdrawn (every message ' +
-        'from a sender); completed, expired and activated happen later to received items; avg handling = time from receipt to End, per completed item.\n',
+        'from a sender); completed, expired and activated happen later to received items; avg handling = time from receipt to End, per completed item.\n' +
+        'Dispositions: completed items per disposition code (contact.ended with a disposition), in --json as "dispositions".\n',
     )
     .action((opts: { since: number; by: Group; json?: boolean }) =>
       withContext(async (ctx) => {
         const store = await ctx.store();
         const now = Date.now();
         const since = now - opts.since;
-        const { rows, total } = summarize(await store.stats(since, now), opts.by);
+        const { rows, total, dispositions } = summarize(await store.stats(since, now), opts.by);
         const keyName = opts.by === 'entrance' ? 'entrance' : 'taskType';
         const named = (r: ReportRow) => {
           const { key, ...rest } = r;
@@ -81,6 +90,7 @@ export function registerReport(program: Command): void {
             by: opts.by,
             rows: rows.map(named),
             total: (({ key: _key, ...rest }) => rest)(total),
+            dispositions,
           });
         }
         const header = `work items since ${new Date(since).toISOString()} (${humanDuration(opts.since)}), by ${opts.by}`;
@@ -102,6 +112,19 @@ export function registerReport(program: Command): void {
             [...rows.map((r) => ({ ...r, label: r.key ?? '(none)' })), { ...total, label: 'TOTAL' }],
           ),
         );
+        const codes = Object.entries(dispositions);
+        if (codes.length > 0) {
+          print('\ndispositions of completed items (by code; codes beyond the first 100 count as "other"):\n');
+          print(
+            renderTable<{ code: string; count: number }>(
+              [
+                { header: 'DISPOSITION', value: (r) => r.code },
+                { header: 'COMPLETED', value: (r) => r.count, align: 'right' },
+              ],
+              codes.map(([code, count]) => ({ code, count })),
+            ),
+          );
+        }
       }),
     );
 }

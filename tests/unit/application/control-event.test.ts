@@ -35,4 +35,35 @@ describe('control events', () => {
   ])('%s %j is reported, not thrown', (rk, body) => {
     expect(typeof parseControlEvent(rk, b(body))).toBe('string');
   });
+
+  it('contact.ended carries an optional disposition; a malformed one is left out and reported, the end still stands', () => {
+    expect(parseControlEvent('contact.ended', b({ contactId: CID, disposition: { code: 'resolved', text: 'Loan approved' } }))).toEqual({
+      type: 'contact.ended',
+      contactId: CID,
+      disposition: { code: 'resolved', text: 'Loan approved' },
+    });
+    expect(parseControlEvent('contact.ended', b({ contactId: CID, disposition: { code: 'a.B_c-9' } }))).toEqual({
+      type: 'contact.ended',
+      contactId: CID,
+      disposition: { code: 'a.B_c-9' },
+    });
+    expect(parseControlEvent('contact.ended', b({ contactId: CID, disposition: null }))).toEqual({ type: 'contact.ended', contactId: CID });
+    for (const bad of [
+      'resolved',
+      [],
+      {},
+      { code: '' },
+      { code: 'x'.repeat(65) },
+      { code: 'has space' },
+      { code: 'ok', text: 5 },
+      { code: 'ok', text: 'x'.repeat(1025) },
+    ]) {
+      const ev = parseControlEvent('contact.ended', b({ contactId: CID, disposition: bad }));
+      expect(ev).toMatchObject({ type: 'contact.ended', contactId: CID, dispositionIgnored: expect.any(String) });
+      expect(ev).not.toHaveProperty('disposition');
+    }
+    expect(
+      parseControlEvent('contact.ended', b({ contactId: CID, disposition: { code: 'x'.repeat(64), text: 'y'.repeat(1024) } })),
+    ).toHaveProperty('disposition.code', 'x'.repeat(64));
+  });
 });

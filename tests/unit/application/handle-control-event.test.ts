@@ -44,6 +44,31 @@ describe('control events', () => {
     expect(tb.metrics.outcomes().filter((o) => o === 'completed')).toHaveLength(1);
   });
 
+  it('contact.ended with a disposition: the ended step keeps code and text, completed is counted by code', async () => {
+    const tb = testbed();
+    const cid = cidOf((await send(tb, item(1))).outcome);
+    const text = 'Loan approved, customer informed '.repeat(20).slice(0, 600);
+    await control(tb, { type: 'contact.ended', contactId: cid, disposition: { code: 'resolved', text } });
+    const steps = (await tb.history.read(cid))?.steps ?? [];
+    expect(steps[steps.length - 1]).toMatchObject({ step: 'ended', code: 'resolved', reason: text });
+    expect(tb.metrics.items.filter((i) => i.outcome === 'completed')).toEqual([
+      { outcome: 'completed', labels: { entrance: ENTRANCE, taskType: expect.any(String), code: 'resolved' } },
+    ]);
+    expect(tb.store.dispositions).toEqual(['resolved']);
+  });
+
+  it('contact.ended with a malformed disposition ends the item without one, with a warning', async () => {
+    const tb = testbed();
+    const cid = cidOf((await send(tb, item(1))).outcome);
+    await control(tb, { type: 'contact.ended', contactId: cid, dispositionIgnored: '"disposition.code" must match' });
+    expect(tb.store.tombstones.get(cid)).toBe('ended');
+    expect(tb.log.warnings()).toEqual(['contact.ended with a malformed disposition: the disposition is ignored, the item ends']);
+    const steps = (await tb.history.read(cid))?.steps ?? [];
+    expect(steps[steps.length - 1]).not.toHaveProperty('code');
+    expect(tb.metrics.items.find((i) => i.outcome === 'completed')?.labels).not.toHaveProperty('code');
+    expect(tb.store.dispositions).toEqual([]);
+  });
+
   it('contact.rejected parks a routed item (its record as the parked message); for an item not routed it is ignored', async () => {
     const tb = testbed();
     const cid = cidOf((await send(tb, item(1))).outcome);

@@ -190,6 +190,8 @@ describe('parked items', () => {
     expect(tb.messaging.parkQueue(ENTRANCE)).toEqual([]);
     expect(created(tb)).toEqual([]);
     expect(tb.store.tombstones.get(c1)).toBe('cancelled');
-    expect(cidOf((await send(tb, item(1))).outcome)).not.toBe(c1); // the same externalId again is a new item
+    // The same externalId again is a duplicate of the cancelled item (contract 1.2); restart="true" makes a new item.
+    expect((await send(tb, item(1))).outcome).toEqual({ kind: 'duplicate', contactId: c1 });
+    expect(cidOf((await send(tb, item(1, { restart: true }))).outcome)).not.toBe(c1);
   });
 });

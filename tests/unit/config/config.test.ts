@@ -110,3 +110,18 @@ describe('config', () => {
     expect(() => loadConfig({ WORKITEM_CONFIG: withFile(content) })).toThrow(re);
   });
 });
+
+describe('dedupe.afterEndSeconds (contract 1.2)', () => {
+  it('defaults to 7 days; 0 turns it off; negative or fractional values are refused', () => {
+    expect(loadConfig({}).dedupe).toEqual({ afterEndSeconds: 604800 });
+    expect(
+      loadConfig({ WORKITEM_CONFIG: withFile({ entrances: { loans: {} }, dedupe: { afterEndSeconds: 0 } }) }).dedupe.afterEndSeconds,
+    ).toBe(0);
+    expect(() => loadConfig({ WORKITEM_CONFIG: withFile({ entrances: { loans: {} }, dedupe: { afterEndSeconds: -1 } }) })).toThrow(
+      /afterEndSeconds/,
+    );
+    expect(() => loadConfig({ WORKITEM_CONFIG: withFile({ entrances: { loans: {} }, dedupe: { afterEndSeconds: 1.5 } }) })).toThrow(
+      /afterEndSeconds/,
+    );
+  });
+});

@@ -88,6 +88,8 @@ describe('schemas/control-event.schema.json against parseControlEvent', () => {
     ['contact.ended', { contactId: 'wi-1' }, 'rejects'],
     ['contact.ended', { contactId: ID.toUpperCase() }, 'rejects'],
     ['contact.ended', {}, 'rejects'],
+    ['contact.ended', { contactId: ID, disposition: { code: 'resolved', text: 'Loan approved' } }, 'accepts'],
+    ['contact.ended', { contactId: ID, disposition: { code: 'x'.repeat(64), text: 't'.repeat(1024) } }, 'accepts'],
     ['contact.rejected', { contactId: ID, reason: 'entrance-closed' }, 'accepts'],
     ['contact.rejected', { contactId: ID }, 'accepts'],
     ['contact.rejected', { reason: 'entrance-closed' }, 'rejects'],
@@ -101,6 +103,10 @@ describe('schemas/control-event.schema.json against parseControlEvent', () => {
     ['entrance.closed', { entrance: 'loans', by: 7 }],
     ['entrance.closed', { entrance: 'loans', by: 'b'.repeat(257) }],
     ['contact.rejected', { contactId: ID, reason: false }],
+    // A malformed disposition is ignored (logged); the item still ends.
+    ['contact.ended', { contactId: ID, disposition: { code: 'has space' } }],
+    ['contact.ended', { contactId: ID, disposition: { code: 'ok', text: 't'.repeat(1025) } }],
+    ['contact.ended', { contactId: ID, disposition: 'resolved' }],
   ];
 
   const serviceAccepts = (routingKey: string, body: unknown): boolean =>

@@ -67,6 +67,11 @@ function generated(): [string, string | Buffer][] {
   add('unknown customer child', workItemXml({ customer: '<name>A</name><age>3</age>' }));
   add('element in subject', workItemXml({ subject: 'a <b>bold</b> word' }));
   add('unknown root attribute', workItemXml({}, { rootAttributes: 'version="1" lang="en"' }));
+  add('restart true', workItemXml({}, { rootAttributes: 'version="1" restart="true"' }));
+  add('restart false', workItemXml({}, { rootAttributes: 'version="1" restart="false"' }));
+  add('restart padded', workItemXml({}, { rootAttributes: 'version="1" restart=" true "' }));
+  add('restart yes', workItemXml({}, { rootAttributes: 'version="1" restart="yes"' }));
+  add('restart 1', workItemXml({}, { rootAttributes: 'version="1" restart="1"' }));
   add('unknown empty element', workItemXml({}, { extra: '<subject2/>' }));
   add('unknown item attribute', workItemXml({ contactData: '<item key="WorkItemTask" type="x">t</item>' }));
   add('unknown social attribute', workItemXml({ entrance: 'social' }, { extra: '<social platform="facebook" pageId="1234" likes="3"/>' }));

@@ -67,4 +67,15 @@ describe('outcome names', () => {
     expect(o.counts.lastHour).toEqual(counts);
     expect(counts.received).toBe(1 + 2 + 3 + 4 + 5 + 6 + 7);
   });
+
+  it("disposition counters make the report's dispositions, not a column or received", () => {
+    const row = (metric: string, value: number, taskType = 't') => ({ hour: '2026112310', metric, taskType, entrance: 'loans', value });
+    const { total, dispositions } = summarize(
+      [row('completed', 3), row('disposition:resolved', 1), row('disposition:resolved', 1, 'u'), row('disposition:other', 1)],
+      'task-type',
+    );
+    expect(total.completed).toBe(3);
+    expect(total.received).toBe(0);
+    expect(dispositions).toEqual({ resolved: 2, other: 1 });
+  });
 });

@@ -52,6 +52,15 @@ describe('parseMessage: structure (nothing is silently ignored)', () => {
     expectInvalid(parse(workItemXml({ subject: 'a <b>bold</b> word' })), 'INVALID_FIELD', '/workItem/subject/b');
   });
 
+  it('reads restart="true|false" on <workItem> (contract 1.2); anything else is INVALID_FIELD at /workItem/@restart', () => {
+    expect(expectItem(parse(workItemXml({}, { rootAttributes: 'version="1" restart="true"' }))).restart).toBe(true);
+    expect(expectItem(parse(workItemXml({}, { rootAttributes: 'version="1" restart="false"' })))).not.toHaveProperty('restart');
+    expect(expectItem(parse(workItemXml()))).not.toHaveProperty('restart');
+    for (const v of ['yes', '1', 'TRUE', '']) {
+      expectInvalid(parse(workItemXml({}, { rootAttributes: `version="1" restart="${v}"` })), 'INVALID_FIELD', '/workItem/@restart');
+    }
+  });
+
   it('rejects unknown attributes anywhere with their path', () => {
     expectInvalid(parse(workItemXml({}, { rootAttributes: 'version="1" lang="en"' })), 'INVALID_FIELD', '/workItem/@lang');
     expectInvalid(parse(workItemXml({}, { extra: '<subject2/>' })), 'INVALID_FIELD', '/workItem/subject2');

@@ -24,6 +24,16 @@ describe('renderReceipt', () => {
     expect(xml).toBe(`${DECLARATION}\n<workItemReceipt status="buffered" externalId="e" source="s" receivedAt="T"/>\n`);
   });
 
+  it('renders a duplicate of a finished item with its state last (contract 1.2), and reads it back', () => {
+    const r: ReceiptData = { status: 'duplicate', externalId: 'e', source: 's', contactId: 'wi-1', entrance: 'loans', state: 'ended' };
+    const xml = renderReceipt(r);
+    expect(xml.toString()).toBe(
+      `${DECLARATION}\n<workItemReceipt status="duplicate" externalId="e" source="s" contactId="wi-1" entrance="loans" state="ended"/>\n`,
+    );
+    expect(parseReceipt(xml)).toEqual(r);
+    expect(() => parseReceipt(Buffer.from('<workItemReceipt status="duplicate" state="gone"/>'))).toThrow(/state/);
+  });
+
   it('renders a rejected receipt with its error element', () => {
     const xml = renderReceipt({
       status: 'rejected',

@@ -2,7 +2,9 @@
   A new item: recorded as unfinished, routed, parked (its entrance is closed) or scheduled (a future activateAt),
   decided from the entrance state read in this same step, so a close or an open can never split an item's fate.
   An item the index already holds under (source, externalId) is not touched: the answer names it and
-  answer-duplicate.lua, given that item's keys, answers the duplicate.
+  answer-duplicate.lua, given that item's keys, answers the duplicate. With no unfinished one, an item of the same
+  (source, externalId) that finished within dedupe.afterEndSeconds (its finished entry, remove-item.lua) makes this a
+  duplicate too (contract 1.2), unless the sender asks for a restart.
 
   Input:
     KEYS[1]  item hash of ARGV[1]
@@ -15,6 +17,7 @@
     KEYS[8]  due:activate sorted set (score: activateAt ms)
     KEYS[9]  stats hash of this hour
     KEYS[10] stats hash of this minute
+    KEYS[11] finished entry of ARGV[2]|ARGV[3]
 
     ARGV[1]  contactId
     ARGV[2]  source
@@ -34,10 +37,14 @@
     ARGV[16] trace context (the reopen flush continues it), or ''
     ARGV[17] TTL of the hourly stats (s)
     ARGV[18] TTL of the per-minute stats (s)
+    ARGV[19] '1': restart="true" (a finished entry does not make a duplicate), else ''
+    ARGV[20] dedupe.afterEndSeconds (0: a finished entry never makes a duplicate)
 
   Output (JSON):
     {outcome='accepted'|'parked'|'scheduled', contactId}  (stored state routed, buffered, scheduled)
     {outcome='known', contactId}   the index holds another item under (source, externalId)
+    {outcome='finished', contactId, state}   an item of (source, externalId) finished (state ended, cancelled or
+                                   expired) within dedupe.afterEndSeconds: a duplicate, counted as one here
     {outcome='park_limit'}         the entrance is closed and holds its most parked items
 ]]
 --- @include "stat"
@@ -50,6 +57,18 @@ local index_field = source .. '|' .. ext
 
 local existing = redis.call('HGET', k_index, index_field)
 if existing then return cjson.encode({ outcome = 'known', contactId = existing }) end
+local after_end = tonumber(ARGV[20]) or 0
+if ARGV[19] ~= '1' and after_end > 0 then
+  local finished = redis.call('GET', KEYS[11])
+  if finished then
+    local f_cid, f_state, f_at = string.match(finished, '^([^|]*)|([^|]*)|(%d+)$')
+    -- Its TTL was set with the afterEndSeconds of its end; a shorter one configured since counts from now on.
+    if f_cid and now - tonumber(f_at) < after_end * 1000 then
+      stat(stats, 'duplicate', task, entrance, 1)
+      return cjson.encode({ outcome = 'finished', contactId = f_cid, state = f_state })
+    end
+  end
+end
 
 local state = 'routed'
 local activate_ms = tonumber(ARGV[15])

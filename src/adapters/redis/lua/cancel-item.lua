@@ -13,6 +13,7 @@
     KEYS[9]  stats hash of this hour
     KEYS[10] stats hash of this minute
     KEYS[11] cancelled record of ARGV[2]|ARGV[3] (kept for a redelivered cancel)
+    KEYS[12] finished entry of ARGV[2]|ARGV[3]
 
     ARGV[1]  contactId the index named (as the caller read it)
     ARGV[2]  source
@@ -21,6 +22,8 @@
     ARGV[5]  tombstone TTL (s)
     ARGV[6]  TTL of the hourly stats (s)
     ARGV[7]  TTL of the per-minute stats (s)
+    ARGV[8]  now (ms)
+    ARGV[9]  how long the finished entry lives (s; dedupe.afterEndSeconds, 0: none)
 
   Output (JSON):
     {outcome='cancelled', rec}
@@ -31,7 +34,7 @@
 --- @include "remove-item"
 --- @include "stat"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
-  parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8] }
+  parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[12], finished_for = ARGV[2] .. '|' .. ARGV[3] }
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[6], minute_ttl = ARGV[7] }
 local cid, index_field = ARGV[1], ARGV[2] .. '|' .. ARGV[3]
 local named = redis.call('HGET', k.index, index_field)
@@ -43,7 +46,7 @@ if not f then
   return cjson.encode({ outcome = 'not_found' })
 end
 if f.entrance ~= ARGV[4] then return cjson.encode({ outcome = 'moved' }) end
-remove_item(k, cid, f, 'cancelled', ARGV[5])
+remove_item(k, cid, f, 'cancelled', ARGV[5], { now = ARGV[8], ttl = ARGV[9] })
 redis.call('SET', KEYS[11], f.rec, 'EX', ARGV[5])
 stat(stats, 'withdrawn', f.taskType, f.entrance, 1)
 return cjson.encode({ outcome = 'cancelled', rec = f.rec })

@@ -14,8 +14,8 @@
     KEYS[5]  due:activate sorted set
     KEYS[6]  stats hash of this hour
     KEYS[7]  stats hash of this minute
-    KEYS[8..] per candidate, in the order of ARGV[7..]: item hash, attachment, tombstone, outbox entry (expiring:),
-              parked sorted set of its entrance
+    KEYS[8..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
+              parked sorted set of its entrance, finished entry of its source|externalId
 
     ARGV[1]  now (ms)
     ARGV[2]  lease (ms)
@@ -23,7 +23,8 @@
     ARGV[4]  TTL of the hourly stats (s)
     ARGV[5]  TTL of the per-minute stats (s)
     ARGV[6]  how many of the candidates are claims to take over (they come first)
-    ARGV[7..] per candidate: contactId, entrance ('' when the caller found no item)
+    ARGV[7]  how long a finished entry lives (s; dedupe.afterEndSeconds, 0: none)
+    ARGV[8..] per candidate: contactId, entrance ('' when the caller found no item), its source|externalId (or '')
 
   Output (JSON):
     {claims=[{contactId, rec, replyTo, corrId, state, expiresAt, dueMs, retaken}...], nextDueMs}
@@ -35,12 +36,14 @@
 local k_due, k_claimed = KEYS[1], KEYS[2]
 local stats = { hour = KEYS[6], minute = KEYS[7], hour_ttl = ARGV[4], minute_ttl = ARGV[5] }
 local now, lease, tomb_ttl, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[6])
+local fin = { now = now, ttl = ARGV[7] }
 local claims = {}
-for i = 1, (#ARGV - 6) / 2 do
-  local cid, entrance = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
-  local base = 8 + 5 * (i - 1)
+for i = 1, (#ARGV - 7) / 3 do
+  local cid, entrance = ARGV[5 + 3 * i], ARGV[6 + 3 * i]
+  local base = 8 + 6 * (i - 1)
   local k = { item = KEYS[base], attachment = KEYS[base + 1], tombstone = KEYS[base + 2], outbox = KEYS[base + 3],
-    parked = KEYS[base + 4], index = KEYS[3], unfinished = KEYS[4], due_expire = k_due, due_activate = KEYS[5] }
+    parked = KEYS[base + 4], index = KEYS[3], unfinished = KEYS[4], due_expire = k_due, due_activate = KEYS[5],
+    finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i] }
   if i <= retakes then
     local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
     if deadline and deadline <= now then
@@ -63,7 +66,7 @@ for i = 1, (#ARGV - 6) / 2 do
         redis.call('HSET', k.outbox, 'rec', f.rec, 'replyTo', f.replyTo, 'corrId', f.corrId, 'state', f.state,
           'expiresAt', expires_at, 'dueMs', due_ms)
         redis.call('EXPIRE', k.outbox, tomb_ttl)
-        remove_item(k, cid, f, 'expired', tomb_ttl)
+        remove_item(k, cid, f, 'expired', tomb_ttl, fin)
         stat(stats, 'expired', f.taskType, f.entrance, 1)
         redis.call('ZADD', k_claimed, now + lease, cid)
         table.insert(claims, { contactId = cid, rec = f.rec, replyTo = f.replyTo, corrId = f.corrId, state = f.state,

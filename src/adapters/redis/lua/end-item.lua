@@ -12,6 +12,7 @@
     KEYS[8]  due:activate sorted set
     KEYS[9]  stats hash of this hour
     KEYS[10] stats hash of this minute
+    KEYS[11] finished entry of ARGV[8]
 
     ARGV[1]  contactId
     ARGV[2]  its entrance (as the caller read it)
@@ -19,6 +20,9 @@
     ARGV[4]  tombstone TTL (s)
     ARGV[5]  TTL of the hourly stats (s)
     ARGV[6]  TTL of the per-minute stats (s)
+    ARGV[7]  disposition code (already bounded by the caller), or '': counted as `disposition:<code>`
+    ARGV[8]  the item's source|externalId (as the caller read it)
+    ARGV[9]  how long the finished entry lives (s; dedupe.afterEndSeconds, 0: none)
 
   Output (JSON):
     {outcome='ended', entrance, taskType, handledMs, hadAttachment}
@@ -29,7 +33,7 @@
 --- @include "remove-item"
 --- @include "stat"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
-  parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8] }
+  parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[11], finished_for = ARGV[8] }
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[5], minute_ttl = ARGV[6] }
 local cid, now = ARGV[1], tonumber(ARGV[3])
 local f = item_fields(k.item)
@@ -38,9 +42,10 @@ if f.entrance ~= ARGV[2] then return cjson.encode({ outcome = 'moved', entrance 
 -- fs/s3 stores keep no attachment key: the record says whether there is one to remove after this step.
 local had_attachment = redis.call('EXISTS', k.attachment) == 1
   or (f.rec ~= nil and string.find(f.rec, '"attachment":{', 1, true) ~= nil)
-remove_item(k, cid, f, 'ended', ARGV[4])
+remove_item(k, cid, f, 'ended', ARGV[4], { now = now, ttl = ARGV[9] })
 local handled = now - f.receivedAt
 stat(stats, 'completed', f.taskType, f.entrance, 1)
 stat(stats, 'handledMs', f.taskType, f.entrance, handled)
+if ARGV[7] ~= '' then stat(stats, 'disposition:' .. ARGV[7], f.taskType, f.entrance, 1) end
 return cjson.encode({ outcome = 'ended', entrance = f.entrance, taskType = f.taskType, handledMs = handled,
   hadAttachment = had_attachment })

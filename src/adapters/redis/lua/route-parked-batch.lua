@@ -13,7 +13,8 @@
     KEYS[6]  due:activate sorted set
     KEYS[7]  stats hash of this hour
     KEYS[8]  stats hash of this minute
-    KEYS[9..] per item, in the order of ARGV[7..]: item hash, attachment, tombstone
+    KEYS[9..] per item, in the order of ARGV[8..]: item hash, attachment, tombstone, finished entry of its
+              source|externalId
 
     ARGV[1]  entrance
     ARGV[2]  now (ms)
@@ -21,7 +22,9 @@
     ARGV[4]  tombstone TTL (s)
     ARGV[5]  TTL of the hourly stats (s)
     ARGV[6]  TTL of the per-minute stats (s)
-    ARGV[7..] contactIds: the head of the parked set as the caller read it, oldest first
+    ARGV[7]  how long a finished entry lives (s; dedupe.afterEndSeconds, 0: none)
+    ARGV[8..] per item: contactId, its source|externalId ('' when unknown): the head of the parked set as the caller
+              read it, oldest first
 
   Output (JSON):
     {results=[route_one answer...], stale}   stale: the head no longer matched ARGV[7..] where the batch stopped
@@ -29,20 +32,21 @@
 --- @include "route-one"
 local k_parked = KEYS[1]
 local o = {
-  now = tonumber(ARGV[2]), max_park_ms = tonumber(ARGV[3]), tomb_ttl = ARGV[4], route = true,
+  now = tonumber(ARGV[2]), max_park_ms = tonumber(ARGV[3]), tomb_ttl = ARGV[4], route = true, fin_ttl = ARGV[7],
   stats = { hour = KEYS[7], minute = KEYS[8], hour_ttl = ARGV[5], minute_ttl = ARGV[6] },
 }
-local n = #ARGV - 6
+local n = (#ARGV - 7) / 2
 local head = redis.call('ZRANGE', k_parked, 0, n - 1)
 local results, stale = {}, false
 for i = 1, n do
-  local cid = ARGV[6 + i]
+  local cid = ARGV[6 + 2 * i]
   if head[i] ~= cid then
     stale = true
     break
   end
   local k = { parked = k_parked, entrance = KEYS[2], index = KEYS[3], unfinished = KEYS[4], due_expire = KEYS[5],
-    due_activate = KEYS[6], item = KEYS[6 + 3 * i], attachment = KEYS[7 + 3 * i], tombstone = KEYS[8 + 3 * i] }
+    due_activate = KEYS[6], item = KEYS[5 + 4 * i], attachment = KEYS[6 + 4 * i], tombstone = KEYS[7 + 4 * i],
+    finished = KEYS[8 + 4 * i], finished_for = ARGV[7 + 2 * i] }
   local r = route_one(k, cid, item_fields(k.item), o)
   if r.outcome == 'gone' then redis.call('ZREM', k_parked, cid) end
   table.insert(results, r)

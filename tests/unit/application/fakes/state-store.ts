@@ -1,4 +1,5 @@
 import type { ContactRecord } from '../../../../src/domain/contact-event';
+import type { FinishedState } from '../../../../src/domain/receipt';
 import type {
   AcceptInput,
   AcceptResult,
@@ -67,15 +68,31 @@ export class MemoryStateStore implements StateStore {
   private readonly expiring = new Map<string, { claim: ExpiryClaim; until: number }>();
   private readonly activating = new Map<string, number>();
   readonly rejections: StatsDelta[] = [];
+  /** The disposition codes end() counted (end-item.lua's `disposition:<code>` report counter), in order. */
+  readonly dispositions: string[] = [];
   private seq = 0;
 
-  constructor(private readonly now: () => number) {}
+  /**
+   * source|externalId → the item of it that finished last (contract 1.2, the Redis `finished:` entry): a resend within
+   * afterEndSeconds of `at` is a duplicate of it (unless restart).
+   */
+  readonly finished = new Map<string, { contactId: string; state: FinishedState; at: number }>();
+
+  /** afterEndSeconds: dedupe.afterEndSeconds (0: no finished entry is written or read). */
+  constructor(
+    private readonly now: () => number,
+    private readonly afterEndSeconds = 7 * 24 * 3600,
+  ) {}
 
   async accept(input: AcceptInput): Promise<AcceptResult> {
     const r = input.record;
     const existing = this.ext.get(`${r.source}|${r.externalId}`);
     const dup = existing !== undefined ? this.items.get(existing) : undefined;
     if (existing !== undefined && dup) return { outcome: 'duplicate', contactId: existing, state: dup.state, record: copy(dup.record) };
+    const fin = this.finished.get(`${r.source}|${r.externalId}`);
+    if (!input.restart && this.afterEndSeconds > 0 && fin && input.nowMs - fin.at < this.afterEndSeconds * 1000) {
+      return { outcome: 'finished', contactId: fin.contactId, state: fin.state };
+    }
     let state: ItemState = 'routed';
     if (input.activateAt && input.activateAt.ms > input.nowMs) state = 'scheduled';
     else if (this.closed.has(r.entrance)) {
@@ -139,10 +156,11 @@ export class MemoryStateStore implements StateStore {
     return out;
   }
 
-  async end(contactId: string, nowMs: number): Promise<EndResult> {
+  async end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult> {
     const it = this.items.get(contactId);
     if (!it) return { outcome: 'unknown' };
     this.remove(contactId, 'ended');
+    if (dispositionCode !== undefined) this.dispositions.push(dispositionCode);
     const { entrance, taskType } = it.record;
     return { outcome: 'ended', entrance, taskType, handledMs: nowMs - it.receivedAt, hadAttachment: it.record.attachment !== undefined };
   }
@@ -415,6 +433,8 @@ export class MemoryStateStore implements StateStore {
     this.items.delete(id);
     this.ext.delete(`${it.record.source}|${it.record.externalId}`);
     this.tombstones.set(id, why);
+    if (this.afterEndSeconds > 0)
+      this.finished.set(`${it.record.source}|${it.record.externalId}`, { contactId: id, state: why, at: this.now() });
   }
 }
 

@@ -33,9 +33,9 @@ export function counterIds(): () => string {
 }
 
 /** Every port faked in memory, wired into Deps the way main.ts wires the real adapters. No tracing (off). */
-export function testbed() {
+export function testbed(opts: { afterEndSeconds?: number } = {}) {
   const clock = new FakeClock();
-  const store = new MemoryStateStore(clock.now);
+  const store = new MemoryStateStore(clock.now, opts.afterEndSeconds);
   const messaging = new RecordingMessaging();
   const parser = new FixedParser();
   const metrics = new RecordingMetrics();

@@ -7,8 +7,8 @@
     {outcome='closed', contactId}                          its entrance is closed
     {outcome='open', contactId}                            o.route false (a check only): its entrance is open
     {outcome='routed', contactId, rec, trace}              now routed, out of the parked order
-  k: remove_item's keys plus entrance (the entrance hash);
-  o = { now, max_park_ms, tomb_ttl, stats, route, flush_lock (a lock key, or nil) }
+  k: remove_item's keys (with finished, finished_for) plus entrance (the entrance hash);
+  o = { now, max_park_ms, tomb_ttl, fin_ttl (dedupe.afterEndSeconds), stats, route, flush_lock (a lock key, or nil) }
 ]]
 --- @include "item-fields"
 --- @include "remove-item"
@@ -24,7 +24,7 @@ local function route_one(k, cid, f, o)
   end
   if o.now - f.parkedAt > o.max_park_ms then
     local trace = redis.call('HGET', k.item, 'tp') or nil
-    remove_item(k, cid, f, 'expired', o.tomb_ttl)
+    remove_item(k, cid, f, 'expired', o.tomb_ttl, { now = o.now, ttl = o.fin_ttl })
     stat(o.stats, 'expired', f.taskType, f.entrance, 1)
     return { outcome = 'expired', contactId = cid, rec = f.rec, replyTo = f.replyTo, corrId = f.corrId, trace = trace }
   end
