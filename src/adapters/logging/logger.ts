@@ -67,9 +67,16 @@ export class LazyChildLogger implements Logger {
  * `source: "console.<method>"`: the service's output stays one JSON object per line. winston's own Console transport
  * writes to the streams directly, never through these methods.
  */
+const NODE_WARNING = /^\(node:\d+\) (\[\w+\] )?\S*Warning: /;
+
 export function routeConsoleToLogger(log: Pick<Logger, 'error' | 'warn' | 'info'>): void {
   const route = (method: 'warn' | 'error' | 'log' | 'info', level: 'error' | 'warn' | 'info') => {
-    console[method] = (...args: unknown[]) => void log[level](format(...args), { source: `console.${method}` });
+    console[method] = (...args: unknown[]) => {
+      const text = format(...args);
+      // Node prints process warnings (`(node:<pid>) …Warning: …`, e.g. the AWS SDK's Node-version notice) through
+      // console.error: they are warnings, not errors.
+      void log[level === 'error' && NODE_WARNING.test(text) ? 'warn' : level](text, { source: `console.${method}` });
+    };
   };
   route('error', 'error');
   route('warn', 'warn');
