@@ -57,7 +57,8 @@ interface Item {
  * Same rules as the scripts: accept (duplicate by source|externalId, scheduled for a future activateAt, parked at a
  * closed entrance up to maxParked), parked items in arrival order (seq; parkRouted keeps an item's place), checkParked
  * and routeParkedBatch (expire after maxParkMs, stop at a closed entrance), end/cancel/expiry leave a tombstone, update
- * compare-and-set (update ids, revision, version), due timers claimed under a lease and taken over after it.
+ * compare-and-set (update ids, revision, version), due timers claimed under a lease and taken over after it (the
+ * overdue one as claim-overdue.lua: marked at the claim, re-armed by an update moving dueAt later, gone with the item).
  * Simplified: tombstones never expire; locks and markers expire by the given clock; records are kept as JSON copies;
  * the report counters are not kept (`rejections` lists what countRejected got); nothing is replicated.
  */
