@@ -43,6 +43,8 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
     ...(d.tracing?.enabled && { trace: d.tracing.current() }),
     ...(item.activateAt !== undefined && { activateAt: { text: item.activateAt, ms: Date.parse(item.activateAt) } }),
     ...(item.restart && { restart: true }),
+    // The overdue timer: a dueAt already past on arrival is due at once (the item is overdue from its first poll).
+    ...(item.dueAt !== undefined && { dueAt: { text: item.dueAt, ms: Date.parse(item.dueAt) } }),
   });
   if (res.outcome === 'park_limit') {
     const error = workItemError(
@@ -57,6 +59,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
     // Our own poller fires these on time; the others see them within their longest sleep.
     if (item.expiresAt !== undefined) d.dueTimers?.nudge(Date.parse(item.expiresAt));
     if (item.activateAt !== undefined && res.outcome === 'scheduled') d.dueTimers?.nudge(Date.parse(item.activateAt));
+    if (item.dueAt !== undefined) d.dueTimers?.nudge(Date.parse(item.dueAt));
   }
 
   /** Where the item ended up by this message; null: a duplicate that changed nothing. */

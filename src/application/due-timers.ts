@@ -1,4 +1,4 @@
-import type { ActivationClaim } from '../ports/state-store';
+import type { ActivationClaim, OverdueClaim } from '../ports/state-store';
 import type { Deps } from './deps';
 import { recordStep } from './record-step';
 import { expireContact, notPlacedReason, recordBody, routeContact, type RouteResult } from './route-contact';
@@ -20,6 +20,8 @@ const JITTER_MS = 25;
 export interface TickResult {
   expired: number;
   activated: number;
+  /** Items that became overdue (dueAt passed while unfinished). */
+  overdue: number;
   /** The earliest due time still waiting (ms), or null. */
   nextDueMs: number | null;
   /** Claims whose publishing failed: left claimed, taken over after the lease. */
@@ -31,14 +33,16 @@ export interface TickResult {
  * then finishes its claim. Many instances may run this at once: the claim scripts hand each entry to one of them.
  */
 export async function fireDueTimers(d: Deps): Promise<TickResult> {
-  // Expiries first: an item whose expiresAt and activateAt are both due expires rather than routes.
+  // Expiries first: an item whose expiresAt and activateAt are both due expires rather than routes (nor becomes overdue).
   const exp = await fireDueExpiries(d);
   const act = await fireDueActivations(d);
-  const nexts = [exp.nextDueMs, act.nextDueMs].filter((n): n is number => n !== null);
+  const over = await fireDueOverdue(d);
+  const nexts = [exp.nextDueMs, act.nextDueMs, over.nextDueMs].filter((n): n is number => n !== null);
   return {
     expired: exp.done,
     activated: act.done,
-    failed: exp.failed + act.failed,
+    overdue: over.done,
+    failed: exp.failed + act.failed + over.failed,
     nextDueMs: nexts.length ? Math.min(...nexts) : null,
   };
 }
@@ -143,6 +147,51 @@ async function fireDueActivations(d: Deps): Promise<KindResult> {
 }
 
 /**
+ * An unfinished item's dueAt passed: the claim marked it overdue in Redis (overdueAt, its entrance's overdue set behind
+ * the workitem_overdue gauge, the report counter `overdue`); here its history step and workitem_overdue_total.
+ * A retaken claim (its instance died before finishing) does these again: at least once, twice only after a crash.
+ */
+async function markOverdue(d: Deps, c: OverdueClaim): Promise<void> {
+  const labels = { entrance: c.record.entrance, taskType: c.record.taskType };
+  const dueAt = c.record.dueAt ?? new Date(c.dueMs).toISOString();
+  await recordStep(d, c.contactId, { step: 'overdue', at: c.overdueAtMs, reason: `dueAt ${dueAt} passed` });
+  // The `overdue` notification (none exists in the service yet) is published here, before the claim is finished, so a
+  // failed publish leaves the claim to be taken over after the lease like an expiry's event.
+  d.metrics.overdue(labels);
+  await d.store.finishOverdue(c.contactId);
+  d.log.info('item overdue', {
+    contactId: c.contactId,
+    entrance: c.record.entrance,
+    dueAt,
+    ...(c.retaken ? { retaken: true } : { lateMs: d.now() - c.dueMs }),
+  });
+}
+
+async function fireDueOverdue(d: Deps): Promise<KindResult> {
+  let done = 0;
+  let failed = 0;
+  let nextDueMs: number | null = null;
+  for (let i = 0; i < MAX_BATCHES_PER_TICK; i++) {
+    const { claims, nextDueMs: next } = await d.store.claimDueOverdue(d.now(), BATCH, CLAIM_LEASE_MS);
+    nextDueMs = next;
+    const results = await Promise.allSettled(claims.map((c) => markOverdue(d, c)));
+    results.forEach((r, j) => {
+      if (r.status === 'fulfilled') done++;
+      else {
+        failed++;
+        d.log.warn('overdue not finished; its claim is taken over after the lease', {
+          contactId: claims[j].contactId,
+          leaseMs: CLAIM_LEASE_MS,
+          error: (r.reason as Error)?.message,
+        });
+      }
+    });
+    if (claims.length < BATCH) break;
+  }
+  return { done, nextDueMs, failed };
+}
+
+/**
  * One poller per instance: wakes when the next timer is due (at most every second, plus a little jitter so
  * instances do not all call Redis in the same millisecond), runs `fireDueTimers` while `canRun()` (Redis and the
  * broker up, not stopping). Holds nothing per item: 100 000 scheduled items cost a sorted-set entry each in Redis.
@@ -201,7 +250,9 @@ export class DueTimerPoller {
     if (this.canRun()) {
       try {
         const r = await fireDueTimers(this.d);
-        if (r.expired + r.activated > 0) this.d.log.info('due timers fired', { expired: r.expired, activated: r.activated });
+        if (r.expired + r.activated + r.overdue > 0) {
+          this.d.log.info('due timers fired', { expired: r.expired, activated: r.activated, overdue: r.overdue });
+        }
         if (r.nextDueMs !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, r.nextDueMs - this.d.now()));
       } catch (err) {
         this.d.log.warn('due timers: round failed; retried', { error: (err as Error).message });

@@ -78,6 +78,7 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
       return rejectMessage(d, msg, merged.error, { ...ids, ...labels, contactId: snap.contactId });
     }
     const expiresChanged = merged.changed.includes('expiresAt') && merged.expiresAt !== undefined;
+    const dueAt = merged.changed.includes('dueAt') ? merged.record.dueAt : undefined;
     const res = await d.store.applyUpdate({
       contactId: snap.contactId,
       expectVersion: snap.version,
@@ -88,9 +89,11 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
       changed: merged.changed,
       ...(expiresChanged && { expiresAt: { text: merged.expiresAt as string, ms: Date.parse(merged.expiresAt as string) } }),
       ...(merged.bodySha !== undefined && { bodySha: merged.bodySha }),
+      ...(dueAt !== undefined && { dueAt: { text: dueAt, ms: Date.parse(dueAt) } }),
       nowMs: d.now(),
     });
     if (expiresChanged && res.outcome === 'updated') d.dueTimers?.nudge(Date.parse(merged.expiresAt as string));
+    if (dueAt !== undefined && res.outcome === 'updated') d.dueTimers?.nudge(Date.parse(dueAt));
     switch (res.outcome) {
       case 'not_found':
         return notFound(d, msg, upd);

@@ -24,6 +24,8 @@ export type HistoryStepName =
   | 'rejected'
   /** Re-published with `replayed: true` (service start, the contact center's server.started). */
   | 'replayed'
+  /** Its dueAt passed while it was unfinished (routed, parked or scheduled); again only after an update moves dueAt later. */
+  | 'overdue'
   | 'ended'
   | 'cancelled'
   | 'expired';

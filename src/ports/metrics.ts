@@ -26,4 +26,6 @@ export interface Metrics {
   unroutable(entrance: string): void;
   /** The broker refused (nacked) a contact event of the entrance: its queue is full. */
   refused(entrance: string): void;
+  /** An unfinished item's dueAt passed (once per item and dueAt, across instances). */
+  overdue(labels: { entrance: string; taskType: string }): void;
 }

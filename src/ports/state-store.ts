@@ -21,6 +21,8 @@ export interface AcceptInput {
   trace?: string;
   /** `<activateAt>`: after nowMs, the item is `scheduled` until then. */
   activateAt?: { text: string; ms: number };
+  /** `<dueAt>` (given or the task type's default): its instant is the overdue timer's score; a past one is due at once. */
+  dueAt?: { text: string; ms: number };
   /** `<workItem restart="true">` (contract 1.2): an item of (source, externalId) that finished does not make a duplicate. */
   restart?: boolean;
 }
@@ -32,6 +34,21 @@ export interface ActivationClaim {
   record: ContactRecord;
   /** The activateAt instant (0 for a retaken claim). */
   dueMs: number;
+  retaken: boolean;
+}
+
+/**
+ * A claimed overdue timer: the item is marked overdue in the store already (overdueAt, its entrance's overdue set, the
+ * report counter); its history step and metric are still to do.
+ */
+export interface OverdueClaim {
+  contactId: string;
+  record: ContactRecord;
+  /** The dueAt instant that passed (0 when unknown, for a retaken claim). */
+  dueMs: number;
+  /** When the store marked it overdue. */
+  overdueAtMs: number;
+  /** true: taken over from a claim whose lease ran out (its instance died before finishing). */
   retaken: boolean;
 }
 
@@ -103,6 +120,8 @@ export interface ApplyUpdateInput {
   changed: string[];
   /** Set when the update changes it (and its due time). */
   expiresAt?: { text: string; ms: number };
+  /** Set when the update changes it: re-arms the overdue timer (an overdue item whose new dueAt is ahead is not overdue any more). */
+  dueAt?: { text: string; ms: number };
   bodySha?: string;
   nowMs: number;
 }
@@ -210,6 +229,12 @@ export interface ItemTransitions {
    */
   claimDueActivations(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ActivationClaim[]; nextDueMs: number | null }>;
   finishActivation(contactId: string): Promise<void>;
+  /**
+   * Claims up to `limit` unfinished items whose dueAt has passed and that are not overdue yet (and claims whose lease ran
+   * out): each is marked overdue in the same step; held for `leaseMs` until finishOverdue.
+   */
+  claimDueOverdue(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: OverdueClaim[]; nextDueMs: number | null }>;
+  finishOverdue(contactId: string): Promise<void>;
   /** An entrance opens or closes (what later arrivals and flushes go by). */
   setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
 }
@@ -223,6 +248,8 @@ export interface ItemQueries {
   lastSeq(): Promise<number>;
   getItem(contactId: string): Promise<StoredItem | null>;
   countUnfinished(): Promise<number>;
+  /** Unfinished items overdue now (dueAt passed), per entrance; no scan (a counted index per entrance). */
+  countOverdue(entrances: string[]): Promise<Record<string, number>>;
 }
 
 /** Coordination between instances: fenced leases (flush, replay, per-item event locks) and short-lived markers. */

@@ -13,6 +13,9 @@ export class PrometheusMetrics implements Metrics {
   private readonly lostReceipts: client.Counter<'reason'>;
   private readonly unroutables: client.Counter<'entrance'>;
   private readonly refusals: client.Counter<'entrance'>;
+  private readonly overdues: client.Counter<'task_type' | 'entrance'>;
+  /** Unfinished items overdue now, per entrance (read from Redis when /metrics is scraped). */
+  readonly overdueNow: client.Gauge<'entrance'>;
   readonly parked: client.Gauge<'entrance'>;
   readonly unfinished: client.Gauge;
   /** HTTP connections closed by the connection guard: `cap` (room for a new one) or `idle` (idle too long). */
@@ -57,6 +60,18 @@ export class PrometheusMetrics implements Metrics {
     this.refusals = new client.Counter({
       name: 'workitem_refused_events_total',
       help: "contact events the broker refused (nack: the contact center's queue is full); the item was parked and is retried after the park TTL",
+      labelNames: ['entrance'],
+      registers: [this.registry],
+    });
+    this.overdues = new client.Counter({
+      name: 'workitem_overdue_total',
+      help: 'Unfinished items whose dueAt passed (counted once per item and dueAt by the instance that saw it; again after an update moved dueAt later)',
+      labelNames: ['task_type', 'entrance'],
+      registers: [this.registry],
+    });
+    this.overdueNow = new client.Gauge({
+      name: 'workitem_overdue',
+      help: 'Unfinished items overdue now (dueAt passed, not ended, cancelled or expired) per entrance',
       labelNames: ['entrance'],
       registers: [this.registry],
     });
@@ -120,5 +135,9 @@ export class PrometheusMetrics implements Metrics {
 
   refused(entrance: string): void {
     this.refusals.inc({ entrance });
+  }
+
+  overdue(l: { entrance: string; taskType: string }): void {
+    this.overdues.inc({ task_type: l.taskType, entrance: l.entrance });
   }
 }

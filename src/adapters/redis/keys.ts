@@ -38,6 +38,11 @@ export function redisKeys(prefix: string, cluster = false) {
     dueExpireClaimed: `${p}due:expire:claimed`,
     dueActivate: `${p}due:activate`,
     dueActivateClaimed: `${p}due:activate:claimed`,
+    /** dueAt of unfinished items not overdue yet (score: dueAt ms); a claim (score: lease deadline) marks one overdue. */
+    dueOverdue: `${p}due:overdue`,
+    dueOverdueClaimed: `${p}due:overdue:claimed`,
+    /** The entrance's unfinished items that are overdue now (score: dueAt ms): the workitem_overdue gauge is its ZCARD. */
+    overdue: (entrance: string) => `${p}overdue:${entrance}`,
     /** Hourly report counters (hour: YYYYMMDDHH, UTC). */
     stats: (hour: string) => `${p}stats:${hour}`,
     /** Per-minute copies of the same counters (minute: YYYYMMDDHHmm), for the dashboard's last-hour chart. */

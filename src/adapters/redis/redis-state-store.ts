@@ -11,6 +11,7 @@ import type {
   EntranceState,
   ExpiryClaim,
   MinuteStatsRow,
+  OverdueClaim,
   ParkResult,
   RouteParkedResult,
   StateStore,
@@ -211,6 +212,7 @@ export class RedisStateStore implements StateStore {
           k.dueActivate,
           ...stats,
           k.finished(r.source, r.externalId),
+          k.dueOverdue,
         ],
         [
           r.contactId,
@@ -232,6 +234,7 @@ export class RedisStateStore implements StateStore {
           ...RedisStateStore.STATS_TTLS,
           input.restart ? '1' : '',
           this.afterEndSeconds,
+          input.dueAt?.ms ?? '',
         ],
       );
       if (res.outcome === 'finished') return { outcome: 'finished', contactId: res.contactId, state: finishedState(res.state) };
@@ -295,6 +298,8 @@ export class RedisStateStore implements StateStore {
           dueActivate,
           ...this.statsKeys(nowMs),
           this.finishedKey(identity),
+          k.dueOverdue,
+          k.overdue(entrance),
           ...(flushLock ? [k.lock(flushLock)] : []),
         ],
         [contactId, entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, identity, this.afterEndSeconds],
@@ -321,6 +326,8 @@ export class RedisStateStore implements StateStore {
           k.dueExpire,
           k.dueActivate,
           ...this.statsKeys(nowMs),
+          k.dueOverdue,
+          k.overdue(entrance),
           ...head.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), this.finishedKey(ids[i])]),
         ],
         [
@@ -347,7 +354,13 @@ export class RedisStateStore implements StateStore {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const r = await this.run(
         'end-item',
-        [...this.removeKeys(contactId, entrance), ...this.statsKeys(nowMs), this.finishedKey(identity)],
+        [
+          ...this.removeKeys(contactId, entrance),
+          ...this.statsKeys(nowMs),
+          this.finishedKey(identity),
+          this.keys.dueOverdue,
+          this.keys.overdue(entrance),
+        ],
         [
           contactId,
           entrance,
@@ -380,6 +393,8 @@ export class RedisStateStore implements StateStore {
           ...this.statsKeys(nowMs),
           this.keys.cancelled(source, externalId),
           this.keys.finished(source, externalId),
+          this.keys.dueOverdue,
+          this.keys.overdue(entrance),
         ],
         [contactId, source, externalId, entrance, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, nowMs, this.afterEndSeconds],
       );
@@ -421,7 +436,13 @@ export class RedisStateStore implements StateStore {
   async applyUpdate(u: ApplyUpdateInput): Promise<ApplyUpdateResult> {
     const r = await this.run(
       'update-item',
-      [this.keys.item(u.contactId), this.keys.dueExpire, ...this.statsKeys(u.nowMs)],
+      [
+        this.keys.item(u.contactId),
+        this.keys.dueExpire,
+        ...this.statsKeys(u.nowMs),
+        this.keys.dueOverdue,
+        this.keys.overdue(u.record.entrance),
+      ],
       [
         u.contactId,
         u.expectVersion,
@@ -436,6 +457,8 @@ export class RedisStateStore implements StateStore {
         u.record.taskType,
         UPDATE_IDS_KEPT,
         ...RedisStateStore.STATS_TTLS,
+        u.dueAt?.ms ?? '',
+        u.nowMs,
       ],
     );
     switch (r.outcome) {
@@ -485,6 +508,7 @@ export class RedisStateStore implements StateStore {
         k.unfinished,
         k.dueActivate,
         ...this.statsKeys(nowMs),
+        k.dueOverdue,
         ...ids.flatMap((cid, i) => [
           k.item(cid),
           k.attachment(cid),
@@ -492,6 +516,7 @@ export class RedisStateStore implements StateStore {
           k.expiring(cid),
           k.parked(c.entrances[i]),
           this.finishedKey(identities[i]),
+          k.overdue(c.entrances[i]),
         ]),
       ],
       [
@@ -554,6 +579,30 @@ export class RedisStateStore implements StateStore {
 
   async finishActivation(contactId: string): Promise<void> {
     await this.run('finish-activation', [this.keys.dueActivateClaimed], [contactId]);
+  }
+
+  async claimDueOverdue(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: OverdueClaim[]; nextDueMs: number | null }> {
+    const k = this.keys;
+    const c = await this.dueCandidates(k.dueOverdue, k.dueOverdueClaimed, nowMs, limit);
+    const ids = [...c.retakes, ...c.fresh];
+    if (ids.length === 0) return { claims: [], nextDueMs: c.nextDueMs };
+    const r = await this.run(
+      'claim-overdue',
+      [k.dueOverdue, k.dueOverdueClaimed, ...this.statsKeys(nowMs), ...ids.flatMap((cid, i) => [k.item(cid), k.overdue(c.entrances[i])])],
+      [nowMs, leaseMs, ...RedisStateStore.STATS_TTLS, c.retakes.length, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
+    );
+    const claims = luaList(r.claims).map((x) => ({
+      contactId: x.contactId,
+      record: parseRecord(x.rec),
+      dueMs: Number(x.dueMs),
+      overdueAtMs: Number(x.overdueAt),
+      retaken: x.retaken,
+    }));
+    return { claims, nextDueMs: r.nextDueMs === undefined ? null : Number(r.nextDueMs) };
+  }
+
+  async finishOverdue(contactId: string): Promise<void> {
+    await this.run('finish-overdue', [this.keys.dueOverdueClaimed], [contactId]);
   }
 
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {
@@ -629,6 +678,19 @@ export class RedisStateStore implements StateStore {
 
   countUnfinished(): Promise<number> {
     return this.redis.zcard(this.keys.unfinished);
+  }
+
+  async countOverdue(entrances: string[]): Promise<Record<string, number>> {
+    const pipe = this.redis.pipeline();
+    for (const e of entrances) pipe.zcard(this.keys.overdue(e));
+    const res = (await pipe.exec()) ?? [];
+    return Object.fromEntries(
+      entrances.map((e, i) => {
+        const [err, n] = res[i];
+        if (err) throw err;
+        return [e, Number(n)];
+      }),
+    );
   }
 
   async countRejected(d: StatsDelta, nowMs: number): Promise<void> {

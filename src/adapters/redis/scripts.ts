@@ -28,6 +28,8 @@ export const SCRIPT_NAMES = [
   'finish-expired',
   'claim-activations',
   'finish-activation',
+  'claim-overdue',
+  'finish-overdue',
   'set-entrance',
   'acquire-lock',
   'renew-lock',
@@ -122,6 +124,11 @@ export interface ScriptReplies {
     nextDueMs?: string;
   };
   'finish-activation': Record<string, never>;
+  'claim-overdue': {
+    claims: LuaList<{ contactId: string; rec: string; dueMs: string; overdueAt: string; retaken: boolean }>;
+    nextDueMs?: string;
+  };
+  'finish-overdue': Record<string, never>;
   'set-entrance': { changed: boolean };
   'acquire-lock': { outcome: 'acquired'; fence: number } | { outcome: 'held' };
   'renew-lock': { renewed: boolean };

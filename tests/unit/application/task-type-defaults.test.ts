@@ -26,8 +26,11 @@ describe('task type time defaults', () => {
     const created = tb.messaging.events[0];
     expect(created).toMatchObject({ type: 'contact.created', dueAt: tb.clock.iso(4 * H) });
     expect(created).toMatchObject({ receivedAt: tb.clock.iso() });
-    expect(await fireDueTimers(tb.d)).toMatchObject({ expired: 0, nextDueMs: tb.clock.now() + 6 * H });
-    tb.clock.advance(6 * H);
+    // The default dueAt is a timer too: the item is overdue after 4 h, expires after 6 h.
+    expect(await fireDueTimers(tb.d)).toMatchObject({ expired: 0, overdue: 0, nextDueMs: tb.clock.now() + 4 * H });
+    tb.clock.advance(4 * H);
+    expect(await fireDueTimers(tb.d)).toMatchObject({ expired: 0, overdue: 1, nextDueMs: tb.clock.now() + 2 * H });
+    tb.clock.advance(2 * H);
     expect(await fireDueTimers(tb.d)).toMatchObject({ expired: 1 });
     expect(tb.messaging.events[1]).toMatchObject({ type: 'contact.expired', contactId: cid, reason: 'expires-at' });
   });

@@ -18,6 +18,7 @@
     KEYS[9]  stats hash of this hour
     KEYS[10] stats hash of this minute
     KEYS[11] finished entry of ARGV[2]|ARGV[3]
+    KEYS[12] due:overdue sorted set (score: dueAt ms)
 
     ARGV[1]  contactId
     ARGV[2]  source
@@ -39,6 +40,7 @@
     ARGV[18] TTL of the per-minute stats (s)
     ARGV[19] '1': restart="true" (a finished entry does not make a duplicate), else ''
     ARGV[20] dedupe.afterEndSeconds (0: a finished entry never makes a duplicate)
+    ARGV[21] dueAt (ms), or '' (none): the overdue timer; a dueAt already past is due at once (overdue on arrival)
 
   Output (JSON):
     {outcome='accepted'|'parked'|'scheduled', contactId}  (stored state routed, buffered, scheduled)
@@ -94,6 +96,7 @@ elseif state == 'scheduled' then
   redis.call('HSET', k_item, 'activateAt', ARGV[14])
   redis.call('ZADD', k_due_activate, activate_ms, cid)
 end
+if ARGV[21] ~= '' then redis.call('ZADD', KEYS[12], ARGV[21], cid) end
 redis.call('HSET', k_index, index_field, cid)
 redis.call('ZADD', k_unfinished, seq, cid)
 local outcome = ({ routed = 'accepted', buffered = 'parked', scheduled = 'scheduled' })[state]

@@ -14,6 +14,8 @@
     KEYS[10] stats hash of this minute
     KEYS[11] cancelled record of ARGV[2]|ARGV[3] (kept for a redelivered cancel)
     KEYS[12] finished entry of ARGV[2]|ARGV[3]
+    KEYS[13] due:overdue sorted set
+    KEYS[14] overdue sorted set of ARGV[4]
 
     ARGV[1]  contactId the index named (as the caller read it)
     ARGV[2]  source
@@ -34,7 +36,8 @@
 --- @include "remove-item"
 --- @include "stat"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
-  parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[12], finished_for = ARGV[2] .. '|' .. ARGV[3] }
+  parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[12], finished_for = ARGV[2] .. '|' .. ARGV[3],
+  due_overdue = KEYS[13], overdue = KEYS[14] }
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[6], minute_ttl = ARGV[7] }
 local cid, index_field = ARGV[1], ARGV[2] .. '|' .. ARGV[3]
 local named = redis.call('HGET', k.index, index_field)

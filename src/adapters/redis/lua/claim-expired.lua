@@ -14,8 +14,10 @@
     KEYS[5]  due:activate sorted set
     KEYS[6]  stats hash of this hour
     KEYS[7]  stats hash of this minute
-    KEYS[8..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
-              parked sorted set of its entrance, finished entry of its source|externalId
+    KEYS[8]  due:overdue sorted set
+    KEYS[9..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
+              parked sorted set of its entrance, finished entry of its source|externalId, overdue sorted set of its
+              entrance
 
     ARGV[1]  now (ms)
     ARGV[2]  lease (ms)
@@ -40,10 +42,10 @@ local fin = { now = now, ttl = ARGV[7] }
 local claims = {}
 for i = 1, (#ARGV - 7) / 3 do
   local cid, entrance = ARGV[5 + 3 * i], ARGV[6 + 3 * i]
-  local base = 8 + 6 * (i - 1)
+  local base = 9 + 7 * (i - 1)
   local k = { item = KEYS[base], attachment = KEYS[base + 1], tombstone = KEYS[base + 2], outbox = KEYS[base + 3],
     parked = KEYS[base + 4], index = KEYS[3], unfinished = KEYS[4], due_expire = k_due, due_activate = KEYS[5],
-    finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i] }
+    finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i], due_overdue = KEYS[8], overdue = KEYS[base + 6] }
   if i <= retakes then
     local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
     if deadline and deadline <= now then

@@ -2,13 +2,17 @@
   An update's one atomic step (compare-and-set on the version readForUpdate gave): a repeated update id is answered
   'already'; a revision not above the last 'stale'; another update since the caller's read 'conflict'; else the merged
   record, revision, update id (the latest ARGV[12] are kept), what changed, task type and expiry (its due-set entry
-  too) are stored.
+  too) are stored. A new dueAt re-arms the overdue timer: its due-set entry is moved; an item overdue already whose
+  dueAt moves into the future is not overdue any more (out of its entrance's overdue set) until the new one passes;
+  one whose new dueAt has passed too stays overdue and is not marked again.
 
   Input:
     KEYS[1]  item hash of ARGV[1]
     KEYS[2]  due:expire sorted set
     KEYS[3]  stats hash of this hour
     KEYS[4]  stats hash of this minute
+    KEYS[5]  due:overdue sorted set
+    KEYS[6]  overdue sorted set of the item's entrance
 
     ARGV[1]  contactId
     ARGV[2]  expected version
@@ -24,6 +28,8 @@
     ARGV[12] how many update ids are kept
     ARGV[13] TTL of the hourly stats (s)
     ARGV[14] TTL of the per-minute stats (s)
+    ARGV[15] dueAt (ms), or '' (unchanged)
+    ARGV[16] now (ms)
 
   Output (JSON):
     {outcome='updated', state}
@@ -63,5 +69,15 @@ if ARGV[8] ~= '' then
   redis.call('ZADD', k_due_expire, ARGV[9], cid)
 end
 if ARGV[10] ~= '' then redis.call('HSET', k_item, 'bodySha', ARGV[10]) end
+if ARGV[15] ~= '' then
+  local overdue_at = redis.call('HGET', k_item, 'overdueAt')
+  if not overdue_at then
+    redis.call('ZADD', KEYS[5], ARGV[15], cid)
+  elseif tonumber(ARGV[15]) > tonumber(ARGV[16]) then
+    redis.call('HDEL', k_item, 'overdueAt')
+    redis.call('ZREM', KEYS[6], cid)
+    redis.call('ZADD', KEYS[5], ARGV[15], cid)
+  end
+end
 stat(stats, 'updated', ARGV[11], f.entrance, 1)
 return cjson.encode({ outcome = 'updated', state = f.state })

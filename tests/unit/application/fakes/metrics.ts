@@ -7,6 +7,7 @@ export class RecordingMetrics implements Metrics {
   readonly refusals: string[] = [];
   readonly replays: { reason: string; count: number }[] = [];
   readonly receiptsLost: string[] = [];
+  readonly overdues: { entrance: string; taskType: string }[] = [];
 
   item(outcome: ItemOutcome, labels: OutcomeLabels): void {
     this.items.push({ outcome, labels });
@@ -24,6 +25,10 @@ export class RecordingMetrics implements Metrics {
 
   refused(entrance: string): void {
     this.refusals.push(entrance);
+  }
+
+  overdue(labels: { entrance: string; taskType: string }): void {
+    this.overdues.push({ ...labels });
   }
 
   /** The item outcomes counted, e.g. ['received', 'accepted']. */

@@ -11,6 +11,7 @@ import type {
   EntranceState,
   ExpiryClaim,
   ItemState,
+  OverdueClaim,
   MinuteStatsRow,
   ParkResult,
   RouteParkedResult,
@@ -38,6 +39,11 @@ interface Item {
   bodySha?: string;
   expiresAt?: { text: string; ms: number };
   activateAt?: { text: string; ms: number };
+  /** Its entry in due:overdue (dueAt ms): waiting to become overdue. */
+  overdueDue?: number;
+  /** Overdue now (the item field overdueAt, its entry in its entrance's overdue set with the dueAt passed). */
+  overdueAt?: number;
+  overdueDueMs?: number;
   version: number;
   /** The last revision applied (0: none). */
   revision: number;
@@ -51,7 +57,8 @@ interface Item {
  * Same rules as the scripts: accept (duplicate by source|externalId, scheduled for a future activateAt, parked at a
  * closed entrance up to maxParked), parked items in arrival order (seq; parkRouted keeps an item's place), checkParked
  * and routeParkedBatch (expire after maxParkMs, stop at a closed entrance), end/cancel/expiry leave a tombstone, update
- * compare-and-set (update ids, revision, version), due timers claimed under a lease and taken over after it.
+ * compare-and-set (update ids, revision, version), due timers claimed under a lease and taken over after it (the
+ * overdue one as claim-overdue.lua: marked at the claim, re-armed by an update moving dueAt later, gone with the item).
  * Simplified: tombstones never expire; locks and markers expire by the given clock; records are kept as JSON copies;
  * the report counters are not kept (`rejections` lists what countRejected got); nothing is replicated.
  */
@@ -67,6 +74,8 @@ export class MemoryStateStore implements StateStore {
   private readonly markers = new Map<string, number>();
   private readonly expiring = new Map<string, { claim: ExpiryClaim; until: number }>();
   private readonly activating = new Map<string, number>();
+  /** due:overdue:claimed: contactId → lease deadline. */
+  private readonly overdueClaims = new Map<string, number>();
   readonly rejections: StatsDelta[] = [];
   /** The disposition codes end() counted (end-item.lua's `disposition:<code>` report counter), in order. */
   readonly dispositions: string[] = [];
@@ -111,6 +120,8 @@ export class MemoryStateStore implements StateStore {
       ...(input.bodySha !== undefined && { bodySha: input.bodySha }),
       ...(input.expiresAt && { expiresAt: input.expiresAt }),
       ...(state === 'scheduled' && { activateAt: input.activateAt }),
+      // A dueAt already past is due at once, as in accept-item.lua.
+      ...(input.dueAt && { overdueDue: input.dueAt.ms }),
       version: 0,
       revision: 0,
       updateIds: [],
@@ -213,6 +224,15 @@ export class MemoryStateStore implements StateStore {
     if (u.revision !== undefined) it.revision = u.revision;
     if (u.expiresAt) it.expiresAt = u.expiresAt;
     if (u.bodySha !== undefined) it.bodySha = u.bodySha;
+    if (u.dueAt) {
+      // As update-item.lua: re-armed unless overdue already with the new dueAt passed too.
+      if (it.overdueAt === undefined) it.overdueDue = u.dueAt.ms;
+      else if (u.dueAt.ms > u.nowMs) {
+        delete it.overdueAt;
+        delete it.overdueDueMs;
+        it.overdueDue = u.dueAt.ms;
+      }
+    }
     return { outcome: 'updated', state: it.state };
   }
 
@@ -288,6 +308,39 @@ export class MemoryStateStore implements StateStore {
     this.activating.delete(contactId);
   }
 
+  async claimDueOverdue(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: OverdueClaim[]; nextDueMs: number | null }> {
+    const claims: OverdueClaim[] = [];
+    for (const [id, until] of this.overdueClaims) {
+      if (claims.length >= limit) break;
+      if (until > nowMs) continue;
+      const it = this.items.get(id);
+      if (!it || it.overdueAt === undefined) {
+        this.overdueClaims.delete(id);
+        continue;
+      }
+      this.overdueClaims.set(id, nowMs + leaseMs);
+      claims.push({ contactId: id, record: copy(it.record), dueMs: it.overdueDueMs ?? 0, overdueAtMs: it.overdueAt, retaken: true });
+    }
+    const due = [...this.items]
+      .filter(([, it]) => it.overdueDue !== undefined && it.overdueDue <= nowMs)
+      .sort(([, a], [, b]) => (a.overdueDue ?? 0) - (b.overdueDue ?? 0))
+      .slice(0, limit - claims.length);
+    for (const [id, it] of due) {
+      const dueMs = it.overdueDue as number;
+      delete it.overdueDue;
+      if (it.overdueAt !== undefined) continue;
+      it.overdueAt = nowMs;
+      it.overdueDueMs = dueMs;
+      this.overdueClaims.set(id, nowMs + leaseMs);
+      claims.push({ contactId: id, record: copy(it.record), dueMs, overdueAtMs: nowMs, retaken: false });
+    }
+    return { claims, nextDueMs: earliest([...this.items.values()].map((it) => it.overdueDue)) };
+  }
+
+  async finishOverdue(contactId: string): Promise<void> {
+    this.overdueClaims.delete(contactId);
+  }
+
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {
     if (open !== this.closed.has(name)) return { changed: false };
     const since = { since: new Date(nowMs).toISOString(), by };
@@ -330,6 +383,11 @@ export class MemoryStateStore implements StateStore {
 
   async countUnfinished(): Promise<number> {
     return this.items.size;
+  }
+
+  async countOverdue(entrances: string[]): Promise<Record<string, number>> {
+    const overdue = [...this.items.values()].filter((it) => it.overdueAt !== undefined);
+    return Object.fromEntries(entrances.map((e) => [e, overdue.filter((it) => it.record.entrance === e).length]));
   }
 
   async countRejected(delta: StatsDelta): Promise<void> {

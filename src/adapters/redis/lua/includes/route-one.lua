@@ -7,7 +7,7 @@
     {outcome='closed', contactId}                          its entrance is closed
     {outcome='open', contactId}                            o.route false (a check only): its entrance is open
     {outcome='routed', contactId, rec, trace}              now routed, out of the parked order
-  k: remove_item's keys (with finished, finished_for) plus entrance (the entrance hash);
+  k: remove_item's keys (with finished, finished_for, due_overdue, overdue) plus entrance (the entrance hash);
   o = { now, max_park_ms, tomb_ttl, fin_ttl (dedupe.afterEndSeconds), stats, route, flush_lock (a lock key, or nil) }
 ]]
 --- @include "item-fields"
