@@ -1,6 +1,9 @@
 import { parseItemInfo } from '../../src/adapters/xml/render-item-info';
 import type { CollectedReceipt } from '../helpers/amqp-client';
+import { amqpUrl } from '../helpers/broker';
+import { runCli } from '../helpers/cli';
 import { Fixture } from '../helpers/fixture';
+import { DEFAULT_REDIS_URL } from '../helpers/redis';
 import { sleep, waitUntil } from '../helpers/wait';
 import { getXml, newExternalId, workItemXml } from '../helpers/work-items';
 
@@ -88,4 +91,25 @@ it('without reply_to: rejected MISSING_FIELD at /getWorkItem, with its error cop
   const [copy] = await f.client.waitForReceiptCopies(1, WAIT_MS, (r) => r.properties.correlationId === correlationId);
   expect(copy).toMatchObject({ status: 'rejected', externalId, error: { code: 'MISSING_FIELD', path: '/getWorkItem' } });
   await f.client.waitForErrors(1, WAIT_MS, (e) => e.properties.correlationId === correlationId);
+});
+
+it('`workitem get <externalId> --source s` prints the info (exit 0), or not found (exit 1)', async () => {
+  const externalId = newExternalId('GET-CLI');
+  const cid = (await send(workItemXml({ externalId, entrance: 'loans' }))).contactId as string;
+  const env = {
+    ...process.env,
+    AMQP_URL: amqpUrl(f.vhost),
+    REDIS_URL: DEFAULT_REDIS_URL,
+    REDIS_KEY_PREFIX: f.prefix,
+    WORKITEM_CONFIG: f.svc.configFile,
+  };
+  const found = await runCli(['get', externalId, '--source', 'bank-support', '--json'], env);
+  expect(found.code).toBe(0);
+  expect(JSON.parse(found.stdout)).toMatchObject({ info: { contactId: cid, state: 'routed', steps: expect.any(Array) } });
+  const text = await runCli(['get', externalId, '--source', 'bank-support'], env);
+  expect(text.stdout).toMatch(/state:\s+routed/);
+  expect(text.stdout).toMatch(/received/);
+  const missing = await runCli(['get', newExternalId('GET-CLI-NONE'), '--source', 'bank-support'], env);
+  expect(missing.code).toBe(1);
+  expect(missing.stdout).toMatch(/not found/);
 });
