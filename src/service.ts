@@ -35,6 +35,7 @@ import { RedisWatchdog } from './adapters/redis/redis-watchdog';
 import { tlsOptions } from './adapters/tls-options';
 import { NO_TRACING, type MessageTracing } from './adapters/rabbitmq/message-tracing';
 import { renderReceipt } from './adapters/xml/render-receipt';
+import { renderItemInfo } from './adapters/xml/render-item-info';
 import { WorkerParser } from './adapters/xml/worker-parser';
 import type { InboundMessage, Settlement } from './ports/messaging';
 import type { ItemHistory } from './ports/item-history';
@@ -161,7 +162,7 @@ export class WorkItemService {
       directReplyPublisher,
       this.consumeConn,
       cfg,
-      renderReceipt,
+      { receipt: renderReceipt, itemInfo: renderItemInfo },
       log,
       {
         receiptLost: (reason) => this.metrics.receiptLost(reason),

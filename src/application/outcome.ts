@@ -17,7 +17,10 @@ export type Outcome =
   | { kind: 'routed'; contactId: string }
   | { kind: 'reparked'; contactId: string }
   | { kind: 'expired'; contactId: string }
-  | { kind: 'dropped'; reason: string };
+  | { kind: 'dropped'; reason: string }
+  /** A status query answered to reply_to (found: a workItemInfo; else a NOT_FOUND receipt). Not a report counter. */
+  | { kind: 'queried'; found: true; contactId: string }
+  | { kind: 'queried'; found: false };
 
 /** The outcome as metrics and traces name it: a parked item is `buffered` there, as in its receipt. */
 export function outcomeName(o: Outcome): string {

@@ -1,7 +1,9 @@
 import { workItemError } from '../domain/error-codes';
+import type { ParsedMessage } from '../domain/work-item';
 import type { InboundMessage } from '../ports/messaging';
 import { acceptWorkItem } from './accept-work-item';
 import { cancelWorkItem } from './cancel-work-item';
+import { getWorkItem } from './get-work-item';
 import type { Deps } from './deps';
 import { senderOf } from './message-sender';
 import type { Outcome } from './outcome';
@@ -20,14 +22,16 @@ export async function processMessage(d: Deps, msg: InboundMessage, forcedContact
       : parsed.kind === 'invalid'
         ? { entrance: parsed.entrance, taskType: parsed.taskType }
         : {};
-  d.metrics.item('received', labels);
+  // A status query is not received as an item: counted only when it is rejected (see get-work-item.ts).
+  if (parsed.kind !== 'get') d.metrics.item('received', labels);
   if (parsed.kind === 'invalid') {
     return rejectMessage(d, msg, parsed.error, { externalId: parsed.externalId, source: parsed.source, ...labels });
   }
-  const claimed = parsed.kind === 'workItem' ? parsed.item : parsed.kind === 'cancel' ? parsed.cancel : parsed.update;
+  const claimed = claimedIdentity(parsed);
   const sender = senderOf(msg);
   if (sender !== claimed.source) {
-    const root = parsed.kind === 'workItem' ? 'workItem' : parsed.kind === 'cancel' ? 'cancelWorkItem' : 'updateWorkItem';
+    const root = ROOTS[parsed.kind];
+    if (parsed.kind === 'get') d.metrics.item('received', labels);
     const message = sender
       ? `routing key "${msg.senderRoutingKey}" may only carry items of source "${sender}", not "${claimed.source}"`
       : `routing key "${msg.senderRoutingKey}" is not of the form workitem.<source>: publish items of source "${claimed.source}" with routing key "workitem.${claimed.source}"`;
@@ -36,5 +40,28 @@ export async function processMessage(d: Deps, msg: InboundMessage, forcedContact
   }
   if (parsed.kind === 'cancel') return cancelWorkItem(d, msg, parsed.cancel);
   if (parsed.kind === 'update') return updateWorkItem(d, msg, parsed.update);
+  if (parsed.kind === 'get') return getWorkItem(d, msg, parsed.query);
   return acceptWorkItem(d, msg, parsed.item, forcedContactId);
+}
+
+type Valid = Exclude<ParsedMessage, { kind: 'invalid' }>;
+
+const ROOTS: Record<Valid['kind'], string> = {
+  workItem: 'workItem',
+  cancel: 'cancelWorkItem',
+  update: 'updateWorkItem',
+  get: 'getWorkItem',
+};
+
+function claimedIdentity(parsed: Valid): { externalId: string; source: string } {
+  switch (parsed.kind) {
+    case 'workItem':
+      return parsed.item;
+    case 'cancel':
+      return parsed.cancel;
+    case 'update':
+      return parsed.update;
+    case 'get':
+      return parsed.query;
+  }
 }

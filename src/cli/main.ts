@@ -6,6 +6,7 @@ import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './cli-error';
 import { registerEnd } from './commands/end';
 import { registerEntrance } from './commands/entrance';
 import { registerErrors } from './commands/errors';
+import { registerGet } from './commands/get';
 import { registerHistory } from './commands/history';
 import { registerItems } from './commands/items';
 import { registerReport } from './commands/report';
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerEntrance(program);
   registerEnd(program);
   registerItems(program);
+  registerGet(program);
   registerHistory(program);
   registerReport(program);
   registerErrors(program);

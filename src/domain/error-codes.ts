@@ -41,7 +41,7 @@ export const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
   FORBIDDEN_XML: 'DOCTYPE, entity declarations or processing instructions are not accepted.',
   TOO_LARGE: 'The message, a text or an attribute exceeds its size limit.',
   TOO_DEEP: 'Elements are nested deeper than allowed.',
-  UNKNOWN_ROOT: 'The root element is not <workItem>, <cancelWorkItem> or <updateWorkItem>, or its version is unsupported.',
+  UNKNOWN_ROOT: 'The root element is not <workItem>, <cancelWorkItem>, <updateWorkItem> or <getWorkItem>, or its version is unsupported.',
   MISSING_FIELD: 'A required element or attribute is missing or empty.',
   INVALID_FIELD: 'An element or attribute has a value outside its allowed form, or is not part of the contract.',
   NOT_A_WORKITEM: 'The work-item task key is missing or empty in contactData.',

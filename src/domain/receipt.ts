@@ -38,3 +38,35 @@ export interface ReceiptData {
   state?: FinishedState;
   error?: WorkItemError;
 }
+
+/**
+ * An item's state in a `<workItemInfo>` (status query): the wire words of an unfinished item, or how it finished.
+ * `held` is in the contract's list but nothing produces it yet.
+ */
+export type InfoState = WireState | 'held' | FinishedState;
+
+/** One step of an item's history as a `<workItemInfo>` lists it. */
+export interface InfoStep {
+  at: string;
+  name: string;
+}
+
+/**
+ * What a status query answers (rendered as `<workItemInfo>` by the xml adapter). A finished item: only what is still
+ * known (contactId, state, the steps while its history is kept).
+ */
+export interface ItemInfo {
+  externalId: string;
+  source: string;
+  contactId: string;
+  state: InfoState;
+  entrance?: string;
+  priority?: number;
+  receivedAt?: string;
+  updatedAt?: string;
+  revision?: number;
+  dueAt?: string;
+  expiresAt?: string;
+  heldUntil?: string;
+  steps: InfoStep[];
+}

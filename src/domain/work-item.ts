@@ -57,6 +57,12 @@ export interface CancelRequest {
   source: string;
 }
 
+/** `<getWorkItem>` (status query): what a sender asks about one of its items; answered to reply_to only. */
+export interface StatusQuery {
+  externalId: string;
+  source: string;
+}
+
 /**
  * `<updateWorkItem>` (contract 1.1): only the fields the sender gave. Empty elements count as absent, except in
  * `customer` (an empty child removes that field: null) and `contactData` (an empty value removes the key: '').
@@ -76,11 +82,12 @@ export interface UpdateRequest {
   contactData?: Record<string, string>;
 }
 
-/** What the XML adapter hands the application: a work item, a cancel, an update, or the first problem found. */
+/** What the XML adapter hands the application: a work item, a cancel, an update, a status query, or the first problem found. */
 export type ParsedMessage =
   | { kind: 'workItem'; item: WorkItem }
   | { kind: 'cancel'; cancel: CancelRequest }
   | { kind: 'update'; update: UpdateRequest }
+  | { kind: 'get'; query: StatusQuery }
   | {
       kind: 'invalid';
       error: import('./error-codes').WorkItemError;

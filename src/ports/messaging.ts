@@ -1,6 +1,6 @@
 import type { ContactEvent } from '../domain/contact-event';
 import type { WorkItemError } from '../domain/error-codes';
-import type { ReceiptData } from '../domain/receipt';
+import type { ItemInfo, ReceiptData } from '../domain/receipt';
 
 /** What the application asks of an inbound delivery once it is done with it: settled (ack) or tried again later. */
 export type Settlement = 'ack' | 'requeue';
@@ -88,6 +88,9 @@ export interface ReceiptTarget {
   sender?: string;
 }
 
+/** An answer to a request (status query): the item's info, or a rejected receipt (NOT_FOUND). */
+export type Reply = { type: 'workItemInfo'; info: ItemInfo } | { type: 'workItemReceipt'; receipt: ReceiptData };
+
 export interface Messaging {
   /**
    * Confirmed + mandatory. `returned`: no queue took it (nobody listens for that entrance); `refused`: the broker
@@ -96,6 +99,11 @@ export interface Messaging {
   publishEvent(event: ContactEvent): Promise<PublishOutcome>;
   /** To reply_to (if any) and the receipts exchange. A missing reply queue is logged and counted, never thrown. */
   sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void>;
+  /**
+   * A reply to reply_to only (a status query's answer): no copy on the receipts exchange. A missing reply queue is
+   * logged and counted like a receipt's, never thrown.
+   */
+  sendReply(target: ReceiptTarget & { replyTo: string }, reply: Reply): Promise<void>;
   /** A copy of a rejected message on the error queue, with the x-error-* headers and the message's own properties. */
   publishErrorCopy(msg: InboundMessage, error: WorkItemError): Promise<void>;
   /**

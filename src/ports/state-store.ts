@@ -239,6 +239,14 @@ export interface ItemTransitions {
   setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
 }
 
+/**
+ * What the store knows of (source, externalId) for a status query: the unfinished item (index and item hash), or the
+ * finished entry (contract 1.2, kept dedupe.afterEndSeconds): then only its contactId, how it finished and when.
+ */
+export type ItemLookup =
+  | { kind: 'unfinished'; item: StoredItem; revision: number }
+  | { kind: 'finished'; contactId: string; state: FinishedState; finishedAtMs: number };
+
 /** Reads of the unfinished items and the entrances (API, dashboard, CLI, replay, orphan sweep); they change nothing. */
 export interface ItemQueries {
   entrances(names: string[]): Promise<EntranceState[]>;
@@ -247,6 +255,8 @@ export interface ItemQueries {
   /** The seq the newest item got so far (0 when none): items accepted later have a higher one. */
   lastSeq(): Promise<number>;
   getItem(contactId: string): Promise<StoredItem | null>;
+  /** A status query's read (changes nothing): the unfinished item of (source, externalId), else its finished entry; null: none. */
+  lookupItem(source: string, externalId: string): Promise<ItemLookup | null>;
   countUnfinished(): Promise<number>;
   /** Unfinished items overdue now (dueAt passed), per entrance; no scan (a counted index per entrance). */
   countOverdue(entrances: string[]): Promise<Record<string, number>>;

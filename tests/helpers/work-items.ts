@@ -144,6 +144,16 @@ export function cancelXml(fields: { externalId: string; source?: string }): stri
   );
 }
 
+/** A status query `<getWorkItem>` (answered to reply_to only). */
+export function getXml(fields: { externalId: string; source?: string }): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<getWorkItem version="1">\n' +
+    element('externalId', fields.externalId) +
+    element('source', fields.source ?? 'bank-support') +
+    '</getWorkItem>\n'
+  );
+}
+
 /** The project's own sample messages (`examples/`), the ones the README and the contract document use. */
 export function examplesDir(): string {
   return path.resolve(__dirname, '../../examples');

@@ -4,8 +4,8 @@ import type { Logger } from '../../ports/logger';
 import type { AppConfig } from '../../config/config';
 import type { ContactEvent } from '../../domain/contact-event';
 import type { WorkItemError } from '../../domain/error-codes';
-import type { ReceiptData } from '../../domain/receipt';
-import { InboundMessage, Messaging, PublishOutcome, ReceiptTarget, TransientError } from '../../ports/messaging';
+import type { ItemInfo, ReceiptData } from '../../domain/receipt';
+import { InboundMessage, Messaging, PublishOutcome, ReceiptTarget, Reply, TransientError } from '../../ports/messaging';
 import type { AmqpConnection } from './amqp-connection';
 import { ConfirmedPublisher, PUBLISH_ID_HEADER, UnencodableMessageError } from './confirmed-publisher';
 import {
@@ -22,6 +22,12 @@ import { NO_TRACING, type MessageTracing } from './message-tracing';
 const DIRECT_REPLY_PREFIX = 'amq.rabbitmq.reply-to';
 /** Span name of a receipt to the sender: its reply_to queue names are the sender's (often random), not ours. */
 const REPLY_TO_SPAN_DESTINATION = '(reply_to)';
+
+/** The wire forms of what the service sends senders (the XML adapter's renderers, wired in by the service). */
+export interface ReplyRenderers {
+  receipt: (receipt: ReceiptData) => Buffer;
+  itemInfo: (info: ItemInfo) => Buffer;
+}
 
 export interface MessagingEvents {
   receiptLost(reason: 'no_reply_queue' | 'publish_failed'): void;
@@ -41,8 +47,8 @@ export class RabbitMessaging implements Messaging {
     private readonly directReplyPublisher: ConfirmedPublisher,
     private readonly consumeConn: AmqpConnection,
     private readonly cfg: Pick<AppConfig, 'topology' | 'park' | 'entrances'>,
-    /** The receipt's wire form (the XML adapter's renderer, wired in by the service). */
-    private readonly renderReceipt: (receipt: ReceiptData) => Buffer,
+    /** The receipt's and the status reply's wire forms. */
+    private readonly render: ReplyRenderers,
     private readonly log: Logger,
     private readonly events: MessagingEvents,
     /** Parked messages a reopen drain takes are handled in a span continuing their trace. */
@@ -69,36 +75,9 @@ export class RabbitMessaging implements Messaging {
   }
 
   async sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void> {
-    const body = this.renderReceipt(receipt);
-    const props = {
-      contentType: 'application/xml',
-      contentEncoding: 'utf-8',
-      type: 'workItemReceipt',
-      correlationId: target.correlationId,
-      persistent: true,
-      timestamp: Math.floor(Date.now() / 1000),
-      appId: 'workitem-server',
-    };
-    const direct = target.replyTo?.startsWith(DIRECT_REPLY_PREFIX) ?? false;
-    // RabbitMQ 3.10 returns mandatory direct reply-to publishes as NO_ROUTE even when it delivers them,
-    // so a lost direct reply cannot be told from a delivered one: publish those without `mandatory`.
-    const toSender = target.replyTo
-      ? (direct ? this.directReplyPublisher : this.publisher)
-          .publish('', target.replyTo, body, { ...props, messageId: randomUUID() }, !direct, {
-            destination: REPLY_TO_SPAN_DESTINATION,
-          })
-          .then((outcome) => {
-            if (outcome === 'returned') {
-              this.events.receiptLost('no_reply_queue');
-              this.log.warn('receipt not delivered: reply_to queue does not exist', { replyTo: target.replyTo, status: receipt.status });
-            }
-          })
-          .catch((err) => {
-            // A broken reply_to must never hold up the item: the copy on the receipts exchange remains.
-            this.events.receiptLost('publish_failed');
-            this.log.warn('receipt to reply_to failed', { replyTo: target.replyTo, error: (err as Error).message });
-          })
-      : Promise.resolve();
+    const body = this.render.receipt(receipt);
+    const props = replyProperties('workItemReceipt', target);
+    const toSender = target.replyTo ? this.toReplyTo(target.replyTo, body, props, receipt.status) : Promise.resolve();
     const copy = this.publisher.publish(
       this.cfg.topology.receiptsExchange,
       `${receipt.status}.${target.sender ?? receipt.source ?? 'unknown'}`,
@@ -107,6 +86,32 @@ export class RabbitMessaging implements Messaging {
       false,
     );
     await Promise.all([toSender, copy]);
+  }
+
+  /** To reply_to only, as a receipt goes there (direct reply-to included); no receipts-exchange copy. */
+  async sendReply(target: ReceiptTarget & { replyTo: string }, reply: Reply): Promise<void> {
+    const body = reply.type === 'workItemInfo' ? this.render.itemInfo(reply.info) : this.render.receipt(reply.receipt);
+    const what = reply.type === 'workItemInfo' ? 'workItemInfo' : reply.receipt.status;
+    await this.toReplyTo(target.replyTo, body, replyProperties(reply.type, target), what);
+  }
+
+  /** Never throws: a lost reply is logged and counted (a broken reply_to must never hold up the message). */
+  private toReplyTo(replyTo: string, body: Buffer, props: amqp.Options.Publish, what: string): Promise<void> {
+    const direct = replyTo.startsWith(DIRECT_REPLY_PREFIX);
+    // RabbitMQ 3.10 returns mandatory direct reply-to publishes as NO_ROUTE even when it delivers them,
+    // so a lost direct reply cannot be told from a delivered one: publish those without `mandatory`.
+    return (direct ? this.directReplyPublisher : this.publisher)
+      .publish('', replyTo, body, { ...props, messageId: randomUUID() }, !direct, { destination: REPLY_TO_SPAN_DESTINATION })
+      .then((outcome) => {
+        if (outcome === 'returned') {
+          this.events.receiptLost('no_reply_queue');
+          this.log.warn('receipt not delivered: reply_to queue does not exist', { replyTo, status: what });
+        }
+      })
+      .catch((err) => {
+        this.events.receiptLost('publish_failed');
+        this.log.warn('receipt to reply_to failed', { replyTo, error: (err as Error).message });
+      });
   }
 
   publishErrorCopy(msg: InboundMessage, error: WorkItemError): Promise<void> {
@@ -257,6 +262,19 @@ export class RabbitMessaging implements Messaging {
     }
     return n;
   }
+}
+
+/** The properties of a receipt or a reply: XML, typed, with the sender's correlation id. */
+function replyProperties(type: string, target: ReceiptTarget): amqp.Options.Publish {
+  return {
+    contentType: 'application/xml',
+    contentEncoding: 'utf-8',
+    type,
+    correlationId: target.correlationId,
+    persistent: true,
+    timestamp: Math.floor(Date.now() / 1000),
+    appId: 'workitem-server',
+  };
 }
 
 /**

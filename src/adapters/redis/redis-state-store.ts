@@ -10,6 +10,7 @@ import type {
   EndResult,
   EntranceState,
   ExpiryClaim,
+  ItemLookup,
   MinuteStatsRow,
   OverdueClaim,
   ParkResult,
@@ -670,6 +671,48 @@ export class RedisStateStore implements StateStore {
       ...(expiresAt && { expiresAt }),
       ...(activateAt && state === 'scheduled' && { activateAt }),
     };
+  }
+
+  /**
+   * Read only, no script: the index names the item, then its hash is read. An item that finished between the two reads
+   * (its hash is gone) is looked up again, and then found by its finished entry.
+   */
+  async lookupItem(source: string, externalId: string): Promise<ItemLookup | null> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const contactId = await this.redis.hget(this.keys.externalIndex, `${source}|${externalId}`);
+      if (!contactId) return this.finishedEntry(source, externalId);
+      const [state, seq, parkedAt, rec, expiresAt, activateAt, rev] = await this.redis.hmget(
+        this.keys.item(contactId),
+        'state',
+        'seq',
+        'parkedAt',
+        'rec',
+        'expiresAt',
+        'activateAt',
+        'rev',
+      );
+      if (!state || !rec) continue;
+      const item: StoredItem = {
+        contactId,
+        seq: Number(seq),
+        state: itemState(state),
+        parkedAt: parkedAt ? Number(parkedAt) : undefined,
+        record: parseRecord(rec),
+        ...(expiresAt && { expiresAt }),
+        ...(activateAt && state === 'scheduled' && { activateAt }),
+      };
+      return { kind: 'unfinished', item, revision: Number(rev ?? 0) };
+    }
+    throw movedTooOften(`the item of ${source}/${externalId}`);
+  }
+
+  /** The finished entry `<contactId>|<state>|<at ms>` of (source, externalId), while it lives; null: none. */
+  private async finishedEntry(source: string, externalId: string): Promise<ItemLookup | null> {
+    if (this.afterEndSeconds <= 0) return null;
+    const entry = await this.redis.get(this.keys.finished(source, externalId));
+    const m = entry === null ? null : /^([^|]*)\|([^|]*)\|(\d+)$/.exec(entry);
+    if (!m || (m[2] !== 'ended' && m[2] !== 'cancelled' && m[2] !== 'expired')) return null;
+    return { kind: 'finished', contactId: m[1], state: m[2], finishedAtMs: Number(m[3]) };
   }
 
   async lastSeq(): Promise<number> {

@@ -1,5 +1,13 @@
 import { AppConfig } from '../../config/config';
-import { CONTACT_DATA_KEY_PATTERN, CancelRequest, Customer, ParsedMessage, UpdateRequest, WorkItem } from '../../domain/work-item';
+import {
+  CONTACT_DATA_KEY_PATTERN,
+  CancelRequest,
+  Customer,
+  ParsedMessage,
+  StatusQuery,
+  UpdateRequest,
+  WorkItem,
+} from '../../domain/work-item';
 import { NAME_PATTERN, NAME_SYNTAX } from '../../domain/names';
 import { DEFAULT_PRIORITY, missingRequiredData, taskTypeRule, type TaskTypes } from '../../domain/task-types';
 import { readAttachment } from './attachment';
@@ -19,7 +27,7 @@ import {
   requiredText,
 } from './fields';
 import { readSocial } from './social';
-import { CANCEL_SPEC, UPDATE_SPEC, WORK_ITEM_SPEC, checkStructure } from './structure';
+import { CANCEL_SPEC, GET_SPEC, UPDATE_SPEC, WORK_ITEM_SPEC, checkStructure } from './structure';
 import { Echo, quote, reject } from './rejection';
 import { attributePath, childPath } from './xml-path';
 import { XmlNode } from './xml-node';
@@ -53,9 +61,10 @@ export function mapMessage(root: XmlNode, opts: MapOptions): ParsedMessage {
   if (root.name === 'workItem') return { kind: 'workItem', item: mapWorkItem(root, opts) };
   if (root.name === 'cancelWorkItem') return { kind: 'cancel', cancel: mapCancel(root) };
   if (root.name === 'updateWorkItem') return { kind: 'update', update: mapUpdate(root, opts) };
+  if (root.name === 'getWorkItem') return { kind: 'get', query: mapGet(root) };
   return reject(
     'UNKNOWN_ROOT',
-    `unknown root element <${root.name}>; expected <workItem>, <cancelWorkItem> or <updateWorkItem>`,
+    `unknown root element <${root.name}>; expected <workItem>, <cancelWorkItem>, <updateWorkItem> or <getWorkItem>`,
     `/${root.name}`,
   );
 }
@@ -146,6 +155,13 @@ function readIdentity(root: XmlNode): { externalId: string; source: string } {
 function mapCancel(root: XmlNode): CancelRequest {
   checkVersion(root, false);
   checkStructure(root, CANCEL_SPEC, '/cancelWorkItem');
+  return readIdentity(root);
+}
+
+/** `<getWorkItem>`: checked like `<cancelWorkItem>` (version optional, only externalId and source). */
+function mapGet(root: XmlNode): StatusQuery {
+  checkVersion(root, false);
+  checkStructure(root, GET_SPEC, '/getWorkItem');
   return readIdentity(root);
 }
 

@@ -50,6 +50,9 @@ export const CANCEL_SPEC: ElementSpec = {
   children: { externalId: single(TEXT), source: single(TEXT) },
 };
 
+/** Status query: the item's identity only, like a cancel. */
+export const GET_SPEC: ElementSpec = CANCEL_SPEC;
+
 /** Contract 1.1. entrance, attachment, social and activateAt are refused before this check, with a reason. */
 export const UPDATE_SPEC: ElementSpec = {
   attributes: ['version', 'revision'],

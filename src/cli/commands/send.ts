@@ -123,15 +123,22 @@ function describeReceipt(r: ReceiptData): string {
     .join('\n');
 }
 
-class ReceiptTimeout extends Error {}
+export class ReceiptTimeout extends Error {}
 
-/** An exclusive, server-named reply queue; `next` resolves with the receipt carrying our correlation_id. */
-async function openReplyQueue(ctx: CliContext, correlationId: string) {
+/**
+ * An exclusive, server-named reply queue; `next` resolves with the reply carrying our correlation_id, read by `read`
+ * (default: a receipt).
+ */
+export async function openReplyQueue<T = ReceiptData>(
+  ctx: CliContext,
+  correlationId: string,
+  read: (body: Buffer, type: string | undefined) => T = (body) => parseReceipt(body) as T,
+) {
   const ch = await ctx.channel();
   const { queue } = await ch.assertQueue('', { exclusive: true, autoDelete: true, durable: false });
-  let deliver: ((r: ReceiptData) => void) | undefined;
+  let deliver: ((r: T) => void) | undefined;
   let fail: ((err: Error) => void) | undefined;
-  const arrived = new Promise<ReceiptData>((resolve, reject) => {
+  const arrived = new Promise<T>((resolve, reject) => {
     deliver = resolve;
     fail = reject;
   });
@@ -142,7 +149,7 @@ async function openReplyQueue(ctx: CliContext, correlationId: string) {
       if (!msg) return fail?.(new Error('the reply queue was cancelled by the broker.'));
       if (msg.properties.correlationId !== correlationId) return;
       try {
-        deliver?.(parseReceipt(msg.content));
+        deliver?.(read(msg.content, msg.properties.type as string | undefined));
       } catch (err) {
         fail?.(new Error(`the receipt is unreadable (${(err as Error).message}).`));
       }
@@ -151,7 +158,7 @@ async function openReplyQueue(ctx: CliContext, correlationId: string) {
   );
   return {
     queue,
-    next(timeoutMs: number): Promise<ReceiptData> {
+    next(timeoutMs: number): Promise<T> {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new ReceiptTimeout()), timeoutMs);

@@ -15,7 +15,7 @@ import { DisagreementRule, NOT_YET_IMPLEMENTED, SERVICE_GAPS, XSD_CANNOT_EXPRESS
  * except where xsd-rules.ts says why not.
  */
 const XSD = path.resolve(__dirname, '../../../schemas/workitem-v1.xsd');
-const INBOUND_ROOTS = ['workItem', 'cancelWorkItem', 'updateWorkItem'];
+const INBOUND_ROOTS = ['workItem', 'cancelWorkItem', 'updateWorkItem', 'getWorkItem'];
 const LISTS: [string, readonly DisagreementRule[]][] = [
   ['XSD_CANNOT_EXPRESS', XSD_CANNOT_EXPRESS],
   ['NOT_YET_IMPLEMENTED', NOT_YET_IMPLEMENTED],

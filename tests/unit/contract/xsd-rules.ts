@@ -160,8 +160,9 @@ export const XSD_CANNOT_EXPRESS: readonly DisagreementRule[] = [
   },
   {
     id: 'root-element',
-    rule: 'Only workItem, cancelWorkItem and updateWorkItem are accepted as a message (UNKNOWN_ROOT otherwise).',
-    reason: 'XSD has no notion of "the" root: workItemReceipt is a global element too. The differential test checks the root itself.',
+    rule: 'Only workItem, cancelWorkItem, updateWorkItem and getWorkItem are accepted as a message (UNKNOWN_ROOT otherwise).',
+    reason:
+      'XSD has no notion of "the" root: workItemReceipt and workItemInfo are global elements too. The differential test checks the root itself.',
     stricter: 'service',
     cases: [],
   },

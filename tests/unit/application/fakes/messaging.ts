@@ -7,9 +7,10 @@ import {
   type Messaging,
   type PublishOutcome,
   type ReceiptTarget,
+  type Reply,
 } from '../../../../src/ports/messaging';
 
-type Operation = 'publishEvent' | 'sendReceipt' | 'publishErrorCopy' | 'park';
+type Operation = 'publishEvent' | 'sendReceipt' | 'sendReply' | 'publishErrorCopy' | 'park';
 
 /**
  * Records what the use cases publish. Every entrance has a listener unless `noListener` names it (its events come back
@@ -23,6 +24,8 @@ export class RecordingMessaging implements Messaging {
   /** Events nobody took. */
   readonly returned: ContactEvent[] = [];
   readonly receipts: { target: ReceiptTarget; receipt: ReceiptData }[] = [];
+  /** Replies to reply_to only (status queries), never copied to the receipts exchange. */
+  readonly replies: { target: ReceiptTarget & { replyTo: string }; reply: Reply }[] = [];
   /** msg: the message the copy was made of (absent for a copy rebuilt from the store's record). */
   readonly errorCopies: { body: Buffer; error: WorkItemError; msg?: InboundMessage }[] = [];
   /** Dead-lettered messages copied to the error queue without a code (a death reason the contract has none for). */
@@ -60,6 +63,11 @@ export class RecordingMessaging implements Messaging {
   async sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void> {
     this.check('sendReceipt');
     this.receipts.push({ target, receipt });
+  }
+
+  async sendReply(target: ReceiptTarget & { replyTo: string }, reply: Reply): Promise<void> {
+    this.check('sendReply');
+    this.replies.push({ target, reply });
   }
 
   async publishErrorCopy(msg: InboundMessage, error: WorkItemError): Promise<void> {

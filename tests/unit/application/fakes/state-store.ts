@@ -10,6 +10,7 @@ import type {
   EndResult,
   EntranceState,
   ExpiryClaim,
+  ItemLookup,
   ItemState,
   OverdueClaim,
   MinuteStatsRow,
@@ -375,6 +376,16 @@ export class MemoryStateStore implements StateStore {
   async getItem(contactId: string): Promise<StoredItem | null> {
     const it = this.items.get(contactId);
     return it ? stored(contactId, it) : null;
+  }
+
+  /** As the Redis store: the unfinished item by the index, else the finished entry while it lives. */
+  async lookupItem(source: string, externalId: string): Promise<ItemLookup | null> {
+    const id = this.ext.get(`${source}|${externalId}`);
+    const it = id !== undefined ? this.items.get(id) : undefined;
+    if (id !== undefined && it) return { kind: 'unfinished', item: stored(id, it), revision: it.revision };
+    const fin = this.finished.get(`${source}|${externalId}`);
+    if (this.afterEndSeconds <= 0 || !fin || this.now() - fin.at >= this.afterEndSeconds * 1000) return null;
+    return { kind: 'finished', contactId: fin.contactId, state: fin.state, finishedAtMs: fin.at };
   }
 
   async lastSeq(): Promise<number> {
