@@ -77,7 +77,6 @@ it('cancel → resend: duplicate with state="cancelled"; the finished entry is s
     const ttl = await redis.ttl(key);
     expect(ttl).toBeGreaterThan(604_000);
     const bytes = Number(await redis.call('MEMORY', 'USAGE', key));
-    // eslint-disable-next-line no-console
     console.log(`finished entry ${key}: ${bytes} bytes (MEMORY USAGE)`);
     expect(bytes).toBeLessThan(300);
   } finally {
