@@ -1,4 +1,5 @@
 import { toClosedEvent } from '../domain/contact-event';
+import { publishClosedEvent } from './route-contact';
 import { workItemError } from '../domain/error-codes';
 import type { CancelRequest } from '../domain/work-item';
 import type { InboundMessage } from '../ports/messaging';
@@ -23,23 +24,15 @@ export async function cancelWorkItem(d: Deps, msg: InboundMessage, cancel: Cance
     return rejectMessage(d, msg, error, { externalId: cancel.externalId, source: cancel.source });
   }
   const record = res.record;
-  const event = toClosedEvent('contact.withdrawn', record, 'cancelled-by-sender', d.newId(), new Date(d.now()));
-  const published = await d.messaging.publishEvent(event);
-  if (published !== 'confirmed') {
-    // The item is gone either way; the contact center did not hear of it (nobody listens, or its queue is full).
-    d.log.warn(`contact.withdrawn event ${published === 'refused' ? 'refused by the broker' : 'unroutable'}`, {
-      contactId: record.contactId,
-      entrance: record.entrance,
-    });
-  }
-  if (!again) {
-    await itemGone(d, {
-      contactId: record.contactId,
-      hadAttachment: record.attachment !== undefined,
-      why: 'cancelled',
-      reason: 'cancelled-by-sender',
-    });
-  }
+  // Refused by the broker (a full queue): TransientError, the cancel is redelivered and sends it again (above).
+  await publishClosedEvent(d, toClosedEvent('contact.withdrawn', record, 'cancelled-by-sender', d.newId(), new Date(d.now())));
+  // Again too: the first handling may have died before this.
+  await itemGone(d, {
+    contactId: record.contactId,
+    hadAttachment: record.attachment !== undefined,
+    why: 'cancelled',
+    reason: 'cancelled-by-sender',
+  });
   await d.messaging.sendReceipt(receiptTarget(msg), {
     status: 'cancelled',
     externalId: record.externalId,

@@ -169,7 +169,7 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
       if (r.outcome === 'not_parked') return { kind: 'routed', contactId: parked.contactId };
     }
   }
-  if (r.outcome === 'not_parked' && r.placingSinceMs !== undefined && d.now() - r.placingSinceMs > leaseMs(d)) {
+  if (r.outcome === 'not_parked' && !r.flushing && r.placingSinceMs !== undefined && d.now() - r.placingSinceMs > leaseMs(d)) {
     // A flush routed the item longer than a lease ago and never confirmed its event: it died or froze in between (a
     // frozen one that wakes up publishes it too: at worst the contact center sees the same contactId twice). This
     // message is what is left of the item's place: publish from here.

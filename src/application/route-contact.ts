@@ -1,6 +1,6 @@
-import { toClosedEvent, toCreatedEvent, type ContactRecord } from '../domain/contact-event';
+import { toClosedEvent, toCreatedEvent, type ContactEvent, type ContactRecord } from '../domain/contact-event';
 import { workItemError } from '../domain/error-codes';
-import type { InboundMessage } from '../ports/messaging';
+import { TransientError, type InboundMessage } from '../ports/messaging';
 import type { Deps } from './deps';
 import { itemGone } from './attachment-lifecycle';
 import { REFUSED_REASON, UNROUTABLE_REASON } from './record-step';
@@ -21,6 +21,27 @@ export function withSignedAttachment(d: Pick<Deps, 'attachmentLinks'>, record: C
 export type RouteResult = 'routed' | NotPlaced;
 /** Why an event did not reach the contact center: no queue took it, or the broker refused it (a full queue). */
 export type NotPlaced = 'unroutable' | 'refused';
+
+/** Why a publish that was not confirmed did not place the event. */
+export function notPlacedOf(outcome: 'returned' | 'refused'): NotPlaced {
+  return outcome === 'refused' ? 'refused' : 'unroutable';
+}
+
+/**
+ * contact.withdrawn / contact.expired: the item is gone from Redis already. Nobody listening (returned) is logged and
+ * that is all; a broker that refuses it (a full queue) is a TransientError, so the step is tried again (a redelivered
+ * cancel, a retaken expiry claim) and the contact center hears of it once there is room.
+ */
+export async function publishClosedEvent(d: Deps, event: ContactEvent): Promise<void> {
+  const published = await d.messaging.publishEvent(event);
+  if (published === 'refused') {
+    d.metrics.refused(event.entrance);
+    throw new TransientError(`${event.type} of ${event.contactId} refused by the broker (the contact center's queue is full?)`);
+  }
+  if (published === 'returned') {
+    d.log.warn(`${event.type} event unroutable: no queue bound for the entrance`, { contactId: event.contactId, entrance: event.entrance });
+  }
+}
 
 /** The history's reason for an item that waits again because its event was not placed. */
 export function notPlacedReason(why: NotPlaced): string {
@@ -57,7 +78,7 @@ export async function routeContact(
   const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()));
   const outcome = await d.messaging.publishEvent(event);
   if (outcome === 'confirmed') return 'routed';
-  const why: NotPlaced = outcome === 'refused' ? 'refused' : 'unroutable';
+  const why = notPlacedOf(outcome);
   eventNotPlaced(d, why, record.entrance, 'contact event', record.contactId);
   const parked = await d.store.parkRouted(record.contactId, d.now());
   if (parked.outcome === 'parked' && opts.parkMessage !== false) {
@@ -99,14 +120,7 @@ export async function expireContact(
   cause: ExpiryCause = { kind: 'parked-too-long' },
 ): Promise<void> {
   const error = expiryError(d, record, cause);
-  const event = toClosedEvent('contact.expired', record, cause.kind, d.newId(), new Date(d.now()));
-  const published = await d.messaging.publishEvent(event);
-  if (published !== 'confirmed') {
-    d.log.warn(`contact.expired event ${published === 'refused' ? 'refused by the broker' : 'unroutable'}`, {
-      contactId: record.contactId,
-      entrance: record.entrance,
-    });
-  }
+  await publishClosedEvent(d, toClosedEvent('contact.expired', record, cause.kind, d.newId(), new Date(d.now())));
   if (msg) await d.messaging.publishErrorCopy(msg, error);
   else await d.messaging.publishRecordErrorCopy(recordBody(record), error);
   await d.messaging.sendReceipt(target, {

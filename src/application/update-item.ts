@@ -11,7 +11,7 @@ import type { Outcome } from './outcome';
 import { receiptTarget } from './message-sender';
 import { recordStep } from './record-step';
 import { rejectMessage } from './reject-message';
-import { eventNotPlaced, recordBody, withSignedAttachment } from './route-contact';
+import { eventNotPlaced, notPlacedOf, recordBody, withSignedAttachment } from './route-contact';
 
 /** How many of an item's latest update ids the store keeps (UPDATE_IDS_KEPT in the Redis state store). */
 const RECENT_UPDATES = 16;
@@ -166,7 +166,7 @@ async function publishUpdated(d: Deps, contactId: string, changed: string[], rev
     const event = toUpdatedEvent(withSignedAttachment(d, item.record), changed, revision, d.newId(), new Date(d.now()));
     const published = await d.messaging.publishEvent(event);
     if (published === 'confirmed') return 'contact.updated published';
-    const why = published === 'refused' ? 'refused' : 'unroutable';
+    const why = notPlacedOf(published);
     eventNotPlaced(d, why, item.record.entrance, 'contact.updated', contactId);
     const parked = await d.store.parkRouted(contactId, d.now());
     if (parked.outcome === 'parked') await d.messaging.parkRecord(item.record.entrance, contactId, recordBody(parked.record));

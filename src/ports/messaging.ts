@@ -94,7 +94,8 @@ export type Reply = { type: 'workItemInfo'; info: ItemInfo } | { type: 'workItem
 export interface Messaging {
   /**
    * Confirmed + mandatory. `returned`: no queue took it (nobody listens for that entrance); `refused`: the broker
-   * nacked it (the contact center's queue is full). Either way the event is not delivered: the item "cannot be placed".
+   * nacked it (the contact center's queue is full). Either way the event is not delivered: a contact.created or
+   * contact.updated parks its item ("cannot be placed"); a contact.withdrawn or contact.expired is retried.
    */
   publishEvent(event: ContactEvent): Promise<PublishOutcome>;
   /** To reply_to (if any) and the receipts exchange. A missing reply queue is logged and counted, never thrown. */

@@ -133,7 +133,8 @@ export class ConfirmChannelPublisher {
 /**
  * The broker nacked a publish (basic.nack): it refused the message, e.g. a queue full with `x-overflow: reject-publish`
  * or `reject-publish-dlx`. A TransientError for every publish but those whose caller takes a refusal as an outcome
- * (`refusable`: contact events, which are parked and retried after the park TTL, contract 1.2 "Back-pressure").
+ * (`refusable`: contact events; contact.created and contact.updated park their item and retry it after the park TTL,
+ * contract 1.2 "Back-pressure"; withdrawn and expired ones are retried as a TransientError).
  */
 export class RefusedByBrokerError extends TransientError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -1,5 +1,6 @@
 import type * as amqp from 'amqplib';
 import type { Logger } from '../../ports/logger';
+import { TransientError } from '../../ports/messaging';
 import { sleep } from '../timing';
 import type { AmqpConnection } from './amqp-connection';
 import { assertTopology } from './assert-topology';
@@ -94,7 +95,7 @@ export class QueueConsumer {
       // Broker/Redis trouble is expected now and then (a Redis Cluster failover: CLUSTERDOWN, TRYAGAIN, "Too many
       // Cluster redirections"; a Redis that stopped answering: "Command timed out"); anything else is a bug worth a
       // stack trace.
-      if (e.name === 'TransientError' || /redis|connection|stream|socket|closed|cluster|tryagain|timed out/i.test(e.message)) {
+      if (e instanceof TransientError || /redis|connection|stream|socket|closed|cluster|tryagain|timed out/i.test(e.message)) {
         this.log.warn('message requeued after a transient failure', { queue: this.queue, error: e.message });
       } else {
         this.log.error('unexpected error handling message; requeued', { queue: this.queue, error: e.message, stack: e.stack });

@@ -43,6 +43,18 @@ describe('cancelling a work item', () => {
     expect(tb.metrics.outcomes().filter((o) => o === 'withdrawn')).toHaveLength(1);
   });
 
+  it('whose contact.withdrawn the broker refuses (a full queue) is retried until the contact center has room', async () => {
+    const tb = testbed();
+    const cid = cidOf((await send(tb, item(1))).outcome);
+    tb.messaging.fullQueue.add(ENTRANCE);
+    const first = delivery(tb.parser, cancel(1));
+    expect((await deliver(tb, first)).kind).toBe('retry');
+    expect(tb.metrics.refusals).toEqual([ENTRANCE]);
+    tb.messaging.fullQueue.clear();
+    expect(await deliver(tb, redelivery(first))).toEqual({ kind: 'cancelled', contactId: cid });
+    expect(tb.messaging.events.map((e) => e.type)).toEqual(['contact.created', 'contact.withdrawn']);
+  });
+
   it('of a parked item withdraws it; its parked message is dropped at its retry', async () => {
     const tb = testbed();
     const [c1] = await parkItems(tb, 1);

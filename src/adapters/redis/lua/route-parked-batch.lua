@@ -29,7 +29,7 @@
               read it, oldest first
 
   Output (JSON):
-    {results=[route_one answer...], stale}   stale: the head no longer matched ARGV[7..] where the batch stopped
+    {results=[route_one answer...], stale}   stale: the head no longer matched the contactIds of ARGV[8..] where the batch stopped
 ]]
 --- @include "route-one"
 local k_parked = KEYS[1]
