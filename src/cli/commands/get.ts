@@ -8,7 +8,7 @@ import { CliError, UsageError } from '../cli-error';
 import { CliContext, withContext } from '../context';
 import { durationOption, examples } from '../options';
 import { humanDuration, print, printable, printJson, renderTable } from '../output';
-import { ReceiptTimeout, openReplyQueue } from './send';
+import { ReceiptTimeout, openReplyQueue, publishAsSender } from './send';
 
 interface GetOptions {
   source: string;
@@ -50,26 +50,7 @@ async function get(ctx: CliContext, externalId: string, opts: GetOptions): Promi
   );
   const routingKey = `workitem.${opts.source}`;
   const exchange = ctx.cfg.topology.inboundExchange;
-  const publisher = await ctx.publisher();
-  const result = await publisher.publish(
-    exchange,
-    routingKey,
-    body,
-    {
-      contentType: 'application/xml',
-      contentEncoding: 'utf-8',
-      persistent: true,
-      messageId: randomUUID(),
-      correlationId,
-      replyTo: replies.queue,
-      timestamp: Math.floor(Date.now() / 1000),
-      appId: 'workitem-cli',
-    },
-    true,
-  );
-  if (result === 'returned') {
-    throw new CliError(`not delivered: no queue is bound to "${exchange}" for routing key ${routingKey} — is the service deployed?`);
-  }
+  await publishAsSender(ctx, exchange, routingKey, body, { messageId: randomUUID(), correlationId, replyTo: replies.queue });
   const reply = await replies.next(opts.timeout).catch((err: Error) => {
     throw new CliError(
       err instanceof ReceiptTimeout ? `no answer within ${humanDuration(opts.timeout)} — is the service running?` : err.message,

@@ -69,26 +69,7 @@ async function send(ctx: CliContext, file: string, opts: SendOptions): Promise<v
   const correlationId = opts.correlationId ?? (opts.wait ? randomUUID() : undefined);
 
   const receipt = opts.wait ? await openReplyQueue(ctx, correlationId!) : undefined;
-  const publisher = await ctx.publisher();
-  const result = await publisher.publish(
-    exchange,
-    routingKey,
-    body,
-    {
-      contentType: 'application/xml',
-      contentEncoding: 'utf-8',
-      persistent: true,
-      messageId,
-      correlationId,
-      replyTo: receipt?.queue,
-      timestamp: Math.floor(Date.now() / 1000),
-      appId: 'workitem-cli',
-    },
-    true,
-  );
-  if (result === 'returned') {
-    throw new CliError(`not delivered: no queue is bound to "${exchange}" for routing key ${routingKey} — is the service deployed?`);
-  }
+  await publishAsSender(ctx, exchange, routingKey, body, { messageId, correlationId, replyTo: receipt?.queue });
   const published = { file, exchange, routingKey, messageId, correlationId };
   if (!receipt) {
     if (opts.json) printJson({ published });
@@ -166,4 +147,35 @@ export async function openReplyQueue<T = ReceiptData>(
       return Promise.race([arrived, timeout]).finally(() => clearTimeout(timer));
     },
   };
+}
+
+/**
+ * Publishes an XML document as a sender does (persistent, confirmed, mandatory, the sender's properties); a message no
+ * queue takes is a CliError (the service's topology is not deployed in this vhost).
+ */
+export async function publishAsSender(
+  ctx: CliContext,
+  exchange: string,
+  routingKey: string,
+  body: Buffer,
+  props: { messageId: string; correlationId?: string; replyTo?: string },
+): Promise<void> {
+  const publisher = await ctx.publisher();
+  const result = await publisher.publish(
+    exchange,
+    routingKey,
+    body,
+    {
+      contentType: 'application/xml',
+      contentEncoding: 'utf-8',
+      persistent: true,
+      ...props,
+      timestamp: Math.floor(Date.now() / 1000),
+      appId: 'workitem-cli',
+    },
+    true,
+  );
+  if (result === 'returned') {
+    throw new CliError(`not delivered: no queue is bound to "${exchange}" for routing key ${routingKey} — is the service deployed?`);
+  }
 }
