@@ -579,7 +579,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async finishActivation(contactId: string): Promise<void> {
-    await this.run('finish-activation', [this.keys.dueActivateClaimed], [contactId]);
+    await this.run('finish-claim', [this.keys.dueActivateClaimed], [contactId]);
   }
 
   async claimDueOverdue(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: OverdueClaim[]; nextDueMs: number | null }> {
@@ -603,7 +603,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async finishOverdue(contactId: string): Promise<void> {
-    await this.run('finish-overdue', [this.keys.dueOverdueClaimed], [contactId]);
+    await this.run('finish-claim', [this.keys.dueOverdueClaimed], [contactId]);
   }
 
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {

@@ -27,9 +27,8 @@ export const SCRIPT_NAMES = [
   'claim-expired',
   'finish-expired',
   'claim-activations',
-  'finish-activation',
+  'finish-claim',
   'claim-overdue',
-  'finish-overdue',
   'set-entrance',
   'acquire-lock',
   'renew-lock',
@@ -123,12 +122,11 @@ export interface ScriptReplies {
     claims: LuaList<{ contactId: string; state: 'routed' | 'buffered'; rec: string; dueMs: string; retaken: boolean }>;
     nextDueMs?: string;
   };
-  'finish-activation': Record<string, never>;
+  'finish-claim': Record<string, never>;
   'claim-overdue': {
     claims: LuaList<{ contactId: string; rec: string; dueMs: string; overdueAt: string; retaken: boolean }>;
     nextDueMs?: string;
   };
-  'finish-overdue': Record<string, never>;
   'set-entrance': { changed: boolean };
   'acquire-lock': { outcome: 'acquired'; fence: number } | { outcome: 'held' };
   'renew-lock': { renewed: boolean };

@@ -1,7 +1,7 @@
 --[[
   Claims due activations (activateAt reached): each scheduled item becomes a new arrival in this step, with a new seq:
   routed, or parked (in the parked order) when its entrance is closed now. The claim, in the claimed set with a lease
-  deadline, lasts until finish-activation.lua (its event published or its parked message sent). A claim whose lease
+  deadline, lasts until finish-claim.lua (its event published or its parked message sent). A claim whose lease
   ran out is taken over, the item's state (routed or buffered) saying what is left to do.
   The caller read the candidates (claims whose lease ran out first, then due entries) and each one's entrance, and
   passes their keys; each is checked again here and skipped when no longer due (another instance claimed it).

@@ -3,7 +3,7 @@
   overdue in this step: its `overdueAt` field, its entrance's overdue sorted set (the workitem_overdue gauge) and the
   report counter `overdue`; so an update moving its dueAt or its end, racing this, is decided in one step. What the
   caller does then (history step, metric, later the notification) is covered by the claim, in the claimed set with a
-  lease deadline until finish-overdue.lua; a claim whose lease ran out (its instance died) is taken over while the item
+  lease deadline until finish-claim.lua; a claim whose lease ran out (its instance died) is taken over while the item
   is still overdue. So with several instances each item becomes overdue once per dueAt.
   The caller read the candidates (claims whose lease ran out first, then due entries) and each one's entrance, and
   passes their keys; each is checked again here and skipped when no longer due (another instance claimed it).

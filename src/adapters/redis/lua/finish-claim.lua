@@ -1,0 +1,13 @@
+--[[
+  A due-timer claim is done (an activation's event or parked message is confirmed; an item's overdue steps are
+  written): the claim is dropped from its claimed set.
+
+  Input:
+    KEYS[1]  the claimed sorted set (due:activate:claimed or due:overdue:claimed)
+
+    ARGV[1]  contactId
+
+  Output (JSON): {}
+]]
+redis.call('ZREM', KEYS[1], ARGV[1])
+return cjson.encode({})
