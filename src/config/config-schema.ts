@@ -146,6 +146,8 @@ export const fileConfigSchema = z
         errorExchange: z.string().min(1).default('workitem.error'),
         errorQueue: z.string().min(1).default('workitem.error'),
         receiptsExchange: z.string().min(1).default('workitem.receipts'),
+        /** Lifecycle notifications to senders (contract 1.2), routing key `<event>.<source>`. */
+        notificationsExchange: z.string().min(1).default('workitem.notifications'),
         eventsExchange: z.string().min(1).default('contact.events'),
         controlExchange: z.string().min(1).default('contactcenter.events'),
         controlQueue: z.string().min(1).default('workitem.control'),

@@ -72,6 +72,7 @@ export function buildTopology(cfg: Pick<AppConfig, 'topology' | 'entrances'>): T
       { name: t.inboundLargeExchange, type: 'topic' },
       { name: t.errorExchange, type: 'topic' },
       { name: t.receiptsExchange, type: 'topic' },
+      { name: t.notificationsExchange, type: 'topic' },
       { name: t.eventsExchange, type: 'topic' },
       { name: t.controlExchange, type: 'topic' },
     ],
