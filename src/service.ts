@@ -10,6 +10,7 @@ import { outcomeName, settlementOf } from './application/outcome';
 import { flushEntrance } from './application/parked-items';
 import { replayUnfinished } from './application/replay-unfinished';
 import { DueTimerPoller } from './application/due-timers';
+import { NotificationRelay, relayNotifications } from './application/notification-relay';
 import { ParkedWatch } from './application/parked-watch';
 import { sweepOrphanAttachments } from './application/attachment-lifecycle';
 import { createAttachmentStore, type AttachmentStoreHandle } from './wiring/create-attachment-store';
@@ -36,6 +37,7 @@ import { tlsOptions } from './adapters/tls-options';
 import { NO_TRACING, type MessageTracing } from './adapters/rabbitmq/message-tracing';
 import { renderReceipt } from './adapters/xml/render-receipt';
 import { renderItemInfo } from './adapters/xml/render-item-info';
+import { renderNotification } from './adapters/xml/render-notification';
 import { WorkerParser } from './adapters/xml/worker-parser';
 import type { InboundMessage, Settlement } from './ports/messaging';
 import type { ItemHistory } from './ports/item-history';
@@ -94,6 +96,7 @@ export class WorkItemService {
   private dueTimers: DueTimerPoller | null = null;
   /** Routes parked items of an open entrance that nothing else would come for (a flush lost mid-way). */
   private parkedWatch: ParkedWatch | null = null;
+  private notificationRelay: NotificationRelay | null = null;
   private durability: RedisDurability | null = null;
   /** Why each Redis connection (state, attachments) cannot be used now; empty: Redis is ready. */
   private readonly redisDown = new Map<string, string>([
@@ -136,6 +139,8 @@ export class WorkItemService {
         onShortfall: (acked) => log.warn('fewer Redis replicas confirmed a state write than REDIS_WAIT_REPLICAS', { acked }),
       },
       cfg.dedupe.afterEndSeconds,
+      // A flush that dies is taken over after its lease: a `routed` notification waits as long for its event's confirm.
+      cfg.park.flushLeaseSeconds * 1000,
     );
     const history = new RedisItemHistory(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
     this.attachmentStore = createAttachmentStore(cfg, this.attachmentRedis);
@@ -162,7 +167,7 @@ export class WorkItemService {
       directReplyPublisher,
       this.consumeConn,
       cfg,
-      { receipt: renderReceipt, itemInfo: renderItemInfo },
+      { receipt: renderReceipt, itemInfo: renderItemInfo, notification: renderNotification },
       log,
       {
         receiptLost: (reason) => this.metrics.receiptLost(reason),
@@ -290,6 +295,9 @@ export class WorkItemService {
     this.dueTimers = new DueTimerPoller(this.deps, () => this.redisReady && this.publisher.ready && !this.stopping);
     this.deps.dueTimers = this.dueTimers;
     this.dueTimers.start();
+    this.notificationRelay = new NotificationRelay(this.deps, () => this.redisReady && this.publisher.ready && !this.stopping);
+    this.deps.notifications = this.notificationRelay;
+    this.notificationRelay.start();
     this.parkedWatch = new ParkedWatch(this.deps, () => this.redisReady && this.publisher.ready && !this.stopping);
     this.parkedWatch.start();
     this.startAttachmentSweep();
@@ -501,7 +509,7 @@ export class WorkItemService {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     // The due timers, the start-up replay and the attachment sweep take no new work now and finish alongside the drain.
     const background = settledWithin(
-      Promise.all([this.startupReplay, this.dueTimers?.stop(), this.parkedWatch?.stop(), this.sweeping]),
+      Promise.all([this.startupReplay, this.dueTimers?.stop(), this.parkedWatch?.stop(), this.notificationRelay?.stop(), this.sweeping]),
       timeout,
     );
     const [drained] = await Promise.all([
@@ -514,6 +522,14 @@ export class WorkItemService {
       background,
     ]);
     if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
+    // What the drained messages' transitions wrote goes out now; anything left is published by another instance's relay
+    // (or this one's after a restart): the outbox keeps it.
+    if (this.notificationRelay && this.redisReady && this.publisher.ready) {
+      await settledWithin(
+        relayNotifications(this.deps).catch(() => undefined),
+        SHUTDOWN_CLOSE_MS,
+      );
+    }
     for (const w of this.watchdogs) w.stop();
     const closeRedis = async (client: RedisConnection | undefined): Promise<void> => {
       if (!client) return;

@@ -139,7 +139,7 @@ async function placeItem(d: Deps, msg: InboundMessage, record: ContactRecord, it
     await d.messaging.park(record.entrance, record.contactId, msg);
     return { state: 'parked' };
   }
-  const routed = await routeContact(d, record, { replayed: false, msg });
+  const routed = await routeContact(d, record, { replayed: false, msg, arrival: true });
   return routed === 'routed' ? { state: 'routed' } : { state: 'parked', notPlaced: routed };
 }
 

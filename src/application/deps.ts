@@ -10,7 +10,7 @@ import type { Tracing } from '../ports/tracing';
 import type { UseCaseSettings } from './settings';
 
 /** The steps of a reopen flush a fault test may stop the process at (FAULT_STOP_AT). */
-export const FAULT_STEPS = [
+export const FLUSH_FAULT_STEPS = [
   'flush:leased',
   'flush:marked',
   'flush:published',
@@ -18,6 +18,9 @@ export const FAULT_STEPS = [
   'flush:released',
   'flush:draining',
 ] as const;
+/** The steps of the notification relay's round (taken from the outbox; published, not yet removed from it). */
+export const NOTIFY_FAULT_STEPS = ['notify:claimed', 'notify:published'] as const;
+export const FAULT_STEPS = [...FLUSH_FAULT_STEPS, ...NOTIFY_FAULT_STEPS] as const;
 export type FaultStep = (typeof FAULT_STEPS)[number];
 
 /** Everything a use case may touch: ports only, no amqplib or ioredis. */
@@ -46,4 +49,6 @@ export interface Deps {
   faultPoint?: (step: FaultStep) => void;
   /** This instance's timer poller: told about a due time it stores, so it wakes for it (absent in tests). */
   dueTimers?: { nudge(dueMs: number): void };
+  /** This instance's notification relay: told when a transition wrote a notification, so it publishes it at once. */
+  notifications?: { nudge(): void };
 }

@@ -98,6 +98,11 @@ async function activate(d: Deps, c: ActivationClaim): Promise<void> {
   let outcome: RouteResult | 'parked';
   if (c.state === 'routed') {
     outcome = await routeContact(d, c.record, { replayed: false });
+    if (outcome === 'routed') {
+      // Placed: its armed `routed` notification (written by the claim) goes out now.
+      await d.store.confirmPlaced([c.contactId], d.now());
+      d.notifications?.nudge();
+    }
   } else {
     await d.messaging.parkRecord(c.record.entrance, c.contactId, recordBody(c.record));
     outcome = 'parked';
@@ -155,8 +160,8 @@ async function markOverdue(d: Deps, c: OverdueClaim): Promise<void> {
   const labels = { entrance: c.record.entrance, taskType: c.record.taskType };
   const dueAt = c.record.dueAt ?? new Date(c.dueMs).toISOString();
   await recordStep(d, c.contactId, { step: 'overdue', at: c.overdueAtMs, reason: `dueAt ${dueAt} passed` });
-  // The `overdue` notification (none exists in the service yet) is published here, before the claim is finished, so a
-  // failed publish leaves the claim to be taken over after the lease like an expiry's event.
+  // Its `overdue` notification was written by the claim (in the outbox, published by the relay).
+  d.notifications?.nudge();
   d.metrics.overdue(labels);
   await d.store.finishOverdue(c.contactId);
   d.log.info('item overdue', {

@@ -72,7 +72,8 @@ export async function handleControlEvent(d: Deps, ev: ControlEvent, owner: strin
       await endContact(d, ev.contactId, ev.disposition);
       return;
     case 'contact.rejected': {
-      const r = await d.store.parkRouted(ev.contactId, d.now());
+      const r = await d.store.parkRouted(ev.contactId, d.now(), 'rejected');
+      d.notifications?.nudge();
       if (r.outcome !== 'parked') {
         d.log.warn('contact.rejected for an item that is not routed; ignored', { contactId: ev.contactId, state: r.outcome });
         return;
@@ -101,7 +102,8 @@ const dispositionCodes = new DispositionCodes();
  */
 export async function endContact(d: Deps, contactId: string, disposition?: Disposition): Promise<boolean> {
   const counted = disposition && dispositionCodes.label(disposition.code);
-  const r = await d.store.end(contactId, d.now(), counted);
+  const r = await d.store.end(contactId, d.now(), disposition && counted ? { ...disposition, counted } : undefined);
+  d.notifications?.nudge();
   if (r.outcome === 'unknown') {
     d.log.info('contact.ended for an unknown or already ended contact; nothing to do', { contactId });
     return false;

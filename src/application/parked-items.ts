@@ -96,15 +96,18 @@ export async function routeParkedInOrder(
       d.faultPoint?.('flush:published');
       // Best effort: a mark left behind only means a later retry of the item publishes its event once more.
       await d.store
-        .confirmPlaced(placed)
+        .confirmPlaced(placed, d.now())
         .catch((err: Error) => d.log.warn('flush: confirmed events not marked placed', { entrance, error: err.message }));
+      d.notifications?.nudge();
       d.faultPoint?.('flush:confirmed');
       const failed = results.findIndex((x) => x.status === 'rejected');
       if (failed >= 0) {
         // Put back what was marked routed but not confirmed; the next open or TTL retry picks it up.
         for (let i = 0; i < batch.length; i++) {
           const r = batch[i];
-          if (results[i].status === 'rejected' && r.outcome === 'routed') await d.store.parkRouted(r.record.contactId, d.now());
+          // `unconfirmed`: a sender already told `routed` (the arming ran out while this flush froze) hears `buffered`.
+          if (results[i].status === 'rejected' && r.outcome === 'routed')
+            await d.store.parkRouted(r.record.contactId, d.now(), 'unconfirmed');
         }
         throw new TransientError(`flush of ${entrance} interrupted`, { cause: (results[failed] as PromiseRejectedResult).reason });
       }
@@ -179,7 +182,10 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
       sinceMs: d.now() - r.placingSinceMs,
     });
     const result = await routeContact(d, r.record, { replayed: false, msg });
-    if (result === 'routed') await d.store.confirmPlaced([parked.contactId]);
+    if (result === 'routed') {
+      await d.store.confirmPlaced([parked.contactId], d.now());
+      d.notifications?.nudge();
+    }
     await recordPlaced(d, parked.contactId, result, 'its flush never confirmed the event');
     return result === 'routed' ? { kind: 'routed', contactId: parked.contactId } : { kind: 'reparked', contactId: parked.contactId };
   }

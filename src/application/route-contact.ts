@@ -72,15 +72,19 @@ export function eventNotPlaced(d: Deps, why: NotPlaced, entrance: string, what: 
 export async function routeContact(
   d: Deps,
   record: ContactRecord,
-  /** parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). */
-  opts: { replayed: boolean; msg?: InboundMessage; parkMessage?: boolean },
+  /**
+   * parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). arrival: the
+   * item's first placing, whose receipt tells the sender it was buffered (no `buffered` notification then).
+   */
+  opts: { replayed: boolean; msg?: InboundMessage; parkMessage?: boolean; arrival?: boolean },
 ): Promise<RouteResult> {
   const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()));
   const outcome = await d.messaging.publishEvent(event);
   if (outcome === 'confirmed') return 'routed';
   const why = notPlacedOf(outcome);
   eventNotPlaced(d, why, record.entrance, 'contact event', record.contactId);
-  const parked = await d.store.parkRouted(record.contactId, d.now());
+  const parked = await d.store.parkRouted(record.contactId, d.now(), opts.arrival ? undefined : why);
+  d.notifications?.nudge();
   if (parked.outcome === 'parked' && opts.parkMessage !== false) {
     // The message at hand (an arrival, a TTL retry) is parked as it is; otherwise the item as the store has it.
     if (opts.msg) await d.messaging.park(record.entrance, record.contactId, opts.msg);
@@ -120,6 +124,8 @@ export async function expireContact(
   cause: ExpiryCause = { kind: 'parked-too-long' },
 ): Promise<void> {
   const error = expiryError(d, record, cause);
+  // Its `expired` notification was written with the expiry; publish it now.
+  d.notifications?.nudge();
   await publishClosedEvent(d, toClosedEvent('contact.expired', record, cause.kind, d.newId(), new Date(d.now())));
   if (msg) await d.messaging.publishErrorCopy(msg, error);
   else await d.messaging.publishRecordErrorCopy(recordBody(record), error);

@@ -18,6 +18,7 @@ export interface UseCaseSettings {
   >;
   /** Task types: their dueIn/expiresIn give an item without its own dueAt/expiresAt one at arrival (none: no defaults). */
   taskTypes?: TaskTypes;
+  notifications: { readonly leaseSeconds: number };
   /** Bound of every attachment-store call. */
   attachmentTimeoutMs: number;
 }

@@ -168,7 +168,8 @@ async function publishUpdated(d: Deps, contactId: string, changed: string[], rev
     if (published === 'confirmed') return 'contact.updated published';
     const why = notPlacedOf(published);
     eventNotPlaced(d, why, item.record.entrance, 'contact.updated', contactId);
-    const parked = await d.store.parkRouted(contactId, d.now());
+    const parked = await d.store.parkRouted(contactId, d.now(), why);
+    d.notifications?.nudge();
     if (parked.outcome === 'parked') await d.messaging.parkRecord(item.record.entrance, contactId, recordBody(parked.record));
     return `${why}, parked`;
   } finally {

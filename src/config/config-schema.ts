@@ -167,6 +167,17 @@ export const fileConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** Contract 1.2 "Lifecycle notifications" (exchange: topology.notificationsExchange). */
+    notifications: z
+      .object({
+        /**
+         * A notification the relay took from the outbox and the broker has not confirmed within this long (the
+         * instance died, the broker is blocked) is taken and published again, with the same message_id.
+         */
+        leaseSeconds: z.number().positive().max(3600).default(30),
+      })
+      .strict()
+      .prefault({}),
     /** Contract 1.2 "Duplicates after the end, and restart". */
     dedupe: z
       .object({

@@ -126,6 +126,7 @@ export interface AppConfig {
   tombstoneSeconds: number;
   /** Contract 1.2: how long a finished item's (source, externalId) still answers `duplicate`; 0 = never. */
   dedupe: FileConfig['dedupe'];
+  notifications: FileConfig['notifications'];
   dashboard: DashboardConfig;
   /** OpenTelemetry tracing: off unless OTEL_TRACES_EXPORTER=otlp. */
   tracing: { exporter: 'none' | 'otlp'; protocol: 'http/protobuf' | 'http/json'; endpoint?: string };
@@ -585,6 +586,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     topology: file.topology,
     tombstoneSeconds: file.tombstoneSeconds,
     dedupe: file.dedupe,
+    notifications: file.notifications,
     dashboard: {
       enabled: e.data.DASHBOARD_ENABLED,
       credentials:

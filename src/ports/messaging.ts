@@ -1,4 +1,5 @@
 import type { ContactEvent } from '../domain/contact-event';
+import type { Notification } from '../domain/notification';
 import type { WorkItemError } from '../domain/error-codes';
 import type { ItemInfo, ReceiptData } from '../domain/receipt';
 
@@ -98,6 +99,11 @@ export interface Messaging {
    * contact.updated parks its item ("cannot be placed"); a contact.withdrawn or contact.expired is retried.
    */
   publishEvent(event: ContactEvent): Promise<PublishOutcome>;
+  /**
+   * A lifecycle notification to the notifications exchange (`<event>.<source>`, persistent, message_id = its id).
+   * Resolves once the broker confirmed it (nobody bound is fine); throws when it did not.
+   */
+  publishNotification(n: Notification): Promise<void>;
   /** To reply_to (if any) and the receipts exchange. A missing reply queue is logged and counted, never thrown. */
   sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void>;
   /**

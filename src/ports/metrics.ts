@@ -28,4 +28,6 @@ export interface Metrics {
   refused(entrance: string): void;
   /** An unfinished item's dueAt passed (once per item and dueAt, across instances). */
   overdue(labels: { entrance: string; taskType: string }): void;
+  /** A lifecycle notification was published (confirmed) to the notifications exchange. */
+  notified(event: string): void;
 }

@@ -1,4 +1,5 @@
 import type { ContactRecord } from '../domain/contact-event';
+import type { Notification } from '../domain/notification';
 import type { FinishedState, PlacedState } from '../domain/receipt';
 
 /**
@@ -153,6 +154,12 @@ export interface EntranceState {
   parked: number;
 }
 
+export interface EndDisposition {
+  code: string;
+  text?: string;
+  counted: string;
+}
+
 export type EndResult =
   { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean } | { outcome: 'unknown' };
 
@@ -196,8 +203,12 @@ export interface MinuteStatsRow {
  */
 export interface ItemTransitions {
   accept(input: AcceptInput): Promise<AcceptResult>;
-  /** A routed item goes back to parked (contact center rejected it, or its event was unroutable). */
-  parkRouted(contactId: string, nowMs: number): Promise<ParkResult>;
+  /**
+   * A routed item goes back to parked (contact center rejected it, or its event was unroutable). notifyReason: the
+   * `buffered` notification's reason (absent: none, an arrival whose receipt says buffered); a sender that was never
+   * told `routed` (its event not confirmed) hears nothing either way.
+   */
+  parkRouted(contactId: string, nowMs: number, notifyReason?: string): Promise<ParkResult>;
   /**
    * A parked message's TTL retry: expires the item if it is too old, else reports its state; never routes it.
    * flushLock: the lock name of its entrance's flush, reported as `flushing` on a not_parked answer.
@@ -205,10 +216,16 @@ export interface ItemTransitions {
   checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock?: string): Promise<RouteParkedResult>;
   /** Oldest-first batch for a reopen flush; stops at the first item when the entrance is closed again. */
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
-  /** The events of items a flush routed (routeParkedBatch) are confirmed: they are placed, no retry publishes them. */
-  confirmPlaced(contactIds: string[]): Promise<void>;
-  /** dispositionCode: counted per code with the completion (report counter `disposition:<code>`), when given. */
-  end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult>;
+  /**
+   * The events of items routed from waiting (a flush, an activation) are confirmed: they are placed, no retry publishes
+   * them, and their `routed` notifications are released.
+   */
+  confirmPlaced(contactIds: string[], nowMs: number): Promise<void>;
+  /**
+   * disposition: the contact center's, for the `ended` notification; `counted` (the code, or `other` past the bounded
+   * set) is counted with the completion (report counter `disposition:<code>`).
+   */
+  end(contactId: string, nowMs: number, disposition?: EndDisposition): Promise<EndResult>;
   cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult>;
   /** The unfinished item of (source, externalId) as an update needs it, or null: the read half of applyUpdate. */
   readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null>;
@@ -260,6 +277,8 @@ export interface ItemQueries {
   countUnfinished(): Promise<number>;
   /** Unfinished items overdue now (dueAt passed), per entrance; no scan (a counted index per entrance). */
   countOverdue(entrances: string[]): Promise<Record<string, number>>;
+  /** Lifecycle notifications in the outbox, not yet confirmed by the broker: the workitem_notifications_waiting gauge. */
+  countNotifications(): Promise<number>;
 }
 
 /** Coordination between instances: fenced leases (flush, replay, per-item event locks) and short-lived markers. */
@@ -281,5 +300,19 @@ export interface Counters {
   minuteStats(sinceMs: number, nowMs: number): Promise<MinuteStatsRow[]>;
 }
 
+/**
+ * The notification outbox (contract 1.2 lifecycle notifications): the transitions write each notification in their own
+ * atomic step; the relay takes what is due, publishes it and removes it once confirmed.
+ */
+export interface NotificationOutbox {
+  /**
+   * Takes up to `limit` notifications due at nowMs (oldest first), each held for `leaseMs` (taken again after that
+   * unless finished); nextDueMs: when the next one waiting is due (null: none).
+   */
+  claimNotifications(nowMs: number, limit: number, leaseMs: number): Promise<{ notes: Notification[]; nextDueMs: number | null }>;
+  /** These were published (confirmed): they leave the outbox. */
+  finishNotifications(ids: string[]): Promise<void>;
+}
+
 /** The whole store, as the Redis adapter implements it and the use cases get it; a reader takes only its concern. */
-export type StateStore = ItemTransitions & ItemQueries & Leases & Counters;
+export type StateStore = ItemTransitions & ItemQueries & Leases & Counters & NotificationOutbox;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { FAULT_STEPS, type FaultStep } from '../../src/application/deps';
+import { FLUSH_FAULT_STEPS, type FaultStep } from '../../src/application/deps';
 import { TestClient } from '../helpers/amqp-client';
 import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
 import { httpRequest } from '../helpers/http';
@@ -15,6 +15,8 @@ import { newExternalId, workItemXml } from '../helpers/work-items';
  * Every parked item must reach the contact center (a contact.created with its one contactId), the entrance must end
  * with nothing parked, and nothing may go to the error queue. Duplicate events (same contactId, e.g. from a frozen
  * flusher that wakes up and publishes what another already did) are allowed by the contract and reported.
+ * Each item's sender must also hear `routed` (issue 24: written with the routing, published once its event is confirmed
+ * or, when the flusher died before that, once the lease ran out): at least once, one notification id per item.
  */
 jest.setTimeout(120_000);
 
@@ -37,7 +39,7 @@ function processState(pid: number): string | null {
 const config = { park: { retrySeconds: RETRY_SECONDS, flushLeaseSeconds: LEASE_SECONDS } };
 
 describe('a reopen flush lost at any step', () => {
-  const cases: [FaultStep, 'kill' | 'freeze'][] = FAULT_STEPS.flatMap((s) => [
+  const cases: [FaultStep, 'kill' | 'freeze'][] = FLUSH_FAULT_STEPS.flatMap((s) => [
     [s, 'kill'] as [FaultStep, 'kill'],
     [s, 'freeze'] as [FaultStep, 'freeze'],
   ]);
@@ -54,6 +56,7 @@ describe('a reopen flush lost at any step', () => {
     const services: ServiceHandle[] = [];
     try {
       await client.bindEvents('contact.created.#');
+      await client.bindNotifications('#');
       await client.bindErrors();
       await client.replyQueue();
       const a = await startService({ vhost, prefix, config, env: { FAULT_STOP_AT: step } });
@@ -95,8 +98,27 @@ describe('a reopen flush lost at any step', () => {
       // One contactId per item, the one its receipt named.
       for (const e of events) expect(e.event.contactId).toBe(contactIds.get(e.event.externalId));
       expect(client.errors).toHaveLength(0);
+      const cids = [...contactIds.values()];
+      const routedNotes = () => client.notifications.filter((n) => n.event === 'routed' && cids.includes(n.contactId));
+      const notified = () => new Set(routedNotes().map((n) => n.contactId));
+      await waitUntil(() => notified().size === ITEMS, {
+        timeoutMs: LEASE_SECONDS * 1000 + 10_000,
+        describe: `every item's routed notification (${notified().size} so far)`,
+      });
+      await sleep(2500);
+      const notes = routedNotes();
+      // An item the frozen flusher put back when it woke (its publish failed) was routed again: its sender heard
+      // `buffered` in between and then a second `routed` (a new id). Otherwise one id per item, however many copies.
+      let again = 0;
+      for (const c of cids) {
+        const ids = new Set(notes.filter((n) => n.contactId === c).map((n) => n.messageId)).size;
+        const buffered = client.notifications.filter((n) => n.event === 'buffered' && n.contactId === c).length;
+        expect({ contactId: c, routedIds: ids }).toEqual({ contactId: c, routedIds: buffered + 1 });
+        again += buffered;
+      }
       summary.push(
-        `  ${step} + ${action}: all ${ITEMS} delivered ${allMs} ms after the fault; ${events.length - ITEMS} duplicate event(s)`,
+        `  ${step} + ${action}: all ${ITEMS} delivered ${allMs} ms after the fault; ${events.length - ITEMS} duplicate event(s); ` +
+          `routed notified ${ITEMS}/${ITEMS} (${again} sent back and routed again), ${notes.length - ITEMS - again} duplicate(s) (same id)`,
       );
     } finally {
       for (const s of services) await s.stop('SIGKILL').catch(() => undefined);

@@ -1,3 +1,4 @@
+import { parseNotification, type NotificationXml } from '../../src/adapters/xml/render-notification';
 import { randomUUID } from 'node:crypto';
 import * as amqp from 'amqplib';
 import type { AppConfig } from '../../src/config/config';
@@ -96,6 +97,15 @@ export interface CollectedReceipt extends ParsedReceipt {
   properties: amqp.MessageProperties;
 }
 
+/** A lifecycle notification (contract 1.2) as a sender's queue gets it. */
+export interface CollectedNotification extends NotificationXml {
+  routingKey: string;
+  messageId: string;
+  correlationId?: string;
+  properties: amqp.MessageProperties;
+  raw: Buffer;
+}
+
 export interface CollectedError {
   body: Buffer;
   headers: Record<string, unknown>;
@@ -188,6 +198,8 @@ export class TestClient {
   /** Copies from the receipts exchange (bindReceiptsExchange). */
   readonly receiptCopies: CollectedReceipt[] = [];
   readonly errors: CollectedError[] = [];
+  /** Lifecycle notifications (bindNotifications), in arrival order (one published again appears again). */
+  readonly notifications: CollectedNotification[] = [];
   /** Messages the broker returned as unroutable (only for publishes with mandatory). */
   readonly returned: amqp.Message[] = [];
   /** Connection/channel errors seen (a closed channel is re-opened on the next publish). */
@@ -269,6 +281,33 @@ export class TestClient {
     this.schemaViolations.push(err);
     unreportedSchemaViolations.push(err.message);
     for (const w of [...this.waiters]) w.fail(err);
+  }
+
+  /** Collects lifecycle notifications matching `pattern` (`<event>.<source>`) into `notifications`. */
+  async bindNotifications(pattern = '#'): Promise<string> {
+    return this.collect(this.topology.notificationsExchange, pattern, (msg) => {
+      try {
+        this.notifications.push({
+          ...parseNotification(msg.content),
+          routingKey: msg.fields.routingKey,
+          messageId: String(msg.properties.messageId),
+          ...(msg.properties.correlationId !== undefined && { correlationId: String(msg.properties.correlationId) }),
+          properties: msg.properties,
+          raw: msg.content,
+        });
+      } catch (err) {
+        this.failures.push(err as Error); // never throw into amqplib's dispatch
+      }
+    });
+  }
+
+  /** At least n notifications (matching filter). */
+  waitForNotifications(
+    n: number,
+    timeoutMs = DEFAULT_WAIT_MS,
+    filter: (x: CollectedNotification) => boolean = () => true,
+  ): Promise<CollectedNotification[]> {
+    return this.waitForCount(() => this.notifications.filter(filter), n, timeoutMs, 'notifications');
   }
 
   /** Collects every receipt copy published to the receipts exchange into `receiptCopies`. */

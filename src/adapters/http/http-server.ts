@@ -257,6 +257,7 @@ async function refreshGauges(d: HttpDeps): Promise<void> {
   const list = await d.store.entrances(Object.keys(d.cfg.entrances));
   for (const e of list) d.metrics.parked.set({ entrance: e.name }, e.parked);
   d.metrics.unfinished.set(await d.store.countUnfinished());
+  d.metrics.notificationsWaiting.set(await d.store.countNotifications());
   for (const [entrance, n] of Object.entries(await d.store.countOverdue(list.map((e) => e.name)))) {
     d.metrics.overdueNow.set({ entrance }, n);
   }

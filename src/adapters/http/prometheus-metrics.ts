@@ -16,6 +16,9 @@ export class PrometheusMetrics implements Metrics {
   private readonly overdues: client.Counter<'task_type' | 'entrance'>;
   /** Unfinished items overdue now, per entrance (read from Redis when /metrics is scraped). */
   readonly overdueNow: client.Gauge<'entrance'>;
+  /** Notifications in the outbox (not yet published, or published and not yet confirmed), refreshed at each scrape. */
+  readonly notificationsWaiting: client.Gauge;
+  private readonly notifications: client.Counter<'event'>;
   readonly parked: client.Gauge<'entrance'>;
   readonly unfinished: client.Gauge;
   /** HTTP connections closed by the connection guard: `cap` (room for a new one) or `idle` (idle too long). */
@@ -73,6 +76,17 @@ export class PrometheusMetrics implements Metrics {
       name: 'workitem_overdue',
       help: 'Unfinished items overdue now (dueAt passed, not ended, cancelled or expired) per entrance',
       labelNames: ['entrance'],
+      registers: [this.registry],
+    });
+    this.notifications = new client.Counter({
+      name: 'workitem_notifications_total',
+      help: 'Lifecycle notifications published (confirmed) to the notifications exchange, by event (at least once: one published again after a crash counts again)',
+      labelNames: ['event'],
+      registers: [this.registry],
+    });
+    this.notificationsWaiting = new client.Gauge({
+      name: 'workitem_notifications_waiting',
+      help: 'Lifecycle notifications in the outbox, not yet confirmed by the broker (includes routed ones armed until their event is confirmed)',
       registers: [this.registry],
     });
     this.parked = new client.Gauge({
@@ -139,5 +153,9 @@ export class PrometheusMetrics implements Metrics {
 
   overdue(l: { entrance: string; taskType: string }): void {
     this.overdues.inc({ task_type: l.taskType, entrance: l.entrance });
+  }
+
+  notified(event: string): void {
+    this.notifications.inc({ event });
   }
 }

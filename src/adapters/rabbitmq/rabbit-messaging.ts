@@ -4,6 +4,7 @@ import type { Logger } from '../../ports/logger';
 import type { AppConfig } from '../../config/config';
 import type { ContactEvent } from '../../domain/contact-event';
 import type { WorkItemError } from '../../domain/error-codes';
+import { notificationRoutingKey, type Notification } from '../../domain/notification';
 import type { ItemInfo, ReceiptData } from '../../domain/receipt';
 import { InboundMessage, Messaging, PublishOutcome, ReceiptTarget, Reply, TransientError } from '../../ports/messaging';
 import type { AmqpConnection } from './amqp-connection';
@@ -27,6 +28,7 @@ const REPLY_TO_SPAN_DESTINATION = '(reply_to)';
 export interface ReplyRenderers {
   receipt: (receipt: ReceiptData) => Buffer;
   itemInfo: (info: ItemInfo) => Buffer;
+  notification: (n: Notification) => Buffer;
 }
 
 export interface MessagingEvents {
@@ -71,6 +73,26 @@ export class RabbitMessaging implements Messaging {
       },
       true,
       { refusable: true },
+    );
+  }
+
+  async publishNotification(n: Notification): Promise<void> {
+    // Not mandatory: a sender that binds no queue simply does not listen (contract 1.2). A nack throws.
+    await this.publisher.publish(
+      this.cfg.topology.notificationsExchange,
+      notificationRoutingKey(n),
+      this.render.notification(n),
+      {
+        messageId: n.id,
+        ...(n.correlationId !== undefined && { correlationId: n.correlationId }),
+        type: 'workItemNotification',
+        contentType: 'application/xml',
+        contentEncoding: 'utf-8',
+        persistent: true,
+        timestamp: Math.floor(n.atMs / 1000),
+        appId: 'workitem-server',
+      },
+      false,
     );
   }
 

@@ -41,6 +41,12 @@ export function redisKeys(prefix: string, cluster = false) {
     /** dueAt of unfinished items not overdue yet (score: dueAt ms); a claim (score: lease deadline) marks one overdue. */
     dueOverdue: `${p}due:overdue`,
     dueOverdueClaimed: `${p}due:overdue:claimed`,
+    /**
+     * The lifecycle-notification outbox (contract 1.2): due (score: when to publish, ms; pushed a lease ahead while a
+     * relay publishes it) and body (id → the notification as JSON). Written by the transitions (includes/notify.lua).
+     */
+    notesDue: `${p}notes:due`,
+    notesBody: `${p}notes:body`,
     /** The entrance's unfinished items that are overdue now (score: dueAt ms): the workitem_overdue gauge is its ZCARD. */
     overdue: (entrance: string) => `${p}overdue:${entrance}`,
     /** Hourly report counters (hour: YYYYMMDDHH, UTC). */

@@ -7,6 +7,7 @@ import type {
   ApplyUpdateInput,
   ApplyUpdateResult,
   CancelResult,
+  EndDisposition,
   EndResult,
   EntranceState,
   ExpiryClaim,
@@ -21,6 +22,7 @@ import type {
   StoredItem,
   UpdateSnapshot,
 } from '../../ports/state-store';
+import { isNotificationEvent, type Notification } from '../../domain/notification';
 import { storedMetricName } from '../../domain/outcomes';
 import type { FinishedState } from '../../domain/receipt';
 import { hourBucket, minuteBucket } from '../../domain/time-buckets';
@@ -105,6 +107,49 @@ function movedTooOften(what: string): Error {
   return new Error(`Redis: ${what} kept changing between the read and the script (${MAX_ATTEMPTS} attempts); retried later`);
 }
 
+/**
+ * A `routed` notification of an item routed from waiting is armed until its contact.created is confirmed
+ * (confirmPlaced releases it); should the instance die in between, it is published this long after the routing
+ * (the service passes park.flushLeaseSeconds: when another instance takes a dead flush's items over).
+ */
+export const DEFAULT_ROUTED_NOTE_ARM_MS = 30_000;
+
+/** An outbox entry as includes/notify.lua writes it. */
+interface StoredNote {
+  id: string;
+  event: string;
+  contactId: string;
+  source: string;
+  externalId: string;
+  entrance: string;
+  at: number;
+  corrId?: string;
+  reason?: string;
+  until?: string;
+  dueMs?: string | number;
+  dispositionCode?: string;
+  dispositionText?: string;
+}
+
+function toNotification(json: string): Notification | null {
+  const n = JSON.parse(json) as StoredNote;
+  if (!isNotificationEvent(n.event)) return null;
+  return {
+    id: n.id,
+    event: n.event,
+    contactId: n.contactId,
+    source: n.source,
+    externalId: n.externalId,
+    entrance: n.entrance,
+    atMs: Number(n.at),
+    ...(n.corrId && { correlationId: n.corrId }),
+    ...(n.reason && { reason: n.reason }),
+    ...(n.until && { until: n.until }),
+    ...(n.dueMs !== undefined && n.dueMs !== '' && { dueMs: Number(n.dueMs) }),
+    ...(n.dispositionCode && { disposition: { code: n.dispositionCode, ...(n.dispositionText && { text: n.dispositionText }) } }),
+  };
+}
+
 /** Contract 1.2: dedupe.afterEndSeconds by default (7 days). */
 export const DEFAULT_AFTER_END_SECONDS = 7 * 24 * 3600;
 
@@ -122,6 +167,7 @@ export class RedisStateStore implements StateStore {
     wait?: ReplicaWait,
     /** How long a finished item's finished entry lives (dedupe.afterEndSeconds); 0: none is written or read. */
     private readonly afterEndSeconds = DEFAULT_AFTER_END_SECONDS,
+    private readonly routedNoteArmMs = DEFAULT_ROUTED_NOTE_ARM_MS,
   ) {
     this.keys = redisKeys(prefix, redis.isCluster);
     this.scripts = new ScriptRunner(redis, wait);
@@ -258,11 +304,15 @@ export class RedisStateStore implements StateStore {
     throw movedTooOften(`the item of ${r.source}/${r.externalId}`);
   }
 
-  async parkRouted(contactId: string, nowMs: number): Promise<ParkResult> {
+  async parkRouted(contactId: string, nowMs: number, notifyReason = ''): Promise<ParkResult> {
     let entrance = await this.entranceOf(contactId);
     if (!entrance) return { outcome: 'unknown' };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const r = await this.run('park-routed', [this.keys.item(contactId), this.keys.parked(entrance)], [contactId, entrance, nowMs]);
+      const r = await this.run(
+        'park-routed',
+        [this.keys.item(contactId), this.keys.parked(entrance), this.keys.notesDue, this.keys.notesBody],
+        [contactId, entrance, nowMs, notifyReason],
+      );
       if (r.outcome === 'parked') return { outcome: 'parked', record: parseRecord(r.rec) };
       if (r.outcome !== 'moved') return { outcome: r.outcome };
       entrance = this.movedTo(contactId, r.entrance);
@@ -270,13 +320,9 @@ export class RedisStateStore implements StateStore {
     throw movedTooOften(`the entrance of ${contactId}`);
   }
 
-  async confirmPlaced(contactIds: string[]): Promise<void> {
+  async confirmPlaced(contactIds: string[], nowMs: number): Promise<void> {
     if (contactIds.length === 0) return;
-    await this.run(
-      'confirm-placed',
-      contactIds.map((cid) => this.keys.item(cid)),
-      [],
-    );
+    await this.run('confirm-placed', [this.keys.notesDue, ...contactIds.map((cid) => this.keys.item(cid))], [nowMs]);
   }
 
   async checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock = ''): Promise<RouteParkedResult> {
@@ -301,6 +347,8 @@ export class RedisStateStore implements StateStore {
           this.finishedKey(identity),
           k.dueOverdue,
           k.overdue(entrance),
+          k.notesDue,
+          k.notesBody,
           ...(flushLock ? [k.lock(flushLock)] : []),
         ],
         [contactId, entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, identity, this.afterEndSeconds],
@@ -329,6 +377,8 @@ export class RedisStateStore implements StateStore {
           ...this.statsKeys(nowMs),
           k.dueOverdue,
           k.overdue(entrance),
+          k.notesDue,
+          k.notesBody,
           ...head.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), this.finishedKey(ids[i])]),
         ],
         [
@@ -338,6 +388,7 @@ export class RedisStateStore implements StateStore {
           this.tombstoneSeconds,
           ...RedisStateStore.STATS_TTLS,
           this.afterEndSeconds,
+          this.routedNoteArmMs,
           ...head.flatMap((cid, i) => [cid, ids[i]]),
         ],
       );
@@ -348,7 +399,7 @@ export class RedisStateStore implements StateStore {
     throw movedTooOften(`the head of the parked items of ${entrance}`);
   }
 
-  async end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult> {
+  async end(contactId: string, nowMs: number, disposition?: EndDisposition): Promise<EndResult> {
     const identity = await this.identityOf(contactId);
     let entrance = await this.entranceOf(contactId);
     if (!entrance || !identity) return { outcome: 'unknown' };
@@ -361,6 +412,8 @@ export class RedisStateStore implements StateStore {
           this.finishedKey(identity),
           this.keys.dueOverdue,
           this.keys.overdue(entrance),
+          this.keys.notesDue,
+          this.keys.notesBody,
         ],
         [
           contactId,
@@ -368,9 +421,11 @@ export class RedisStateStore implements StateStore {
           nowMs,
           this.tombstoneSeconds,
           ...RedisStateStore.STATS_TTLS,
-          dispositionCode ?? '',
+          disposition?.counted ?? '',
           identity,
           this.afterEndSeconds,
+          disposition?.code ?? '',
+          disposition?.text ?? '',
         ],
       );
       if (r.outcome === 'ended') {
@@ -510,6 +565,8 @@ export class RedisStateStore implements StateStore {
         k.dueActivate,
         ...this.statsKeys(nowMs),
         k.dueOverdue,
+        k.notesDue,
+        k.notesBody,
         ...ids.flatMap((cid, i) => [
           k.item(cid),
           k.attachment(cid),
@@ -564,9 +621,18 @@ export class RedisStateStore implements StateStore {
         k.unfinished,
         k.seq,
         ...this.statsKeys(nowMs),
+        k.notesDue,
+        k.notesBody,
         ...ids.flatMap((cid, i) => [k.item(cid), k.parked(c.entrances[i]), k.entrance(c.entrances[i])]),
       ],
-      [nowMs, leaseMs, ...RedisStateStore.STATS_TTLS, c.retakes.length, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
+      [
+        nowMs,
+        leaseMs,
+        ...RedisStateStore.STATS_TTLS,
+        c.retakes.length,
+        this.routedNoteArmMs,
+        ...ids.flatMap((cid, i) => [cid, c.entrances[i]]),
+      ],
     );
     const claims = luaList(r.claims).map((x) => ({
       contactId: x.contactId,
@@ -589,7 +655,14 @@ export class RedisStateStore implements StateStore {
     if (ids.length === 0) return { claims: [], nextDueMs: c.nextDueMs };
     const r = await this.run(
       'claim-overdue',
-      [k.dueOverdue, k.dueOverdueClaimed, ...this.statsKeys(nowMs), ...ids.flatMap((cid, i) => [k.item(cid), k.overdue(c.entrances[i])])],
+      [
+        k.dueOverdue,
+        k.dueOverdueClaimed,
+        ...this.statsKeys(nowMs),
+        k.notesDue,
+        k.notesBody,
+        ...ids.flatMap((cid, i) => [k.item(cid), k.overdue(c.entrances[i])]),
+      ],
       [nowMs, leaseMs, ...RedisStateStore.STATS_TTLS, c.retakes.length, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
     );
     const claims = luaList(r.claims).map((x) => ({
@@ -604,6 +677,23 @@ export class RedisStateStore implements StateStore {
 
   async finishOverdue(contactId: string): Promise<void> {
     await this.run('finish-claim', [this.keys.dueOverdueClaimed], [contactId]);
+  }
+
+  async claimNotifications(nowMs: number, limit: number, leaseMs: number): Promise<{ notes: Notification[]; nextDueMs: number | null }> {
+    const r = await this.run('claim-notifications', [this.keys.notesDue, this.keys.notesBody], [nowMs, leaseMs, limit]);
+    const notes = luaList(r.notes)
+      .map(toNotification)
+      .filter((n): n is Notification => n !== null);
+    return { notes, nextDueMs: r.nextDueMs === undefined ? null : Number(r.nextDueMs) };
+  }
+
+  async finishNotifications(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.run('finish-notifications', [this.keys.notesDue, this.keys.notesBody], ids);
+  }
+
+  countNotifications(): Promise<number> {
+    return this.redis.zcard(this.keys.notesDue);
   }
 
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {

@@ -29,6 +29,8 @@ export const SCRIPT_NAMES = [
   'claim-activations',
   'finish-claim',
   'claim-overdue',
+  'claim-notifications',
+  'finish-notifications',
   'set-entrance',
   'acquire-lock',
   'renew-lock',
@@ -127,6 +129,8 @@ export interface ScriptReplies {
     claims: LuaList<{ contactId: string; rec: string; dueMs: string; overdueAt: string; retaken: boolean }>;
     nextDueMs?: string;
   };
+  'claim-notifications': { notes: LuaList<string>; nextDueMs?: string };
+  'finish-notifications': { removed: number };
   'set-entrance': { changed: boolean };
   'acquire-lock': { outcome: 'acquired'; fence: number } | { outcome: 'held' };
   'renew-lock': { renewed: boolean };

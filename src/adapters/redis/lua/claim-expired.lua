@@ -15,7 +15,9 @@
     KEYS[6]  stats hash of this hour
     KEYS[7]  stats hash of this minute
     KEYS[8]  due:overdue sorted set
-    KEYS[9..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
+    KEYS[9]  notifications due sorted set
+    KEYS[10] notifications body hash
+    KEYS[11..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
               parked sorted set of its entrance, finished entry of its source|externalId, overdue sorted set of its
               entrance
 
@@ -35,6 +37,7 @@
 --- @include "item-fields"
 --- @include "remove-item"
 --- @include "stat"
+--- @include "notify"
 local k_due, k_claimed = KEYS[1], KEYS[2]
 local stats = { hour = KEYS[6], minute = KEYS[7], hour_ttl = ARGV[4], minute_ttl = ARGV[5] }
 local now, lease, tomb_ttl, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[6])
@@ -42,10 +45,11 @@ local fin = { now = now, ttl = ARGV[7] }
 local claims = {}
 for i = 1, (#ARGV - 7) / 3 do
   local cid, entrance = ARGV[5 + 3 * i], ARGV[6 + 3 * i]
-  local base = 9 + 7 * (i - 1)
+  local base = 11 + 7 * (i - 1)
   local k = { item = KEYS[base], attachment = KEYS[base + 1], tombstone = KEYS[base + 2], outbox = KEYS[base + 3],
     parked = KEYS[base + 4], index = KEYS[3], unfinished = KEYS[4], due_expire = k_due, due_activate = KEYS[5],
-    finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i], due_overdue = KEYS[8], overdue = KEYS[base + 6] }
+    finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i], due_overdue = KEYS[8], overdue = KEYS[base + 6],
+    notes_due = KEYS[9], notes_body = KEYS[10] }
   if i <= retakes then
     local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
     if deadline and deadline <= now then
@@ -68,6 +72,7 @@ for i = 1, (#ARGV - 7) / 3 do
         redis.call('HSET', k.outbox, 'rec', f.rec, 'replyTo', f.replyTo, 'corrId', f.corrId, 'state', f.state,
           'expiresAt', expires_at, 'dueMs', due_ms)
         redis.call('EXPIRE', k.outbox, tomb_ttl)
+        notify(k, 'expired', cid, f, now, { reason = 'expires-at' })
         remove_item(k, cid, f, 'expired', tomb_ttl, fin)
         stat(stats, 'expired', f.taskType, f.entrance, 1)
         redis.call('ZADD', k_claimed, now + lease, cid)

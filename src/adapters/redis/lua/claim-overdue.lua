@@ -1,9 +1,9 @@
 --[[
   Claims due overdue timers (dueAt passed, the item unfinished: routed, parked or scheduled). Each item is marked
   overdue in this step: its `overdueAt` field, its entrance's overdue sorted set (the workitem_overdue gauge) and the
-  report counter `overdue`; so an update moving its dueAt or its end, racing this, is decided in one step. What the
-  caller does then (history step, metric, later the notification) is covered by the claim, in the claimed set with a
-  lease deadline until finish-claim.lua; a claim whose lease ran out (its instance died) is taken over while the item
+  report counter `overdue`, and its `overdue` notification in the outbox; so an update moving its dueAt or its end,
+  racing this, is decided in one step. What the caller does then (history step, metric) is covered by the claim, in
+  the claimed set with a lease deadline until finish-claim.lua; a claim whose lease ran out (its instance died) is taken over while the item
   is still overdue. So with several instances each item becomes overdue once per dueAt.
   The caller read the candidates (claims whose lease ran out first, then due entries) and each one's entrance, and
   passes their keys; each is checked again here and skipped when no longer due (another instance claimed it).
@@ -13,7 +13,9 @@
     KEYS[2]  due:overdue:claimed sorted set (score: lease deadline ms)
     KEYS[3]  stats hash of this hour
     KEYS[4]  stats hash of this minute
-    KEYS[5..] per candidate, in the order of ARGV[6..]: item hash, overdue sorted set of its entrance
+    KEYS[5]  notifications due sorted set
+    KEYS[6]  notifications body hash
+    KEYS[7..] per candidate, in the order of ARGV[6..]: item hash, overdue sorted set of its entrance
 
     ARGV[1]  now (ms)
     ARGV[2]  lease (ms)
@@ -28,6 +30,7 @@
 ]]
 --- @include "item-fields"
 --- @include "stat"
+--- @include "notify"
 local k_due, k_claimed = KEYS[1], KEYS[2]
 local stats = { hour = KEYS[3], minute = KEYS[4], hour_ttl = ARGV[3], minute_ttl = ARGV[4] }
 local now, lease, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
@@ -35,7 +38,7 @@ local unfinished = { routed = true, buffered = true, scheduled = true }
 local claims = {}
 for i = 1, (#ARGV - 5) / 2 do
   local cid, entrance = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-  local base = 5 + 2 * (i - 1)
+  local base = 7 + 2 * (i - 1)
   local k_item, k_overdue = KEYS[base], KEYS[base + 1]
   local f = item_fields(k_item)
   if i <= retakes then
@@ -58,6 +61,7 @@ for i = 1, (#ARGV - 5) / 2 do
         redis.call('HSET', k_item, 'overdueAt', now)
         redis.call('ZADD', k_overdue, due_ms, cid)
         stat(stats, 'overdue', f.taskType, f.entrance, 1)
+        notify({ item = k_item, notes_due = KEYS[5], notes_body = KEYS[6] }, 'overdue', cid, f, now, { dueMs = due_ms })
         redis.call('ZADD', k_claimed, now + lease, cid)
         table.insert(claims, { contactId = cid, rec = f.rec, dueMs = due_ms, overdueAt = tostring(now), retaken = false })
       end

@@ -15,6 +15,8 @@
     KEYS[11] finished entry of ARGV[8]
     KEYS[12] due:overdue sorted set
     KEYS[13] overdue sorted set of ARGV[2]
+    KEYS[14] notifications due sorted set
+    KEYS[15] notifications body hash
 
     ARGV[1]  contactId
     ARGV[2]  its entrance (as the caller read it)
@@ -25,6 +27,8 @@
     ARGV[7]  disposition code (already bounded by the caller), or '': counted as `disposition:<code>`
     ARGV[8]  the item's source|externalId (as the caller read it)
     ARGV[9]  how long the finished entry lives (s; dedupe.afterEndSeconds, 0: none)
+    ARGV[10] disposition code as the contact center sent it, or '' (the `ended` notification's)
+    ARGV[11] disposition text, or ''
 
   Output (JSON):
     {outcome='ended', entrance, taskType, handledMs, hadAttachment}
@@ -34,9 +38,10 @@
 --- @include "item-fields"
 --- @include "remove-item"
 --- @include "stat"
+--- @include "notify"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[11], finished_for = ARGV[8],
-  due_overdue = KEYS[12], overdue = KEYS[13] }
+  due_overdue = KEYS[12], overdue = KEYS[13], notes_due = KEYS[14], notes_body = KEYS[15] }
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[5], minute_ttl = ARGV[6] }
 local cid, now = ARGV[1], tonumber(ARGV[3])
 local f = item_fields(k.item)
@@ -45,6 +50,9 @@ if f.entrance ~= ARGV[2] then return cjson.encode({ outcome = 'moved', entrance 
 -- fs/s3 stores keep no attachment key: the record says whether there is one to remove after this step.
 local had_attachment = redis.call('EXISTS', k.attachment) == 1
   or (f.rec ~= nil and string.find(f.rec, '"attachment":{', 1, true) ~= nil)
+local disposition = nil
+if ARGV[10] ~= '' then disposition = { dispositionCode = ARGV[10], dispositionText = ARGV[11] } end
+notify(k, 'ended', cid, f, now, disposition)
 remove_item(k, cid, f, 'ended', ARGV[4], { now = now, ttl = ARGV[9] })
 local handled = now - f.receivedAt
 stat(stats, 'completed', f.taskType, f.entrance, 1)

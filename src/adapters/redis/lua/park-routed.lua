@@ -1,14 +1,19 @@
 --[[
   A routed item goes back to parked (the contact center rejected it, or nobody took its event), keeping its place
-  (seq) in its entrance's parked order.
+  (seq) in its entrance's parked order. Its sender hears `buffered` (ARGV[4]) unless it never heard `routed`: an
+  armed `routed` notification still in the outbox (its event was not confirmed) is withdrawn instead. One already
+  published (its arming ran out: the flush that routed it froze) was heard, so `buffered` follows it.
 
   Input:
     KEYS[1]  item hash of ARGV[1]
     KEYS[2]  parked sorted set of ARGV[2]
+    KEYS[3]  notifications due sorted set
+    KEYS[4]  notifications body hash
 
     ARGV[1]  contactId
     ARGV[2]  its entrance (as the caller read it)
     ARGV[3]  now (ms)
+    ARGV[4]  the `buffered` notification's reason, or '': none (an arrival, whose receipt says buffered)
 
   Output (JSON):
     {outcome='parked', rec}
@@ -17,7 +22,9 @@
     {outcome='moved', entrance}   the item is at another entrance: call again with that one's keys
 ]]
 --- @include "item-fields"
+--- @include "notify"
 local k_item, k_parked = KEYS[1], KEYS[2]
+local k = { item = k_item, notes_due = KEYS[3], notes_body = KEYS[4] }
 local cid = ARGV[1]
 local f = item_fields(k_item)
 if not f then return cjson.encode({ outcome = 'unknown' }) end
@@ -25,5 +32,12 @@ if f.entrance ~= ARGV[2] then return cjson.encode({ outcome = 'moved', entrance 
 if f.state ~= 'routed' then return cjson.encode({ outcome = 'not_routed' }) end
 redis.call('HSET', k_item, 'state', 'buffered', 'parkedAt', ARGV[3])
 redis.call('HDEL', k_item, 'placing')
+local armed = redis.call('HGET', k_item, 'note')
+if armed then redis.call('HDEL', k_item, 'note') end
+if armed and redis.call('HDEL', k.notes_body, armed) == 1 then
+  redis.call('ZREM', k.notes_due, armed)
+elseif ARGV[4] ~= '' then
+  notify(k, 'buffered', cid, f, tonumber(ARGV[3]), { reason = ARGV[4] })
+end
 redis.call('ZADD', k_parked, f.seq, cid)
 return cjson.encode({ outcome = 'parked', rec = f.rec })

@@ -1,5 +1,6 @@
 import type { ContactEvent } from '../../../../src/domain/contact-event';
 import type { WorkItemError } from '../../../../src/domain/error-codes';
+import type { Notification } from '../../../../src/domain/notification';
 import type { ReceiptData } from '../../../../src/domain/receipt';
 import {
   TransientError,
@@ -10,7 +11,7 @@ import {
   type Reply,
 } from '../../../../src/ports/messaging';
 
-type Operation = 'publishEvent' | 'sendReceipt' | 'sendReply' | 'publishErrorCopy' | 'park';
+type Operation = 'publishEvent' | 'sendReceipt' | 'sendReply' | 'publishErrorCopy' | 'park' | 'publishNotification';
 
 /**
  * Records what the use cases publish. Every entrance has a listener unless `noListener` names it (its events come back
@@ -24,6 +25,8 @@ export class RecordingMessaging implements Messaging {
   /** Events nobody took. */
   readonly returned: ContactEvent[] = [];
   readonly receipts: { target: ReceiptTarget; receipt: ReceiptData }[] = [];
+  /** Confirmed lifecycle notifications, in publish order (one published again appears again). */
+  readonly notifications: Notification[] = [];
   /** Replies to reply_to only (status queries), never copied to the receipts exchange. */
   readonly replies: { target: ReceiptTarget & { replyTo: string }; reply: Reply }[] = [];
   /** msg: the message the copy was made of (absent for a copy rebuilt from the store's record). */
@@ -58,6 +61,11 @@ export class RecordingMessaging implements Messaging {
     this.events.push(event);
     await this.afterEvent?.(event);
     return 'confirmed';
+  }
+
+  async publishNotification(n: Notification): Promise<void> {
+    this.check('publishNotification');
+    this.notifications.push({ ...n });
   }
 
   async sendReceipt(target: ReceiptTarget, receipt: ReceiptData): Promise<void> {

@@ -31,6 +31,11 @@ export class RecordingMetrics implements Metrics {
     this.overdues.push({ ...labels });
   }
 
+  readonly notifications: string[] = [];
+  notified(event: string): void {
+    this.notifications.push(event);
+  }
+
   /** The item outcomes counted, e.g. ['received', 'accepted']. */
   outcomes(): ItemOutcome[] {
     return this.items.map((i) => i.outcome);

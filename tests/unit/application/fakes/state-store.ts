@@ -1,4 +1,5 @@
 import type { ContactRecord } from '../../../../src/domain/contact-event';
+import type { Notification, NotificationEvent } from '../../../../src/domain/notification';
 import type { FinishedState } from '../../../../src/domain/receipt';
 import type {
   AcceptInput,
@@ -7,6 +8,7 @@ import type {
   ApplyUpdateInput,
   ApplyUpdateResult,
   CancelResult,
+  EndDisposition,
   EndResult,
   EntranceState,
   ExpiryClaim,
@@ -51,7 +53,14 @@ interface Item {
   updateIds: string[];
   lastChanged: string[];
   lastRevision?: number;
+  /** Notifications written for it so far (the id counter of includes/notify.lua). */
+  notes?: number;
+  /** Its armed `routed` notification (released by confirmPlaced, withdrawn by parkRouted). */
+  note?: string;
 }
+
+/** As ROUTED_NOTE_ARM_MS of the Redis store. */
+const ROUTED_NOTE_ARM_MS = 60_000;
 
 /**
  * The Redis state store's decisions, in memory; each method is one synchronous step, as each Lua script is atomic.
@@ -81,6 +90,8 @@ export class MemoryStateStore implements StateStore {
   /** The disposition codes end() counted (end-item.lua's `disposition:<code>` report counter), in order. */
   readonly dispositions: string[] = [];
   private seq = 0;
+  /** The notification outbox: id → the notification and when it is due (a lease ahead while taken). */
+  readonly outbox = new Map<string, { note: Notification; due: number }>();
 
   /**
    * source|externalId → the item of it that finished last (contract 1.2, the Redis `finished:` entry): a resend within
@@ -132,21 +143,81 @@ export class MemoryStateStore implements StateStore {
     return { outcome: state === 'routed' ? 'accepted' : state, contactId: r.contactId };
   }
 
-  async parkRouted(contactId: string, nowMs: number): Promise<ParkResult> {
+  async parkRouted(contactId: string, nowMs: number, notifyReason?: string): Promise<ParkResult> {
     const it = this.items.get(contactId);
     if (!it) return { outcome: 'unknown' };
     if (it.state !== 'routed') return { outcome: 'not_routed' };
     it.state = 'parked';
     it.parkedAt = nowMs;
     delete it.placing;
+    const armed = it.note;
+    delete it.note;
+    if (armed !== undefined && this.outbox.delete(armed)) {
+      // withdrawn: its sender never heard `routed`
+    } else if (notifyReason) this.notify(contactId, it, 'buffered', nowMs, { reason: notifyReason });
     return { outcome: 'parked', record: copy(it.record) };
   }
 
-  async confirmPlaced(contactIds: string[]): Promise<void> {
+  async confirmPlaced(contactIds: string[], nowMs: number): Promise<void> {
     for (const id of contactIds) {
       const it = this.items.get(id);
-      if (it?.state === 'routed') delete it.placing;
+      if (it?.state !== 'routed') continue;
+      delete it.placing;
+      const armed = it.note !== undefined ? this.outbox.get(it.note) : undefined;
+      if (armed) armed.due = nowMs;
+      delete it.note;
     }
+  }
+
+  async claimNotifications(nowMs: number, limit: number, leaseMs: number): Promise<{ notes: Notification[]; nextDueMs: number | null }> {
+    const due = [...this.outbox.values()]
+      .filter((e) => e.due <= nowMs)
+      .sort((a, b) => a.due - b.due)
+      .slice(0, limit);
+    for (const e of due) e.due = nowMs + leaseMs;
+    return { notes: due.map((e) => ({ ...e.note })), nextDueMs: earliest([...this.outbox.values()].map((e) => e.due)) };
+  }
+
+  async finishNotifications(ids: string[]): Promise<void> {
+    for (const id of ids) this.outbox.delete(id);
+  }
+
+  async countNotifications(): Promise<number> {
+    return this.outbox.size;
+  }
+
+  /** Test helper: the notifications in the outbox, oldest due first. */
+  notes(): Notification[] {
+    return [...this.outbox.values()].sort((a, b) => a.due - b.due).map((e) => e.note);
+  }
+
+  /** As includes/notify.lua: a new id per notification, counted on the item. */
+  private notify(
+    id: string,
+    it: Item,
+    event: NotificationEvent,
+    nowMs: number,
+    extra: Partial<Notification> = {},
+    visibleAt = nowMs,
+  ): string {
+    it.notes = (it.notes ?? 0) + 1;
+    const noteId = `${id}.${it.notes}.${event}`;
+    const r = it.record;
+    this.outbox.set(noteId, {
+      note: {
+        id: noteId,
+        event,
+        contactId: id,
+        source: r.source,
+        externalId: r.externalId,
+        entrance: r.entrance,
+        atMs: nowMs,
+        ...(it.correlationId !== undefined && { correlationId: it.correlationId }),
+        ...extra,
+      },
+      due: visibleAt,
+    });
+    return noteId;
   }
 
   /** Test helper: the flush that routed the item has not confirmed its event. */
@@ -168,11 +239,18 @@ export class MemoryStateStore implements StateStore {
     return out;
   }
 
-  async end(contactId: string, nowMs: number, dispositionCode?: string): Promise<EndResult> {
+  async end(contactId: string, nowMs: number, disposition?: EndDisposition): Promise<EndResult> {
     const it = this.items.get(contactId);
     if (!it) return { outcome: 'unknown' };
+    this.notify(
+      contactId,
+      it,
+      'ended',
+      nowMs,
+      disposition ? { disposition: { code: disposition.code, ...(disposition.text !== undefined && { text: disposition.text }) } } : {},
+    );
     this.remove(contactId, 'ended');
-    if (dispositionCode !== undefined) this.dispositions.push(dispositionCode);
+    if (disposition !== undefined) this.dispositions.push(disposition.counted);
     const { entrance, taskType } = it.record;
     return { outcome: 'ended', entrance, taskType, handledMs: nowMs - it.receivedAt, hadAttachment: it.record.attachment !== undefined };
   }
@@ -260,6 +338,7 @@ export class MemoryStateStore implements StateStore {
         dueMs: it.expiresAt?.ms ?? 0,
         retaken: false,
       };
+      this.notify(id, it, 'expired', nowMs, { reason: 'expires-at' });
       this.remove(id, 'expired');
       this.expiring.set(id, { claim, until: nowMs + leaseMs });
       claims.push(claim);
@@ -298,6 +377,7 @@ export class MemoryStateStore implements StateStore {
       it.state = state;
       it.seq = ++this.seq;
       if (state === 'parked') it.parkedAt = nowMs;
+      if (state === 'routed') it.note = this.notify(id, it, 'routed', nowMs, {}, nowMs + ROUTED_NOTE_ARM_MS);
       this.activating.set(id, nowMs + leaseMs);
       claims.push({ contactId: id, state, record: copy(it.record), dueMs: it.activateAt?.ms ?? 0, retaken: false });
     }
@@ -332,6 +412,7 @@ export class MemoryStateStore implements StateStore {
       if (it.overdueAt !== undefined) continue;
       it.overdueAt = nowMs;
       it.overdueDueMs = dueMs;
+      this.notify(id, it, 'overdue', nowMs, { dueMs });
       this.overdueClaims.set(id, nowMs + leaseMs);
       claims.push({ contactId: id, record: copy(it.record), dueMs, overdueAtMs: nowMs, retaken: false });
     }
@@ -478,6 +559,7 @@ export class MemoryStateStore implements StateStore {
       };
     }
     if (nowMs - (it.parkedAt ?? 0) > maxParkMs) {
+      this.notify(id, it, 'expired', nowMs, { reason: 'parked-too-long' });
       this.remove(id, 'expired');
       return {
         outcome: 'expired',
@@ -492,6 +574,7 @@ export class MemoryStateStore implements StateStore {
     it.state = 'routed';
     it.placing = nowMs;
     delete it.parkedAt;
+    it.note = this.notify(id, it, 'routed', nowMs, {}, nowMs + ROUTED_NOTE_ARM_MS);
     return { outcome: 'routed', record: copy(it.record), ...(it.trace !== undefined && { trace: it.trace }) };
   }
 

@@ -22,6 +22,7 @@ export const settings: UseCaseSettings = {
     loans: { maxParked: 100, maxParkSeconds: MAX_PARK_SECONDS },
   },
   park: { retrySeconds: RETRY_SECONDS, flushLeaseSeconds: 30 },
+  notifications: { leaseSeconds: 30 },
   social: {},
   attachmentTimeoutMs: 1000,
 };

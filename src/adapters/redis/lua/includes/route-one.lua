@@ -7,12 +7,15 @@
     {outcome='closed', contactId}                          its entrance is closed
     {outcome='open', contactId}                            o.route false (a check only): its entrance is open
     {outcome='routed', contactId, rec, trace}              now routed, out of the parked order
-  k: remove_item's keys (with finished, finished_for, due_overdue, overdue) plus entrance (the entrance hash);
-  o = { now, max_park_ms, tomb_ttl, fin_ttl (dedupe.afterEndSeconds), stats, route, flush_lock (a lock key, or nil) }
+  k: remove_item's keys (with finished, finished_for, due_overdue, overdue) plus entrance (the entrance hash) and
+     notify's notes_due, notes_body (an expiry's `expired`, a routing's armed `routed` notification);
+  o = { now, max_park_ms, tomb_ttl, fin_ttl (dedupe.afterEndSeconds), stats, route, flush_lock (a lock key, or nil),
+        arm_ms (how long a `routed` notification waits for confirm-placed.lua) }
 ]]
 --- @include "item-fields"
 --- @include "remove-item"
 --- @include "stat"
+--- @include "notify"
 local function route_one(k, cid, f, o)
   if not f then
     return { outcome = 'gone', contactId = cid, tombstone = redis.call('EXISTS', k.tombstone) == 1 }
@@ -24,6 +27,7 @@ local function route_one(k, cid, f, o)
   end
   if o.now - f.parkedAt > o.max_park_ms then
     local trace = redis.call('HGET', k.item, 'tp') or nil
+    notify(k, 'expired', cid, f, o.now, { reason = 'parked-too-long' })
     remove_item(k, cid, f, 'expired', o.tomb_ttl, { now = o.now, ttl = o.fin_ttl })
     stat(o.stats, 'expired', f.taskType, f.entrance, 1)
     return { outcome = 'expired', contactId = cid, rec = f.rec, replyTo = f.replyTo, corrId = f.corrId, trace = trace }
@@ -35,5 +39,6 @@ local function route_one(k, cid, f, o)
   redis.call('HSET', k.item, 'state', 'routed', 'placing', o.now)
   redis.call('HDEL', k.item, 'parkedAt')
   redis.call('ZREM', k.parked, cid)
+  notify_routed(k, cid, f, o.now, o.arm_ms)
   return { outcome = 'routed', contactId = cid, rec = f.rec, trace = redis.call('HGET', k.item, 'tp') or nil }
 end

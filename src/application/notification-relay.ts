@@ -1,0 +1,127 @@
+import type { Deps } from './deps';
+
+/** Notifications per claim; a round goes on while batches come back full (bounded per round). */
+const BATCH = 500;
+const MAX_BATCHES_PER_ROUND = 20;
+/**
+ * Idle, the relay looks this often (one Redis call) for what another instance left behind (it died before publishing)
+ * and for armed `routed` notifications whose time came; the instance that writes a notification nudges its own relay.
+ */
+const IDLE_MS = 2_000;
+const MIN_SLEEP_MS = 5;
+
+export interface RelayRound {
+  published: number;
+  failed: number;
+  nextDueMs: number | null;
+}
+
+/**
+ * One round: takes the due notifications from the outbox, publishes them (confirmed; in order on one channel, the
+ * confirms awaited together), removes the confirmed ones. One the broker does not confirm stays taken and is published
+ * again after notifications.leaseSeconds, with the same id (message_id): at least once. Nobody bound is fine (not mandatory).
+ */
+export async function relayNotifications(d: Deps): Promise<RelayRound> {
+  let published = 0;
+  let failed = 0;
+  let nextDueMs: number | null = null;
+  for (let i = 0; i < MAX_BATCHES_PER_ROUND; i++) {
+    const leaseMs = d.cfg.notifications.leaseSeconds * 1000;
+    const { notes, nextDueMs: next } = await d.store.claimNotifications(d.now(), BATCH, leaseMs);
+    nextDueMs = next;
+    if (notes.length === 0) break;
+    d.faultPoint?.('notify:claimed');
+    const results = await Promise.allSettled(notes.map((n) => d.messaging.publishNotification(n)));
+    const done: string[] = [];
+    results.forEach((r, j) => {
+      const n = notes[j];
+      if (r.status === 'fulfilled') {
+        done.push(n.id);
+        d.metrics.notified(n.event);
+      } else {
+        failed++;
+        d.log.warn('notification not confirmed; published again after the lease', {
+          notificationId: n.id,
+          contactId: n.contactId,
+          leaseMs,
+          error: (r.reason as Error)?.message,
+        });
+      }
+    });
+    if (done.length > 0) d.faultPoint?.('notify:published');
+    await d.store.finishNotifications(done);
+    published += done.length;
+    if (notes.length < BATCH) break;
+  }
+  return { published, failed, nextDueMs };
+}
+
+/**
+ * One relay per instance: a round when nudged (this instance wrote a notification), else when the next armed one is
+ * due, and at least every IDLE_MS; only while `canRun()` (Redis and the broker up, not stopping). Rounds never overlap:
+ * a nudge during a round makes the next one start at once.
+ */
+export class NotificationRelay {
+  private timer: NodeJS.Timeout | null = null;
+  private wakeAt: number | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+
+  constructor(
+    private readonly d: Deps,
+    private readonly canRun: () => boolean,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Stops waking; waits (bounded by the caller) for a round under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** A notification was written: publish it now rather than at the next look. */
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.wakeAt !== null && this.wakeAt - this.d.now() <= MIN_SLEEP_MS) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(MIN_SLEEP_MS);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.wakeAt = this.d.now() + ms;
+    this.timer = setTimeout(() => {
+      this.wakeAt = null;
+      this.timer = null;
+      this.running = this.round().finally(() => (this.running = null));
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async round(): Promise<void> {
+    let sleep = IDLE_MS;
+    this.again = false;
+    if (this.canRun()) {
+      try {
+        const r = await relayNotifications(this.d);
+        if (r.nextDueMs !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, r.nextDueMs - this.d.now()));
+        if (r.failed > 0) sleep = IDLE_MS;
+      } catch (err) {
+        this.d.log.warn('notifications: round failed; retried', { error: (err as Error).message });
+      }
+    }
+    if (this.again) sleep = MIN_SLEEP_MS;
+    this.schedule(sleep);
+  }
+}
