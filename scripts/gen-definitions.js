@@ -21,6 +21,7 @@ const doc = buildDefinitions(buildTopology(cfg), {
   ...SHIPPED_DEFINITIONS_OPTIONS,
   inboundExchange: cfg.topology.inboundExchange,
   inboundLargeExchange: cfg.topology.inboundLargeExchange,
+  notificationsExchange: cfg.topology.notificationsExchange,
 });
 const out = path.join(root, 'rabbitmq', 'definitions.json');
 fs.mkdirSync(path.dirname(out), { recursive: true });

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { buildDefinitions } from '../../src/adapters/rabbitmq/definitions';
+import { buildTopology } from '../../src/adapters/rabbitmq/topology';
+import { loadConfig } from '../../src/config/config';
 import { httpRequest } from './http';
 
 /**
@@ -90,4 +93,53 @@ export async function listVhosts(): Promise<string[]> {
 /** Force-closes every client connection of the vhost (a broker-side connection loss, for fault tests). */
 export async function closeConnections(vhost: string, reason = 'closed by test'): Promise<void> {
   await rabbitmqctl('close_all_connections', '--vhost', vhost, reason);
+}
+
+export interface SenderUser {
+  /** The user's name, which is also the source it may publish as. */
+  name: string;
+  password: string;
+  /** amqp://<name>:<password>@host/<vhost> */
+  url: string;
+}
+
+/**
+ * A broker user for one sender in `vhost`, with exactly the permissions `rabbitmq/definitions.json` gives its example
+ * sender (buildDefinitions with the default topology names): publish as `<source>` only, server-named queues of its
+ * own, its own notifications only. The name gets a random suffix (users are per broker, not per vhost); remove it with
+ * deleteUser.
+ */
+export async function createSenderUser(vhost: string, sourcePrefix: string): Promise<SenderUser> {
+  const name = `${sourcePrefix}-${randomBytes(4).toString('hex')}`;
+  const password = randomBytes(12).toString('hex');
+  const doc = buildDefinitions(buildTopology(loadConfig({})), { vhost, exampleSender: name });
+  const [perm] = doc.permissions;
+  if (await hasManagementApi()) {
+    await api('PUT', `/users/${encodeURIComponent(name)}`, { password, tags: '' });
+    const path = `${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`;
+    await api('PUT', `/permissions/${path}`, { configure: perm.configure, write: perm.write, read: perm.read });
+    for (const t of doc.topic_permissions)
+      await api('PUT', `/topic-permissions/${path}`, { exchange: t.exchange, write: t.write, read: t.read });
+  } else {
+    await rabbitmqctl('add_user', name, password);
+    await rabbitmqctl('set_permissions', '-p', vhost, name, perm.configure, perm.write, perm.read);
+    for (const t of doc.topic_permissions) await rabbitmqctl('set_topic_permissions', '-p', vhost, name, t.exchange, t.write, t.read);
+  }
+  const url = new URL(amqpUrl(vhost));
+  url.username = encodeURIComponent(name);
+  url.password = encodeURIComponent(password);
+  return { name, password, url: url.toString() };
+}
+
+/** Removes a broker user (closing its connections). Idempotent. */
+export async function deleteUser(name: string): Promise<void> {
+  if (await hasManagementApi()) {
+    await api('DELETE', `/users/${encodeURIComponent(name)}`);
+    return;
+  }
+  try {
+    await rabbitmqctl('delete_user', name);
+  } catch (err) {
+    if (!/not exist|no_such_user/i.test((err as Error).message)) throw err;
+  }
 }

@@ -8,6 +8,7 @@ import {
   DEFINITIONS_RABBIT_VERSION,
   PASSWORD_HASHING_ALGORITHM,
   rabbitPasswordHash,
+  type DefinitionsDocument,
 } from '../../src/adapters/rabbitmq/definitions';
 import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
 
@@ -15,7 +16,11 @@ import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
  * The generated definitions import into a real broker (`rabbitmqctl import_definitions`, as an operator
  * or `definitions.local.path` at boot would), and what they create is exactly what the service asserts:
  * re-declaring every exchange and queue with the service's arguments raises no PRECONDITION_FAILED.
- * Runs in its own random vhost, with its own random sender user; both are removed afterwards.
+ * The example sender can do what a sender needs and nothing more: publish as its own source, and (contract 1.2) bind
+ * a server-named queue of its own to workitem.notifications with its own keys, while the broker refuses another
+ * source's key or a wildcard (measured on RabbitMQ 3.10: the topic read permission is matched against the binding key
+ * as written, so `*.<source>` is refused by `^[a-z]+\.<source>$`).
+ * Runs in its own random vhost, with its own random sender users; all are removed afterwards.
  */
 const CTL_TIMEOUT_MS = 30_000;
 const IMPORT_WAIT_MS = 30_000;
@@ -59,6 +64,39 @@ function urlFor(vhost: string, user?: { name: string; password: string }): strin
     url.password = encodeURIComponent(user.password);
   }
   return url.toString();
+}
+
+/** A sender's password set the way an operator would ship it: a hash in a definitions file. */
+async function importPassword(user: string, password: string): Promise<void> {
+  await importDefinitions({
+    rabbit_version: DEFINITIONS_RABBIT_VERSION,
+    users: [{ name: user, password_hash: rabbitPasswordHash(password), hashing_algorithm: PASSWORD_HASHING_ALGORITHM, tags: [] }],
+  });
+  await waitFor(`the password of ${user}`, () =>
+    rabbitmqctl(['authenticate_user', user, password]).then(
+      () => true,
+      () => false,
+    ),
+  );
+}
+
+async function deleteUser(user: string): Promise<void> {
+  await rabbitmqctl(['delete_user', user]).catch((err: Error) => {
+    if (!/not exist|no_such_user/i.test(err.message)) throw err;
+  });
+}
+
+/**
+ * Declares a server-named exclusive queue on a fresh channel and binds it to `exchange` with `key`, as a sender does
+ * for its notifications. Resolves with the queue and the channel; rejects with the broker's reason when it refuses
+ * (it then closes the channel).
+ */
+async function bindOwnQueue(conn: amqp.ChannelModel, exchange: string, key: string): Promise<{ queue: string; ch: amqp.Channel }> {
+  const ch = await conn.createChannel();
+  ch.on('error', () => undefined); // the refusal is the rejected promise below
+  const { queue } = await ch.assertQueue('', { exclusive: true });
+  await ch.bindQueue(queue, exchange, key);
+  return { queue, ch };
 }
 
 /** Resolves when the broker confirms; rejects with the channel's close reason if it closes the channel instead. */
@@ -114,6 +152,7 @@ describe('definitions import (RabbitMQ)', () => {
       exampleSender: sender,
       inboundExchange: t.inboundExchange,
       inboundLargeExchange: t.inboundLargeExchange,
+      notificationsExchange: t.notificationsExchange,
     });
     await importDefinitions(doc);
     await waitFor('the imported queues, bindings and permissions', async () => {
@@ -133,9 +172,7 @@ describe('definitions import (RabbitMQ)', () => {
   afterAll(async () => {
     await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
     if (vhost) await deleteVhost(vhost);
-    await rabbitmqctl(['delete_user', sender]).catch((err: Error) => {
-      if (!/not exist|no_such_user/i.test(err.message)) throw err;
-    });
+    await deleteUser(sender);
   });
 
   it('creates every exchange durable and every queue durable, quorum, with the topology arguments', async () => {
@@ -235,16 +272,7 @@ describe('definitions import (RabbitMQ)', () => {
     describe('with a password set by an operator', () => {
       beforeAll(async () => {
         // As an operator would ship it: a password hash in a definitions file (also checks rabbitPasswordHash).
-        await importDefinitions({
-          rabbit_version: DEFINITIONS_RABBIT_VERSION,
-          users: [{ name: sender, password_hash: rabbitPasswordHash(password), hashing_algorithm: PASSWORD_HASHING_ALGORITHM, tags: [] }],
-        });
-        await waitFor('the sender password', () =>
-          rabbitmqctl(['authenticate_user', sender, password]).then(
-            () => true,
-            () => false,
-          ),
-        );
+        await importPassword(sender, password);
       });
 
       it('publishes with its own routing key to the inbound exchange', async () => {
@@ -275,7 +303,60 @@ describe('definitions import (RabbitMQ)', () => {
         await expect(publishConfirmed(ch, exchange, 'workitem.other-bank')).rejects.toThrow(/ACCESS_REFUSED/);
       });
 
-      it('is refused any other exchange, and declaring or reading queues', async () => {
+      it('binds a server-named exclusive queue to workitem.notifications with each of its own keys, and gets its notifications (1.2)', async () => {
+        const conn = await connect({ name: sender, password });
+        const events = ['routed', 'buffered', 'held', 'resumed', 'ended', 'cancelled', 'expired', 'overdue'];
+        const { queue, ch } = await bindOwnQueue(conn, t.notificationsExchange, `ended.${sender}`);
+        expect(queue).toMatch(/^amq\.gen-/);
+        for (const event of events) await ch.bindQueue(queue, t.notificationsExchange, `${event}.${sender}`);
+        // What the service would publish: its own source's notifications reach the queue, another source's do not.
+        const service = await (await connect()).createConfirmChannel();
+        await publishConfirmed(service, t.notificationsExchange, `held.other-source`, { messageId: 'not-mine' });
+        await publishConfirmed(service, t.notificationsExchange, `ended.${sender}`, { messageId: 'mine' });
+        const msg = await getOne(ch, queue);
+        expect({ messageId: msg.properties.messageId, routingKey: msg.fields.routingKey }).toEqual({
+          messageId: 'mine',
+          routingKey: `ended.${sender}`,
+        });
+        expect(await ch.get(queue, { noAck: true })).toBe(false);
+        await ch.close();
+      });
+
+      it.each([
+        ['another source', 'ended.other-source'],
+        ['every key', '#'],
+        ['a wildcard for its own source', '*.SENDER'],
+        ['a multi-word wildcard for its own source', '#.SENDER'],
+        ['all of one event', 'ended.#'],
+        ['any two words', '*.*'],
+        ['its source alone', 'SENDER'],
+      ])('is refused a notifications binding with %s (%s): 403 ACCESS_REFUSED, channel closed', async (_what, pattern) => {
+        const key = pattern.replace('SENDER', sender);
+        const conn = await connect({ name: sender, password });
+        const ch = await conn.createChannel();
+        const closed = new Promise<void>((resolve) => ch.once('close', () => resolve()));
+        ch.on('error', () => undefined);
+        const { queue } = await ch.assertQueue('', { exclusive: true });
+        await expect(ch.bindQueue(queue, t.notificationsExchange, key)).rejects.toThrow(
+          new RegExp(
+            `403 \\(ACCESS-REFUSED\\).*access to topic '${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' in exchange '${t.notificationsExchange}'`,
+          ),
+        );
+        await closed;
+      });
+
+      it('may not publish notifications, nor bind to another exchange (1.2)', async () => {
+        const conn = await connect({ name: sender, password });
+        const pub = await conn.createConfirmChannel();
+        await expect(publishConfirmed(pub, t.notificationsExchange, `ended.${sender}`)).rejects.toThrow(/ACCESS_REFUSED/);
+        for (const exchange of [t.receiptsExchange, t.eventsExchange, t.inboundExchange]) {
+          await expect(bindOwnQueue(conn, exchange, `accepted.${sender}`)).rejects.toThrow(
+            new RegExp(`ACCESS_REFUSED - access to exchange '${exchange.replace(/\./g, '\\.')}'`),
+          );
+        }
+      });
+
+      it('is refused any other exchange, and declaring (a named queue) or reading queues', async () => {
         const conn = await connect({ name: sender, password });
         const pub = await conn.createConfirmChannel();
         await expect(publishConfirmed(pub, t.eventsExchange, 'contact.created.loans')).rejects.toThrow(/ACCESS_REFUSED/);
@@ -285,6 +366,44 @@ describe('definitions import (RabbitMQ)', () => {
         const read = await conn.createChannel();
         read.on('error', () => undefined);
         await expect(read.get(t.inboundQueue)).rejects.toThrow(/ACCESS_REFUSED/);
+      });
+    });
+
+    describe('with the wider read permission an operator may choose instead, ^([a-z]+|\\*)\\.<source>$ (docs/operators.md)', () => {
+      const wide = `it-wide-${randomBytes(4).toString('hex')}`;
+      const widePassword = randomBytes(12).toString('hex');
+
+      beforeAll(async () => {
+        const doc: DefinitionsDocument = buildDefinitions(topology, {
+          vhost,
+          exampleSender: wide,
+          inboundExchange: t.inboundExchange,
+          inboundLargeExchange: t.inboundLargeExchange,
+          notificationsExchange: t.notificationsExchange,
+        });
+        const topicPermissions = doc.topic_permissions.map((p) =>
+          p.exchange === t.notificationsExchange ? { ...p, read: p.read.replace('^[a-z]+', '^([a-z]+|\\*)') } : p,
+        );
+        expect(topicPermissions.find((p) => p.exchange === t.notificationsExchange)?.read).toBe(`^([a-z]+|\\*)\\.${wide}$`);
+        await importDefinitions({ ...doc, topic_permissions: topicPermissions, exchanges: [], queues: [], bindings: [] });
+        await importPassword(wide, widePassword);
+      });
+
+      afterAll(async () => {
+        await deleteUser(wide);
+      });
+
+      it('binds *.<source> and gets every notification of its own source; # and other sources are still refused', async () => {
+        const conn = await connect({ name: wide, password: widePassword });
+        const { queue, ch } = await bindOwnQueue(conn, t.notificationsExchange, `*.${wide}`);
+        const service = await (await connect()).createConfirmChannel();
+        await publishConfirmed(service, t.notificationsExchange, `ended.${sender}`, { messageId: 'not-mine' });
+        await publishConfirmed(service, t.notificationsExchange, `overdue.${wide}`, { messageId: 'mine' });
+        expect((await getOne(ch, queue)).properties.messageId).toBe('mine');
+        expect(await ch.get(queue, { noAck: true })).toBe(false);
+        for (const key of ['#', `#.${wide}`, `*.${sender}`, `ended.${sender}`, '*.*']) {
+          await expect(bindOwnQueue(conn, t.notificationsExchange, key)).rejects.toThrow(/403 \(ACCESS-REFUSED\)/);
+        }
       });
     });
   });

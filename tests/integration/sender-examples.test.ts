@@ -1,10 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { Fixture } from '../helpers/fixture';
 import * as amqp from 'amqplib';
-import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
+import { amqpUrl, createSenderUser, createVhost, deleteUser, deleteVhost, type SenderUser } from '../helpers/broker';
 import { spawnTracked } from '../helpers/child-reaper';
 import { REPO_ROOT } from '../helpers/service';
 import type { CollectedEvent } from '../helpers/amqp-client';
@@ -14,6 +15,9 @@ import { validateWithXsd } from '../helpers/xsd-validator';
  * Issue 16 part 6: senders not written by us. examples/java (RabbitMQ Java client, Debian's librabbitmq-client-java)
  * and examples/python (pika, Debian's python3-pika) each send a work item, an update and a cancel against the real
  * service and print the receipts; scripts/test-setup.sh installs what they need.
+ * Issue 24 part 6 (contract 1.2): the followers in the same folders subscribe to their notifications, hold, resume
+ * and query their item, and print the ended notification with the disposition the contact center gave; they run as
+ * the sender user of rabbitmq/definitions.json, so the shipped permissions are shown to be enough.
  */
 
 /** Debian's jars (librabbitmq-client-java, libslf4j-java). */
@@ -21,6 +25,8 @@ const JAVA_CLASSPATH = ['/usr/share/java/amqp-client.jar', '/usr/share/java/slf4
 const SETUP_HINT = 'scripts/test-setup.sh installs it (apt-get install librabbitmq-client-java libslf4j-java python3-pika)';
 const JAVA_SOURCE = path.join(REPO_ROOT, 'examples/java/WorkItemSender.java');
 const PYTHON_SOURCE = path.join(REPO_ROOT, 'examples/python/send_work_item.py');
+const JAVA_FOLLOWER = path.join(REPO_ROOT, 'examples/java/WorkItemFollower.java');
+const PYTHON_FOLLOWER = path.join(REPO_ROOT, 'examples/python/follow_work_item.py');
 const XSD = path.join(REPO_ROOT, 'schemas/workitem-v1.xsd');
 const RUN_TIMEOUT_MS = 120_000;
 
@@ -251,4 +257,257 @@ describe('example senders not written by us (examples/java, examples/python)', (
     if (!java || !classDir || !existsSync(path.join(classDir, 'WorkItemSender.class'))) return undefined;
     return { java, classpath: [classDir, ...JAVA_CLASSPATH].join(path.delimiter) };
   }
+});
+
+/** A program still running: its output so far, a wait for a line, its exit. */
+class Running {
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<RunResult>;
+  private readonly child: ChildProcess;
+  private waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+
+  constructor(command: string, args: string[], env: Record<string, string>, timeoutMs = RUN_TIMEOUT_MS) {
+    this.child = spawnTracked(command, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout?.on('data', (d: Buffer) => {
+      this.stdout += d.toString('utf8');
+      this.waiters = this.waiters.filter((w) => {
+        const m = this.stdout.match(w.pattern);
+        if (m) w.resolve(m);
+        return !m;
+      });
+    });
+    this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    this.exited = new Promise((resolve, reject) => {
+      this.child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`${command} could not be started: ${err.message}`));
+      });
+      this.child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal, stdout: this.stdout, stderr: this.stderr });
+      });
+    });
+  }
+
+  /** The first match of `pattern` in the output; undefined if the program exits without printing it. */
+  line(pattern: RegExp): Promise<RegExpMatchArray | undefined> {
+    const m = this.stdout.match(pattern);
+    if (m) return Promise.resolve(m);
+    return Promise.race([
+      new Promise<RegExpMatchArray>((resolve) => this.waiters.push({ pattern, resolve })),
+      this.exited.then(() => undefined),
+    ]);
+  }
+}
+
+const NOTIFICATION_EVENTS = ['routed', 'buffered', 'held', 'resumed', 'ended', 'cancelled', 'expired', 'overdue'];
+const DISPOSITION = { code: 'resolved', text: 'Loan approved, customer informed' };
+
+interface FollowerRun {
+  user: SenderUser;
+  result: RunResult;
+  externalId: string;
+  contactId: string | undefined;
+  /** The duplicate the test published as the service would after a crash (same message_id twice). */
+  duplicateId: string;
+}
+
+describe('example followers (examples/java/WorkItemFollower.java, examples/python/follow_work_item.py): contract 1.2', () => {
+  const fx = new Fixture();
+  const users: SenderUser[] = [];
+
+  beforeAll(async () => {
+    await fx.setup();
+  });
+
+  afterAll(async () => {
+    await fx.teardown();
+    for (const u of users) await deleteUser(u.name).catch(() => undefined);
+  });
+
+  /**
+   * Runs a follower as its own sender user (created with the permissions of rabbitmq/definitions.json). While it waits
+   * for the end, the test plays the service once (an overdue notification published twice with one message_id: the
+   * follower must print it once) and the contact center (contact.ended with a disposition).
+   */
+  async function follow(command: string, args: string[], sourcePrefix: string): Promise<FollowerRun> {
+    const user = await createSenderUser(fx.vhost, sourcePrefix);
+    users.push(user);
+    const running = new Running(command, [...args, user.url], {
+      WORKITEM_SOURCE: user.name,
+      RECEIPT_TIMEOUT_SECONDS: '30',
+      NOTIFICATION_TIMEOUT_SECONDS: '30',
+    });
+    const started = await running.line(/externalId (\S+)$/m);
+    const waiting = await running.line(/^waiting up to .* for the ended notification/m);
+    const contactId = running.stdout.match(/^create: status=accepted contactId=(wi-\S+)/m)?.[1];
+    const duplicateId = `test-duplicate-${randomUUID()}`;
+    if (waiting && contactId && started) {
+      const notification =
+        `<workItemNotification event="overdue" externalId="${started[1]}" source="${user.name}" contactId="${contactId}" ` +
+        `entrance="loans" at="${new Date().toISOString()}"/>`;
+      for (let i = 0; i < 2; i++) {
+        await fx.client.publishRaw('workitem.notifications', `overdue.${user.name}`, notification, {
+          contentType: 'application/xml',
+          persistent: true,
+          messageId: duplicateId,
+        });
+      }
+      await fx.client.publishControl('contact.ended', { contactId, disposition: DISPOSITION });
+    }
+    const result = await running.exited;
+    return { user, result, externalId: started?.[1] ?? '', contactId, duplicateId };
+  }
+
+  /** `<step>: status=… contactId=… error=…` lines. */
+  const receipts = (stdout: string): Record<string, ReceiptLine> => {
+    const out: Record<string, ReceiptLine> = {};
+    for (const m of stdout.matchAll(/^(create|hold|resume): status=(\S+) contactId=(\S+) error=(\S+)/gm)) {
+      out[m[1]] = { status: m[2], contactId: m[3], error: m[4] };
+    }
+    return out;
+  };
+
+  /** `notification: event=… …` lines, each with the XML printed under it. */
+  const notifications = (stdout: string): { line: string; event: string; messageId: string; xml: string }[] =>
+    [...stdout.matchAll(/^notification: event=(\S+) .*messageId=(\S+).*\n {2}(<workItemNotification[^\n]*)$/gm)].map((m) => ({
+      line: m[0].split('\n')[0],
+      event: m[1],
+      messageId: m[2],
+      xml: m[3],
+    }));
+
+  describe.each([
+    ['Java (single-file launch)', 'java'],
+    ['Python (pika)', 'python'],
+  ])('%s', (_label, language) => {
+    let run: FollowerRun;
+
+    beforeAll(async () => {
+      if (language === 'java') {
+        const java = which('java');
+        if (!java) throw new Error(`java not found on PATH: install a JDK (Debian: default-jdk-headless); ${SETUP_HINT}`);
+        const missing = JAVA_CLASSPATH.filter((jar) => !existsSync(jar));
+        if (missing.length) throw new Error(`missing ${missing.join(', ')}: ${SETUP_HINT}`);
+        run = await follow(java, ['-cp', JAVA_CLASSPATH.join(path.delimiter), JAVA_FOLLOWER], 'example-java');
+      } else {
+        const python = pythonWithPika();
+        if (!python) throw new Error(`no python3 that can import pika: ${SETUP_HINT}`);
+        run = await follow(python, [PYTHON_FOLLOWER], 'example-python');
+      }
+    }, 240_000);
+
+    it('runs as the sender user of rabbitmq/definitions.json: one binding per event of its source, nothing refused', () => {
+      const keys = NOTIFICATION_EVENTS.map((e) => `${e}.${run.user.name}`).join(', ');
+      expect(run.result.stdout).toContain(`subscribed to workitem.notifications: ${keys}`);
+      expect(run.result.stdout).toContain(`source ${run.user.name}, externalId ${language === 'java' ? 'JAVA-' : 'PY-'}`);
+      expect({ exit: run.result.code, failed: run.result.stdout.match(/^FAILED: .*(403|ACCESS|refused).*$/m)?.[0] }).toEqual({
+        exit: expect.any(Number),
+        failed: undefined,
+      });
+      expect(run.result.code).not.toBe(2);
+    });
+
+    it('prints the accepted receipt, and the workItemInfo of its item (state routed, its history)', () => {
+      expect(receipts(run.result.stdout).create).toEqual({ status: 'accepted', contactId: expect.stringMatching(/^wi-/), error: '-' });
+      const get = run.result.stdout.match(/^get: state=(\S+) contactId=(\S+) entrance=(\S+) priority=(\d+) steps=(\S+)$/m);
+      expect(get?.slice(1, 5)).toEqual(['routed', run.contactId, 'loans', '5']);
+      expect(get?.[5].split(',')).toEqual(expect.arrayContaining(['received', 'accepted']));
+    });
+
+    it('prints a notification published twice with the same message_id once (dedupe on message_id)', () => {
+      const copies = notifications(run.result.stdout).filter((n) => n.messageId === run.duplicateId);
+      expect(copies.map((n) => n.event)).toEqual(['overdue']);
+      expect(run.result.stdout).toContain(`(notification ${run.duplicateId} again: ignored)`);
+    });
+
+    // Waits for the hold/resume branch (issue 24 part 4): holdWorkItem, resumeWorkItem, receipts held and resumed.
+    it('prints the held and resumed receipts; the contact is withdrawn (reason held) and created again (resumed)', async () => {
+      expect(receipts(run.result.stdout)).toMatchObject({
+        hold: { status: 'held', contactId: run.contactId, error: '-' },
+        resume: { status: 'resumed', contactId: run.contactId, error: '-' },
+      });
+      const mine = (e: CollectedEvent): boolean => e.event.contactId === run.contactId;
+      const events = fx.client.events
+        .filter(mine)
+        .map((e) => [e.routingKey, e.event.reason ?? (e.event.resumed === true ? 'resumed' : null)]);
+      expect(events.slice(0, 3)).toEqual([
+        ['contact.created.loans', null],
+        ['contact.withdrawn.loans', 'held'],
+        ['contact.created.loans', 'resumed'],
+      ]);
+    });
+
+    // Waits for the notifications branch (issue 24 part 1): the ended notification, with the contact center's disposition.
+    it("prints the ended notification of its item with the contact center's disposition, once; each notification valid against the XSD", () => {
+      const all = notifications(run.result.stdout);
+      const ended = all.filter((n) => n.event === 'ended');
+      expect(ended.map((n) => n.line)).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^notification: event=ended externalId=${run.externalId} contactId=${run.contactId} entrance=loans at=\\S+ ` +
+              `messageId=\\S+ disposition=${DISPOSITION.code} text='${DISPOSITION.text}'$`,
+          ),
+        ),
+      ]);
+      expect(new Set(all.map((n) => n.messageId)).size).toBe(all.length);
+      const results = validateWithXsd(
+        XSD,
+        all.map((n, i) => ({ name: `${i}`, body: Buffer.from(n.xml) })),
+      );
+      expect([...results.values()].filter((r) => !r.valid).map((r) => `${all[Number(r.name)].xml}: ${r.errors.join('; ')}`)).toEqual([]);
+    });
+
+    // Waits for both branches.
+    it('exits 0 with OK', () => {
+      expect(run.result.stdout).toMatch(/^OK: accepted, held, resumed, workItemInfo, ended$/m);
+      if (run.result.code !== 0) throw new Error(describeRun(`${language} follower`, run.result));
+    });
+  });
+
+  it('without a service: each follower publishes workItem, holdWorkItem, resumeWorkItem, getWorkItem, valid against the XSD, and exits 1', async () => {
+    const vhost = await createVhost();
+    const conn = await amqp.connect(amqpUrl(vhost));
+    try {
+      const ch = await conn.createChannel();
+      await ch.assertExchange('workitem.inbound', 'topic', { durable: true });
+      await ch.assertExchange('workitem.notifications', 'topic', { durable: true });
+      const { queue } = await ch.assertQueue('', { exclusive: true });
+      await ch.bindQueue(queue, 'workitem.inbound', '#');
+      const followers: { name: string; command: string; args: string[] }[] = [];
+      const python = pythonWithPika();
+      if (python) followers.push({ name: 'python', command: python, args: [PYTHON_FOLLOWER] });
+      const java = which('java');
+      if (java) followers.push({ name: 'java', command: java, args: ['-cp', JAVA_CLASSPATH.join(path.delimiter), JAVA_FOLLOWER] });
+      expect(followers.map((f) => f.name)).toEqual(['python', 'java']);
+      for (const f of followers) {
+        const r = await new Running(f.command, f.args, { AMQP_URL: amqpUrl(vhost), RECEIPT_TIMEOUT_SECONDS: '2' }).exited;
+        expect({ follower: f.name, code: r.code }).toEqual({ follower: f.name, code: 1 });
+        expect(r.stdout.match(/^(create|hold|resume|get): no answer within/gm)).toHaveLength(4);
+        expect(r.stdout).not.toMatch(/^waiting up to/m); // no contactId: nothing to follow
+      }
+      const published: amqp.GetMessage[] = [];
+      for (let m = await ch.get(queue, { noAck: true }); m; m = await ch.get(queue, { noAck: true })) published.push(m);
+      const roots = published.map((m) => /<(\w+)/.exec(m.content.toString('utf8').replace(/^<\?xml[^>]*\?>\s*/, ''))?.[1]);
+      expect(roots).toEqual(followers.flatMap(() => ['workItem', 'holdWorkItem', 'resumeWorkItem', 'getWorkItem']));
+      for (const msg of published) {
+        expect(msg.fields.routingKey).toBe('workitem.bank-support');
+        expect(msg.properties).toMatchObject({ contentType: 'application/xml', deliveryMode: 2 });
+        expect(msg.properties.replyTo).toMatch(/^amq\.gen-/);
+      }
+      const results = validateWithXsd(
+        XSD,
+        published.map((m, i) => ({ name: `${i}`, body: m.content })),
+      );
+      const invalid = [...results.values()]
+        .filter((r) => !r.valid)
+        .map((r) => `${published[Number(r.name)].content.toString('utf8')}: ${r.errors.join('; ')}`);
+      expect(invalid).toEqual([]);
+    } finally {
+      await conn.close().catch(() => undefined);
+      await deleteVhost(vhost);
+    }
+  }, 180_000);
 });

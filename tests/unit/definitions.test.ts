@@ -6,6 +6,7 @@ import { buildTopology, Topology } from '../../src/adapters/rabbitmq/topology';
 import {
   buildDefinitions,
   exactPattern,
+  notificationReadPattern,
   rabbitPasswordHash,
   renderDefinitions,
   SHIPPED_DEFINITIONS_OPTIONS,
@@ -23,6 +24,7 @@ describe('rabbitmq/definitions.json', () => {
       ...SHIPPED_DEFINITIONS_OPTIONS,
       inboundExchange: sampleConfig.topology.inboundExchange,
       inboundLargeExchange: sampleConfig.topology.inboundLargeExchange,
+      notificationsExchange: sampleConfig.topology.notificationsExchange,
     });
     expect(JSON.parse(committed)).toEqual(expected);
     expect(committed).toBe(renderDefinitions(expected));
@@ -33,16 +35,38 @@ describe('rabbitmq/definitions.json', () => {
     expect(doc.vhosts).toEqual([{ name: '/' }]);
     expect(doc.users).toEqual([{ name: 'bank-support', password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: [] }]);
     expect(doc.permissions).toEqual([
-      { user: 'bank-support', vhost: '/', configure: '^$', write: '^(workitem\\.inbound|workitem\\.inbound\\.large)$', read: '^$' },
+      {
+        user: 'bank-support',
+        vhost: '/',
+        configure: '^amq\\.gen-.*$',
+        write: '^(workitem\\.inbound|workitem\\.inbound\\.large|amq\\.gen-.*)$',
+        read: '^(workitem\\.notifications|amq\\.gen-.*)$',
+      },
     ]);
-    // Contract 1.2: the same routing key on both exchanges (an exchange without a topic permission would take any key).
+    // Contract 1.2: the same routing key on both inbound exchanges (an exchange without a topic permission would take
+    // any key), and on workitem.notifications the read permission the contract names: ^[a-z]+\.<its-source>$.
     expect(doc.topic_permissions).toEqual([
       { user: 'bank-support', vhost: '/', exchange: 'workitem.inbound', write: '^workitem\\.bank-support$', read: '^$' },
       { user: 'bank-support', vhost: '/', exchange: 'workitem.inbound.large', write: '^workitem\\.bank-support$', read: '^$' },
+      { user: 'bank-support', vhost: '/', exchange: 'workitem.notifications', write: '^$', read: '^[a-z]+\\.bank-support$' },
     ]);
-    const write = new RegExp(doc.permissions[0].write);
-    expect(['workitem.inbound', 'workitem.inbound.large'].map((x) => write.test(x))).toEqual([true, true]);
-    expect(['contact.events', 'workitem.inbound.larger', 'workitem.error', 'amq.default'].some((x) => write.test(x))).toBe(false);
+    const [perm] = doc.permissions as { configure: string; write: string; read: string }[];
+    const write = new RegExp(perm.write);
+    expect(['workitem.inbound', 'workitem.inbound.large', 'amq.gen-JzTY20BRgKO-HjmUJj0wLg'].map((x) => write.test(x))).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(
+      ['contact.events', 'workitem.inbound.larger', 'workitem.error', 'amq.default', 'workitem.notifications'].some((x) => write.test(x)),
+    ).toBe(false);
+    // Server-named queues only: a sender cannot declare, bind or read a queue it names, nor the service's queues.
+    const configure = new RegExp(perm.configure);
+    const read = new RegExp(perm.read);
+    expect(['amq.gen-JzTY20BRgKO-HjmUJj0wLg'].map((x) => [configure.test(x), read.test(x)])).toEqual([[true, true]]);
+    for (const name of ['bank-support.receipts', 'workitem.inbound', 'workitem.error', 'workitem.control', 'workitem.receipts'])
+      expect({ name, configure: configure.test(name), read: read.test(name) }).toEqual({ name, configure: false, read: false });
+    expect(read.test('workitem.notifications')).toBe(true);
   });
 });
 
@@ -89,19 +113,26 @@ describe('buildDefinitions', () => {
       exchanges: [
         { name: 'in', type: 'topic' },
         { name: 'in.large', type: 'topic' },
+        { name: 'out', type: 'topic' },
       ],
       queues: [{ name: 'q', arguments: { a: 1 }, bindings: [] }],
     };
-    const out = buildDefinitions(topology, { vhost: '/', inboundExchange: 'in', inboundLargeExchange: 'in.large' });
+    const out = buildDefinitions(topology, {
+      vhost: '/',
+      inboundExchange: 'in',
+      inboundLargeExchange: 'in.large',
+      notificationsExchange: 'out',
+    });
     out.queues[0].arguments.a = 2;
     expect(topology.queues[0].arguments.a).toBe(1);
   });
 
-  it('pins a sender to its own routing key on the configured inbound and large-item exchanges, escaping regex characters', () => {
+  it('pins a sender to its own routing keys on the configured inbound, large-item and notifications exchanges, escaping regex characters', () => {
     const topology: Topology = {
       exchanges: [
         { name: 'bank.in+1', type: 'topic' },
         { name: 'bank.big', type: 'topic' },
+        { name: 'bank.news', type: 'topic' },
       ],
       queues: [],
     };
@@ -110,11 +141,21 @@ describe('buildDefinitions', () => {
       exampleSender: 'crm.eu',
       inboundExchange: 'bank.in+1',
       inboundLargeExchange: 'bank.big',
+      notificationsExchange: 'bank.news',
     });
-    expect(out.permissions).toEqual([{ user: 'crm.eu', vhost: 'v', configure: '^$', write: '^(bank\\.in\\+1|bank\\.big)$', read: '^$' }]);
+    expect(out.permissions).toEqual([
+      {
+        user: 'crm.eu',
+        vhost: 'v',
+        configure: '^amq\\.gen-.*$',
+        write: '^(bank\\.in\\+1|bank\\.big|amq\\.gen-.*)$',
+        read: '^(bank\\.news|amq\\.gen-.*)$',
+      },
+    ]);
     expect(out.topic_permissions).toEqual([
       { user: 'crm.eu', vhost: 'v', exchange: 'bank.in+1', write: '^workitem\\.crm\\.eu$', read: '^$' },
       { user: 'crm.eu', vhost: 'v', exchange: 'bank.big', write: '^workitem\\.crm\\.eu$', read: '^$' },
+      { user: 'crm.eu', vhost: 'v', exchange: 'bank.news', write: '^$', read: '^[a-z]+\\.crm\\.eu$' },
     ]);
     const pattern = new RegExp(out.topic_permissions[0].write);
     expect(pattern.test('workitem.crm.eu')).toBe(true);
@@ -122,10 +163,34 @@ describe('buildDefinitions', () => {
     expect(pattern.test('workitem.crm.eu.x')).toBe(false);
   });
 
+  it("admits a sender's own notification keys one by one, and no wildcard (RabbitMQ matches the binding key as written)", () => {
+    const read = new RegExp(notificationReadPattern('bank-support'));
+    const own = ['routed', 'buffered', 'held', 'resumed', 'ended', 'cancelled', 'expired', 'overdue'].map((e) => `${e}.bank-support`);
+    expect(own.filter((k) => !read.test(k))).toEqual([]);
+    const refused = [
+      'ended.other-source',
+      'ended.bank-supportx',
+      'ended.xbank-support',
+      'ended.bank.support',
+      '*.bank-support',
+      '#',
+      '#.bank-support',
+      'ended.#',
+      '*.*',
+      'bank-support',
+      'x.ended.bank-support',
+    ];
+    expect(refused.filter((k) => read.test(k))).toEqual([]);
+    expect(notificationReadPattern('crm.eu')).toBe('^[a-z]+\\.crm\\.eu$');
+  });
+
   it('refuses an inbound exchange that is not in the topology', () => {
     expect(() => buildDefinitions(sampleTopology, { vhost: '/', inboundExchange: 'nope' })).toThrow(/inbound exchange "nope" is not part/);
     expect(() => buildDefinitions(sampleTopology, { vhost: '/', inboundLargeExchange: 'nope' })).toThrow(
       /large-item exchange "nope" is not part/,
+    );
+    expect(() => buildDefinitions(sampleTopology, { vhost: '/', notificationsExchange: 'nope' })).toThrow(
+      /notifications exchange "nope" is not part/,
     );
   });
 });

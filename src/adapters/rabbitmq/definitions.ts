@@ -20,8 +20,18 @@ export const DEFAULT_INBOUND_EXCHANGE = 'workitem.inbound';
 /** The contract's default large-item exchange (1.2): large items straight to their lane, same routing key. */
 export const DEFAULT_INBOUND_LARGE_EXCHANGE = 'workitem.inbound.large';
 
+/** The contract's default notifications exchange (1.2): lifecycle notifications, routing key `<event>.<source>`. */
+export const DEFAULT_NOTIFICATIONS_EXCHANGE = 'workitem.notifications';
+
 /** Senders publish with routing key `workitem.<source>` (the contract); the topic permission pins `<source>`. */
 export const SENDER_ROUTING_KEY_PREFIX = 'workitem.';
+
+/**
+ * The queues a sender may declare, bind and consume: server-named ones only (`queue.declare` with an empty name; the
+ * broker names them `amq.gen-…`, and a client cannot choose such a name itself). Made exclusive, as the examples do,
+ * no other connection can touch them (RESOURCE_LOCKED).
+ */
+export const SERVER_NAMED_QUEUES = 'amq\\.gen-.*';
 
 export const PASSWORD_HASHING_ALGORITHM = 'rabbit_password_hashing_sha256';
 
@@ -31,8 +41,9 @@ export const SHIPPED_DEFINITIONS_OPTIONS = { vhost: '/', exampleSender: 'bank-su
 export interface DefinitionsOptions {
   vhost: string;
   /**
-   * Name of an example sender user, e.g. `bank-support`: allowed to publish to the inbound exchange
-   * with routing key `workitem.<name>` only. It ships without a password (`password_hash: ""`, no tags),
+   * Name of an example sender user, e.g. `bank-support`: allowed to publish to the inbound exchanges with routing key
+   * `workitem.<name>` only, and to bind server-named queues of its own to the notifications exchange with the keys
+   * `<event>.<name>` only. It ships without a password (`password_hash: ""`, no tags),
    * so it cannot sign in until an operator sets one: no default credentials in a shipped file.
    */
   exampleSender?: string;
@@ -40,6 +51,8 @@ export interface DefinitionsOptions {
   inboundExchange?: string;
   /** Defaults to the contract's `workitem.inbound.large`; must be one of the topology's exchanges. */
   inboundLargeExchange?: string;
+  /** Defaults to the contract's `workitem.notifications`; must be one of the topology's exchanges. */
+  notificationsExchange?: string;
 }
 
 interface DefinitionsUser {
@@ -90,10 +103,19 @@ export function exactPattern(literal: string): string {
   return `^${literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`;
 }
 
-/** Anchored regex that matches exactly one of `literals`. */
-export function exactPatterns(literals: string[]): string {
-  if (literals.length === 1) return exactPattern(literals[0]);
-  return `^(${literals.map((l) => exactPattern(l).slice(1, -1)).join('|')})$`;
+/** Anchored regex that matches exactly one of `literals`, or (unescaped) one of `patterns`. */
+export function exactPatterns(literals: string[], patterns: string[] = []): string {
+  if (literals.length === 1 && patterns.length === 0) return exactPattern(literals[0]);
+  return `^(${[...literals.map((l) => exactPattern(l).slice(1, -1)), ...patterns].join('|')})$`;
+}
+
+/**
+ * The topic read permission that keeps a sender to its own notifications (contract 1.2): `^[a-z]+\.<source>$`.
+ * RabbitMQ checks it on queue.bind against the binding key *as written*, so it admits the keys `<event>.<source>`
+ * one by one; a wildcard key (`*.<source>`, `#`) is a string that does not match and is refused (ACCESS_REFUSED).
+ */
+export function notificationReadPattern(source: string): string {
+  return `^[a-z]+\\.${exactPattern(source).slice(1, -1)}$`;
 }
 
 /**
@@ -112,9 +134,11 @@ export function buildDefinitions(topology: Topology, opts: DefinitionsOptions): 
   const { vhost } = opts;
   const inboundExchange = opts.inboundExchange ?? DEFAULT_INBOUND_EXCHANGE;
   const inboundLargeExchange = opts.inboundLargeExchange ?? DEFAULT_INBOUND_LARGE_EXCHANGE;
+  const notificationsExchange = opts.notificationsExchange ?? DEFAULT_NOTIFICATIONS_EXCHANGE;
   for (const [what, name] of [
     ['inbound', inboundExchange],
     ['large-item', inboundLargeExchange],
+    ['notifications', notificationsExchange],
   ]) {
     if (!topology.exchanges.some((x) => x.name === name)) throw new Error(`${what} exchange "${name}" is not part of the topology`);
   }
@@ -127,17 +151,33 @@ export function buildDefinitions(topology: Topology, opts: DefinitionsOptions): 
     rabbitmq_version: DEFINITIONS_RABBIT_VERSION,
     users: sender ? [{ name: sender, password_hash: '', hashing_algorithm: PASSWORD_HASHING_ALGORITHM, tags: [] }] : [],
     vhosts: [{ name: vhost }],
-    // A sender declares nothing and reads nothing; it may only publish to the inbound and large-item exchanges...
-    permissions: sender ? [{ user: sender, vhost, configure: '^$', write: exactPatterns(senderExchanges), read: '^$' }] : [],
-    // ...and only with its own routing key, so the broker stops it submitting (or cancelling) as another source.
+    // A sender may publish to the inbound and large-item exchanges, and have server-named queues of its own (for
+    // receipts and notifications): declaring one needs configure on it, queue.bind needs write on the queue and read
+    // on the exchange, consuming read on the queue. Nothing else: no named queue, no other exchange.
+    permissions: sender
+      ? [
+          {
+            user: sender,
+            vhost,
+            configure: `^${SERVER_NAMED_QUEUES}$`,
+            write: exactPatterns(senderExchanges, [SERVER_NAMED_QUEUES]),
+            read: exactPatterns([notificationsExchange], [SERVER_NAMED_QUEUES]),
+          },
+        ]
+      : [],
+    // Topic permissions pin the routing keys: it publishes only as its own source, so the broker stops it submitting
+    // (or cancelling) as another source, and binds only to its own notifications.
     topic_permissions: sender
-      ? senderExchanges.map((exchange) => ({
-          user: sender,
-          vhost,
-          exchange,
-          write: exactPattern(`${SENDER_ROUTING_KEY_PREFIX}${sender}`),
-          read: '^$',
-        }))
+      ? [
+          ...senderExchanges.map((exchange) => ({
+            user: sender,
+            vhost,
+            exchange,
+            write: exactPattern(`${SENDER_ROUTING_KEY_PREFIX}${sender}`),
+            read: '^$',
+          })),
+          { user: sender, vhost, exchange: notificationsExchange, write: '^$', read: notificationReadPattern(sender) },
+        ]
       : [],
     parameters: [],
     global_parameters: [],

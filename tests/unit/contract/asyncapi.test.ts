@@ -38,15 +38,30 @@ interface Channel extends ChannelJson {
   amqp: AmqpChannelBinding;
 }
 
+interface OperationJson {
+  action: 'send' | 'receive';
+  channel: { address?: string };
+  messages?: { name?: string }[];
+}
+
 let channels: Channel[];
+let operations: Record<string, OperationJson>;
+let info: { version: string };
 
 beforeAll(async () => {
   const { document, diagnostics } = await fromFile(new Parser(), path.join(ROOT, 'asyncapi.yaml')).parse();
   const errors = diagnostics.filter((d) => d.severity === DiagnosticSeverity.Error).map((d) => `${d.path.join('.')}: ${d.message}`);
   expect(errors).toEqual([]);
   if (!document) throw new Error('asyncapi.yaml did not parse');
-  const json = document.json() as unknown as { asyncapi: string; channels: Record<string, ChannelJson> };
+  const json = document.json() as unknown as {
+    asyncapi: string;
+    info: { version: string };
+    channels: Record<string, ChannelJson>;
+    operations: Record<string, OperationJson>;
+  };
   expect(json.asyncapi).toMatch(/^3\.0\./);
+  info = json.info;
+  operations = json.operations;
   channels = Object.entries(json.channels).map(([id, c]) => {
     if (!c.bindings?.amqp) throw new Error(`channel ${id} has no amqp binding`);
     return { id, ...c, amqp: c.bindings.amqp };
@@ -141,6 +156,7 @@ describe('asyncapi.yaml', () => {
       expect(message.payload?.title).toBe(message.name);
     }
     expect(addresses(t.receiptsExchange)).toEqual(['{status}.{source}']);
+    expect(addresses(t.notificationsExchange)).toEqual(['{event}.{source}']);
     expect(addresses(t.errorExchange)).toEqual(['{errorCode}']);
     expect(addresses('')).toEqual(['{replyTo}']);
   });
@@ -157,6 +173,54 @@ describe('asyncapi.yaml', () => {
     expect(topology.queues.filter((q) => q.arguments['x-dead-letter-exchange'] === t.errorExchange)).toEqual([]);
     expect(param(t.errorExchange, 'errorCode')).toEqual([...enumeration('ErrorCode'), DEAD_LETTERED_ROUTING_KEY]);
     expect(enumeration('ErrorCode')).toEqual(expect.arrayContaining([...ERROR_CODES]));
+  });
+
+  it('describes contract 1.2: hold, resume and get in, workItemInfo back, notifications on their own exchange', () => {
+    expect(info.version).toBe('1.2.0');
+    const messageNames = (c: Channel): string[] =>
+      Object.values(c.messages ?? {})
+        .map((m) => m.name ?? '')
+        .sort();
+    const inbound = ['cancelWorkItem', 'getWorkItem', 'holdWorkItem', 'resumeWorkItem', 'updateWorkItem', 'workItem'];
+    for (const exchange of [t.inboundExchange, t.inboundLargeExchange]) {
+      expect({ exchange, messages: onExchange(exchange).map(messageNames) }).toEqual({ exchange, messages: [inbound] });
+    }
+    for (const queue of [t.inboundQueue, t.largeQueue]) {
+      expect({ queue, messages: messageNames(queueChannel(queue)!) }).toEqual({ queue, messages: inbound });
+    }
+    expect(messageNames(onExchange('')[0])).toEqual(['workItemInfo', 'workItemReceipt']);
+
+    const [notifications, ...more] = onExchange(t.notificationsExchange);
+    expect(more).toEqual([]);
+    expect(notifications.address).toBe('{event}.{source}');
+    const xsd = readFileSync(path.join(ROOT, 'schemas/workitem-v1.xsd'), 'utf8');
+    const events = /<xs:simpleType name="NotificationEvent">([\s\S]*?)<\/xs:simpleType>/.exec(xsd)?.[1] ?? '';
+    expect(notifications.parameters?.event?.enum).toEqual([...events.matchAll(/<xs:enumeration value="([^"]+)"\/>/g)].map((m) => m[1]));
+    expect(notifications.parameters?.event?.enum).toEqual([
+      'routed',
+      'buffered',
+      'held',
+      'resumed',
+      'ended',
+      'cancelled',
+      'expired',
+      'overdue',
+    ]);
+    const [message] = Object.values(notifications.messages ?? {});
+    expect({ name: message.name, xsd: message['x-xsd'] }).toEqual({
+      name: 'workItemNotification',
+      xsd: { schema: 'schemas/workitem-v1.xsd', element: 'workItemNotification' },
+    });
+
+    const op = (name: string): { action: string; address?: string; messages: string[] } => ({
+      action: operations[name]?.action,
+      address: operations[name]?.channel.address,
+      messages: (operations[name]?.messages ?? []).map((m) => m.name ?? '').sort(),
+    });
+    expect(op('publishNotification')).toEqual({ action: 'send', address: '{event}.{source}', messages: ['workItemNotification'] });
+    expect(op('receiveWorkItems')).toEqual({ action: 'receive', address: t.inboundQueue, messages: inbound });
+    expect(op('receiveLargeWorkItems')).toEqual({ action: 'receive', address: t.largeQueue, messages: inbound });
+    expect(op('sendStatusReply')).toEqual({ action: 'send', address: '{replyTo}', messages: ['workItemInfo', 'workItemReceipt'] });
   });
 
   it('points every XML message at a global element of schemas/workitem-v1.xsd', () => {

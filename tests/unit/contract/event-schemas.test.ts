@@ -44,6 +44,19 @@ describe('schemas/contact-event.schema.json', () => {
     expect(contactEventProblems(wire(toClosedEvent('contact.expired', record, 'expires-at', EVENT_ID, NOW)))).toBeNull();
   });
 
+  it('accepts the 1.2 hold and resume events: contact.withdrawn with reason held, contact.created with resumed true', () => {
+    const item = expectItem(parse(readFileSync(path.join(examplesDir(), 'loan-review.xml'))));
+    const record = toContactRecord(item, CONTACT_ID, NOW.toISOString());
+    const withdrawn = wire(toClosedEvent('contact.withdrawn', record, 'cancelled-by-sender', EVENT_ID, NOW)) as Record<string, unknown>;
+    expect(contactEventProblems({ ...withdrawn, reason: 'held' })).toBeNull();
+    expect(contactEventProblems({ ...withdrawn, reason: 'cancelled-by-operator' })).toBeNull();
+    expect(contactEventProblems({ ...withdrawn, reason: 'paused' })).toMatch(/\/reason/);
+    const created = createdFromExample('loan-review.xml');
+    expect(contactEventProblems({ ...created, resumed: true })).toBeNull();
+    expect(contactEventProblems({ ...created, resumed: false })).toBeNull();
+    expect(contactEventProblems({ ...created, resumed: 'yes' })).toMatch(/\/resumed/);
+  });
+
   it('accepts a contact.updated event of contract 1.1 (the whole contact plus changed and revision)', () => {
     const event = {
       ...createdFromExample('loan-review.xml'),

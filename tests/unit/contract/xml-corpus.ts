@@ -477,6 +477,29 @@ function generated(): [string, string | Buffer][] {
   add('update priority 11', update('<priority>11</priority>'));
   add('update duplicate keys', update('<contactData><item key="A">1</item><item key="A">2</item></contactData>'));
   add('update nothing to change', update(''));
+
+  // version 1.2: hold and resume (described by the XSD; see NOT_YET_IMPLEMENTED in xsd-rules.ts)
+  const hold = (inner: string, attributes = ' version="1"'): string =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<holdWorkItem${attributes}>${IDENTITY}${inner}</holdWorkItem>\n`;
+  const resume = (inner: string, attributes = ' version="1"'): string =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<resumeWorkItem${attributes}>${IDENTITY}${inner}</resumeWorkItem>\n`;
+  add('hold', hold(''));
+  add('hold until and reason', hold(`<until>${inDays(2)}</until><reason>waiting for documents</reason>`));
+  add('hold without version', hold('', ''));
+  add('hold until empty and reason padded', hold('<until/><reason>\n  waiting for documents  </reason>'));
+  add('hold reason 256', hold(`<reason>${'r'.repeat(256)}</reason>`));
+  add('hold reason 257', hold(`<reason>${'r'.repeat(257)}</reason>`));
+  add('hold until without zone', hold('<until>2026-12-08T08:00:00</until>'));
+  add('hold until not a date', hold('<until>tomorrow</until>'));
+  add('hold version 2', hold('', ' version="2"'));
+  add('hold with priority', hold('<priority>8</priority>'));
+  add('hold reason twice', hold('<reason>a</reason><reason>b</reason>'));
+  add('hold without source', '<holdWorkItem version="1"><externalId>CASE-1</externalId></holdWorkItem>');
+  add('resume', resume(''));
+  add('resume without version', resume('', ''));
+  add('resume with until', resume(`<until>${inDays(1)}</until>`));
+  add('resume with reason', resume('<reason>documents arrived</reason>'));
+  add('resume without externalId', '<resumeWorkItem version="1"><source>bank-support</source></resumeWorkItem>');
   return cases;
 }
 

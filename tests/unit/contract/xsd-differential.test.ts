@@ -15,7 +15,7 @@ import { DisagreementRule, NOT_YET_IMPLEMENTED, SERVICE_GAPS, XSD_CANNOT_EXPRESS
  * except where xsd-rules.ts says why not.
  */
 const XSD = path.resolve(__dirname, '../../../schemas/workitem-v1.xsd');
-const INBOUND_ROOTS = ['workItem', 'cancelWorkItem', 'updateWorkItem', 'getWorkItem'];
+const INBOUND_ROOTS = ['workItem', 'cancelWorkItem', 'updateWorkItem', 'getWorkItem', 'holdWorkItem', 'resumeWorkItem'];
 const LISTS: [string, readonly DisagreementRule[]][] = [
   ['XSD_CANNOT_EXPRESS', XSD_CANNOT_EXPRESS],
   ['NOT_YET_IMPLEMENTED', NOT_YET_IMPLEMENTED],
@@ -33,7 +33,7 @@ interface Verdict {
 const RECEIPT_STATUSES: ReceiptStatus[] = ['accepted', 'buffered', 'duplicate', 'cancelled', 'rejected'];
 const CONTACT_ID = 'wi-0b7e7c1e-4a3f-4c55-9d55-0a1b2c3d4e5f';
 
-/** Receipts as the service renders them, plus hand-written ones (1.1 statuses, unknown values). */
+/** Receipts as the service renders them, plus hand-written ones (1.1 and 1.2 statuses, duplicate state, unknown values). */
 function receiptCorpus(): XmlCase[] {
   const cases: XmlCase[] = [];
   const add = (name: string, body: string | Buffer): void => {
@@ -79,6 +79,16 @@ function receiptCorpus(): XmlCase[] {
     ),
   );
   add('status unknown', receipt('status="lost"'));
+  add('status held', receipt(`status="held" externalId="CASE-1" source="bank-support" contactId="${CONTACT_ID}" entrance="loans"`));
+  add('status resumed', receipt(`status="resumed" externalId="CASE-1" source="bank-support" contactId="${CONTACT_ID}" entrance="loans"`));
+  add(
+    'duplicate of an ended item',
+    receipt(`status="duplicate" externalId="CASE-1" source="bank-support" contactId="${CONTACT_ID}" entrance="loans" state="ended"`),
+  );
+  add(
+    'duplicate state unknown',
+    receipt(`status="duplicate" externalId="CASE-1" source="bank-support" contactId="${CONTACT_ID}" state="held"`),
+  );
   add('error code unknown', receipt('status="rejected"', '<error code="OOPS" path="/">x</error>'));
   add('not a receipt', '<workItem version="1"/>');
   return cases;
@@ -183,6 +193,7 @@ describe('schemas/workitem-v1.xsd against the service parser (differential)', ()
         'examples/cancel.xml',
         'examples/voicemail-with-audio.xml',
         'examples/facebook-post.xml',
+        'examples/get.xml',
       ]),
     );
     expect(agree.filter((r) => !r.service).length).toBeGreaterThan(150);

@@ -49,6 +49,8 @@ describe('<workItemInfo> (status query reply)', () => {
       { name: 'routed', body: renderItemInfo(routed) },
       { name: 'ended', body: renderItemInfo(ended) },
       { name: 'buffered', body: renderItemInfo({ ...ended, state: 'buffered' }) },
+      // Contract 1.2: a held item, with the time its hold ends by itself.
+      { name: 'held', body: renderItemInfo({ ...routed, state: 'held', heldUntil: '2026-12-08T08:00:00Z' }) },
     ];
     const results = validateWithXsd(XSD, docs);
     for (const d of docs)
