@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { renderNotification } from '../../../src/adapters/xml/render-notification';
+import { NOTIFICATION_EVENTS, type Notification } from '../../../src/domain/notification';
 import { validateWithXsd } from '../../helpers/xsd-validator';
 
 /**
@@ -42,6 +44,25 @@ const VALID: [string, string][] = [
   ['held with a reason', notification({ event: 'held', reason: 'waiting for documents' })],
   ['buffered with a reason', notification({ event: 'buffered', reason: 'entrance-closed' })],
   ['at with an offset', notification({ at: '2026-12-07T11:00:00+01:00' })],
+  // What the service itself renders, each event with every attribute it can carry.
+  ...NOTIFICATION_EVENTS.map((event): [string, string] => {
+    const n: Notification = {
+      id: `${CONTACT_ID}.1.${event}`,
+      event,
+      contactId: CONTACT_ID,
+      source: 'bank-support',
+      externalId: 'CASE-2026-000123 & <co>',
+      entrance: 'loans',
+      atMs: Date.UTC(2026, 11, 7, 10),
+      correlationId: 'c-1',
+      ...(event === 'buffered' && { reason: 'rejected' }),
+      ...(event === 'expired' && { reason: 'expires-at' }),
+      ...(event === 'held' && { reason: 'waiting for "documents"', until: '2026-12-08T08:00:00Z' }),
+      ...(event === 'overdue' && { dueMs: Date.UTC(2026, 11, 7, 9) }),
+      ...(event === 'ended' && { disposition: { code: 'resolved', text: 'Loan approved & <informed>' } }),
+    };
+    return [`rendered by the service: ${event}`, renderNotification(n).toString('utf8')];
+  }),
 ];
 
 const INVALID: [string, string][] = [
