@@ -1,3 +1,4 @@
+import { parseNotification } from '../../src/adapters/xml/render-notification';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -272,7 +273,33 @@ describe('fault: no work item is lost', () => {
       s.errorCodes.add(code);
     };
 
+    // The senders' side of contract 1.2: every lifecycle notification, by contactId and event (ids as published).
+    const notes = new Map<string, Map<string, Set<string>>>();
+    let notificationsTotal = 0;
+    const onNotification = (msg: amqp.ConsumeMessage): void => {
+      notificationsTotal++;
+      let n: { event: string; contactId: string };
+      try {
+        n = parseNotification(msg.content);
+      } catch (err) {
+        strayNote(`notification not readable: ${(err as Error).message}`);
+        return;
+      }
+      let byEvent = notes.get(n.contactId);
+      if (!byEvent) notes.set(n.contactId, (byEvent = new Map()));
+      let ids = byEvent.get(n.event);
+      if (!ids) byEvent.set(n.event, (ids = new Set()));
+      ids.add(String(msg.properties.messageId));
+    };
+    const noteIds = (contactId: string | undefined, event: string): Set<string> =>
+      (contactId && notes.get(contactId)?.get(event)) || new Set();
+
     const url = broker.url;
+    const notificationsConsumer = new DurableConsumer(
+      url,
+      { queue: 'fault.sender.notifications', bindings: [{ exchange: T.notificationsExchange, routingKey: '#' }] },
+      onNotification,
+    );
     const eventsConsumer = new DurableConsumer(
       url,
       { queue: 'fault.contact-center.events', bindings: [{ exchange: T.eventsExchange, routingKey: '#' }] },
@@ -305,8 +332,16 @@ describe('fault: no work item is lost', () => {
       replyQueue = queue;
     });
     const contactCenter = new ResilientPublisher(url, 'contact-center');
-    for (const c of [eventsConsumer, receiptsConsumer, errorsConsumer, sender, contactCenter]) closers.push(() => c.close());
-    await Promise.all([eventsConsumer.start(), receiptsConsumer.start(), errorsConsumer.start(), sender.start(), contactCenter.start()]);
+    for (const c of [eventsConsumer, receiptsConsumer, errorsConsumer, notificationsConsumer, sender, contactCenter])
+      closers.push(() => c.close());
+    await Promise.all([
+      eventsConsumer.start(),
+      receiptsConsumer.start(),
+      errorsConsumer.start(),
+      notificationsConsumer.start(),
+      sender.start(),
+      contactCenter.start(),
+    ]);
 
     // --- the service ---------------------------------------------------------------------------------
     const httpPort = await freePort();
@@ -565,6 +600,8 @@ describe('fault: no work item is lost', () => {
       if (busy.length) return `queues not empty: ${busy.map(([n, d]) => `${n}=${d.messages}`).join(' ')}`;
       const parked = await Promise.all(ENTRANCES.map((e) => redisClient.zcard(`${prefix}parked:${e}`)));
       if (parked.some((n) => n > 0)) return `parked in Redis: ${parked.join('/')}`;
+      const outbox = await redisClient.zcard(`${prefix}notes:due`);
+      if (outbox > 0) return `${outbox} notifications in the outbox`;
       return null;
     };
     let lastSignature = '';
@@ -578,7 +615,7 @@ describe('fault: no work item is lost', () => {
       const endableLeft = [...endable.keys()].filter((e) => byExt.get(e)!.attempts.every((a) => a.state === 'confirmed')).length;
       if (!endingStopped && (endableLeft === 0 || Date.now() - quiesceStart > QUIESCE_TIMEOUT_MS / 2)) endingStopped = true;
       lastReason = await quiet().catch((err: Error) => `check failed: ${err.message}`);
-      const signature = `${eventsTotal}/${receiptCopies}/${ended.size}/${lastReason}`;
+      const signature = `${eventsTotal}/${receiptCopies}/${ended.size}/${notificationsTotal}/${lastReason}`;
       if (signature !== lastSignature) {
         lastSignature = signature;
         stableSince = Date.now();
@@ -624,6 +661,17 @@ describe('fault: no work item is lost', () => {
       return !s || s.errorCopies === 0 || ![...s.statuses].some((st) => st.startsWith('rejected')) || s.contactIds.size > 0;
     });
     const redisUnfinished = await redisClient.zcard(`${prefix}unfinished`);
+    // Notifications (issue 24): every ended item's sender hears `ended` (at least once, one id); every item whose
+    // receipts all said buffered and that reached the contact center hears `routed`.
+    const endedItems = valid.filter((it) => ended.has(it.ext));
+    const lostEnded = endedItems.filter((it) => noteIds(ended.get(it.ext), 'ended').size === 0);
+    const doubleNoteIds = endedItems.filter((it) => noteIds(ended.get(it.ext), 'ended').size > 1);
+    const routedExpected = valid.filter((it) => {
+      const s = seen.get(it.ext);
+      return !!s && s.created > 0 && s.statuses.has('buffered') && !s.statuses.has('accepted');
+    });
+    const lostRouted = routedExpected.filter((it) => noteIds(contactIdOf(it), 'routed').size === 0);
+    const lostNotifications = lostEnded.length + lostRouted.length;
 
     const faultCounts = new Map<string, number>();
     for (const f of faultsDone) faultCounts.set(f, (faultCounts.get(f) ?? 0) + 1);
@@ -631,13 +679,16 @@ describe('fault: no work item is lost', () => {
     const totalSeconds = ((Date.now() - startedAt) / 1000).toFixed(1);
     const line =
       `lost=${lost.length} double_ids=${doubleIds.length} missing_receipts=${missingReceipts.length} ` +
-      `missing_in_redis=${missingInRedis.length} items=${N} faults=${faults} duration=${flowSeconds.toFixed(1)}s`;
+      `missing_in_redis=${missingInRedis.length} lost_notifications=${lostNotifications} items=${N} faults=${faults} ` +
+      `duration=${flowSeconds.toFixed(1)}s`;
     const details =
       `unexpected_rejections=${unexpectedRejections.length} missing_error_copies=${missingErrorCopies.length} ` +
       `intended_rejections=${intended.length} ended=${ended.size} ended_in_redis=${endedInRedis.length} ` +
       `redis_unfinished=${redisUnfinished}/${unfinished.length} resent=${resent} duplicates_sent=${duplicatesSent} ` +
       `events=${eventsTotal} replayed_events=${replayedEvents} other_events=${otherEvents} receipt_copies=${receiptCopies} ` +
-      `reply_receipts=${replyReceipts} stray=${stray.length} quiescent=${quiescent} seed=${SEED} total=${totalSeconds}s`;
+      `reply_receipts=${replyReceipts} notifications=${notificationsTotal} ended_notified=${endedItems.length - lostEnded.length}/${endedItems.length} ` +
+      `routed_notified=${routedExpected.length - lostRouted.length}/${routedExpected.length} ended_notification_ids_gt1=${doubleNoteIds.length} ` +
+      `stray=${stray.length} quiescent=${quiescent} seed=${SEED} total=${totalSeconds}s`;
     process.stdout.write(`\n${line}\n${details}\n`);
 
     const sample = (list: Item[]): string =>
@@ -663,6 +714,8 @@ describe('fault: no work item is lost', () => {
       doubleIds.length ? `double ids:\n  ${sample(doubleIds)}` : '',
       missingReceipts.length ? `missing receipts:\n  ${sample(missingReceipts)}` : '',
       missingInRedis.length ? `missing in Redis:\n  ${sample(missingInRedis)}` : '',
+      lostEnded.length ? `ended without an ended notification:\n  ${sample(lostEnded)}` : '',
+      lostRouted.length ? `buffered, delivered, without a routed notification:\n  ${sample(lostRouted)}` : '',
       endedInRedis.length ? `ended but still in Redis:\n  ${sample(endedInRedis)}` : '',
       unexpectedRejections.length ? `unexpected rejections:\n  ${sample(unexpectedRejections)}` : '',
       missingErrorCopies.length ? `intended rejections without error copy/receipt:\n  ${sample(missingErrorCopies)}` : '',
@@ -675,7 +728,7 @@ describe('fault: no work item is lost', () => {
     const reportFile = path.join(LOG_DIR, `fault-no-loss-${tag}.txt`);
     writeFileSync(reportFile, `${report}\n`);
     process.stdout.write(`report: ${reportFile}\n`);
-    if (!quiescent || lost.length || doubleIds.length || missingReceipts.length || missingInRedis.length)
+    if (!quiescent || lost.length || doubleIds.length || missingReceipts.length || missingInRedis.length || lostNotifications)
       process.stdout.write(`${report}\n`);
 
     expect({
@@ -686,6 +739,8 @@ describe('fault: no work item is lost', () => {
       unexpectedRejections: unexpectedRejections.length,
       missingErrorCopies: missingErrorCopies.length,
       endedInRedis: endedInRedis.length,
+      lostNotifications,
+      endedNotificationIdsGt1: doubleNoteIds.length,
     }).toEqual({
       lost: 0,
       doubleIds: 0,
@@ -694,6 +749,8 @@ describe('fault: no work item is lost', () => {
       unexpectedRejections: 0,
       missingErrorCopies: 0,
       endedInRedis: 0,
+      lostNotifications: 0,
+      endedNotificationIdsGt1: 0,
     });
     // Not quiescent = something stayed stuck (a queue that does not drain, parked items that never leave).
     expect({ quiescent, lastReason }).toEqual({ quiescent: true, lastReason: null });
