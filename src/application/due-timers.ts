@@ -1,6 +1,7 @@
 import type { ActivationClaim, OverdueClaim } from '../ports/state-store';
 import type { Deps } from './deps';
 import { recordStep } from './record-step';
+import { WakeLoop } from './wake-loop';
 import { expireContact, notPlacedReason, recordBody, routeContact, type RouteResult } from './route-contact';
 
 /** A claim not finished within this long (its instance died, or the broker did not confirm) is taken over. */
@@ -14,7 +15,6 @@ const MAX_BATCHES_PER_TICK = 25;
  * a poll costs a few Redis reads: waiting timers cost (almost) nothing.
  */
 const MAX_SLEEP_MS = 4_000;
-const MIN_SLEEP_MS = 5;
 const JITTER_MS = 25;
 
 export interface TickResult {
@@ -197,74 +197,23 @@ async function fireDueOverdue(d: Deps): Promise<KindResult> {
 }
 
 /**
- * One poller per instance: wakes when the next timer is due (at most every second, plus a little jitter so
+ * One poller per instance: wakes when the next timer is due (at most every MAX_SLEEP_MS, plus a little jitter so
  * instances do not all call Redis in the same millisecond), runs `fireDueTimers` while `canRun()` (Redis and the
  * broker up, not stopping). Holds nothing per item: 100 000 scheduled items cost a sorted-set entry each in Redis.
  */
-export class DueTimerPoller {
-  private timer: NodeJS.Timeout | null = null;
-  /** When the scheduled wake-up is (ms), while one is scheduled. */
-  private wakeAt: number | null = null;
-  /** A nudge that came while a round was running: the round's next wake-up takes it into account. */
-  private nudgedDue: number | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = false;
-
-  constructor(
-    private readonly d: Deps,
-    private readonly canRun: () => boolean,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule(0);
-  }
-
-  /** Stops waking; waits (bounded by the caller) for a round under way to finish. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  /** This instance stored a timer due at `dueMs`: wake up for it if the next poll would be later. */
-  nudge(dueMs: number): void {
-    if (this.stopped) return;
-    if (this.running || this.wakeAt === null) {
-      this.nudgedDue = Math.min(this.nudgedDue ?? dueMs, dueMs);
-      return;
-    }
-    if (dueMs >= this.wakeAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.schedule(Math.max(MIN_SLEEP_MS, dueMs - this.d.now()));
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.wakeAt = this.d.now() + ms;
-    this.timer = setTimeout(() => {
-      this.wakeAt = null;
-      this.running = this.tick().finally(() => (this.running = null));
-    }, ms);
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    let sleep = MAX_SLEEP_MS;
-    if (this.canRun()) {
-      try {
-        const r = await fireDueTimers(this.d);
+export class DueTimerPoller extends WakeLoop {
+  constructor(d: Deps, canRun: () => boolean) {
+    super(
+      d,
+      canRun,
+      async () => {
+        const r = await fireDueTimers(d);
         if (r.expired + r.activated + r.overdue > 0) {
-          this.d.log.info('due timers fired', { expired: r.expired, activated: r.activated, overdue: r.overdue });
+          d.log.info('due timers fired', { expired: r.expired, activated: r.activated, overdue: r.overdue });
         }
-        if (r.nextDueMs !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, r.nextDueMs - this.d.now()));
-      } catch (err) {
-        this.d.log.warn('due timers: round failed; retried', { error: (err as Error).message });
-      }
-    }
-    if (this.nudgedDue !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, this.nudgedDue - this.d.now()));
-    this.nudgedDue = null;
-    this.schedule(sleep + Math.floor(Math.random() * JITTER_MS));
+        return r;
+      },
+      { maxSleepMs: MAX_SLEEP_MS, jitterMs: JITTER_MS, name: 'due timers' },
+    );
   }
 }

@@ -1,4 +1,5 @@
 import type { Deps } from './deps';
+import { WakeLoop } from './wake-loop';
 
 /** Notifications per claim; a round goes on while batches come back full (bounded per round). */
 const BATCH = 500;
@@ -8,7 +9,6 @@ const MAX_BATCHES_PER_ROUND = 20;
  * and for armed `routed` notifications whose time came; the instance that writes a notification nudges its own relay.
  */
 const IDLE_MS = 2_000;
-const MIN_SLEEP_MS = 5;
 
 export interface RelayRound {
   published: number;
@@ -58,70 +58,10 @@ export async function relayNotifications(d: Deps): Promise<RelayRound> {
 
 /**
  * One relay per instance: a round when nudged (this instance wrote a notification), else when the next armed one is
- * due, and at least every IDLE_MS; only while `canRun()` (Redis and the broker up, not stopping). Rounds never overlap:
- * a nudge during a round makes the next one start at once.
+ * due, and at least every IDLE_MS; only while `canRun()` (Redis and the broker up, not stopping).
  */
-export class NotificationRelay {
-  private timer: NodeJS.Timeout | null = null;
-  private wakeAt: number | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = true;
-
-  constructor(
-    private readonly d: Deps,
-    private readonly canRun: () => boolean,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule(0);
-  }
-
-  /** Stops waking; waits (bounded by the caller) for a round under way. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  /** A notification was written: publish it now rather than at the next look. */
-  nudge(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.wakeAt !== null && this.wakeAt - this.d.now() <= MIN_SLEEP_MS) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.schedule(MIN_SLEEP_MS);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.wakeAt = this.d.now() + ms;
-    this.timer = setTimeout(() => {
-      this.wakeAt = null;
-      this.timer = null;
-      this.running = this.round().finally(() => (this.running = null));
-    }, ms);
-    this.timer.unref();
-  }
-
-  private async round(): Promise<void> {
-    let sleep = IDLE_MS;
-    this.again = false;
-    if (this.canRun()) {
-      try {
-        const r = await relayNotifications(this.d);
-        if (r.nextDueMs !== null) sleep = Math.min(sleep, Math.max(MIN_SLEEP_MS, r.nextDueMs - this.d.now()));
-        if (r.failed > 0) sleep = IDLE_MS;
-      } catch (err) {
-        this.d.log.warn('notifications: round failed; retried', { error: (err as Error).message });
-      }
-    }
-    if (this.again) sleep = MIN_SLEEP_MS;
-    this.schedule(sleep);
+export class NotificationRelay extends WakeLoop {
+  constructor(d: Deps, canRun: () => boolean) {
+    super(d, canRun, () => relayNotifications(d), { maxSleepMs: IDLE_MS, jitterMs: 25, name: 'notifications' });
   }
 }

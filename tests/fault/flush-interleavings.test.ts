@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { FLUSH_FAULT_STEPS, type FaultStep } from '../../src/application/deps';
 import { TestClient } from '../helpers/amqp-client';
 import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
 import { httpRequest } from '../helpers/http';
+import { processState } from '../helpers/process-state';
 import { DEFAULT_REDIS_URL, deleteByPrefix, randomPrefix } from '../helpers/redis';
 import { startService, type ServiceHandle } from '../helpers/service';
 import { sleep, waitUntil } from '../helpers/wait';
@@ -25,16 +25,6 @@ const LEASE_SECONDS = 3;
 const RETRY_SECONDS = 2;
 /** Park retry + lease + the parked watch's look (10 s) + slack: every item must be through within this. */
 const BOUND_MS = 40_000;
-
-function processState(pid: number): string | null {
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ..." — the state letter follows the closing parenthesis of the command name.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 const config = { park: { retrySeconds: RETRY_SECONDS, flushLeaseSeconds: LEASE_SECONDS } };
 

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { NOTIFY_FAULT_STEPS, type FaultStep } from '../../src/application/deps';
 import { TestClient } from '../helpers/amqp-client';
 import { amqpUrl, createVhost, deleteVhost } from '../helpers/broker';
+import { processState } from '../helpers/process-state';
 import { DEFAULT_REDIS_URL, deleteByPrefix, randomPrefix } from '../helpers/redis';
 import { startService, type ServiceHandle } from '../helpers/service';
 import { sleep, waitUntil } from '../helpers/wait';
@@ -20,15 +20,6 @@ jest.setTimeout(120_000);
 const ITEMS = 20;
 const LEASE_SECONDS = 2;
 const config = { notifications: { leaseSeconds: LEASE_SECONDS } };
-
-function processState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 describe('a notification relay killed at any step', () => {
   const summary: string[] = [];

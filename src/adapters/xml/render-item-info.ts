@@ -1,7 +1,5 @@
-import { Parser } from 'xml2js';
+import { readOwnDocument } from './read-own-document';
 import type { InfoState, InfoStep, ItemInfo } from '../../domain/receipt';
-import { preflight } from './preflight';
-import { Rejection } from './rejection';
 import { escapeAttribute } from './render-receipt';
 
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
@@ -38,24 +36,8 @@ export function renderItemInfo(info: ItemInfo): Buffer {
 
 /** Reads a `<workItemInfo>` back (tests, `workitem get`). Throws an Error naming the problem when it is not one. */
 export function parseItemInfo(buf: Buffer): ItemInfo {
-  let text: string;
-  try {
-    text = preflight(buf, { maxMessageBytes: MAX_INFO_BYTES });
-  } catch (err) {
-    throw new Error(`not a workItemInfo: ${err instanceof Rejection ? err.problem.message : String(err)}`, { cause: err });
-  }
-  let parsed: unknown;
-  let failure: unknown;
-  const parser = new Parser({ strict: true, async: false, explicitArray: true, explicitRoot: true, attrkey: '$' });
-  try {
-    parser.parseString(text, (err, result) => (err ? (failure = err) : (parsed = result)));
-  } catch (err) {
-    failure = err;
-  }
-  if (failure !== undefined) throw new Error(`not a workItemInfo: ${failure instanceof Error ? failure.message : String(failure)}`);
-  const root = (parsed as Record<string, unknown> | null)?.workItemInfo;
-  if (root === undefined) throw new Error('not a workItemInfo: the root element must be <workItemInfo>');
-  const element = (typeof root === 'object' && root !== null ? root : {}) as { $?: Record<string, unknown>; step?: unknown };
+  const root = readOwnDocument(buf, 'workItemInfo', 'workItemInfo', MAX_INFO_BYTES);
+  const element = root as { $?: Record<string, unknown>; step?: unknown };
   const attrs = element.$ ?? {};
   const str = (name: string): string | undefined => (typeof attrs[name] === 'string' ? attrs[name] : undefined);
   const state = str('state');

@@ -1,7 +1,5 @@
-import { Parser } from 'xml2js';
+import { readOwnDocument } from './read-own-document';
 import { isNotificationEvent, type Notification } from '../../domain/notification';
-import { preflight } from './preflight';
-import { Rejection } from './rejection';
 import { escapeAttribute, escapeText } from './render-receipt';
 
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
@@ -53,24 +51,8 @@ export function renderNotification(n: Notification): Buffer {
 
 /** Reads a `<workItemNotification>` back (tests, the CLI). Throws an Error naming the problem when it is not one. */
 export function parseNotification(buf: Buffer): NotificationXml {
-  let text: string;
-  try {
-    text = preflight(buf, { maxMessageBytes: MAX_NOTIFICATION_BYTES });
-  } catch (err) {
-    throw new Error(`not a workItemNotification: ${err instanceof Rejection ? err.problem.message : String(err)}`, { cause: err });
-  }
-  let parsed: unknown;
-  let failure: unknown;
-  const parser = new Parser({ strict: true, async: false, explicitArray: true, explicitRoot: true, attrkey: '$', charkey: '_' });
-  try {
-    parser.parseString(text, (err, result) => (err ? (failure = err) : (parsed = result)));
-  } catch (err) {
-    failure = err;
-  }
-  if (failure !== undefined) throw new Error(`not a workItemNotification: ${failure instanceof Error ? failure.message : String(failure)}`);
-  const root = (parsed as Record<string, unknown> | null)?.workItemNotification;
-  if (root === undefined) throw new Error('not a workItemNotification: the root element must be <workItemNotification>');
-  const element = (typeof root === 'object' && root !== null ? root : {}) as { $?: Record<string, unknown>; disposition?: unknown };
+  const root = readOwnDocument(buf, 'workItemNotification', 'workItemNotification', MAX_NOTIFICATION_BYTES);
+  const element = root as { $?: Record<string, unknown>; disposition?: unknown };
   const attrs = element.$ ?? {};
   const str = (name: string): string | undefined => (typeof attrs[name] === 'string' ? attrs[name] : undefined);
   const event = str('event') ?? '';

@@ -1,8 +1,6 @@
-import { Parser } from 'xml2js';
+import { readOwnDocument } from './read-own-document';
 import { ERROR_CODES, ErrorCode, WorkItemError } from '../../domain/error-codes';
 import type { FinishedState, ReceiptData, ReceiptStatus } from '../../domain/receipt';
-import { preflight } from './preflight';
-import { Rejection } from './rejection';
 import { stripIllegalXmlChars } from './xml-chars';
 
 /** The receipt shape lives in the domain (ports use it); re-exported as the adapter's API. */
@@ -86,24 +84,7 @@ interface ReceiptElement {
 }
 
 function parseReceiptXml(buf: Buffer): ReceiptElement {
-  let text: string;
-  try {
-    text = preflight(buf, { maxMessageBytes: MAX_RECEIPT_BYTES }); // no DOCTYPE, entities or PIs
-  } catch (err) {
-    throw new Error(`not a receipt: ${err instanceof Rejection ? err.problem.message : String(err)}`, { cause: err });
-  }
-  let parsed: unknown;
-  let failure: unknown;
-  const parser = new Parser({ strict: true, async: false, explicitArray: true, explicitRoot: true, charkey: '_', attrkey: '$' });
-  try {
-    parser.parseString(text, (err, result) => (err ? (failure = err) : (parsed = result)));
-  } catch (err) {
-    failure = err;
-  }
-  if (failure !== undefined) throw new Error(`not a receipt: ${failure instanceof Error ? failure.message : String(failure)}`);
-  const root = (parsed as Record<string, unknown> | null)?.workItemReceipt;
-  if (root === undefined) throw new Error('not a receipt: the root element must be <workItemReceipt>');
-  return typeof root === 'object' && root !== null ? (root as ReceiptElement) : {};
+  return readOwnDocument(buf, 'workItemReceipt', 'receipt', MAX_RECEIPT_BYTES) as ReceiptElement;
 }
 
 function readErrorElement(value: unknown): WorkItemError | undefined {
