@@ -8,7 +8,7 @@ const MAX_BATCHES_PER_ROUND = 20;
  * Idle, the relay looks this often (one Redis call) for what another instance left behind (it died before publishing)
  * and for armed `routed` notifications whose time came; the instance that writes a notification nudges its own relay.
  */
-const IDLE_MS = 2_000;
+const IDLE_MS = 5_000;
 
 export interface RelayRound {
   published: number;
