@@ -72,10 +72,13 @@ export function eventNotPlaced(d: Deps, why: NotPlaced, entrance: string, what: 
 export async function routeContact(
   d: Deps,
   record: ContactRecord,
-  /** parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). */
-  opts: { replayed: boolean; msg?: InboundMessage; parkMessage?: boolean },
+  /**
+   * parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). resumed: the
+   * item comes back from hold (contract 1.2): the event says `"resumed": true`.
+   */
+  opts: { replayed: boolean; msg?: InboundMessage; parkMessage?: boolean; resumed?: boolean },
 ): Promise<RouteResult> {
-  const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()));
+  const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()), opts.resumed === true);
   const outcome = await d.messaging.publishEvent(event);
   if (outcome === 'confirmed') return 'routed';
   const why = notPlacedOf(outcome);

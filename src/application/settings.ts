@@ -20,4 +20,6 @@ export interface UseCaseSettings {
   taskTypes?: TaskTypes;
   /** Bound of every attachment-store call. */
   attachmentTimeoutMs: number;
+  /** `schedule.maxDays`: how far ahead an operator's hold may set its until (as activateAt; default 30). */
+  schedule?: { readonly maxDays: number };
 }

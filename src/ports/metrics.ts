@@ -11,6 +11,9 @@ export type ItemOutcome =
   | 'scheduled'
   | 'activated';
 
+/** Who holds or resumes an item: its sender (`<holdWorkItem>`, `<resumeWorkItem>`) or an operator (the dashboard). */
+export type HoldActor = 'sender' | 'operator';
+
 export interface OutcomeLabels {
   entrance?: string;
   taskType?: string;
@@ -28,4 +31,10 @@ export interface Metrics {
   refused(entrance: string): void;
   /** An unfinished item's dueAt passed (once per item and dueAt, across instances). */
   overdue(labels: { entrance: string; taskType: string }): void;
+  /** Contract 1.2: an item was put on hold (not a hold that only changed an existing one). by: sender or operator. */
+  held(labels: { entrance: string; taskType: string; by: HoldActor }): void;
+  /** Contract 1.2: a held item was resumed. by: sender, operator, or until (its time came). */
+  resumed(labels: { entrance: string; taskType: string; by: HoldActor | 'until' }): void;
+  /** An operator cancelled an item (the dashboard): not a message outcome, so not `withdrawn`. */
+  cancelledByOperator(labels: { entrance: string; taskType: string }): void;
 }

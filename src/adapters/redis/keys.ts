@@ -41,6 +41,9 @@ export function redisKeys(prefix: string, cluster = false) {
     /** dueAt of unfinished items not overdue yet (score: dueAt ms); a claim (score: lease deadline) marks one overdue. */
     dueOverdue: `${p}due:overdue`,
     dueOverdueClaimed: `${p}due:overdue:claimed`,
+    /** Held items with an until (contract 1.2; score: until ms); a claim (score: lease deadline) resumes one. */
+    dueResume: `${p}due:resume`,
+    dueResumeClaimed: `${p}due:resume:claimed`,
     /** The entrance's unfinished items that are overdue now (score: dueAt ms): the workitem_overdue gauge is its ZCARD. */
     overdue: (entrance: string) => `${p}overdue:${entrance}`,
     /** Hourly report counters (hour: YYYYMMDDHH, UTC). */

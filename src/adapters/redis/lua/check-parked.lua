@@ -18,7 +18,8 @@
     KEYS[12] finished entry of ARGV[8]
     KEYS[13] due:overdue sorted set
     KEYS[14] overdue sorted set of ARGV[2]
-    KEYS[15] (optional) the lock of the entrance's flush: reported as `flushing` when the item is not parked
+    KEYS[15] due:resume sorted set
+    KEYS[16] (optional) the lock of the entrance's flush: reported as `flushing` when the item is not parked
 
     ARGV[1]  contactId
     ARGV[2]  entrance (from the parked message)
@@ -30,17 +31,17 @@
     ARGV[8]  the item's source|externalId (as the caller read it; '' when it found no item)
     ARGV[9]  how long the finished entry lives (s; dedupe.afterEndSeconds, 0: none)
 
-  Output (JSON): route_one's answer with outcome 'gone', 'not_parked', 'expired', 'closed' or 'open'; or
+  Output (JSON): route_one's answer with outcome 'gone', 'held', 'not_parked', 'expired', 'closed' or 'open'; or
     {outcome='moved', entrance}   the item is at another entrance: call again with that one's keys
 ]]
 --- @include "route-one"
 local cid, entrance = ARGV[1], ARGV[2]
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], entrance = KEYS[7], due_expire = KEYS[8], due_activate = KEYS[9], finished = KEYS[12],
-  finished_for = ARGV[8], due_overdue = KEYS[13], overdue = KEYS[14] }
+  finished_for = ARGV[8], due_overdue = KEYS[13], overdue = KEYS[14], due_resume = KEYS[15] }
 local f = item_fields(k.item)
 if f and f.entrance ~= entrance then return cjson.encode({ outcome = 'moved', entrance = f.entrance }) end
 return cjson.encode(route_one(k, cid, f, {
-  now = tonumber(ARGV[3]), max_park_ms = tonumber(ARGV[4]), tomb_ttl = ARGV[5], route = false, flush_lock = KEYS[15], fin_ttl = ARGV[9],
+  now = tonumber(ARGV[3]), max_park_ms = tonumber(ARGV[4]), tomb_ttl = ARGV[5], route = false, flush_lock = KEYS[16], fin_ttl = ARGV[9],
   stats = { hour = KEYS[10], minute = KEYS[11], hour_ttl = ARGV[6], minute_ttl = ARGV[7] },
 }))
