@@ -72,19 +72,29 @@ export async function holdItem(d: Deps, c: HoldCommand): Promise<Held | null> {
     await publishClosedEvent(d, toClosedEvent('contact.withdrawn', record, 'held', d.newId(), new Date(d.now())));
     await d.store.confirmWithdrawn(contactId);
   }
-  if (res.outcome === 'already') {
-    log.info('hold already applied; nothing changed', { state: res.state, withdrawnAgain: res.withdraw });
+  const from = res.outcome !== 'already' ? res.from : res.state === 'held' ? res.from : undefined;
+  if (res.outcome === 'already' && from === undefined) {
+    log.info('hold already applied, and resumed since; nothing changed', { state: res.state });
     return { outcome: 'already', contactId, record, state: res.state };
   }
+  if (from === undefined) throw new Error(`hold of ${contactId}: the store did not say where it was held from`);
+  // This hold again while held: the broker's redelivery after the first handling died or was refused (its step and
+  // count may not have been written), or a publish retry with the same message_id. Written again, as an update's.
   await recordStep(d, contactId, {
     step: 'held',
     ...(c.reason !== undefined && { reason: c.reason }),
     ...(c.until && { until: c.until.text }),
     by: c.actor.by,
     // Where it was held from (the API's word for parked).
-    state: wireState(res.from),
+    state: wireState(from),
   });
-  if (res.outcome === 'held') d.metrics.held({ entrance: record.entrance, taskType: record.taskType, by: c.actor.kind });
+  if (res.outcome === 'held' || (res.outcome === 'already' && res.withdraw)) {
+    d.metrics.held({ entrance: record.entrance, taskType: record.taskType, by: c.actor.kind });
+  }
+  if (res.outcome === 'already') {
+    log.info('hold already applied; nothing changed', { withdrawnAgain: res.withdraw });
+    return { outcome: 'already', contactId, record, state: 'held', from };
+  }
   log.info(res.outcome === 'held' ? 'work item held' : 'hold of a held item changed', {
     from: res.from,
     until: c.until?.text,

@@ -91,8 +91,11 @@ export type HoldResult =
   | { outcome: 'held'; contactId: string; from: PlacedState; record: ContactRecord; withdraw: boolean }
   /** It was held already: the new hold's until and reason replace the old ones. */
   | { outcome: 'rehold'; contactId: string; from: PlacedState; record: ContactRecord; withdraw: boolean }
-  /** This hold again (sameAgain and its id): nothing changed; `state` is where the item is now (resumed since?). */
-  | { outcome: 'already'; contactId: string; state: ItemState; record: ContactRecord; withdraw: boolean }
+  /**
+   * This hold again (sameAgain and its id): nothing changed; `state` is where the item is now (resumed since?), `from`
+   * where it was held from while it is held.
+   */
+  | { outcome: 'already'; contactId: string; state: ItemState; from?: PlacedState; record: ContactRecord; withdraw: boolean }
   | { outcome: 'not_found' };
 
 /** A resume (contract 1.2), by the item's sender (`<resumeWorkItem>`) or an operator (dashboard). */

@@ -698,6 +698,7 @@ export class RedisStateStore implements StateStore {
             outcome: 'already',
             contactId: t.contactId,
             state: itemState(r.state),
+            ...(r.from && { from: itemState(r.from) }),
             record: parseRecord(r.rec),
             withdraw: r.withdraw,
           };

@@ -95,7 +95,7 @@ export interface ScriptReplies {
   'cancel-item': { outcome: 'cancelled'; rec: string } | { outcome: 'not_found' } | Moved;
   'hold-item':
     | { outcome: 'held' | 'rehold'; from: StoredPlacement; rec: string; withdraw: boolean }
-    | { outcome: 'already'; state: StoredState; rec: string; withdraw: boolean }
+    | { outcome: 'already'; state: StoredState; from?: StoredPlacement; rec: string; withdraw: boolean }
     | { outcome: 'not_found' }
     | Moved;
   'confirm-withdrawn': { confirmed: boolean };

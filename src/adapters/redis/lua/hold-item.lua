@@ -30,7 +30,8 @@
   Output (JSON):
     {outcome='held', from, rec, withdraw}     put on hold now; from: its state then (routed, buffered, scheduled)
     {outcome='rehold', from, rec, withdraw}   it was held: until and reason replaced
-    {outcome='already', state, rec, withdraw} this hold again: nothing changed (state: where the item is now)
+    {outcome='already', state, from, rec, withdraw} this hold again: nothing changed (state: where the item is now;
+                                              from: where it was held from, while held)
     {outcome='not_found'}
     {outcome='moved'}   the index names another item, or the item is at another entrance: read again
 ]]
@@ -46,7 +47,7 @@ if f.entrance ~= ARGV[4] then return cjson.encode({ outcome = 'moved' }) end
 local v = redis.call('HMGET', k_item, 'holdId', 'withdrawing', 'heldFrom')
 local withdrawing = f.state == 'held' and v[2] ~= false
 if ARGV[10] == '1' and hold_id ~= '' and v[1] == hold_id then
-  return cjson.encode({ outcome = 'already', state = f.state, rec = f.rec, withdraw = withdrawing })
+  return cjson.encode({ outcome = 'already', state = f.state, from = v[3] or nil, rec = f.rec, withdraw = withdrawing })
 end
 
 local function set_terms()

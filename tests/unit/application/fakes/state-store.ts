@@ -386,7 +386,14 @@ export class MemoryStateStore implements StateStore {
     if (id === undefined || !it || (h.contactId !== undefined && h.contactId !== id)) return { outcome: 'not_found' };
     const withdraw = it.state === 'held' && it.withdrawing !== undefined;
     if (h.sameAgain && h.holdId !== '' && it.holdId === h.holdId) {
-      return { outcome: 'already', contactId: id, state: it.state, record: copy(it.record), withdraw };
+      return {
+        outcome: 'already',
+        contactId: id,
+        state: it.state,
+        ...(it.held && { from: it.held.from }),
+        record: copy(it.record),
+        withdraw,
+      };
     }
     const terms = {
       ...(h.until && { until: h.until.text, untilMs: h.until.ms }),
