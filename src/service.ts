@@ -545,8 +545,8 @@ export class WorkItemService {
 }
 
 /**
- * FAULT_STOP_AT (fault tests only): the process stops itself with SIGSTOP the first time a flush reaches `at`, so the
- * test can freeze it there for as long as it likes (SIGCONT) or kill it exactly there (SIGKILL).
+ * FAULT_STOP_AT (fault tests only): the process stops itself with SIGSTOP the first time a flush (or a hold, a resume)
+ * reaches `at`, so the test can freeze it there for as long as it likes (SIGCONT) or kill it exactly there (SIGKILL).
  */
 function stopAtFaultPoint(at: FaultStep, log: Logger): (step: FaultStep) => void {
   let fired = false;

@@ -9,7 +9,7 @@ import type { StateStore } from '../ports/state-store';
 import type { Tracing } from '../ports/tracing';
 import type { UseCaseSettings } from './settings';
 
-/** The steps of a reopen flush a fault test may stop the process at (FAULT_STOP_AT). */
+/** The steps of a reopen flush a fault test may stop the process at (FAULT_STOP_AT; the flush fault suite runs each). */
 export const FAULT_STEPS = [
   'flush:leased',
   'flush:marked',
@@ -18,7 +18,11 @@ export const FAULT_STEPS = [
   'flush:released',
   'flush:draining',
 ] as const;
-export type FaultStep = (typeof FAULT_STEPS)[number];
+/** Contract 1.2: right after the hold's or the resume's Redis step, before its event is published. */
+export const HOLD_FAULT_STEPS = ['hold:marked', 'resume:marked'] as const;
+/** Every step FAULT_STOP_AT may name. */
+export const ALL_FAULT_STEPS = [...FAULT_STEPS, ...HOLD_FAULT_STEPS] as const;
+export type FaultStep = (typeof ALL_FAULT_STEPS)[number];
 
 /** Everything a use case may touch: ports only, no amqplib or ioredis. */
 export interface Deps {

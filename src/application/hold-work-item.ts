@@ -67,6 +67,7 @@ export async function holdItem(d: Deps, c: HoldCommand): Promise<Held | null> {
   const log = d.log.child({ contactId, externalId: record.externalId, source: record.source });
   // Our own poller resumes it on time; the others see the until within their longest sleep.
   if (c.until && res.outcome !== 'already') d.dueTimers?.nudge(c.until.ms);
+  if (res.outcome === 'held') d.faultPoint?.('hold:marked');
   if (res.withdraw) {
     // Refused by the broker (a full queue): TransientError; the mark stays and the next hold publishes it.
     await publishClosedEvent(d, toClosedEvent('contact.withdrawn', record, 'held', d.newId(), new Date(d.now())));

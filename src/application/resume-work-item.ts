@@ -102,6 +102,7 @@ export async function resumeItem(d: Deps, c: ResumeCommand): Promise<Resumed | n
     log.info('resume already applied; nothing changed', { state: res.state });
     return { outcome: 'already', contactId, record, state: res.state };
   }
+  d.faultPoint?.('resume:marked');
   const placed = await placeResumed(d, contactId, record, res.state, res.activateAtMs);
   await recordStep(d, contactId, { step: 'resumed', by: c.actor.by, state: wireState(placed.state), reason: placed.reason });
   d.metrics.resumed({ entrance: record.entrance, taskType: record.taskType, by: c.actor.kind });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FileConfig, fileConfigSchema } from './config-schema';
 import { describeJsonError } from './json-location';
-import { FAULT_STEPS, type FaultStep } from '../application/deps';
+import { ALL_FAULT_STEPS, type FaultStep } from '../application/deps';
 import { DAY_MS, parseIsoDuration, type Duration, type EscalationRule, type TaskTypeRule, type TaskTypes } from '../domain/task-types';
 
 export interface EntranceConfig {
@@ -291,7 +291,7 @@ export const envSchema = z.object({
   AMQP_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
   REQUIRE_DURABLE_REDIS: boolFromEnv.default(false),
   // Fault tests only: the process stops itself (SIGSTOP) once at this step of a reopen flush.
-  FAULT_STOP_AT: z.enum(FAULT_STEPS, `must be one of ${FAULT_STEPS.join(', ')}`).optional(),
+  FAULT_STOP_AT: z.enum(ALL_FAULT_STEPS, `must be one of ${ALL_FAULT_STEPS.join(', ')}`).optional(),
   WORKITEM_CONFIG: z.string().optional(),
   DASHBOARD_ENABLED: boolFromEnv.default(false),
   DASHBOARD_USER: z

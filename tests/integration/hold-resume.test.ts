@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseItemInfo } from '../../src/adapters/xml/render-item-info';
 import type { CollectedEvent, CollectedReceipt } from '../helpers/amqp-client';
 import { amqpUrl } from '../helpers/broker';
@@ -5,7 +6,7 @@ import { runCli } from '../helpers/cli';
 import { httpRequest } from '../helpers/http';
 import { DEFAULT_REDIS_URL, testRedisClient } from '../helpers/redis';
 import type { ServiceHandle } from '../helpers/service';
-import { sleep } from '../helpers/wait';
+import { sleep, waitUntil } from '../helpers/wait';
 import { cancelXml, getXml, holdXml, newExternalId, resumeXml, updateXml, workItemXml } from '../helpers/work-items';
 import { DASHBOARD_USER, DashboardFixture, DashboardSession, dashboardEnv } from '../ui/support/dashboard-fixture';
 
@@ -361,5 +362,64 @@ describe('the CLI', () => {
     const again = await runCli(['resume', 'bank-support', externalId], env);
     expect(again.code).toBe(1);
     expect(again.stdout).toMatch(/NOT_HELD/);
+  });
+});
+
+/** The state letter of a process (`T`: stopped), from /proc; null when it is gone. */
+function processState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+describe('a kill -9 right after the Redis step (at least once)', () => {
+  /**
+   * The only instance stops itself (FAULT_STOP_AT) right after the hold's or resume's Lua script, before its event is
+   * published, and is killed there; a fresh instance gets the message again from the broker and publishes the event.
+   */
+  async function killedAt(step: 'hold:marked' | 'resume:marked', xml: string): Promise<number> {
+    await f.svc.stop();
+    const a = await f.start({ env: { ...dashboardEnv(), FAULT_STOP_AT: step } });
+    try {
+      await f.client.publishWorkItem(xml, { replyTo: true, correlationId: `kill-${step}` });
+      await waitUntil(() => processState(a.pid) === 'T', { timeoutMs: WAIT_MS, describe: `the instance stopped at ${step}` });
+      await a.kill9();
+    } finally {
+      await a.stop('SIGKILL').catch(() => undefined);
+    }
+    const killed = Date.now();
+    f.svc = await f.start();
+    s = await DashboardSession.login(f.svc.baseUrl);
+    return killed;
+  }
+
+  it('of a hold: the redelivered hold publishes contact.withdrawn (reason held) and answers held', async () => {
+    const { externalId, contactId } = await routedItem();
+    const killed = await killedAt('hold:marked', holdXml({ externalId, reason: 'crash test' }));
+    const withdrawn = await waitForEvent(contactId, 'contact.withdrawn', (e) => e.event.reason === 'held');
+    measure('kill -9 after the hold script → withdrawn', Date.parse(String(withdrawn.event.createdAt)) - killed);
+    const [r] = await f.client.waitForReceipts(1, WAIT_MS, (x) => x.properties.correlationId === 'kill-hold:marked');
+    expect(r).toMatchObject({ status: 'held', contactId });
+    await sleep(1_000);
+    expect(eventsOf(contactId, 'contact.withdrawn')).toHaveLength(1);
+    const history = await f.api<{ steps: { step: string; reason?: string }[] }>(`/api/items/${contactId}/history`);
+    expect(history.steps.filter((x) => x.step === 'held')).toEqual([expect.objectContaining({ reason: 'crash test' })]);
+  });
+
+  it('of a resume: the redelivered resume publishes contact.created (resumed: true, same contactId) and answers resumed', async () => {
+    const { externalId, contactId } = await routedItem();
+    expect((await send(holdXml({ externalId }))).status).toBe('held');
+    await waitForEvent(contactId, 'contact.withdrawn');
+    const killed = await killedAt('resume:marked', resumeXml({ externalId }));
+    const created = await waitForEvent(contactId, 'contact.created', (e) => e.event.resumed === true);
+    measure('kill -9 after the resume script → created', Date.parse(String(created.event.createdAt)) - killed);
+    const [r] = await f.client.waitForReceipts(1, WAIT_MS, (x) => x.properties.correlationId === 'kill-resume:marked');
+    expect(r).toMatchObject({ status: 'resumed', contactId });
+    await sleep(1_000);
+    expect(resumedCreated(contactId)).toHaveLength(1);
+    expect((await apiItems()).find((i) => i.contactId === contactId)?.state).toBe('routed');
   });
 });
