@@ -333,4 +333,25 @@ describe('an operator (the dashboard)', () => {
     expect((await send(tb, item(1))).outcome).toEqual({ kind: 'duplicate', contactId: cid });
     expect(lastReceipt(tb)).toMatchObject({ status: 'duplicate', state: 'cancelled' });
   });
+
+  it('whose contact.withdrawn the broker keeps refusing: tried three times, then a TransientError (503); the item stays cancelled', async () => {
+    const tb = testbed();
+    const cid = await routed(tb);
+    tb.messaging.fullQueue.add(ENTRANCE);
+    await expect(operatorCancel(tb.d, cid, 'alice')).rejects.toThrow(/cancelled, but its contact.withdrawn was not confirmed/);
+    expect(tb.metrics.refusals).toEqual([ENTRANCE, ENTRANCE, ENTRANCE]);
+    expect(tb.store.tombstones.get(cid)).toBe('cancelled');
+    expect(tb.log.lines.some((l) => l.level === 'error' && /operator cancel/.test(l.message))).toBe(true);
+  });
+
+  it("whose hold's contact.withdrawn is refused: 503 for the operator; holding again publishes it", async () => {
+    const tb = testbed();
+    const cid = await routed(tb);
+    tb.messaging.fullQueue.add(ENTRANCE);
+    await expect(operatorHold(tb.d, cid, 'alice', {})).rejects.toThrow(/refused/);
+    expect(tb.store.stateOf(cid)).toBe('held');
+    tb.messaging.fullQueue.clear();
+    expect(await operatorHold(tb.d, cid, 'alice', {})).toMatchObject({ ok: true, message: 'hold changed' });
+    expect(withdrawn(tb, cid)).toEqual([expect.objectContaining({ reason: 'held' })]);
+  });
 });

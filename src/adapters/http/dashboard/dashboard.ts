@@ -67,7 +67,7 @@ const KNOWN_PATHS = [
   /^\/ui\/api\/(items|replays)\/[^/]+$/,
   /^\/ui\/api\/items\/[^/]+\/history$/,
   /^\/ui\/api\/entrances\/[^/]+\/(open|close)$/,
-  /^\/ui\/api\/items\/[^/]+\/(hold|resume|cancel)$/,
+  /^\/ui\/api\/items\/wi-[0-9a-f-]{36}\/(hold|resume|cancel)$/,
 ];
 
 class HttpError extends Error {
