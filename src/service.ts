@@ -7,6 +7,7 @@ import { handleControlEvent, parseControlEvent } from './application/handle-cont
 import { handleInboundMessage } from './application/handle-inbound-message';
 import { handleDeadLetter } from './application/handle-dead-letter';
 import { outcomeName, settlementOf } from './application/outcome';
+import { operatorCancel, operatorHold, operatorResume } from './application/operator-actions';
 import { flushEntrance } from './application/parked-items';
 import { replayUnfinished } from './application/replay-unfinished';
 import { DueTimerPoller } from './application/due-timers';
@@ -321,7 +322,8 @@ export class WorkItemService {
   /**
    * The operator dashboard (/ui): control events go out on the publish connection like the CLI's; the error queue
    * is browsed on channels of the consume connection and replayed through the bulk connection, so a burst of
-   * republished messages never queues in front of contact events.
+   * republished messages never queues in front of contact events. An operator's hold, resume and cancel of an item run
+   * the use cases on this instance's deps (read at call time: the timer poller is nudged once it runs).
    */
   private createDashboard(store: StateStore, links: AttachmentUrlSigner, history: ItemHistory): Dashboard {
     const { cfg, log } = this;
@@ -336,6 +338,11 @@ export class WorkItemService {
         return this.publisher.publish(cfg.topology.controlExchange, routingKey, content, options, true);
       },
       attachmentLink: (contactId, fileName) => links.signedPath(contactId, fileName),
+      itemActions: {
+        hold: (contactId, user, terms) => operatorHold(this.deps, contactId, user, terms),
+        resume: (contactId, user) => operatorResume(this.deps, contactId, user),
+        cancel: (contactId, user) => operatorCancel(this.deps, contactId, user),
+      },
       log,
       now: Date.now,
     });
@@ -554,8 +561,8 @@ export class WorkItemService {
 }
 
 /**
- * FAULT_STOP_AT (fault tests only): the process stops itself with SIGSTOP the first time a flush reaches `at`, so the
- * test can freeze it there for as long as it likes (SIGCONT) or kill it exactly there (SIGKILL).
+ * FAULT_STOP_AT (fault tests only): the process stops itself with SIGSTOP the first time a flush (or a hold, a resume)
+ * reaches `at`, so the test can freeze it there for as long as it likes (SIGCONT) or kill it exactly there (SIGKILL).
  */
 function stopAtFaultPoint(at: FaultStep, log: Logger): (step: FaultStep) => void {
   let fired = false;

@@ -69,9 +69,10 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
   d = { ...d, log: d.log.child({ contactId: stored.contactId, externalId: stored.externalId, source: stored.source }) };
   if (res.outcome !== 'duplicate') {
     placement = await placeItem(d, msg, record, item, res.outcome === 'accepted' ? 'routed' : res.outcome);
-  } else if (msg.redelivered) {
+  } else if (msg.redelivered && res.state !== 'held') {
     // A redelivery may be our own message after a crash between the Redis write and the publish:
-    // finish its work again. Same contactId, so at worst the contact center sees the event twice.
+    // finish its work again. Same contactId, so at worst the contact center sees the event twice. (A held item is
+    // placed by its resume, nothing is to finish now.)
     placement = await placeItem(d, msg, stored, item, res.state);
   }
   const placed = placement?.state ?? null;

@@ -41,13 +41,14 @@ export async function putAttachment(d: Deps, contactId: string, data: Buffer): P
  */
 export async function itemGone(
   d: Deps,
-  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string; code?: string },
+  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string; code?: string; by?: string },
 ): Promise<void> {
   // The history's last step; from now on it is kept tombstoneSeconds.
   await recordStep(d, gone.contactId, {
     step: gone.why,
     ...(gone.code !== undefined && { code: gone.code }),
     ...(gone.reason !== undefined && { reason: gone.reason }),
+    ...(gone.by !== undefined && { by: gone.by }),
   });
   if (!gone.hadAttachment) return;
   try {

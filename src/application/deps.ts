@@ -9,7 +9,7 @@ import type { StateStore } from '../ports/state-store';
 import type { Tracing } from '../ports/tracing';
 import type { UseCaseSettings } from './settings';
 
-/** The steps of a reopen flush a fault test may stop the process at (FAULT_STOP_AT). */
+/** The steps of a reopen flush a fault test may stop the process at (FAULT_STOP_AT; the flush fault suite runs each). */
 export const FLUSH_FAULT_STEPS = [
   'flush:leased',
   'flush:marked',
@@ -20,7 +20,10 @@ export const FLUSH_FAULT_STEPS = [
 ] as const;
 /** The steps of the notification relay's round (taken from the outbox; published, not yet removed from it). */
 export const NOTIFY_FAULT_STEPS = ['notify:claimed', 'notify:published'] as const;
-export const FAULT_STEPS = [...FLUSH_FAULT_STEPS, ...NOTIFY_FAULT_STEPS] as const;
+/** Contract 1.2: right after the hold's or the resume's Redis step, before its event is published. */
+export const HOLD_FAULT_STEPS = ['hold:marked', 'resume:marked'] as const;
+/** Every step FAULT_STOP_AT may name. */
+export const FAULT_STEPS = [...FLUSH_FAULT_STEPS, ...NOTIFY_FAULT_STEPS, ...HOLD_FAULT_STEPS] as const;
 export type FaultStep = (typeof FAULT_STEPS)[number];
 
 /** Everything a use case may touch: ports only, no amqplib or ioredis. */

@@ -1,7 +1,9 @@
-import type { ActivationClaim, OverdueClaim } from '../ports/state-store';
+import { wireState } from '../domain/receipt';
+import type { ActivationClaim, OverdueClaim, ResumeClaim } from '../ports/state-store';
 import type { Deps } from './deps';
 import { recordStep } from './record-step';
 import { WakeLoop } from './wake-loop';
+import { placeResumed } from './resume-work-item';
 import { expireContact, notPlacedReason, recordBody, routeContact, type RouteResult } from './route-contact';
 
 /** A claim not finished within this long (its instance died, or the broker did not confirm) is taken over. */
@@ -22,6 +24,8 @@ export interface TickResult {
   activated: number;
   /** Items that became overdue (dueAt passed while unfinished). */
   overdue: number;
+  /** Held items resumed because their until was reached (contract 1.2). */
+  resumed: number;
   /** The earliest due time still waiting (ms), or null. */
   nextDueMs: number | null;
   /** Claims whose publishing failed: left claimed, taken over after the lease. */
@@ -37,12 +41,14 @@ export async function fireDueTimers(d: Deps): Promise<TickResult> {
   const exp = await fireDueExpiries(d);
   const act = await fireDueActivations(d);
   const over = await fireDueOverdue(d);
-  const nexts = [exp.nextDueMs, act.nextDueMs, over.nextDueMs].filter((n): n is number => n !== null);
+  const res = await fireDueResumes(d);
+  const nexts = [exp.nextDueMs, act.nextDueMs, over.nextDueMs, res.nextDueMs].filter((n): n is number => n !== null);
   return {
     expired: exp.done,
     activated: act.done,
     overdue: over.done,
-    failed: exp.failed + act.failed + over.failed,
+    resumed: res.done,
+    failed: exp.failed + act.failed + over.failed + res.failed,
     nextDueMs: nexts.length ? Math.min(...nexts) : null,
   };
 }
@@ -97,10 +103,13 @@ async function activate(d: Deps, c: ActivationClaim): Promise<void> {
   const labels = { entrance: c.record.entrance, taskType: c.record.taskType };
   let outcome: RouteResult | 'parked';
   if (c.state === 'routed') {
-    outcome = await routeContact(d, c.record, { replayed: false });
+    outcome = await routeContact(d, c.record, { replayed: false, resumed: c.resumed });
     if (outcome === 'routed') {
-      // Placed: its armed `routed` notification (written by the claim) goes out now.
-      await d.store.confirmPlaced([c.contactId], d.now());
+      // Placed: its armed `routed` notification (written by the claim) goes out now, and a resumed item's later events
+      // are not `resumed`. Best effort, as a flush's confirm: the notification goes out after its arming anyway.
+      await d.store
+        .confirmPlaced([c.contactId], d.now())
+        .catch((err: Error) => d.log.warn('activation: not marked placed', { error: err.message }));
       d.notifications?.nudge();
     }
   } else {
@@ -197,6 +206,54 @@ async function fireDueOverdue(d: Deps): Promise<KindResult> {
 }
 
 /**
+ * A held item's until was reached (contract 1.2): the claim resumed it in Redis as a new arrival (routed, parked, or
+ * scheduled again); here its contact.created (`"resumed": true`) or parked message, then the claim is finished. A
+ * retaken claim (its instance died before the event was confirmed) publishes again: at least once, one contactId.
+ * No receipt: the sender learns of it from the `resumed` notification.
+ */
+async function resumeOnTime(d: Deps, c: ResumeClaim): Promise<void> {
+  const placed = await placeResumed(d, c.contactId, c.record, c.state, c.activateAtMs);
+  await d.store.finishResume(c.contactId);
+  await recordStep(d, c.contactId, {
+    step: 'resumed',
+    by: 'until',
+    state: wireState(placed.state),
+    reason: `${c.retaken ? 'until reached (taken over)' : `until ${new Date(c.dueMs).toISOString()} reached`}; ${placed.reason}`,
+  });
+  d.metrics.resumed({ entrance: c.record.entrance, taskType: c.record.taskType, by: 'until' });
+  d.log.info('held item resumed: until reached', {
+    contactId: c.contactId,
+    entrance: c.record.entrance,
+    state: placed.state,
+    ...(c.retaken ? { retaken: true } : { lateMs: d.now() - c.dueMs }),
+  });
+}
+
+async function fireDueResumes(d: Deps): Promise<KindResult> {
+  let done = 0;
+  let failed = 0;
+  let nextDueMs: number | null = null;
+  for (let i = 0; i < MAX_BATCHES_PER_TICK; i++) {
+    const { claims, nextDueMs: next } = await d.store.claimDueResumes(d.now(), BATCH, CLAIM_LEASE_MS);
+    nextDueMs = next;
+    const results = await Promise.allSettled(claims.map((c) => resumeOnTime(d, c)));
+    results.forEach((r, j) => {
+      if (r.status === 'fulfilled') done++;
+      else {
+        failed++;
+        d.log.warn('resume not confirmed; its claim is taken over after the lease', {
+          contactId: claims[j].contactId,
+          leaseMs: CLAIM_LEASE_MS,
+          error: (r.reason as Error)?.message,
+        });
+      }
+    });
+    if (claims.length < BATCH) break;
+  }
+  return { done, nextDueMs, failed };
+}
+
+/**
  * One poller per instance: wakes when the next timer is due (at most every MAX_SLEEP_MS, plus a little jitter so
  * instances do not all call Redis in the same millisecond), runs `fireDueTimers` while `canRun()` (Redis and the
  * broker up, not stopping). Holds nothing per item: 100 000 scheduled items cost a sorted-set entry each in Redis.
@@ -208,8 +265,8 @@ export class DueTimerPoller extends WakeLoop {
       canRun,
       async () => {
         const r = await fireDueTimers(d);
-        if (r.expired + r.activated + r.overdue > 0) {
-          d.log.info('due timers fired', { expired: r.expired, activated: r.activated, overdue: r.overdue });
+        if (r.expired + r.activated + r.overdue + r.resumed > 0) {
+          d.log.info('due timers fired', { expired: r.expired, activated: r.activated, overdue: r.overdue, resumed: r.resumed });
         }
         return r;
       },

@@ -45,7 +45,7 @@ async function itemInfo(d: Deps, query: StatusQuery, found: ItemLookup): Promise
   const history = await d.history.read(contactId);
   const steps: InfoStep[] = (history?.steps ?? []).map((s) => ({ at: s.at, name: s.step }));
   const ids = { externalId: query.externalId, source: query.source, contactId };
-  // Finished: only what is still known. `held` is never produced (no such state yet).
+  // Finished: only what is still known.
   if (found.kind === 'finished') return { ...ids, state: found.state, steps };
   const { item, revision } = found;
   const updatedAt = [...(history?.steps ?? [])].reverse().find((s) => s.step === 'updated')?.at;
@@ -59,6 +59,7 @@ async function itemInfo(d: Deps, query: StatusQuery, found: ItemLookup): Promise
     ...(revision > 0 && { revision }),
     ...(item.record.dueAt !== undefined && { dueAt: item.record.dueAt }),
     ...(item.expiresAt !== undefined && { expiresAt: item.expiresAt }),
+    ...(item.held?.until !== undefined && { heldUntil: item.held.until }),
     steps,
   };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { NAME_SYNTAX } from '../domain/names';
 import type { InboundMessage, ReceiptTarget } from '../ports/messaging';
 
@@ -17,4 +18,19 @@ export function receiptTarget(msg: InboundMessage): ReceiptTarget {
     correlationId: msg.properties.correlationId ?? msg.properties.messageId,
     sender: senderOf(msg) || undefined,
   };
+}
+
+/**
+ * What makes a hold or resume "the same message again": its message_id (when set) and its body, hashed. sameAgain: a
+ * message carrying the item's last such id is that message again when it is a redelivery or has a message_id (a
+ * sender's publish retry); without a message_id a sender may send the same body again on purpose.
+ */
+export function messageIdentity(msg: InboundMessage): { id: string; sameAgain: boolean } {
+  const messageId = msg.properties.messageId;
+  const id = createHash('sha256')
+    .update(`${messageId ?? ''}\n`)
+    .update(msg.body)
+    .digest('hex')
+    .slice(0, 32);
+  return { id, sameAgain: msg.redelivered || messageId !== undefined };
 }

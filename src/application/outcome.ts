@@ -13,6 +13,9 @@ export type Outcome =
   | { kind: 'cancelled'; contactId: string }
   | { kind: 'updated'; contactId: string }
   | { kind: 'scheduled'; contactId: string }
+  /** Contract 1.2: a hold (or a changed hold, or this hold again) and a resume, answered `held` / `resumed`. */
+  | { kind: 'held'; contactId: string }
+  | { kind: 'resumed'; contactId: string }
   | { kind: 'rejected'; code: ErrorCode }
   | { kind: 'routed'; contactId: string }
   | { kind: 'reparked'; contactId: string }

@@ -79,7 +79,7 @@ export async function routeParkedInOrder(
         batch.map(async (r) => {
           // Tracing on: each item's event continues the trace of the message that brought it in (stored at accept).
           if (r.outcome === 'routed') {
-            const route = () => routeContact(d, r.record, { replayed: false, parkMessage: false });
+            const route = () => routeContact(d, r.record, { replayed: false, parkMessage: false, resumed: r.resumed });
             const result = await (d.tracing?.enabled ? d.tracing.resume('workitem.parked route', r.trace, route) : route());
             if (result === 'routed') {
               routed++;
@@ -181,7 +181,7 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
       entrance: parked.entrance,
       sinceMs: d.now() - r.placingSinceMs,
     });
-    const result = await routeContact(d, r.record, { replayed: false, msg });
+    const result = await routeContact(d, r.record, { replayed: false, msg, resumed: r.resumed });
     if (result === 'routed') {
       await d.store.confirmPlaced([parked.contactId], d.now());
       d.notifications?.nudge();
@@ -211,8 +211,12 @@ export async function retryParked(d: Deps, msg: InboundMessage, parked: { contac
     case 'routed':
     case 'not_parked':
       // Already routed (by a reopen flush). On a redelivery we may have crashed before publishing: publish again.
-      if (msg.redelivered) await routeContact(d, r.record, { replayed: false, msg });
+      if (msg.redelivered) await routeContact(d, r.record, { replayed: false, msg, resumed: r.resumed });
       return { kind: 'dropped', reason: 'already routed' };
+    case 'held':
+      // Contract 1.2: a held item waits for its resume, which places it anew (a parked message of its own if its
+      // entrance is closed then): this message is settled quietly, neither routed nor expired as parked too long.
+      return { kind: 'dropped', reason: 'held' };
     case 'expired':
       await expireContact(d, r.record, { replyTo: r.replyTo, correlationId: r.correlationId }, msg);
       return { kind: 'expired', contactId: parked.contactId };

@@ -5,14 +5,16 @@ import { acceptWorkItem } from './accept-work-item';
 import { cancelWorkItem } from './cancel-work-item';
 import { getWorkItem } from './get-work-item';
 import type { Deps } from './deps';
+import { holdWorkItem } from './hold-work-item';
 import { senderOf } from './message-sender';
 import type { Outcome } from './outcome';
 import { rejectMessage } from './reject-message';
+import { resumeWorkItem } from './resume-work-item';
 import { updateWorkItem } from './update-item';
 
 /**
- * A message from a sender: parse → validate → check the sender → create, cancel or update. forcedContactId: a parked
- * original whose Redis state was lost is rebuilt under its old contactId.
+ * A message from a sender: parse → validate → check the sender → create, cancel, update, query, hold or resume.
+ * forcedContactId: a parked original whose Redis state was lost is rebuilt under its old contactId.
  */
 export async function processMessage(d: Deps, msg: InboundMessage, forcedContactId?: string): Promise<Outcome> {
   const parsed = await d.parser.parse(msg.body);
@@ -22,8 +24,9 @@ export async function processMessage(d: Deps, msg: InboundMessage, forcedContact
       : parsed.kind === 'invalid'
         ? { entrance: parsed.entrance, taskType: parsed.taskType }
         : {};
-  // A status query is not received as an item: counted only when it is rejected (see get-work-item.ts).
-  if (parsed.kind !== 'get') d.metrics.item('received', labels);
+  // A status query, a hold and a resume are not received as items: counted only when rejected (see their use cases).
+  const countedWhenRejected = parsed.kind === 'get' || parsed.kind === 'hold' || parsed.kind === 'resume';
+  if (!countedWhenRejected) d.metrics.item('received', labels);
   if (parsed.kind === 'invalid') {
     return rejectMessage(d, msg, parsed.error, { externalId: parsed.externalId, source: parsed.source, ...labels });
   }
@@ -31,7 +34,7 @@ export async function processMessage(d: Deps, msg: InboundMessage, forcedContact
   const sender = senderOf(msg);
   if (sender !== claimed.source) {
     const root = ROOTS[parsed.kind];
-    if (parsed.kind === 'get') d.metrics.item('received', labels);
+    if (countedWhenRejected) d.metrics.item('received', labels);
     const message = sender
       ? `routing key "${msg.senderRoutingKey}" may only carry items of source "${sender}", not "${claimed.source}"`
       : `routing key "${msg.senderRoutingKey}" is not of the form workitem.<source>: publish items of source "${claimed.source}" with routing key "workitem.${claimed.source}"`;
@@ -41,6 +44,8 @@ export async function processMessage(d: Deps, msg: InboundMessage, forcedContact
   if (parsed.kind === 'cancel') return cancelWorkItem(d, msg, parsed.cancel);
   if (parsed.kind === 'update') return updateWorkItem(d, msg, parsed.update);
   if (parsed.kind === 'get') return getWorkItem(d, msg, parsed.query);
+  if (parsed.kind === 'hold') return holdWorkItem(d, msg, parsed.hold);
+  if (parsed.kind === 'resume') return resumeWorkItem(d, msg, parsed.resume);
   return acceptWorkItem(d, msg, parsed.item, forcedContactId);
 }
 
@@ -51,6 +56,8 @@ const ROOTS: Record<Valid['kind'], string> = {
   cancel: 'cancelWorkItem',
   update: 'updateWorkItem',
   get: 'getWorkItem',
+  hold: 'holdWorkItem',
+  resume: 'resumeWorkItem',
 };
 
 function claimedIdentity(parsed: Valid): { externalId: string; source: string } {
@@ -63,5 +70,9 @@ function claimedIdentity(parsed: Valid): { externalId: string; source: string } 
       return parsed.update;
     case 'get':
       return parsed.query;
+    case 'hold':
+      return parsed.hold;
+    case 'resume':
+      return parsed.resume;
   }
 }

@@ -1,4 +1,5 @@
 import { DISPOSITION_TEXT_MAX } from '../domain/disposition';
+import { MAX_HOLD_REASON } from '../domain/hold';
 import { receiptStatusOf, type PlacedState } from '../domain/receipt';
 import type { HistoryStep } from '../ports/item-history';
 import type { Deps } from './deps';
@@ -21,8 +22,10 @@ function text(s: string | undefined, max = MAX_TEXT): string | undefined {
 
 function toStep(d: Deps, s: StepInput): HistoryStep {
   const step: HistoryStep = { step: s.step, at: new Date(s.at ?? d.now()).toISOString(), instance: d.instanceId };
-  // An `ended` step's reason is the disposition text, kept whole (the contract bounds it).
-  if (s.reason !== undefined) step.reason = text(s.reason, s.step === 'ended' ? DISPOSITION_TEXT_MAX : MAX_TEXT);
+  // An `ended` step's reason is the disposition text, a `held` step's the hold's reason: kept whole (the contract bounds them).
+  if (s.reason !== undefined) {
+    step.reason = text(s.reason, s.step === 'ended' ? DISPOSITION_TEXT_MAX : s.step === 'held' ? MAX_HOLD_REASON : MAX_TEXT);
+  }
   if (s.code !== undefined) step.code = text(s.code);
   if (s.entrance !== undefined) step.entrance = text(s.entrance);
   if (s.revision !== undefined) step.revision = s.revision;
@@ -31,6 +34,8 @@ function toStep(d: Deps, s: StepInput): HistoryStep {
     step.changed = s.changed.length > MAX_CHANGED ? [...shown, `… ${s.changed.length - MAX_CHANGED} more`] : shown;
   }
   if (s.state !== undefined) step.state = s.state;
+  if (s.until !== undefined) step.until = text(s.until);
+  if (s.by !== undefined) step.by = text(s.by);
   return step;
 }
 

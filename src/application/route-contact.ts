@@ -74,11 +74,12 @@ export async function routeContact(
   record: ContactRecord,
   /**
    * parkMessage false: the caller knows the item's parked message is still in the park queue (a flush). arrival: the
-   * item's first placing, whose receipt tells the sender it was buffered (no `buffered` notification then).
+   * item's first placing, whose receipt tells the sender it was buffered (no `buffered` notification then). resumed:
+   * the item comes back from hold (contract 1.2): the event says `"resumed": true`.
    */
-  opts: { replayed: boolean; msg?: InboundMessage; parkMessage?: boolean; arrival?: boolean },
+  opts: { replayed: boolean; msg?: InboundMessage; parkMessage?: boolean; arrival?: boolean; resumed?: boolean },
 ): Promise<RouteResult> {
-  const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()));
+  const event = toCreatedEvent(withSignedAttachment(d, record), d.newId(), opts.replayed, new Date(d.now()), opts.resumed === true);
   const outcome = await d.messaging.publishEvent(event);
   if (outcome === 'confirmed') return 'routed';
   const why = notPlacedOf(outcome);

@@ -21,4 +21,6 @@ export interface UseCaseSettings {
   notifications: { readonly leaseSeconds: number };
   /** Bound of every attachment-store call. */
   attachmentTimeoutMs: number;
+  /** `schedule.maxDays`: how far ahead an operator's hold may set its until (as activateAt; default 30). */
+  schedule?: { readonly maxDays: number };
 }

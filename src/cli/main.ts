@@ -8,6 +8,7 @@ import { registerEntrance } from './commands/entrance';
 import { registerErrors } from './commands/errors';
 import { registerGet } from './commands/get';
 import { registerHistory } from './commands/history';
+import { registerHold, registerResume } from './commands/hold';
 import { registerItems } from './commands/items';
 import { registerReport } from './commands/report';
 import { registerSend } from './commands/send';
@@ -27,7 +28,7 @@ function version(): string {
 export function buildProgram(): Command {
   const program = new Command('workitem')
     .description(
-      'Operate the work-item server: run it, send work items, watch its events, open/close entrances, end contacts, list items and their history, report, replay the error queue.\n' +
+      'Operate the work-item server: run it, send work items, watch its events, open/close entrances, end contacts, hold and resume items, list items and their history, report, replay the error queue.\n' +
         'Reads the same environment as the service: AMQP_URL, REDIS_URL, REDIS_KEY_PREFIX, WORKITEM_CONFIG.',
     )
     .version(version(), '-V, --version')
@@ -44,6 +45,8 @@ export function buildProgram(): Command {
         'workitem entrance close loans',
         'workitem items --entrance loans --json',
         'workitem end wi-0b9f6c1e-6d1a-4b5e-9a43-2f7f0d1c2e3a',
+        'workitem hold bank-support CASE-2026-000123 --until 2026-12-08T08:00:00Z',
+        'workitem resume bank-support CASE-2026-000123',
         'workitem history wi-0b9f6c1e-6d1a-4b5e-9a43-2f7f0d1c2e3a',
         'workitem report --since 7d',
         'workitem errors list --code FORBIDDEN_XML',
@@ -56,6 +59,8 @@ export function buildProgram(): Command {
   registerEnd(program);
   registerItems(program);
   registerGet(program);
+  registerHold(program);
+  registerResume(program);
   registerHistory(program);
   registerReport(program);
   registerErrors(program);

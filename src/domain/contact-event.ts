@@ -46,6 +46,8 @@ export interface ContactCreatedEvent extends ContactRecord {
   type: 'contact.created';
   eventId: string;
   replayed: boolean;
+  /** Contract 1.2: the item comes back from hold (a resume or its until), same contactId; absent otherwise. */
+  resumed?: true;
   createdAt: string;
 }
 
@@ -62,7 +64,10 @@ export interface ContactUpdatedEvent extends ContactRecord {
   revision?: number;
 }
 
-/** `contact.withdrawn` (cancelled by the sender) and `contact.expired` (parked too long, or its expiresAt passed). */
+/**
+ * `contact.withdrawn` (reason `cancelled-by-sender`, `cancelled-by-operator`, or `held`: the item is on hold, contract
+ * 1.2) and `contact.expired` (parked too long, or its expiresAt passed).
+ */
 export interface ContactClosedEvent extends Pick<
   ContactRecord,
   'contactId' | 'externalId' | 'source' | 'entrance' | 'channel' | 'workItem' | 'taskType'
@@ -168,8 +173,15 @@ export function toContactRecord(item: WorkItem, contactId: string, receivedAt: s
   return record;
 }
 
-export function toCreatedEvent(record: ContactRecord, eventId: string, replayed: boolean, now: Date): ContactCreatedEvent {
-  return { type: 'contact.created', eventId, ...record, replayed, createdAt: now.toISOString() };
+export function toCreatedEvent(record: ContactRecord, eventId: string, replayed: boolean, now: Date, resumed = false): ContactCreatedEvent {
+  return {
+    type: 'contact.created',
+    eventId,
+    ...record,
+    replayed,
+    ...(resumed && { resumed: true as const }),
+    createdAt: now.toISOString(),
+  };
 }
 
 export function toUpdatedEvent(

@@ -64,6 +64,25 @@ export interface StatusQuery {
 }
 
 /**
+ * `<holdWorkItem>` (contract 1.2): the item stops where it is (a routed one is withdrawn from the agents' queue) until
+ * a `<resumeWorkItem>` or its `until`.
+ */
+export interface HoldRequest {
+  externalId: string;
+  source: string;
+  /** RFC 3339 as the sender wrote it, at most schedule.maxDays ahead (the rules of activateAt): resumed by itself then. */
+  until?: string;
+  /** At most 256 characters; shown in the item's history. */
+  reason?: string;
+}
+
+/** `<resumeWorkItem>` (contract 1.2): a held item is routed again as a new arrival with its contactId. */
+export interface ResumeRequest {
+  externalId: string;
+  source: string;
+}
+
+/**
  * `<updateWorkItem>` (contract 1.1): only the fields the sender gave. Empty elements count as absent, except in
  * `customer` (an empty child removes that field: null) and `contactData` (an empty value removes the key: '').
  */
@@ -82,12 +101,17 @@ export interface UpdateRequest {
   contactData?: Record<string, string>;
 }
 
-/** What the XML adapter hands the application: a work item, a cancel, an update, a status query, or the first problem found. */
+/**
+ * What the XML adapter hands the application: a work item, a cancel, an update, a status query, a hold, a resume, or
+ * the first problem found.
+ */
 export type ParsedMessage =
   | { kind: 'workItem'; item: WorkItem }
   | { kind: 'cancel'; cancel: CancelRequest }
   | { kind: 'update'; update: UpdateRequest }
   | { kind: 'get'; query: StatusQuery }
+  | { kind: 'hold'; hold: HoldRequest }
+  | { kind: 'resume'; resume: ResumeRequest }
   | {
       kind: 'invalid';
       error: import('./error-codes').WorkItemError;

@@ -24,6 +24,10 @@ export type HistoryStepName =
   | 'rejected'
   /** Re-published with `replayed: true` (service start, the contact center's server.started). */
   | 'replayed'
+  /** Contract 1.2: put on hold (or its hold changed): reason and until of the hold, by whom. */
+  | 'held'
+  /** Contract 1.2: taken off hold (by its sender, an operator, or its until), with where it went (state). */
+  | 'resumed'
   /** Its dueAt passed while it was unfinished (routed, parked or scheduled); again only after an update moves dueAt later. */
   | 'overdue'
   | 'ended'
@@ -46,6 +50,10 @@ export interface HistoryStep {
   revision?: number;
   changed?: string[];
   state?: string;
+  /** A `held` step: the hold's until (as written). */
+  until?: string;
+  /** Who took the step when it was not the service itself: `sender`, `until`, or `dashboard:<user>` (an operator). */
+  by?: string;
   /** A repeated step collapsed into one (re-parks): how many times, and the first time. */
   times?: number;
   firstAt?: string;

@@ -11,6 +11,9 @@ export type ItemOutcome =
   | 'scheduled'
   | 'activated';
 
+/** Who holds or resumes an item: its sender (`<holdWorkItem>`, `<resumeWorkItem>`) or an operator (the dashboard). */
+export type HoldActor = 'sender' | 'operator';
+
 export interface OutcomeLabels {
   entrance?: string;
   taskType?: string;
@@ -30,4 +33,10 @@ export interface Metrics {
   overdue(labels: { entrance: string; taskType: string }): void;
   /** A lifecycle notification was published (confirmed) to the notifications exchange. */
   notified(event: string): void;
+  /** Contract 1.2: an item was put on hold (not a hold that only changed an existing one). by: sender or operator. */
+  held(labels: { entrance: string; taskType: string; by: HoldActor }): void;
+  /** Contract 1.2: a held item was resumed. by: sender, operator, or until (its time came). */
+  resumed(labels: { entrance: string; taskType: string; by: HoldActor | 'until' }): void;
+  /** An operator cancelled an item (the dashboard): not a message outcome, so not `withdrawn`. */
+  cancelledByOperator(labels: { entrance: string; taskType: string }): void;
 }

@@ -1,12 +1,23 @@
 import type { ContactRecord } from '../domain/contact-event';
 import type { Notification } from '../domain/notification';
-import type { FinishedState, PlacedState } from '../domain/receipt';
+import type { FinishedState, PlacedState, UnfinishedState } from '../domain/receipt';
 
 /**
  * routed: the contact center has it; parked: waits at a closed entrance (or for a listener); scheduled: waits for its
- * activateAt. (The receipts and the HTTP API call a parked item `buffered`: that word is on the wire only.)
+ * activateAt; held (contract 1.2): waits for a resume or its until, nothing routes it. (The receipts and the HTTP API
+ * call a parked item `buffered`: that word is on the wire only.)
  */
-export type ItemState = PlacedState;
+export type ItemState = UnfinishedState;
+
+/** An item on hold: where it was when held, since when, and the hold's terms. */
+export interface HoldInfo {
+  /** Its state when it was held (a hold of a held item keeps the first one). */
+  from: PlacedState;
+  atMs: number;
+  /** `<until>` as written: resumed by itself then. */
+  until?: string;
+  reason?: string;
+}
 
 export interface AcceptInput {
   record: ContactRecord;
@@ -36,7 +47,82 @@ export interface ActivationClaim {
   /** The activateAt instant (0 for a retaken claim). */
   dueMs: number;
   retaken: boolean;
+  /** It came back from hold (a resume made it scheduled again): its contact.created says `resumed`. */
+  resumed?: boolean;
 }
+
+/**
+ * A claimed resume (a held item's until reached): the item is routed, parked or scheduled in Redis already (resumed
+ * as a new arrival); its event or parked message is to send.
+ */
+export interface ResumeClaim {
+  contactId: string;
+  state: PlacedState;
+  record: ContactRecord;
+  /** The until instant (0 for a retaken claim). */
+  dueMs: number;
+  retaken: boolean;
+  /** Scheduled again: its activateAt instant (ms). */
+  activateAtMs?: number;
+}
+
+/** A hold (contract 1.2), by the item's sender (`<holdWorkItem>`) or an operator (dashboard). */
+export interface HoldInput {
+  source: string;
+  externalId: string;
+  /** An operator names the item by contactId: only that item is held (another one under the identity is not_found). */
+  contactId?: string;
+  until?: { text: string; ms: number };
+  reason?: string;
+  /** Identifies the hold message (its message_id and body), '' for an operator's: kept as the item's last hold id. */
+  holdId: string;
+  /** True when a hold whose id is the item's last hold id is that same hold again (a redelivery, the same message_id). */
+  sameAgain: boolean;
+  /** Who holds it (`sender`, `dashboard:<user>`): for the lifecycle notification. */
+  by: string;
+  nowMs: number;
+}
+
+/**
+ * withdraw: the hold took a routed item off the agents' queue and its contact.withdrawn is not confirmed yet (the mark
+ * confirmWithdrawn clears): publish it, also on a later hold of the same item after a crash or a refusal.
+ */
+export type HoldResult =
+  /** held now, from where it was. */
+  | { outcome: 'held'; contactId: string; from: PlacedState; record: ContactRecord; withdraw: boolean }
+  /** It was held already: the new hold's until and reason replace the old ones. */
+  | { outcome: 'rehold'; contactId: string; from: PlacedState; record: ContactRecord; withdraw: boolean }
+  /**
+   * This hold again (sameAgain and its id): nothing changed; `state` is where the item is now (resumed since?), `from`
+   * where it was held from while it is held.
+   */
+  | { outcome: 'already'; contactId: string; state: ItemState; from?: PlacedState; record: ContactRecord; withdraw: boolean }
+  | { outcome: 'not_found' };
+
+/** A resume (contract 1.2), by the item's sender (`<resumeWorkItem>`) or an operator (dashboard). */
+export interface ResumeInput {
+  source: string;
+  externalId: string;
+  /** An operator names the item by contactId, as for a hold. */
+  contactId?: string;
+  /** Identifies the resume message, '' for an operator's: kept as the item's last resume id. */
+  resumeId: string;
+  sameAgain: boolean;
+  /** Who resumes it (`sender`, `dashboard:<user>`): for the lifecycle notification. */
+  by: string;
+  nowMs: number;
+}
+
+export type ResumeResult =
+  /** Resumed as a new arrival: routed (its event is to publish), parked (its parked message) or scheduled again. */
+  | { outcome: 'resumed'; contactId: string; state: PlacedState; record: ContactRecord; activateAtMs?: number }
+  /**
+   * Resumed before and not held now: this resume again (sameAgain and its id), or an item whose resumed contact.created
+   * is not confirmed yet (placingSinceMs: routed, its event not confirmed: publish it again).
+   */
+  | { outcome: 'already'; contactId: string; state: ItemState; record: ContactRecord; placingSinceMs?: number }
+  | { outcome: 'not_held'; contactId: string; state: ItemState; record: ContactRecord }
+  | { outcome: 'not_found' };
 
 /**
  * A claimed overdue timer: the item is marked overdue in the store already (overdueAt, its entrance's overdue set, the
@@ -79,8 +165,11 @@ export type AcceptResult =
 
 /** Result of trying to move one parked item on (retry, reopen flush). */
 export type RouteParkedResult =
-  /** trace: the context stored at accept (AcceptInput.trace), for the flush's event to continue. */
-  | { outcome: 'routed'; record: ContactRecord; trace?: string }
+  /**
+   * trace: the context stored at accept (AcceptInput.trace), for the flush's event to continue. resumed: it came back
+   * from hold; its contact.created says so.
+   */
+  | { outcome: 'routed'; record: ContactRecord; trace?: string; resumed?: boolean }
   | { outcome: 'closed'; contactId: string }
   /** checkParked only: still parked and its entrance is open; the in-order flush routes it. */
   | { outcome: 'open'; contactId: string }
@@ -88,7 +177,9 @@ export type RouteParkedResult =
    * flushing (checkParked with a flushLock): that lock is held, so a flush may yet put the item back. placingSinceMs: a
    * flush routed it then and has not confirmed its event yet (it may still be publishing, or have died or frozen).
    */
-  | { outcome: 'not_parked'; record: ContactRecord; flushing?: boolean; placingSinceMs?: number }
+  | { outcome: 'not_parked'; record: ContactRecord; flushing?: boolean; placingSinceMs?: number; resumed?: boolean }
+  /** Held (contract 1.2): nothing routes it, nor expires it as parked too long, until it is resumed. */
+  | { outcome: 'held'; contactId: string }
   | { outcome: 'expired'; record: ContactRecord; replyTo?: string; correlationId?: string; trace?: string }
   | { outcome: 'gone'; contactId: string; tombstone: boolean };
 
@@ -144,6 +235,8 @@ export interface StoredItem {
   /** Contract 1.1, as the sender wrote them; activateAt only while the item is scheduled. */
   expiresAt?: string;
   activateAt?: string;
+  /** Contract 1.2: while it is held. */
+  held?: HoldInfo;
 }
 
 export interface EntranceState {
@@ -217,8 +310,9 @@ export interface ItemTransitions {
   /** Oldest-first batch for a reopen flush; stops at the first item when the entrance is closed again. */
   routeParkedBatch(entrance: string, nowMs: number, maxParkMs: number, limit: number): Promise<RouteParkedResult[]>;
   /**
-   * The events of items routed from waiting (a flush, an activation) are confirmed: they are placed, no retry publishes
-   * them, and their `routed` notifications are released.
+   * The contact.created of items routed from waiting is confirmed (a flush's, an activation's, a resume's): they are
+   * placed, no retry publishes them again, a resumed one's later events are not `resumed` any more, and their `routed`
+   * notifications are released.
    */
   confirmPlaced(contactIds: string[], nowMs: number): Promise<void>;
   /**
@@ -226,7 +320,25 @@ export interface ItemTransitions {
    * set) is counted with the completion (report counter `disposition:<code>`).
    */
   end(contactId: string, nowMs: number, disposition?: EndDisposition): Promise<EndResult>;
-  cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult>;
+  /**
+   * The unfinished item of (source, externalId) is cancelled. opts.contactId: only that item (an operator's cancel
+   * names it); opts.by: who cancels (`sender`, default, or `dashboard:<user>`), for the lifecycle notification.
+   */
+  cancel(source: string, externalId: string, nowMs: number, opts?: { contactId?: string; by?: string }): Promise<CancelResult>;
+  /**
+   * Contract 1.2: one atomic step puts the item on hold (a routed one leaves the agents' queue; a parked one leaves
+   * its entrance's parked order; a scheduled one its activation timer) or changes the hold of a held one; a
+   * redelivered hold after a resume holds nothing again.
+   */
+  hold(input: HoldInput): Promise<HoldResult>;
+  /** A held item's contact.withdrawn is confirmed: a later hold does not publish it again. */
+  confirmWithdrawn(contactId: string): Promise<void>;
+  /**
+   * Contract 1.2: one atomic step resumes a held item as a new arrival (new seq): scheduled again when its activateAt
+   * is still ahead, else parked at a closed entrance (no park limit), else routed (its event to publish; marked
+   * placing until confirmPlaced).
+   */
+  resume(input: ResumeInput): Promise<ResumeResult>;
   /** The unfinished item of (source, externalId) as an update needs it, or null: the read half of applyUpdate. */
   readForUpdate(source: string, externalId: string): Promise<UpdateSnapshot | null>;
   /**
@@ -252,6 +364,12 @@ export interface ItemTransitions {
    */
   claimDueOverdue(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: OverdueClaim[]; nextDueMs: number | null }>;
   finishOverdue(contactId: string): Promise<void>;
+  /**
+   * Claims up to `limit` held items whose until is reached (and claims whose lease ran out): each is resumed in the
+   * same step, as resume does; held for `leaseMs` until finishResume.
+   */
+  claimDueResumes(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ResumeClaim[]; nextDueMs: number | null }>;
+  finishResume(contactId: string): Promise<void>;
   /** An entrance opens or closes (what later arrivals and flushes go by). */
   setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
 }

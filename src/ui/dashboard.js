@@ -381,6 +381,62 @@
     });
   }
 
+  // ---- item actions (hold, resume, cancel) --------------------------------------------------------------------
+  const holdDialog = document.getElementById('hold-dialog');
+
+  /** Asks for the hold's until (local time, sent as UTC) and reason; resolves null when the operator cancelled. */
+  function askHoldTerms() {
+    const form = holdDialog.querySelector('form');
+    form.reset();
+    holdDialog.returnValue = '';
+    return new Promise((resolve) => {
+      holdDialog.addEventListener(
+        'close',
+        () => {
+          if (holdDialog.returnValue !== 'ok') return resolve(null);
+          const local = form.elements.until.value;
+          const reason = form.elements.reason.value.trim();
+          resolve({ ...(local && { until: new Date(local).toISOString() }), ...(reason && { reason }) });
+        },
+        { once: true },
+      );
+      holdDialog.showModal();
+    });
+  }
+
+  function wireItemButtons() {
+    document.addEventListener('click', async (ev) => {
+      const button = ev.target.closest('button[data-action="item"]');
+      if (!button || button.disabled) return;
+      const { verb, contactId, externalId } = button.dataset;
+      let payload = {};
+      if (verb === 'hold') {
+        payload = await askHoldTerms();
+        if (!payload) return;
+      } else {
+        const cancelling = verb === 'cancel';
+        const confirmed = await confirmAction({
+          title: cancelling ? `Cancel ${externalId}?` : `Resume ${externalId}?`,
+          text: cancelling
+            ? 'The item is withdrawn (contact.withdrawn, reason cancelled-by-operator) and finishes as cancelled: a resend of it is a duplicate.'
+            : 'It is routed again as a new arrival with the same contactId (contact.created, resumed: true); parked if its entrance is closed, scheduled again if its activateAt is still ahead.',
+          ok: cancelling ? 'Cancel item' : 'Resume',
+          danger: cancelling,
+        });
+        if (!confirmed) return;
+      }
+      document.querySelectorAll('button[data-action="item"]').forEach((b) => (b.disabled = true));
+      try {
+        const r = await post(`/ui/api/items/${encodeURIComponent(contactId)}/${verb}`, payload);
+        toast(`${externalId}: ${r.message}`, 'ok');
+        setTimeout(() => location.reload(), 800);
+      } catch (err) {
+        toast(`Could not ${verb} ${externalId}: ${err.message}`, 'error');
+        setTimeout(() => location.reload(), 2500);
+      }
+    });
+  }
+
   // ---- pages --------------------------------------------------------------------------------------------------
   localizeTimes(document);
 
@@ -389,6 +445,8 @@
   } else if (page === 'entrances') {
     const refresh = every(refreshMs, async () => updateEntrances((await api('/ui/api/entrances')).entrances));
     wireEntranceButtons(refresh);
+  } else if (page === 'item' && holdDialog) {
+    wireItemButtons();
   } else if (page === 'errors') {
     wireReplayButtons();
     document.querySelectorAll('.job[data-status="running"]').forEach((el) => {

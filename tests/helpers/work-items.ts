@@ -154,6 +154,28 @@ export function getXml(fields: { externalId: string; source?: string }): string 
   );
 }
 
+/** Contract 1.2: `<holdWorkItem>` (until and reason optional). */
+export function holdXml(fields: { externalId: string; source?: string; until?: string; reason?: string }): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<holdWorkItem version="1">\n' +
+    element('externalId', fields.externalId) +
+    element('source', fields.source ?? 'bank-support') +
+    element('until', fields.until) +
+    element('reason', fields.reason) +
+    '</holdWorkItem>\n'
+  );
+}
+
+/** Contract 1.2: `<resumeWorkItem>`. */
+export function resumeXml(fields: { externalId: string; source?: string }): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<resumeWorkItem version="1">\n' +
+    element('externalId', fields.externalId) +
+    element('source', fields.source ?? 'bank-support') +
+    '</resumeWorkItem>\n'
+  );
+}
+
 /** The project's own sample messages (`examples/`), the ones the README and the contract document use. */
 export function examplesDir(): string {
   return path.resolve(__dirname, '../../examples');

@@ -2,7 +2,7 @@ import type { Cluster } from 'ioredis';
 import { Fixture } from '../helpers/fixture';
 import { startRedisCluster, testClusterClient, type RedisClusterHandle } from '../helpers/redis-cluster';
 import type { ServiceHandle } from '../helpers/service';
-import { newExternalId, workItemXml } from '../helpers/work-items';
+import { holdXml, newExternalId, resumeXml, workItemXml } from '../helpers/work-items';
 import { sleep, waitUntil } from '../helpers/wait';
 
 /**
@@ -106,6 +106,33 @@ describe('the pipeline on a Redis Cluster (3 masters + 3 replicas)', () => {
       timeoutMs: WAIT_MS,
       describe: `${unfinished} replayed events`,
     });
+  }, 60_000);
+
+  it('holds and resumes (contract 1.2): contact.withdrawn held, contact.created resumed; an until resumes on time', async () => {
+    const [a, b] = [newExternalId('CLH'), newExternalId('CLH')];
+    const ids = await send([a, b]);
+    const until = new Date(Date.now() + 2_000).toISOString();
+    for (const [ext, extra] of [
+      [a, {}],
+      [b, { until }],
+    ] as const) {
+      await f.client.publishWorkItem(holdXml({ externalId: ext, ...extra }), { replyTo: true, correlationId: `hold-${ext}` });
+      const [r] = await f.client.waitForReceipts(1, WAIT_MS, (x) => x.properties.correlationId === `hold-${ext}`);
+      expect(r).toMatchObject({ status: 'held', contactId: ids.get(ext) });
+    }
+    await f.client.waitForEvents(2, WAIT_MS, (e) => e.event.reason === 'held' && [...ids.values()].includes(e.event.contactId));
+    expect(await redis.hget(`${tag()}item:${ids.get(a)}`, 'state')).toBe('held');
+    expect(await redis.zscore(`${tag()}due:resume`, ids.get(b)!)).toBe(String(Date.parse(until)));
+    await f.client.publishWorkItem(resumeXml({ externalId: a }), { replyTo: true });
+    const resumed = await f.client.waitForEvents(
+      2,
+      WAIT_MS,
+      (e) => e.event.resumed === true && [...ids.values()].includes(e.event.contactId),
+    );
+    expect(resumed.map((e) => e.event.contactId).sort()).toEqual([...ids.values()].sort());
+    const late = Date.parse(String(resumed.find((e) => e.event.contactId === ids.get(b))?.event.createdAt)) - Date.parse(until);
+    expect(late).toBeLessThan(5_000);
+    expect(await redis.zcard(`${tag()}due:resume`)).toBe(0);
   }, 60_000);
 
   it('two instances: one flush per reopen (its lease), each parked item routed once', async () => {

@@ -163,6 +163,52 @@ describe('Lua scripts touch only the keys they are given', () => {
     expect((await store.end('c7', now())).outcome).toBe('ended');
     expect(await client.zcard(`${prefix}due:overdue`)).toBe(0);
 
+    // hold and resume (contract 1.2): routed, parked and scheduled items held; a hold changed; resumed by a sender, by
+    // the until timer (a lease taken over), a scheduled one again; a parked message of a held item; the held one
+    // cancelled, ended, expired
+    const t = () => now();
+    const hold = (ext: string, extra: object = {}) =>
+      store.hold({ source: 'crm', externalId: ext, holdId: `h-${ext}`, sameAgain: false, by: 'sender', nowMs: t(), ...extra });
+    const resume = (ext: string) =>
+      store.resume({ source: 'crm', externalId: ext, resumeId: `r-${ext}`, sameAgain: true, by: 'sender', nowMs: t() });
+    expect((await store.accept({ ...base, nowMs: t(), record: record('h1', 'eh1', 'loans') })).outcome).toBe('accepted');
+    expect((await hold('eh1')).outcome).toBe('held');
+    await store.confirmWithdrawn('h1');
+    expect((await hold('eh1', { until: { text: 'x', ms: t() + 100 }, reason: 'docs' })).outcome).toBe('rehold');
+    expect((await hold('eh1', { sameAgain: true })).outcome).toBe('already');
+    await store.setEntrance('support', false, 'test', t());
+    expect((await store.accept({ ...base, nowMs: t(), record: record('h2', 'eh2', 'support') })).outcome).toBe('parked');
+    expect((await hold('eh2')).outcome).toBe('held');
+    expect((await store.checkParked('h2', t(), 60_000, 'flush:support')).outcome).toBe('held');
+    expect((await resume('eh2')).outcome).toBe('resumed');
+    expect((await resume('eh2')).outcome).toBe('already');
+    const later2 = { text: new Date(t() + 60_000).toISOString(), ms: t() + 60_000 };
+    expect((await store.accept({ ...base, nowMs: t(), record: record('h3', 'eh3', 'loans'), activateAt: later2 })).outcome).toBe(
+      'scheduled',
+    );
+    expect((await hold('eh3')).outcome).toBe('held');
+    expect((await resume('eh3')).outcome).toBe('resumed');
+    expect((await resume('eh1x')).outcome).toBe('not_found');
+    await sleep(150);
+    expect((await store.claimDueResumes(t(), 10, 100)).claims.map((c) => [c.contactId, c.state])).toEqual([['h1', 'routed']]);
+    await sleep(150);
+    expect((await store.claimDueResumes(t(), 10, 100)).claims.map((c) => [c.contactId, c.retaken])).toEqual([['h1', true]]);
+    await store.confirmPlaced(['h1'], t());
+    await store.finishResume('h1');
+    expect(
+      (await store.resume({ source: 'crm', externalId: 'eh1', resumeId: 'other', sameAgain: false, by: 'sender', nowMs: t() })).outcome,
+    ).toBe('not_held');
+    expect((await hold('eh1', { holdId: 'h-again' })).outcome).toBe('held');
+    expect((await store.cancel('crm', 'eh1', t(), { contactId: 'h1', by: 'dashboard:op' })).outcome).toBe('cancelled');
+    expect((await hold('eh3', { holdId: 'h-eh3-2' })).outcome).toBe('held');
+    expect((await store.end('h3', t())).outcome).toBe('ended');
+    expect((await store.accept({ ...base, nowMs: t(), record: record('h4', 'eh4', 'loans'), expiresAt: soon })).outcome).toBe('accepted');
+    expect((await hold('eh4', { until: { text: 'y', ms: t() + 60_000 } })).outcome).toBe('held');
+    expect((await store.claimDueExpiries(t() + 1_000, 10, 100)).claims.map((c) => [c.contactId, c.state])).toEqual([['h4', 'held']]);
+    await store.finishExpiry('h4');
+    expect(await client.zcard(`${prefix}due:resume`)).toBe(0);
+    await store.setEntrance('support', true, 'test', t());
+
     // A `moved` retry: the store's idea of the item's entrance (cached at accept) is not the item's.
     await client.hset(`${prefix}item:c9`, 'entrance', 'support');
     expect((await store.checkParked('c9', now(), 60_000)).outcome).toBe('not_parked');

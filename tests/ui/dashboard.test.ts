@@ -165,6 +165,56 @@ describe('dashboard in a browser', () => {
     await page.locator('.empty', { hasText: 'The error queue is empty' }).waitFor({ timeout: 10_000 });
   });
 
+  it('holding, resuming and cancelling an item from its page (each after asking)', async () => {
+    const { page } = b;
+    const ext = newExternalId('UIHOLD');
+    await f.client.publishWorkItem(workItemXml({ externalId: ext, entrance: 'loans' }), { replyTo: true });
+    const [accepted] = await f.client.waitForReceipts(1, 10_000, (r) => r.externalId === ext);
+    const cid = accepted.contactId as string;
+    await open(`/ui/items/${cid}`);
+
+    // Hold: the dialog asks for the until (the browser's local time, UTC here) and a reason; cancelling it does nothing.
+    const hold = page.locator('button[data-action="item"][data-verb="hold"]');
+    await hold.click();
+    await page.locator('dialog#hold-dialog[open]').waitFor();
+    await page.click('dialog#hold-dialog button[value="cancel"]');
+    await page.waitForTimeout(500);
+    expect(f.client.events.filter((e) => e.event.contactId === cid && e.event.type === 'contact.withdrawn')).toEqual([]);
+    const until = new Date(Date.now() + 3_600_000);
+    until.setUTCMilliseconds(0);
+    await hold.click();
+    await page.fill('dialog#hold-dialog input[name="until"]', until.toISOString().slice(0, 19));
+    await page.fill('dialog#hold-dialog input[name="reason"]', 'waiting for the branch');
+    await page.click('dialog#hold-dialog button[value="ok"]');
+    await f.client.waitForEvents(1, 10_000, (e) => e.event.contactId === cid && e.event.reason === 'held');
+    // The page reloads itself: held, with its until and reason, and the resume button.
+    const resume = page.locator('button[data-action="item"][data-verb="resume"]');
+    await resume.waitFor({ timeout: 10_000 });
+    const item = await page.locator('main').textContent();
+    expect(item).toContain('waiting for the branch');
+    expect(item).toContain('Change hold');
+    const api = await page.evaluate(async (id) => (await fetch(`/ui/api/items/${id}`)).json(), cid);
+    expect(api).toMatchObject({ state: 'held', held: { from: 'routed', until: until.toISOString(), reason: 'waiting for the branch' } });
+
+    await resume.click();
+    await page.locator('dialog#confirm[open]').waitFor();
+    await page.click('#confirm-ok');
+    await f.client.waitForEvents(
+      1,
+      10_000,
+      (e) => e.event.contactId === cid && e.event.type === 'contact.created' && e.event.resumed === true,
+    );
+    await page.locator('button[data-action="item"][data-verb="hold"]', { hasText: /^Hold$/ }).waitFor({ timeout: 10_000 });
+
+    await page.locator('button[data-action="item"][data-verb="cancel"]').click();
+    await page.locator('dialog#confirm[open]').waitFor();
+    await page.click('#confirm-ok');
+    await f.client.waitForEvents(1, 10_000, (e) => e.event.contactId === cid && e.event.reason === 'cancelled-by-operator');
+    // After the reload the item is finished: its page shows what its history kept, the operator's steps among them.
+    await page.locator('h1', { hasText: 'Finished item' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#history').textContent()).toContain(`dashboard:${DASHBOARD_USER}`);
+  });
+
   it('saves a screenshot of the overview', async () => {
     const { page } = b;
     // An hour of traffic for the picture: per-minute counters written the way the Lua `stat()` helper writes them.

@@ -48,8 +48,8 @@ function deny(res: http.ServerResponse, d: Denial): void {
 const MAX_PAGE = 500;
 
 /**
- * Parses the query of an item list: `entrance` (a configured one), `state` (`routed`, `buffered`, or `parked` — the same
- * as `buffered`), `taskType`, `limit` (1..maxLimit), `cursor` (a seq). Empty values count as absent. Returns the
+ * Parses the query of an item list: `entrance` (a configured one), `state` (`routed`, `buffered`, `parked` — the same
+ * as `buffered` —, `scheduled` or `held`), `taskType`, `limit` (1..maxLimit), `cursor` (a seq). Empty values count as absent. Returns the
  * query, or the message of a 400 naming the parameter.
  */
 export function parseItemQuery(
@@ -70,7 +70,7 @@ export function parseItemQuery(
   let state: ItemState | undefined;
   if (rawState !== undefined) {
     state = parseStateWord(rawState);
-    if (state === undefined) return bad('state', 'must be routed, buffered, parked (the same as buffered) or scheduled');
+    if (state === undefined) return bad('state', 'must be routed, buffered, parked (the same as buffered), scheduled or held');
   }
   const rawLimit = get('limit');
   const limit = rawLimit === undefined ? defaults.limit : Number(rawLimit);
@@ -93,6 +93,12 @@ function itemView(it: StoredItem) {
     parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : undefined,
     expiresAt: it.expiresAt,
     activateAt: it.activateAt,
+    ...(it.held && {
+      heldFrom: wireState(it.held.from),
+      heldAt: new Date(it.held.atMs).toISOString(),
+      heldUntil: it.held.until,
+      heldReason: it.held.reason,
+    }),
   };
 }
 

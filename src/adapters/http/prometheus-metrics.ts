@@ -14,6 +14,9 @@ export class PrometheusMetrics implements Metrics {
   private readonly unroutables: client.Counter<'entrance'>;
   private readonly refusals: client.Counter<'entrance'>;
   private readonly overdues: client.Counter<'task_type' | 'entrance'>;
+  private readonly holds: client.Counter<'task_type' | 'entrance' | 'by'>;
+  private readonly resumes: client.Counter<'task_type' | 'entrance' | 'by'>;
+  private readonly operatorCancels: client.Counter<'task_type' | 'entrance'>;
   /** Unfinished items overdue now, per entrance (read from Redis when /metrics is scraped). */
   readonly overdueNow: client.Gauge<'entrance'>;
   /** Notifications in the outbox (not yet published, or published and not yet confirmed), refreshed at each scrape. */
@@ -69,6 +72,24 @@ export class PrometheusMetrics implements Metrics {
     this.overdues = new client.Counter({
       name: 'workitem_overdue_total',
       help: 'Unfinished items whose dueAt passed (counted once per item and dueAt by the instance that saw it; again after an update moved dueAt later)',
+      labelNames: ['task_type', 'entrance'],
+      registers: [this.registry],
+    });
+    this.holds = new client.Counter({
+      name: 'workitem_held_total',
+      help: 'Items put on hold (contract 1.2), by whom: sender (<holdWorkItem>) or operator (the dashboard); a hold that only changes a held item is not counted',
+      labelNames: ['task_type', 'entrance', 'by'],
+      registers: [this.registry],
+    });
+    this.resumes = new client.Counter({
+      name: 'workitem_resumed_total',
+      help: 'Held items resumed (contract 1.2), by whom: sender (<resumeWorkItem>), operator (the dashboard) or until (its time came)',
+      labelNames: ['task_type', 'entrance', 'by'],
+      registers: [this.registry],
+    });
+    this.operatorCancels = new client.Counter({
+      name: 'workitem_cancelled_by_operator_total',
+      help: 'Items an operator cancelled from the dashboard (contact.withdrawn reason cancelled-by-operator); a sender cancel is outcome withdrawn',
       labelNames: ['task_type', 'entrance'],
       registers: [this.registry],
     });
@@ -157,5 +178,17 @@ export class PrometheusMetrics implements Metrics {
 
   notified(event: string): void {
     this.notifications.inc({ event });
+  }
+
+  held(l: { entrance: string; taskType: string; by: string }): void {
+    this.holds.inc({ task_type: l.taskType, entrance: l.entrance, by: l.by });
+  }
+
+  resumed(l: { entrance: string; taskType: string; by: string }): void {
+    this.resumes.inc({ task_type: l.taskType, entrance: l.entrance, by: l.by });
+  }
+
+  cancelledByOperator(l: { entrance: string; taskType: string }): void {
+    this.operatorCancels.inc({ task_type: l.taskType, entrance: l.entrance });
   }
 }

@@ -47,6 +47,9 @@ export function redisKeys(prefix: string, cluster = false) {
      */
     notesDue: `${p}notes:due`,
     notesBody: `${p}notes:body`,
+    /** Held items with an until (contract 1.2; score: until ms); a claim (score: lease deadline) resumes one. */
+    dueResume: `${p}due:resume`,
+    dueResumeClaimed: `${p}due:resume:claimed`,
     /** The entrance's unfinished items that are overdue now (score: dueAt ms): the workitem_overdue gauge is its ZCARD. */
     overdue: (entrance: string) => `${p}overdue:${entrance}`,
     /** Hourly report counters (hour: YYYYMMDDHH, UTC). */

@@ -17,6 +17,9 @@ interface StoredStep {
   v?: number;
   ch?: string[];
   st?: string;
+  /** until (a `held` step), by (who took the step). */
+  u?: string;
+  b?: string;
   n?: number;
   t0?: string;
 }
@@ -29,6 +32,8 @@ export function encodeStep(step: HistoryStep): string {
   if (step.revision !== undefined) s.v = step.revision;
   if (step.changed !== undefined && step.changed.length > 0) s.ch = step.changed;
   if (step.state !== undefined) s.st = step.state;
+  if (step.until !== undefined) s.u = step.until;
+  if (step.by !== undefined) s.b = step.by;
   return JSON.stringify(s);
 }
 
@@ -51,6 +56,8 @@ export function decodeStep(json: string): HistoryStep | null {
     // cjson writes an empty array as {}: only a real array counts.
     ...(Array.isArray(s.ch) && { changed: s.ch.map(String) }),
     ...(typeof s.st === 'string' && { state: s.st }),
+    ...(typeof s.u === 'string' && { until: s.u }),
+    ...(typeof s.b === 'string' && { by: s.b }),
     ...(typeof s.n === 'number' && s.n > 1 && { times: s.n }),
     ...(typeof s.t0 === 'string' && { firstAt: s.t0 }),
   };

@@ -11,10 +11,15 @@ import type {
   EndResult,
   EntranceState,
   ExpiryClaim,
+  HoldInput,
+  HoldResult,
   ItemLookup,
   MinuteStatsRow,
   OverdueClaim,
   ParkResult,
+  ResumeClaim,
+  ResumeInput,
+  ResumeResult,
   RouteParkedResult,
   StateStore,
   StatsDelta,
@@ -52,14 +57,17 @@ function parseRecord(json: string): ContactRecord {
 function toRouteResult(r: RouteOneReply): RouteParkedResult {
   switch (r.outcome) {
     case 'routed':
-      return { outcome: 'routed', record: parseRecord(r.rec), ...(r.trace && { trace: r.trace }) };
+      return { outcome: 'routed', record: parseRecord(r.rec), ...(r.trace && { trace: r.trace }), ...(r.resumed && { resumed: true }) };
     case 'not_parked':
       return {
         outcome: 'not_parked',
         record: parseRecord(r.rec),
         flushing: r.flushing,
         ...(typeof r.placing === 'number' && { placingSinceMs: r.placing }),
+        ...(r.resumed && { resumed: true }),
       };
+    case 'held':
+      return { outcome: 'held', contactId: r.contactId };
     case 'expired':
       return {
         outcome: 'expired',
@@ -147,6 +155,32 @@ function toNotification(json: string): Notification | null {
     ...(n.until && { until: n.until }),
     ...(n.dueMs !== undefined && n.dueMs !== '' && { dueMs: Number(n.dueMs) }),
     ...(n.dispositionCode && { disposition: { code: n.dispositionCode, ...(n.dispositionText && { text: n.dispositionText }) } }),
+  };
+}
+
+/** The item hash fields a StoredItem is read from, in the order storedItem takes them. */
+const ITEM_READ = ['state', 'seq', 'parkedAt', 'rec', 'expiresAt', 'activateAt', 'heldFrom', 'heldAt', 'heldUntil', 'heldReason'] as const;
+
+/** An item as read by ITEM_READ; null when it is gone. activateAt only while scheduled, the hold only while held. */
+function storedItem(contactId: string, row: (string | null)[]): StoredItem | null {
+  const [state, seq, parkedAt, rec, expiresAt, activateAt, heldFrom, heldAt, heldUntil, heldReason] = row;
+  if (!state || !rec) return null;
+  return {
+    contactId,
+    seq: Number(seq),
+    state: itemState(state),
+    parkedAt: parkedAt ? Number(parkedAt) : undefined,
+    record: parseRecord(rec),
+    ...(expiresAt && { expiresAt }),
+    ...(activateAt && state === 'scheduled' && { activateAt }),
+    ...(state === 'held' && {
+      held: {
+        from: itemState((heldFrom ?? 'routed') as 'routed' | 'buffered' | 'scheduled'),
+        atMs: Number(heldAt ?? 0),
+        ...(heldUntil && { until: heldUntil }),
+        ...(heldReason && { reason: heldReason }),
+      },
+    }),
   };
 }
 
@@ -347,6 +381,7 @@ export class RedisStateStore implements StateStore {
           this.finishedKey(identity),
           k.dueOverdue,
           k.overdue(entrance),
+          k.dueResume,
           k.notesDue,
           k.notesBody,
           ...(flushLock ? [k.lock(flushLock)] : []),
@@ -377,6 +412,7 @@ export class RedisStateStore implements StateStore {
           ...this.statsKeys(nowMs),
           k.dueOverdue,
           k.overdue(entrance),
+          k.dueResume,
           k.notesDue,
           k.notesBody,
           ...head.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), this.finishedKey(ids[i])]),
@@ -412,6 +448,7 @@ export class RedisStateStore implements StateStore {
           this.finishedKey(identity),
           this.keys.dueOverdue,
           this.keys.overdue(entrance),
+          this.keys.dueResume,
           this.keys.notesDue,
           this.keys.notesBody,
         ],
@@ -437,9 +474,10 @@ export class RedisStateStore implements StateStore {
     throw movedTooOften(`the entrance of ${contactId}`);
   }
 
-  async cancel(source: string, externalId: string, nowMs: number): Promise<CancelResult> {
+  async cancel(source: string, externalId: string, nowMs: number, opts: { contactId?: string; by?: string } = {}): Promise<CancelResult> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const contactId = await this.redis.hget(this.keys.externalIndex, `${source}|${externalId}`);
+      if (opts.contactId !== undefined && contactId !== opts.contactId) return { outcome: 'not_found' };
       if (!contactId) return this.cancelledBefore(source, externalId);
       const entrance = await this.entranceOf(contactId);
       const r = await this.run(
@@ -451,8 +489,21 @@ export class RedisStateStore implements StateStore {
           this.keys.finished(source, externalId),
           this.keys.dueOverdue,
           this.keys.overdue(entrance),
+          this.keys.dueResume,
+          this.keys.notesDue,
+          this.keys.notesBody,
         ],
-        [contactId, source, externalId, entrance, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, nowMs, this.afterEndSeconds],
+        [
+          contactId,
+          source,
+          externalId,
+          entrance,
+          this.tombstoneSeconds,
+          ...RedisStateStore.STATS_TTLS,
+          nowMs,
+          this.afterEndSeconds,
+          opts.by ?? 'sender',
+        ],
       );
       if (r.outcome === 'cancelled') return { outcome: 'cancelled', record: parseRecord(r.rec) };
       if (r.outcome === 'not_found') return this.cancelledBefore(source, externalId);
@@ -565,6 +616,7 @@ export class RedisStateStore implements StateStore {
         k.dueActivate,
         ...this.statsKeys(nowMs),
         k.dueOverdue,
+        k.dueResume,
         k.notesDue,
         k.notesBody,
         ...ids.flatMap((cid, i) => [
@@ -640,6 +692,7 @@ export class RedisStateStore implements StateStore {
       record: parseRecord(x.rec),
       dueMs: Number(x.dueMs),
       retaken: x.retaken,
+      ...(x.resumed && { resumed: true }),
     }));
     return { claims, nextDueMs: r.nextDueMs === undefined ? null : Number(r.nextDueMs) };
   }
@@ -696,6 +749,148 @@ export class RedisStateStore implements StateStore {
     return this.redis.zcard(this.keys.notesDue);
   }
 
+  /**
+   * The item of (source, externalId) that a hold or resume is for, with its entrance (for its keys): the index's, or
+   * none (not_found) when an operator named another contactId.
+   */
+  private async target(source: string, externalId: string, expected?: string): Promise<{ contactId: string; entrance: string } | null> {
+    const contactId = await this.redis.hget(this.keys.externalIndex, `${source}|${externalId}`);
+    if (!contactId || (expected !== undefined && contactId !== expected)) return null;
+    return { contactId, entrance: await this.entranceOf(contactId) };
+  }
+
+  async hold(h: HoldInput): Promise<HoldResult> {
+    const k = this.keys;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const t = await this.target(h.source, h.externalId, h.contactId);
+      if (!t) return { outcome: 'not_found' };
+      const r = await this.run(
+        'hold-item',
+        [k.item(t.contactId), k.externalIndex, k.parked(t.entrance), k.dueActivate, k.dueResume, k.notesDue, k.notesBody],
+        [
+          t.contactId,
+          h.source,
+          h.externalId,
+          t.entrance,
+          h.nowMs,
+          h.until?.text ?? '',
+          h.until?.ms ?? 0,
+          h.reason ?? '',
+          h.holdId,
+          h.sameAgain ? '1' : '',
+          h.by,
+        ],
+      );
+      switch (r.outcome) {
+        case 'held':
+        case 'rehold':
+          return { outcome: r.outcome, contactId: t.contactId, from: itemState(r.from), record: parseRecord(r.rec), withdraw: r.withdraw };
+        case 'already':
+          return {
+            outcome: 'already',
+            contactId: t.contactId,
+            state: itemState(r.state),
+            ...(r.from && { from: itemState(r.from) }),
+            record: parseRecord(r.rec),
+            withdraw: r.withdraw,
+          };
+        case 'not_found':
+          return { outcome: 'not_found' };
+        case 'moved':
+          // The entrance of a contactId never changes: a stale cache entry, or the index moved on.
+          this.entranceCache.set(t.contactId, (await this.redis.hget(k.item(t.contactId), 'entrance')) ?? '');
+      }
+    }
+    throw movedTooOften(`the item of ${h.source}/${h.externalId}`);
+  }
+
+  async confirmWithdrawn(contactId: string): Promise<void> {
+    await this.run('confirm-withdrawn', [this.keys.item(contactId)], []);
+  }
+
+  async resume(u: ResumeInput): Promise<ResumeResult> {
+    const k = this.keys;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const t = await this.target(u.source, u.externalId, u.contactId);
+      if (!t) return { outcome: 'not_found' };
+      const r = await this.run(
+        'resume-item',
+        [
+          k.item(t.contactId),
+          k.externalIndex,
+          k.unfinished,
+          k.seq,
+          k.entrance(t.entrance),
+          k.parked(t.entrance),
+          k.dueActivate,
+          k.dueResume,
+          k.notesDue,
+          k.notesBody,
+        ],
+        [t.contactId, u.source, u.externalId, t.entrance, u.nowMs, u.resumeId, u.sameAgain ? '1' : '', u.by, this.routedNoteArmMs],
+      );
+      switch (r.outcome) {
+        case 'resumed':
+          return {
+            outcome: 'resumed',
+            contactId: t.contactId,
+            state: itemState(r.state),
+            record: parseRecord(r.rec),
+            ...(typeof r.activateMs === 'number' && { activateAtMs: r.activateMs }),
+          };
+        case 'already':
+          return {
+            outcome: 'already',
+            contactId: t.contactId,
+            state: itemState(r.state),
+            record: parseRecord(r.rec),
+            ...(typeof r.placing === 'number' && { placingSinceMs: r.placing }),
+          };
+        case 'not_held':
+          return { outcome: 'not_held', contactId: t.contactId, state: itemState(r.state), record: parseRecord(r.rec) };
+        case 'not_found':
+          return { outcome: 'not_found' };
+        case 'moved':
+          this.entranceCache.set(t.contactId, (await this.redis.hget(k.item(t.contactId), 'entrance')) ?? '');
+      }
+    }
+    throw movedTooOften(`the item of ${u.source}/${u.externalId}`);
+  }
+
+  async claimDueResumes(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ResumeClaim[]; nextDueMs: number | null }> {
+    const k = this.keys;
+    const c = await this.dueCandidates(k.dueResume, k.dueResumeClaimed, nowMs, limit);
+    const ids = [...c.retakes, ...c.fresh];
+    if (ids.length === 0) return { claims: [], nextDueMs: c.nextDueMs };
+    const r = await this.run(
+      'claim-resumes',
+      [
+        k.dueResume,
+        k.dueResumeClaimed,
+        k.unfinished,
+        k.seq,
+        k.dueActivate,
+        k.notesDue,
+        k.notesBody,
+        ...ids.flatMap((cid, i) => [k.item(cid), k.parked(c.entrances[i]), k.entrance(c.entrances[i])]),
+      ],
+      [nowMs, leaseMs, c.retakes.length, this.routedNoteArmMs, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
+    );
+    const claims = luaList(r.claims).map((x) => ({
+      contactId: x.contactId,
+      state: itemState(x.state),
+      record: parseRecord(x.rec),
+      dueMs: Number(x.dueMs),
+      retaken: x.retaken,
+      ...(typeof x.activateMs === 'number' && { activateAtMs: x.activateMs }),
+    }));
+    return { claims, nextDueMs: r.nextDueMs === undefined ? null : Number(r.nextDueMs) };
+  }
+
+  async finishResume(contactId: string): Promise<void> {
+    await this.run('finish-claim', [this.keys.dueResumeClaimed], [contactId]);
+  }
+
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {
     return this.run('set-entrance', [this.keys.entrance(name)], [open ? 'open' : 'closed', by, new Date(nowMs).toISOString()]);
   }
@@ -720,47 +915,18 @@ export class RedisStateStore implements StateStore {
   async pageUnfinished(afterSeq: number, limit: number, untilSeq?: number): Promise<StoredItem[]> {
     const max = untilSeq === undefined ? '+inf' : String(untilSeq);
     const page = await this.redis.zrangebyscore(this.keys.unfinished, `(${afterSeq}`, max, 'WITHSCORES', 'LIMIT', 0, limit);
-    const rows = await Promise.all(
-      page
-        .filter((_, i) => i % 2 === 0)
-        .map((cid) => this.redis.hmget(this.keys.item(cid), 'state', 'parkedAt', 'rec', 'expiresAt', 'activateAt')),
-    );
+    const rows = await Promise.all(page.filter((_, i) => i % 2 === 0).map((cid) => this.redis.hmget(this.keys.item(cid), ...ITEM_READ)));
     const items: StoredItem[] = [];
-    rows.forEach(([state, parkedAt, rec, expiresAt, activateAt], i) => {
-      if (!state || !rec) return;
-      items.push({
-        seq: Number(page[i * 2 + 1]),
-        contactId: page[i * 2],
-        state: itemState(state),
-        parkedAt: parkedAt ? Number(parkedAt) : undefined,
-        record: parseRecord(rec),
-        ...(expiresAt && { expiresAt }),
-        ...(activateAt && state === 'scheduled' && { activateAt }),
-      });
+    rows.forEach((row, i) => {
+      // The page's seq: the item's own may be newer (a resume gave it one since), then the next page has it again.
+      const item = storedItem(page[i * 2], row);
+      if (item && item.seq === Number(page[i * 2 + 1])) items.push(item);
     });
     return items;
   }
 
   async getItem(contactId: string): Promise<StoredItem | null> {
-    const [state, seq, parkedAt, rec, expiresAt, activateAt] = await this.redis.hmget(
-      this.keys.item(contactId),
-      'state',
-      'seq',
-      'parkedAt',
-      'rec',
-      'expiresAt',
-      'activateAt',
-    );
-    if (!state || !rec) return null;
-    return {
-      contactId,
-      seq: Number(seq),
-      state: itemState(state),
-      parkedAt: parkedAt ? Number(parkedAt) : undefined,
-      record: parseRecord(rec),
-      ...(expiresAt && { expiresAt }),
-      ...(activateAt && state === 'scheduled' && { activateAt }),
-    };
+    return storedItem(contactId, await this.redis.hmget(this.keys.item(contactId), ...ITEM_READ));
   }
 
   /**
@@ -771,27 +937,10 @@ export class RedisStateStore implements StateStore {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const contactId = await this.redis.hget(this.keys.externalIndex, `${source}|${externalId}`);
       if (!contactId) return this.finishedEntry(source, externalId);
-      const [state, seq, parkedAt, rec, expiresAt, activateAt, rev] = await this.redis.hmget(
-        this.keys.item(contactId),
-        'state',
-        'seq',
-        'parkedAt',
-        'rec',
-        'expiresAt',
-        'activateAt',
-        'rev',
-      );
-      if (!state || !rec) continue;
-      const item: StoredItem = {
-        contactId,
-        seq: Number(seq),
-        state: itemState(state),
-        parkedAt: parkedAt ? Number(parkedAt) : undefined,
-        record: parseRecord(rec),
-        ...(expiresAt && { expiresAt }),
-        ...(activateAt && state === 'scheduled' && { activateAt }),
-      };
-      return { kind: 'unfinished', item, revision: Number(rev ?? 0) };
+      const row = await this.redis.hmget(this.keys.item(contactId), ...ITEM_READ, 'rev');
+      const item = storedItem(contactId, row);
+      if (!item) continue;
+      return { kind: 'unfinished', item, revision: Number(row[ITEM_READ.length] ?? 0) };
     }
     throw movedTooOften(`the item of ${source}/${externalId}`);
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
+import type { PlacedState } from '../../domain/receipt';
 import type { ItemState } from '../../ports/state-store';
 import type { RedisConnection } from './redis-client';
 
@@ -31,6 +32,10 @@ export const SCRIPT_NAMES = [
   'claim-overdue',
   'claim-notifications',
   'finish-notifications',
+  'hold-item',
+  'confirm-withdrawn',
+  'resume-item',
+  'claim-resumes',
   'set-entrance',
   'acquire-lock',
   'renew-lock',
@@ -44,10 +49,13 @@ export type ScriptName = (typeof SCRIPT_NAMES)[number];
 const READ_ONLY: ReadonlySet<ScriptName> = new Set(['read-for-update']);
 
 /** Item state as stored; `buffered` is a parked item (the receipt's word, kept so stored data stays valid). */
-type StoredState = 'routed' | 'buffered' | 'scheduled';
+type StoredState = 'routed' | 'buffered' | 'scheduled' | 'held';
+/** Where an arrival (or a resume) puts an item, as stored. */
+type StoredPlacement = 'routed' | 'buffered' | 'scheduled';
 
 /** The stored word as the code says it: `buffered` is stored, `parked` is meant. */
 export function itemState(stored: 'routed' | 'buffered'): 'routed' | 'parked';
+export function itemState(stored: StoredPlacement): PlacedState;
 export function itemState(stored: string): ItemState;
 export function itemState(stored: string): ItemState {
   return stored === 'buffered' ? 'parked' : (stored as ItemState);
@@ -63,10 +71,11 @@ export function luaList<T>(v: LuaList<T>): T[] {
 /** route_one's answer (includes/route-one.lua). */
 export type RouteOneReply =
   | { outcome: 'gone'; contactId: string; tombstone: boolean }
-  | { outcome: 'not_parked'; contactId: string; rec: string; flushing: boolean; placing?: number }
+  | { outcome: 'held'; contactId: string }
+  | { outcome: 'not_parked'; contactId: string; rec: string; flushing: boolean; placing?: number; resumed: boolean }
   | { outcome: 'expired'; contactId: string; rec: string; replyTo: string; corrId: string; trace?: string }
   | { outcome: 'closed' | 'open'; contactId: string }
-  | { outcome: 'routed'; contactId: string; rec: string; trace?: string };
+  | { outcome: 'routed'; contactId: string; rec: string; trace?: string; resumed: boolean };
 
 type Moved = { outcome: 'moved' };
 type MovedTo = { outcome: 'moved'; entrance: string };
@@ -86,6 +95,22 @@ export interface ScriptReplies {
   'end-item':
     { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean } | { outcome: 'unknown' } | MovedTo;
   'cancel-item': { outcome: 'cancelled'; rec: string } | { outcome: 'not_found' } | Moved;
+  'hold-item':
+    | { outcome: 'held' | 'rehold'; from: StoredPlacement; rec: string; withdraw: boolean }
+    | { outcome: 'already'; state: StoredState; from?: StoredPlacement; rec: string; withdraw: boolean }
+    | { outcome: 'not_found' }
+    | Moved;
+  'confirm-withdrawn': { confirmed: boolean };
+  'resume-item':
+    | { outcome: 'resumed'; state: StoredPlacement; rec: string; activateMs?: number }
+    | { outcome: 'already'; state: StoredState; rec: string; placing?: number }
+    | { outcome: 'not_held'; state: StoredState; rec: string }
+    | { outcome: 'not_found' }
+    | Moved;
+  'claim-resumes': {
+    claims: LuaList<{ contactId: string; state: StoredPlacement; rec: string; dueMs: string; retaken: boolean; activateMs?: number }>;
+    nextDueMs?: string;
+  };
   'read-for-update':
     | {
         outcome: 'found';
@@ -121,7 +146,7 @@ export interface ScriptReplies {
   };
   'finish-expired': Record<string, never>;
   'claim-activations': {
-    claims: LuaList<{ contactId: string; state: 'routed' | 'buffered'; rec: string; dueMs: string; retaken: boolean }>;
+    claims: LuaList<{ contactId: string; state: 'routed' | 'buffered'; rec: string; dueMs: string; retaken: boolean; resumed: boolean }>;
     nextDueMs?: string;
   };
   'finish-claim': Record<string, never>;

@@ -1,3 +1,6 @@
+import { parseRfc3339 } from '../../domain/date-time';
+import { holdUntilProblem } from '../../domain/hold';
+import { DAY_MS } from '../../domain/task-types';
 import { reject } from './rejection';
 import { childPath } from './xml-path';
 import { XmlNode } from './xml-node';
@@ -40,8 +43,6 @@ export function parsePriority(text: string, path: string): number {
   return value;
 }
 
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/;
-
 /**
  * RFC 3339 date-time with seconds and a zone (`Z` or `±hh:mm`). Date.parse alone is too lenient
  * (it rolls 2026-02-30 over to March), so the fields are range-checked too. Returned as the sender
@@ -54,15 +55,11 @@ export function parseDueAt(text: string, path: string): string {
 
 /** The same RFC 3339 check as dueAt; returns the instant in ms since the epoch. */
 export function parseDateTime(text: string, label: string, path: string): number {
-  const m = DATE_TIME.exec(text);
-  const time = m ? Date.parse(text) : NaN;
-  if (!m || Number.isNaN(time) || !fieldsInRange(m)) {
-    reject('INVALID_FIELD', `${label} must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T12:00:00Z`, path);
-  }
+  const time = parseRfc3339(text);
+  if (time === null) reject('INVALID_FIELD', `${label} must be an ISO-8601 date-time with a time zone, e.g. 2026-11-24T12:00:00Z`, path);
   return time;
 }
 
-const DAY_MS = 86_400_000;
 export const MAX_EXPIRES_DAYS = 365;
 
 /** `<expiresAt>`: a date-time in the future, at most 365 days after `nowMs`. Returned as the sender wrote it. */
@@ -82,6 +79,13 @@ export function parseActivateAt(text: string, path: string, nowMs: number, maxDa
   return text;
 }
 
+/** A hold's `<until>`: the rules of activateAt (at most `maxDays` after `nowMs`; now or past: resumed at once). */
+export function parseHoldUntil(text: string, path: string, nowMs: number, maxDays: number): string {
+  const problem = holdUntilProblem(text, nowMs, maxDays);
+  if (problem !== undefined) reject('INVALID_FIELD', problem, path);
+  return text;
+}
+
 /** XML white space only: what xs:positiveInteger collapses. */
 const XML_SPACE = /^[ \t\r\n]+|[ \t\r\n]+$/g;
 const REVISION = /^\+?0*([1-9][0-9]{0,15})$/;
@@ -97,15 +101,6 @@ export function parseRevision(text: string, path: string): number {
     reject('INVALID_FIELD', `revision must be a positive integer of at most ${Number.MAX_SAFE_INTEGER}`, path);
   }
   return value;
-}
-
-function fieldsInRange(m: RegExpExecArray): boolean {
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const lastDay = new Date(0);
-  lastDay.setUTCFullYear(year, month, 0); // day 0 of the next month; unlike Date.UTC, years < 100 stay as given
-  const daysInMonth = lastDay.getUTCDate();
-  const zoneOk = m[8] === 'Z' || (Number(m[9]) <= 23 && Number(m[10]) <= 59);
-  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 && second <= 59 && zoneOk;
 }
 
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;

@@ -3,11 +3,14 @@ import {
   CONTACT_DATA_KEY_PATTERN,
   CancelRequest,
   Customer,
+  HoldRequest,
   ParsedMessage,
+  ResumeRequest,
   StatusQuery,
   UpdateRequest,
   WorkItem,
 } from '../../domain/work-item';
+import { holdReasonProblem } from '../../domain/hold';
 import { NAME_PATTERN, NAME_SYNTAX } from '../../domain/names';
 import { DEFAULT_PRIORITY, missingRequiredData, taskTypeRule, type TaskTypes } from '../../domain/task-types';
 import { readAttachment } from './attachment';
@@ -21,13 +24,14 @@ import {
   optionalText,
   parseActivateAt,
   parseDueAt,
+  parseHoldUntil,
   parseExpiresAt,
   parsePriority,
   parseRevision,
   requiredText,
 } from './fields';
 import { readSocial } from './social';
-import { CANCEL_SPEC, GET_SPEC, UPDATE_SPEC, WORK_ITEM_SPEC, checkStructure } from './structure';
+import { CANCEL_SPEC, GET_SPEC, HOLD_SPEC, RESUME_SPEC, UPDATE_SPEC, WORK_ITEM_SPEC, checkStructure } from './structure';
 import { Echo, quote, reject } from './rejection';
 import { attributePath, childPath } from './xml-path';
 import { XmlNode } from './xml-node';
@@ -62,9 +66,11 @@ export function mapMessage(root: XmlNode, opts: MapOptions): ParsedMessage {
   if (root.name === 'cancelWorkItem') return { kind: 'cancel', cancel: mapCancel(root) };
   if (root.name === 'updateWorkItem') return { kind: 'update', update: mapUpdate(root, opts) };
   if (root.name === 'getWorkItem') return { kind: 'get', query: mapGet(root) };
+  if (root.name === 'holdWorkItem') return { kind: 'hold', hold: mapHold(root, opts) };
+  if (root.name === 'resumeWorkItem') return { kind: 'resume', resume: mapResume(root) };
   return reject(
     'UNKNOWN_ROOT',
-    `unknown root element <${root.name}>; expected <workItem>, <cancelWorkItem>, <updateWorkItem> or <getWorkItem>`,
+    `unknown root element <${root.name}>; expected <workItem>, <cancelWorkItem>, <updateWorkItem>, <getWorkItem>, <holdWorkItem> or <resumeWorkItem>`,
     `/${root.name}`,
   );
 }
@@ -162,6 +168,33 @@ function mapCancel(root: XmlNode): CancelRequest {
 function mapGet(root: XmlNode): StatusQuery {
   checkVersion(root, false);
   checkStructure(root, GET_SPEC, '/getWorkItem');
+  return readIdentity(root);
+}
+
+const HOLD_PATH = '/holdWorkItem';
+
+/**
+ * `<holdWorkItem>` (contract 1.2): checked like `<cancelWorkItem>` (version optional) plus `until` (the rules of
+ * activateAt: RFC 3339 with a zone, at most schedule.maxDays ahead; now or past resumes it at once) and `reason`
+ * (at most 256 characters, no control characters but tab and line breaks).
+ */
+function mapHold(root: XmlNode, opts: MapOptions): HoldRequest {
+  checkVersion(root, false);
+  checkStructure(root, HOLD_SPEC, HOLD_PATH);
+  const { externalId, source } = readIdentity(root);
+  const untilText = optionalText(root, 'until');
+  const maxDays = opts.schedule?.maxDays ?? DEFAULT_SCHEDULE_MAX_DAYS;
+  const until = untilText === undefined ? undefined : parseHoldUntil(untilText, `${HOLD_PATH}/until`, (opts.now ?? Date.now)(), maxDays);
+  const reason = optionalText(root, 'reason');
+  const problem = reason === undefined ? undefined : holdReasonProblem(reason);
+  if (problem !== undefined) reject('INVALID_FIELD', problem, `${HOLD_PATH}/reason`);
+  return { externalId, source, ...(until !== undefined && { until }), ...(reason !== undefined && { reason }) };
+}
+
+/** `<resumeWorkItem>` (contract 1.2): only externalId and source, version optional, as a cancel. */
+function mapResume(root: XmlNode): ResumeRequest {
+  checkVersion(root, false);
+  checkStructure(root, RESUME_SPEC, '/resumeWorkItem');
   return readIdentity(root);
 }
 

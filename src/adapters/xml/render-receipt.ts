@@ -7,7 +7,17 @@ import { stripIllegalXmlChars } from './xml-chars';
 export type { ReceiptData } from '../../domain/receipt';
 
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>';
-const RECEIPT_STATUSES: readonly ReceiptStatus[] = ['accepted', 'buffered', 'scheduled', 'duplicate', 'updated', 'cancelled', 'rejected'];
+const RECEIPT_STATUSES: readonly ReceiptStatus[] = [
+  'accepted',
+  'buffered',
+  'scheduled',
+  'duplicate',
+  'updated',
+  'cancelled',
+  'rejected',
+  'held',
+  'resumed',
+];
 /** Attribute order of the contract. */
 const ATTRIBUTE_ORDER = ['status', 'externalId', 'source', 'contactId', 'entrance', 'receivedAt', 'state'] as const;
 const FINISHED_STATES: readonly FinishedState[] = ['ended', 'cancelled', 'expired'];

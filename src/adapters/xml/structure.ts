@@ -53,6 +53,16 @@ export const CANCEL_SPEC: ElementSpec = {
 /** Status query: the item's identity only, like a cancel. */
 export const GET_SPEC: ElementSpec = CANCEL_SPEC;
 
+/** Contract 1.2: the identity, an optional time to resume by itself and an optional reason. */
+export const HOLD_SPEC: ElementSpec = {
+  attributes: ['version'],
+  text: false,
+  children: { externalId: single(TEXT), source: single(TEXT), until: single(TEXT), reason: single(TEXT) },
+};
+
+/** Contract 1.2: the identity only, like a cancel. */
+export const RESUME_SPEC: ElementSpec = CANCEL_SPEC;
+
 /** Contract 1.1. entrance, attachment, social and activateAt are refused before this check, with a reason. */
 export const UPDATE_SPEC: ElementSpec = {
   attributes: ['version', 'revision'],

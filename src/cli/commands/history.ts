@@ -14,7 +14,9 @@ export function stepDetails(s: HistoryStep): string {
   if (s.entrance) parts.push(`entrance=${s.entrance}`);
   if (s.revision !== undefined) parts.push(`revision=${s.revision}`);
   if (s.changed?.length) parts.push(`changed=${s.changed.join(',')}`);
-  if (s.state) parts.push(`state=${s.state}`);
+  if (s.state) parts.push(`${s.step === 'held' ? 'from' : 'state'}=${s.state}`);
+  if (s.until) parts.push(`until=${s.until}`);
+  if (s.by) parts.push(`by=${s.by}`);
   if (s.times) parts.push(`×${s.times} since ${s.firstAt ?? '?'}`);
   return parts.join('; ');
 }
@@ -23,7 +25,7 @@ export function registerHistory(program: Command): void {
   program
     .command('history')
     .description(
-      "show an item's history from Redis: each step (received, accepted, parked, routed, updated, rejected, replayed, ended…) with its time and instance; kept tombstoneSeconds after the end",
+      "show an item's history from Redis: each step (received, accepted, parked, routed, updated, held, resumed, rejected, replayed, ended…) with its time and instance; kept tombstoneSeconds after the end",
     )
     .argument('<contactId>', 'the contactId from the receipt or event (wi-…)')
     .option('--json', 'print JSON ({contactId, steps, dropped, keptUntil})')

@@ -7,7 +7,7 @@ import { print, printJson, renderTable } from '../output';
 
 interface ItemsOptions {
   entrance?: string;
-  state?: 'routed' | 'parked' | 'buffered' | 'scheduled';
+  state?: 'routed' | 'parked' | 'buffered' | 'scheduled' | 'held';
   taskType?: string;
   limit: number;
   cursor: number;
@@ -17,13 +17,13 @@ interface ItemsOptions {
 export function registerItems(program: Command): void {
   program
     .command('items')
-    .description('list unfinished work items (routed to the contact center, parked or scheduled), oldest first, from Redis')
+    .description('list unfinished work items (routed to the contact center, parked, scheduled or held), oldest first, from Redis')
     .option('--entrance <name>', 'only items for this entrance')
     .addOption(
       new Option(
         '--state <state>',
-        'only items in this state: routed (accepted, waiting for End), parked (= buffered) or scheduled (waiting for activateAt)',
-      ).choices(['routed', 'parked', 'buffered', 'scheduled']),
+        'only items in this state: routed (accepted, waiting for End), parked (= buffered), scheduled (waiting for activateAt) or held (waiting for a resume or its until)',
+      ).choices(['routed', 'parked', 'buffered', 'scheduled', 'held']),
     )
     .option('--task-type <type>', 'only items of this task type')
     .option('--limit <n>', 'page size (1..500)', integerParser(1, 500), 50)
@@ -35,6 +35,7 @@ export function registerItems(program: Command): void {
         'workitem items',
         'workitem items --entrance loans --state parked',
         'workitem items --state scheduled',
+        'workitem items --state held',
         'workitem items --task-type loan-review --limit 100 --json',
         'workitem items --cursor 4711',
       ),
@@ -60,6 +61,8 @@ export function registerItems(program: Command): void {
           parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : null,
           activateAt: it.activateAt ?? null,
           expiresAt: it.expiresAt ?? null,
+          heldUntil: it.held?.until ?? null,
+          heldReason: it.held?.reason ?? null,
           priority: it.record.priority,
           subject: it.record.subject,
           seq: it.seq,
@@ -78,6 +81,14 @@ export function registerItems(program: Command): void {
                 { header: 'RECEIVED AT', value: (i) => i.receivedAt },
                 ...(items.some((i) => i.activateAt)
                   ? [{ header: 'ACTIVATE AT', value: (i: (typeof items)[number]) => i.activateAt ?? '' }]
+                  : []),
+                ...(items.some((i) => i.state === 'held')
+                  ? [
+                      {
+                        header: 'HELD UNTIL',
+                        value: (i: (typeof items)[number]) => (i.state !== 'held' ? '' : (i.heldUntil ?? 'resumed')),
+                      },
+                    ]
                   : []),
               ],
               items,

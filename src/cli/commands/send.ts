@@ -25,7 +25,10 @@ export function registerSend(program: Command): void {
       'publish a work-item XML file to the inbound exchange (or with --large the large-item exchange; routing key workitem.<source>), persistent and confirmed by the broker; ' +
         'with --wait, wait for the receipt and print it',
     )
-    .argument('<file.xml>', 'the message body: a <workItem>, <updateWorkItem> or <cancelWorkItem> document')
+    .argument(
+      '<file.xml>',
+      'the message body: a <workItem>, <updateWorkItem>, <cancelWorkItem>, <holdWorkItem> or <resumeWorkItem> document',
+    )
     .option('--source <source>', 'source for the routing key (default: the <source> element of the file)')
     .option('--routing-key <key>', 'routing key to publish with (default: workitem.<source>)')
     .option('--large', 'publish to the large-item exchange (an item over limits.largeMessageBytes goes straight to its lane)')
@@ -42,7 +45,7 @@ export function registerSend(program: Command): void {
         'workitem send voicemail-2mb.xml --large --wait',
         'workitem send cancel.xml --routing-key workitem.bank-support --correlation-id my-123',
       ) +
-        '\nExit status: 0 published (or receipt accepted/buffered/duplicate/cancelled), 1 rejected, no receipt in time, or broker error.\n',
+        '\nExit status: 0 published (or receipt accepted/buffered/scheduled/duplicate/updated/cancelled/held/resumed), 1 rejected, no receipt in time, or broker error.\n',
     )
     .action((file: string, opts: SendOptions) => withContext((ctx) => send(ctx, file, opts)));
 }
@@ -88,7 +91,8 @@ async function send(ctx: CliContext, file: string, opts: SendOptions): Promise<v
   if (r.status === 'rejected') process.exitCode = 1;
 }
 
-function describeReceipt(r: ReceiptData): string {
+/** A receipt as `send --wait`, `hold` and `resume` print it: one `name: value` line per attribute it has. */
+export function describeReceipt(r: ReceiptData): string {
   const rows: [string, string | undefined][] = [
     ['status', r.status],
     ['contactId', r.contactId],

@@ -8,7 +8,14 @@ describe('due timers', () => {
   it('an expiresAt that passes expires the item: contact.expired (expires-at), EXPIRED to its sender, error copy', async () => {
     const tb = testbed();
     const cid = cidOf((await send(tb, item(1, { expiresAt: tb.clock.iso(60_000) }))).outcome);
-    expect(await fireDueTimers(tb.d)).toEqual({ expired: 0, activated: 0, overdue: 0, failed: 0, nextDueMs: tb.clock.now() + 60_000 });
+    expect(await fireDueTimers(tb.d)).toEqual({
+      expired: 0,
+      activated: 0,
+      overdue: 0,
+      resumed: 0,
+      failed: 0,
+      nextDueMs: tb.clock.now() + 60_000,
+    });
     tb.clock.advance(60_000);
     expect(await fireDueTimers(tb.d)).toMatchObject({ expired: 1, failed: 0, nextDueMs: null });
     expect(tb.messaging.events[1]).toMatchObject({ type: 'contact.expired', contactId: cid, reason: 'expires-at' });

@@ -172,6 +172,7 @@ describe('asyncapi.yaml', () => {
     // Nothing dead-letters straight to the error exchange any more: the service copies what lands in the dead-letter queue.
     expect(topology.queues.filter((q) => q.arguments['x-dead-letter-exchange'] === t.errorExchange)).toEqual([]);
     expect(param(t.errorExchange, 'errorCode')).toEqual([...enumeration('ErrorCode'), DEAD_LETTERED_ROUTING_KEY]);
+    // Every code of the service's catalog is listed.
     expect(enumeration('ErrorCode')).toEqual(expect.arrayContaining([...ERROR_CODES]));
   });
 

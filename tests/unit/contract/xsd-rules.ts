@@ -182,31 +182,6 @@ export const XSD_CANNOT_EXPRESS: readonly DisagreementRule[] = [
   },
 ];
 
-export const NOT_YET_IMPLEMENTED: readonly DisagreementRule[] = [
-  {
-    id: 'hold-resume',
-    rule: '<holdWorkItem> (externalId, source, optional until and reason) and <resumeWorkItem> are messages a sender may publish (contract 1.2).',
-    reason: 'The XSD describes them already; the parser learns them with hold and resume (issue 24 part 4). Until then: UNKNOWN_ROOT.',
-    stricter: 'service',
-    cases: [
-      'examples/hold.xml',
-      'examples/resume.xml',
-      'case: hold',
-      'case: hold until and reason',
-      'case: hold without version',
-      'case: hold until empty and reason padded',
-      'case: hold reason 256',
-      'case: resume',
-      'case: resume without version',
-    ],
-  },
-  {
-    id: 'hold-resume-receipts',
-    rule: 'Receipt statuses held and resumed (contract 1.2).',
-    reason: 'The XSD lists them already; parseReceipt learns them with hold and resume (issue 24 part 4).',
-    stricter: 'service',
-    cases: ['receipt: status held', 'receipt: status resumed'],
-  },
-];
+export const NOT_YET_IMPLEMENTED: readonly DisagreementRule[] = [];
 
 export const SERVICE_GAPS: readonly DisagreementRule[] = [];

@@ -10,6 +10,8 @@ import type { ErrorMessageView, ReplayProgress } from '../../../src/ports/error-
 import type { DashboardConfig } from '../../../src/config/config';
 import type { ContactRecord } from '../../../src/domain/contact-event';
 import type { EntranceState, MinuteStatsRow, StateStore, StoredItem } from '../../../src/ports/state-store';
+import { TransientError } from '../../../src/ports/messaging';
+import type { OperatorActionResult } from '../../../src/application/operator-actions';
 import { httpRequest, type HttpRequestOptions, type HttpResponse } from '../../helpers/http';
 
 /** The JSON API and pages behind /ui, against fakes of the store, the error queue and the control publisher. */
@@ -128,6 +130,9 @@ interface World {
   errors: FakeErrorQueue;
   published: [string, { entrance: string; by: string }][];
   publishResult: 'confirmed' | 'returned';
+  /** What the item actions were asked, and what they answer next (or throw). */
+  actions: [string, string, string, object?][];
+  actionResult: OperatorActionResult | Error;
   dashboard: Dashboard;
   close(): Promise<void>;
 }
@@ -135,7 +140,12 @@ interface World {
 async function world(dashboard: Partial<DashboardConfig>): Promise<World> {
   const store = new FakeStore();
   const errors = new FakeErrorQueue();
-  const w = { store, errors, published: [], publishResult: 'confirmed' } as unknown as World;
+  const w = { store, errors, published: [], publishResult: 'confirmed', actions: [] } as unknown as World;
+  const act = async (entry: [string, string, string, object?]): Promise<OperatorActionResult> => {
+    w.actions.push(entry);
+    if (w.actionResult instanceof Error) throw w.actionResult;
+    return w.actionResult ?? { ok: true, contactId: entry[1], state: 'held', message: 'held (was routed)' };
+  };
   const deps: DashboardDeps = {
     cfg: {
       dashboard: { enabled: true, credentials: null, sessionTtlMs: 3_600_000, refreshMs: 5000, ...dashboard },
@@ -153,6 +163,11 @@ async function world(dashboard: Partial<DashboardConfig>): Promise<World> {
       return w.publishResult;
     },
     attachmentLink: (contactId, fileName) => LINKS.signedPath(contactId, fileName),
+    itemActions: {
+      hold: (contactId, user, terms) => act(['hold', contactId, user, terms]),
+      resume: (contactId, user) => act(['resume', contactId, user]),
+      cancel: (contactId, user) => act(['cancel', contactId, user]),
+    },
     log: quietLog,
     now: () => NOW,
   };
@@ -226,7 +241,17 @@ describe('dashboard API, read-only (no credentials)', () => {
     expect(r.status).toBe(403);
     expect(r.json<{ error: string }>().error).toMatch(/read-only/);
     expect((await httpRequest(`${w.base}/ui/api/errors/replay`, { method: 'POST', body: { code: 'X' } })).status).toBe(403);
+    for (const verb of ['hold', 'resume', 'cancel']) {
+      const r = await httpRequest(`${w.base}/ui/api/items/${record(1).contactId}/${verb}`, { method: 'POST', body: {} });
+      expect(r.status).toBe(403);
+    }
     expect(w.published).toEqual([]);
+    expect(w.actions).toEqual([]);
+  });
+
+  it("offers an item's actions only disabled", async () => {
+    const page = (await httpRequest(`${w.base}/ui/items/${record(1).contactId}`)).text();
+    expect(page).toMatch(/data-verb="hold"[^>]*disabled/);
   });
 
   it('refuses requests naming a foreign Host (DNS rebinding)', async () => {
@@ -349,6 +374,42 @@ describe('dashboard API with credentials', () => {
       ['entrance.closed', { entrance: 'loans', by: `dashboard:${USER}` }],
       ['entrance.opened', { entrance: 'support', by: `dashboard:${USER}` }],
     ]);
+  });
+
+  it('holds, resumes and cancels an item for the signed-in user, only with the CSRF token and the same origin', async () => {
+    const id = record(1).contactId;
+    expect((await call(`/ui/api/items/${id}/hold`, { method: 'POST', body: {} })).status).toBe(403);
+    expect((await act(`/ui/api/items/${id}/hold`, {}, { 'x-csrf-token': 'forged' })).status).toBe(403);
+    expect((await act(`/ui/api/items/${id}/hold`, {}, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await act(`/ui/api/items/${id}/resume`, {}, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect(w.actions).toEqual([]);
+    expect((await call(`/ui/api/items/${id}/hold`)).status).toBe(405);
+
+    const held = await act(`/ui/api/items/${id}/hold`, { until: '2026-11-24T08:00:00Z', reason: 'docs', extra: 1 });
+    expect(held.status).toBe(200);
+    expect(held.json()).toEqual({ ok: true, contactId: id, state: 'held', message: 'held (was routed)', by: `dashboard:${USER}` });
+    expect((await act(`/ui/api/items/${id}/resume`)).status).toBe(200);
+    expect((await act(`/ui/api/items/${id}/cancel`)).status).toBe(200);
+    expect(w.actions).toEqual([
+      ['hold', id, USER, { until: '2026-11-24T08:00:00Z', reason: 'docs' }],
+      ['resume', id, USER],
+      ['cancel', id, USER],
+    ]);
+    expect((await act(`/ui/api/items/${id}/hold`, { until: 12 })).status).toBe(400);
+    expect((await act('/ui/api/items/wi-nope/hold')).status).toBe(404);
+
+    w.actionResult = { ok: false, status: 409, error: 'not held (it is routed): nothing to resume' };
+    const r = await act(`/ui/api/items/${id}/resume`);
+    expect(r.status).toBe(409);
+    expect(r.json<{ error: string }>().error).toMatch(/not held/);
+    w.actionResult = new TransientError('contact.withdrawn refused by the broker');
+    const unconfirmed = await act(`/ui/api/items/${id}/hold`);
+    expect(unconfirmed.status).toBe(503);
+    expect(unconfirmed.json<{ error: string }>().error).toMatch(/not confirmed by the broker/);
+    w.actionResult = new Error('a bug');
+    expect((await act(`/ui/api/items/${id}/cancel`)).status).toBe(500);
+    delete (w as Partial<World>).actionResult;
+    w.actions.length = 0;
   });
 
   it('refuses unknown entrances, non-JSON bodies, and reports an unroutable control event', async () => {

@@ -29,6 +29,7 @@ const APPLICATION_CODES: readonly ErrorCode[] = [
   'EXPIRED',
   'SENDER_NOT_ALLOWED',
   'STALE_UPDATE',
+  'NOT_HELD',
   'EXPIRED_IN_QUEUE',
   'DELIVERY_LIMIT',
 ];

@@ -67,6 +67,7 @@ const KNOWN_PATHS = [
   /^\/ui\/api\/(items|replays)\/[^/]+$/,
   /^\/ui\/api\/items\/[^/]+\/history$/,
   /^\/ui\/api\/entrances\/[^/]+\/(open|close)$/,
+  /^\/ui\/api\/items\/wi-[0-9a-f-]{36}\/(hold|resume|cancel)$/,
 ];
 
 class HttpError extends Error {
@@ -204,7 +205,7 @@ export function createDashboard(d: DashboardDeps): Dashboard {
   function itemQuery(url: URL, defaultLimit: number) {
     const word = url.searchParams.get('state') ?? '';
     const stateFilter = word === '' ? undefined : parseStateWord(word);
-    if (word !== '' && stateFilter === undefined) throw new HttpError(400, 'state must be routed, buffered or scheduled');
+    if (word !== '' && stateFilter === undefined) throw new HttpError(400, 'state must be routed, buffered, scheduled or held');
     // The filter form and its links keep the API's word.
     const state = stateFilter === undefined ? '' : wireState(stateFilter);
     const limit = Math.min(MAX_ITEMS_PAGE, Math.max(1, Number(url.searchParams.get('limit') ?? defaultLimit) || defaultLimit));
@@ -270,6 +271,42 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     }
     d.log.info('entrance change published from the dashboard', { event: routingKey, entrance: name, by });
     sendJson(res, 202, { published: routingKey, entrance: name, by }, NO_STORE);
+  }
+
+  /**
+   * An operator's hold, resume or cancel of one item (contract 1.2): the same atomic steps as a sender's messages, the
+   * history naming the signed-in user. 200 with where the item is now; 400/404/409 why not; 503 when the broker did not
+   * confirm its event (a hold or resume can be sent again; the store keeps what is left to publish).
+   */
+  async function itemAction(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    principal: Principal,
+    contactId: string,
+    verb: 'hold' | 'resume' | 'cancel',
+  ): Promise<void> {
+    const actions = d.itemActions;
+    if (!actions) throw new HttpError(404, 'item actions are not available');
+    const body = await readJson(req);
+    const user = principal.user ?? '';
+    const text = (name: string): string | undefined => {
+      const v = body[name];
+      if (v === undefined || v === null || v === '') return undefined;
+      if (typeof v !== 'string' || v.length > 1024) throw new HttpError(400, `${name} must be a string`);
+      return v;
+    };
+    let result;
+    try {
+      if (verb === 'hold') result = await actions.hold(contactId, user, { until: text('until'), reason: text('reason') });
+      else if (verb === 'resume') result = await actions.resume(contactId, user);
+      else result = await actions.cancel(contactId, user);
+    } catch (err) {
+      if (err instanceof TransientError) throw new HttpError(503, `not confirmed by the broker: ${err.message}`);
+      throw err;
+    }
+    if (!result.ok) throw new HttpError(result.status, result.error);
+    d.log.info('item action from the dashboard', { action: verb, contactId, by: `dashboard:${user}`, state: result.state });
+    sendJson(res, 200, { ...result, by: `dashboard:${user}` }, NO_STORE);
   }
 
   async function startReplay(req: http.IncomingMessage, res: http.ServerResponse, principal: Principal): Promise<void> {
@@ -343,9 +380,11 @@ export function createDashboard(d: DashboardDeps): Dashboard {
     }
     if (method === 'POST') {
       const entranceAction = /^\/ui\/api\/entrances\/([^/]{1,200})\/(open|close)$/.exec(p);
-      if (entranceAction || p === '/ui/api/errors/replay') {
+      const action = new RegExp(`^/ui/api/items/${CONTACT_ID}/(hold|resume|cancel)$`).exec(p);
+      if (entranceAction || action || p === '/ui/api/errors/replay') {
         const problem = access.checkAction(req, principal);
         if (problem) throw new HttpError(403, problem);
+        if (action) return itemAction(req, res, principal, action[1], action[2] as 'hold' | 'resume' | 'cancel');
         if (entranceAction) {
           let name: string;
           try {

@@ -199,18 +199,18 @@ export function itemsPage(i: ItemsPageInput, principal: Principal): string {
       <td><a href="/ui/items/${it.contactId}" class="mono">${it.contactId}</a><div class="muted">${it.source} · ${it.externalId}</div></td>
       <td>${it.entrance}</td>
       <td>${it.taskType}</td>
-      <td>${stateBadge(it.state)}</td>
+      <td>${stateBadge(it.state)}${it.held ? html`<div class="muted small" data-held>${heldTerms(it.held)}</div>` : ''}</td>
       <td class="num">${it.priority}</td>
       <td class="subject">${it.subject}</td>
     </tr>`,
   );
   const body = html`
-<div class="page-head"><h1>Unfinished items</h1><p class="muted">${i.total} unfinished in Redis, oldest first. Routed items wait for the agent's End; buffered ones are parked at a closed entrance; scheduled ones wait for their activateAt.</p></div>
+<div class="page-head"><h1>Unfinished items</h1><p class="muted">${i.total} unfinished in Redis, oldest first. Routed items wait for the agent's End; buffered ones are parked at a closed entrance; scheduled ones wait for their activateAt; held ones wait for a resume or their until.</p></div>
 <form class="card filters" method="get" action="/ui/items">
   <label>Entrance <select name="entrance">${option('', 'all', f.entrance === '')}${i.entrances.map((e) => option(e.name, e.displayName, f.entrance === e.name))}</select></label>
   <label>Task type <input name="taskType" list="task-types" value="${f.taskType}" placeholder="all" maxlength="1024">
     <datalist id="task-types">${i.taskTypes.map((t) => html`<option value="${t}"></option>`)}</datalist></label>
-  <label>State <select name="state">${option('', 'all', f.state === '')}${option('routed', 'routed (accepted)', f.state === 'routed')}${option('buffered', 'buffered (parked)', f.state === 'buffered')}${option('scheduled', 'scheduled (activateAt)', f.state === 'scheduled')}</select></label>
+  <label>State <select name="state">${option('', 'all', f.state === '')}${option('routed', 'routed (accepted)', f.state === 'routed')}${option('buffered', 'buffered (parked)', f.state === 'buffered')}${option('scheduled', 'scheduled (activateAt)', f.state === 'scheduled')}${option('held', 'held (until resumed)', f.state === 'held')}</select></label>
   <button class="btn primary" type="submit">Filter</button>
   ${f.entrance || f.taskType || f.state ? html`<a href="/ui/items" class="muted">clear</a>` : ''}
 </form>
@@ -228,6 +228,11 @@ ${
   return layout({ page: 'items', title: 'Items', principal }, body);
 }
 
+/** A held item's terms: until when (or until resumed) and why. */
+function heldTerms(h: NonNullable<ItemSummary['held']>): SafeHtml {
+  return html`${h.until ? html`until ${time(h.until)}` : 'until resumed'}${h.reason ? html` · ${h.reason}` : ''}`;
+}
+
 function row(label: string, value: unknown): SafeHtml {
   return html`<tr><th>${label}</th><td>${value === undefined || value === null || value === '' ? html`<span class="muted">–</span>` : value}</td></tr>`;
 }
@@ -239,7 +244,9 @@ function stepDetails(st: HistoryStep): SafeHtml {
   if (st.entrance) parts.push(html`<span class="muted">entrance</span> ${st.entrance}`);
   if (st.revision !== undefined) parts.push(html`<span class="muted">revision</span> ${st.revision}`);
   if (st.changed?.length) parts.push(html`<span class="muted">changed</span> <span class="mono">${st.changed.join(', ')}</span>`);
-  if (st.state) parts.push(html`<span class="muted">state</span> ${st.state}`);
+  if (st.state) parts.push(html`<span class="muted">${st.step === 'held' ? 'from' : 'state'}</span> ${st.state}`);
+  if (st.until) parts.push(html`<span class="muted">until</span> ${time(st.until)}`);
+  if (st.by) parts.push(html`<span class="muted">by</span> ${st.by}`);
   if (st.times) parts.push(html`<span class="muted">×${st.times}, first ${time(st.firstAt)}</span>`);
   return html`${parts.map((p, i) => html`${i > 0 ? ' · ' : ''}${p}`)}`;
 }
@@ -292,6 +299,7 @@ export function itemPage(it: ItemDetail, principal: Principal, history: ItemHist
   ${row('Due', it.dueAt ? time(it.dueAt) : null)}
   ${row('Activates', it.activateAt ? time(it.activateAt) : null)}
   ${row('Expires', it.expiresAt ? time(it.expiresAt) : null)}
+  ${it.held ? html`${row('Held since', time(it.held.since))}${row('Held from', it.held.from)}${row('Held until', it.held.until ? time(it.held.until) : 'until resumed')}${row('Hold reason', it.held.reason)}` : ''}
 </table></section>
 <section class="card"><h2>Customer</h2><table class="kv">
   ${row('Name', c?.name)}${row('Email', c?.email)}${row('Phone', c?.phone)}
@@ -308,10 +316,43 @@ ${
 ${it.social ? html`<h2>Social</h2><table class="kv">${row('Platform', it.social.platform)}${row('Page', it.social.pageId)}${row('Post', it.social.postId)}${row('Author', it.social.author)}</table>` : ''}
 </section>
 </div>
+${itemActions(it, principal)}
 <section class="card"><h2>Contact data</h2><table class="kv wide">${data}</table></section>
 <section class="card"><h2>Preview</h2><p class="preview">${it.preview || html`<span class="muted">(empty)</span>`}</p></section>
 ${historySection(history)}`;
   return layout({ page: 'item', title: it.subject, principal }, body);
+}
+
+/**
+ * Hold (or change the hold), resume and cancel: each asks first (the hold for its until and reason), then posts to
+ * /ui/api/items/<contactId>/<verb> with the session's CSRF token. Read-only: shown, disabled.
+ */
+function itemActions(it: ItemDetail, principal: Principal): SafeHtml {
+  const disabled = principal.canAct ? '' : html` disabled title="read-only: set DASHBOARD_USER and DASHBOARD_PASSWORD"`;
+  const button = (verb: string, label: string, kind: string) =>
+    html`<button class="btn ${kind} small" type="button" data-action="item" data-verb="${verb}" data-contact-id="${it.contactId}"
+      data-external-id="${it.externalId}"${disabled}>${label}</button>`;
+  const held = it.state === 'held';
+  return html`<section class="card" id="actions"><div class="card-head"><h2>Actions</h2>
+  <span class="muted">${held ? 'Held: nothing routes it until it is resumed (or its until comes).' : 'Holding a routed item withdraws it from the agents\u2019 queue (contact.withdrawn, reason held).'}</span></div>
+  <div class="item-actions">
+    ${button('hold', held ? 'Change hold' : 'Hold', '')}
+    ${held ? button('resume', 'Resume', 'primary') : ''}
+    ${button('cancel', 'Cancel item', 'danger')}
+  </div>
+</section>
+<dialog id="hold-dialog" aria-labelledby="hold-title">
+  <form method="dialog">
+    <h2 id="hold-title">${held ? 'Change the hold' : 'Hold this item?'}</h2>
+    <p>${held ? 'The new until and reason replace the old ones.' : 'A routed item leaves the agents\u2019 queue; a parked or scheduled one stops waiting. Update, cancel and expiry still apply.'}</p>
+    <label>Resume by itself at (optional) <input type="datetime-local" name="until" step="1"></label>
+    <label>Reason (optional, at most 256 characters) <input name="reason" maxlength="256"></label>
+    <div class="dialog-actions">
+      <button class="btn" value="cancel" type="submit">Cancel</button>
+      <button class="btn primary" value="ok" type="submit">${held ? 'Change hold' : 'Hold'}</button>
+    </div>
+  </form>
+</dialog>`;
 }
 
 export function notFoundPage(principal: Principal, what: string): string {

@@ -1,5 +1,5 @@
 import type { Customer } from '../../../domain/work-item';
-import { receiptStatusOf, wireState, type WireState } from '../../../domain/receipt';
+import { statusOfState, wireState, type WireState } from '../../../domain/receipt';
 import type { StoredItem } from '../../../ports/state-store';
 
 export interface ItemSummary {
@@ -10,7 +10,7 @@ export interface ItemSummary {
   taskType: string;
   /** As the API says it: a parked item is `buffered`. */
   state: WireState;
-  receiptStatus: 'accepted' | 'buffered' | 'scheduled';
+  receiptStatus: 'accepted' | 'buffered' | 'scheduled' | 'held';
   priority: number;
   subject: string;
   receivedAt: string;
@@ -18,6 +18,8 @@ export interface ItemSummary {
   /** Contract 1.1: when a scheduled item is routed, and when the item expires. */
   activateAt: string | null;
   expiresAt: string | null;
+  /** Contract 1.2, while held: where it was held from, since when, until when (null: until resumed) and why. */
+  held: { from: WireState; since: string; until: string | null; reason: string | null } | null;
 }
 
 export interface ItemDetail extends ItemSummary {
@@ -40,13 +42,21 @@ export function itemSummary(it: StoredItem): ItemSummary {
     entrance: r.entrance,
     taskType: r.taskType,
     state: wireState(it.state),
-    receiptStatus: receiptStatusOf(it.state),
+    receiptStatus: statusOfState(it.state),
     priority: r.priority,
     subject: r.subject,
     receivedAt: r.receivedAt,
     parkedAt: it.parkedAt ? new Date(it.parkedAt).toISOString() : null,
     activateAt: it.activateAt ?? null,
     expiresAt: it.expiresAt ?? null,
+    held: it.held
+      ? {
+          from: wireState(it.held.from),
+          since: new Date(it.held.atMs).toISOString(),
+          until: it.held.until ?? null,
+          reason: it.held.reason ?? null,
+        }
+      : null,
   };
 }
 

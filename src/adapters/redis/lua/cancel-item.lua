@@ -1,5 +1,7 @@
 --[[
-  The item's own source withdraws it (cancelWorkItem): it leaves every index, a tombstone stays, it is counted.
+  The item's own source withdraws it (cancelWorkItem), or an operator cancels it (the dashboard, ARGV[10]): it leaves
+  every index, a tombstone stays, it is counted (report counter `withdrawn`: a sender's cancel only, the message outcome;
+  an operator's cancel is not a message).
 
   Input:
     KEYS[1]  item hash of ARGV[1]
@@ -16,6 +18,9 @@
     KEYS[12] finished entry of ARGV[2]|ARGV[3]
     KEYS[13] due:overdue sorted set
     KEYS[14] overdue sorted set of ARGV[4]
+    KEYS[15] due:resume sorted set
+    KEYS[16] notifications due sorted set
+    KEYS[17] notifications body hash
 
     ARGV[1]  contactId the index named (as the caller read it)
     ARGV[2]  source
@@ -26,6 +31,7 @@
     ARGV[7]  TTL of the per-minute stats (s)
     ARGV[8]  now (ms)
     ARGV[9]  how long the finished entry lives (s; dedupe.afterEndSeconds, 0: none)
+    ARGV[10] by: 'sender', or 'dashboard:<user>' (an operator)
 
   Output (JSON):
     {outcome='cancelled', rec}
@@ -35,9 +41,10 @@
 --- @include "item-fields"
 --- @include "remove-item"
 --- @include "stat"
+--- @include "notify"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[12], finished_for = ARGV[2] .. '|' .. ARGV[3],
-  due_overdue = KEYS[13], overdue = KEYS[14] }
+  due_overdue = KEYS[13], overdue = KEYS[14], due_resume = KEYS[15] }
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[6], minute_ttl = ARGV[7] }
 local cid, index_field = ARGV[1], ARGV[2] .. '|' .. ARGV[3]
 local named = redis.call('HGET', k.index, index_field)
@@ -49,7 +56,11 @@ if not f then
   return cjson.encode({ outcome = 'not_found' })
 end
 if f.entrance ~= ARGV[4] then return cjson.encode({ outcome = 'moved' }) end
+-- An operator's cancel is notified `cancelled`; a sender's own cancel is answered by its receipt.
+if ARGV[10] ~= 'sender' then
+  notify({ item = k.item, notes_due = KEYS[16], notes_body = KEYS[17] }, 'cancelled', cid, f, tonumber(ARGV[8]), { by = ARGV[10] })
+end
 remove_item(k, cid, f, 'cancelled', ARGV[5], { now = ARGV[8], ttl = ARGV[9] })
 redis.call('SET', KEYS[11], f.rec, 'EX', ARGV[5])
-stat(stats, 'withdrawn', f.taskType, f.entrance, 1)
+if ARGV[10] == 'sender' then stat(stats, 'withdrawn', f.taskType, f.entrance, 1) end
 return cjson.encode({ outcome = 'cancelled', rec = f.rec })

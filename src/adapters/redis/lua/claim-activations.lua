@@ -26,8 +26,9 @@
     ARGV[7..] per candidate: contactId, entrance ('' when the caller found no item)
 
   Output (JSON):
-    {claims=[{contactId, state, rec, dueMs, retaken}...], nextDueMs}
-      state: routed or buffered; dueMs: '0' for a claim taken over; nextDueMs: absent when none is due
+    {claims=[{contactId, state, rec, dueMs, retaken, resumed}...], nextDueMs}
+      state: routed or buffered; dueMs: '0' for a claim taken over; resumed: it came back from hold (a resume made it
+      scheduled again), its contact.created says so; nextDueMs: absent when none is due
 ]]
 --- @include "item-fields"
 --- @include "stat"
@@ -47,7 +48,8 @@ for i = 1, (#ARGV - 6) / 2 do
     if deadline and deadline <= now then
       if f and (f.state == 'routed' or f.state == 'buffered') then
         redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, state = f.state, rec = f.rec, dueMs = '0', retaken = true })
+        table.insert(claims, { contactId = cid, state = f.state, rec = f.rec, dueMs = '0', retaken = true,
+          resumed = redis.call('HGET', k_item, 'resumed') == '1' })
       else
         redis.call('ZREM', k_claimed, cid)
       end
@@ -71,7 +73,8 @@ for i = 1, (#ARGV - 6) / 2 do
           notify_routed({ item = k_item, notes_due = KEYS[7], notes_body = KEYS[8] }, cid, f, now, arm_ms)
         end
         redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, retaken = false })
+        table.insert(claims, { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, retaken = false,
+          resumed = redis.call('HGET', k_item, 'resumed') == '1' })
       end
     end
   end

@@ -1,5 +1,5 @@
 --[[
-  Claims due expiries (expiresAt passed). Each item leaves every index in this step (tombstoned, counted) and an outbox
+  Claims due expiries (expiresAt passed; routed, parked, scheduled or held). Each item leaves every index in this step (tombstoned, counted) and an outbox
   entry keeps what its event and receipt need; the claim, in the claimed set with a lease deadline, lasts until
   finish-expired.lua. A claim whose lease ran out (its instance died before finishing) is taken over. So with several
   instances each expiry is claimed once, and an unfinished one is finished after a crash.
@@ -15,9 +15,10 @@
     KEYS[6]  stats hash of this hour
     KEYS[7]  stats hash of this minute
     KEYS[8]  due:overdue sorted set
-    KEYS[9]  notifications due sorted set
-    KEYS[10] notifications body hash
-    KEYS[11..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
+    KEYS[9]  due:resume sorted set
+    KEYS[10] notifications due sorted set
+    KEYS[11] notifications body hash
+    KEYS[12..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
               parked sorted set of its entrance, finished entry of its source|externalId, overdue sorted set of its
               entrance
 
@@ -45,11 +46,11 @@ local fin = { now = now, ttl = ARGV[7] }
 local claims = {}
 for i = 1, (#ARGV - 7) / 3 do
   local cid, entrance = ARGV[5 + 3 * i], ARGV[6 + 3 * i]
-  local base = 11 + 7 * (i - 1)
+  local base = 12 + 7 * (i - 1)
   local k = { item = KEYS[base], attachment = KEYS[base + 1], tombstone = KEYS[base + 2], outbox = KEYS[base + 3],
     parked = KEYS[base + 4], index = KEYS[3], unfinished = KEYS[4], due_expire = k_due, due_activate = KEYS[5],
     finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i], due_overdue = KEYS[8], overdue = KEYS[base + 6],
-    notes_due = KEYS[9], notes_body = KEYS[10] }
+    due_resume = KEYS[9], notes_due = KEYS[10], notes_body = KEYS[11] }
   if i <= retakes then
     local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
     if deadline and deadline <= now then
@@ -67,7 +68,7 @@ for i = 1, (#ARGV - 7) / 3 do
     local f = item_fields(k.item)
     if due_ms and tonumber(due_ms) <= now and (not f or f.entrance == entrance) then
       redis.call('ZREM', k_due, cid)
-      if f and (f.state == 'routed' or f.state == 'buffered' or f.state == 'scheduled') then
+      if f and (f.state == 'routed' or f.state == 'buffered' or f.state == 'scheduled' or f.state == 'held') then
         local expires_at = redis.call('HGET', k.item, 'expiresAt') or ''
         redis.call('HSET', k.outbox, 'rec', f.rec, 'replyTo', f.replyTo, 'corrId', f.corrId, 'state', f.state,
           'expiresAt', expires_at, 'dueMs', due_ms)

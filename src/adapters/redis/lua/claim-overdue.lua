@@ -1,5 +1,5 @@
 --[[
-  Claims due overdue timers (dueAt passed, the item unfinished: routed, parked or scheduled). Each item is marked
+  Claims due overdue timers (dueAt passed, the item unfinished: routed, parked, scheduled or held). Each item is marked
   overdue in this step: its `overdueAt` field, its entrance's overdue sorted set (the workitem_overdue gauge) and the
   report counter `overdue`, and its `overdue` notification in the outbox; so an update moving its dueAt or its end,
   racing this, is decided in one step. What the caller does then (history step, metric) is covered by the claim, in
@@ -34,7 +34,7 @@
 local k_due, k_claimed = KEYS[1], KEYS[2]
 local stats = { hour = KEYS[3], minute = KEYS[4], hour_ttl = ARGV[3], minute_ttl = ARGV[4] }
 local now, lease, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
-local unfinished = { routed = true, buffered = true, scheduled = true }
+local unfinished = { routed = true, buffered = true, scheduled = true, held = true }
 local claims = {}
 for i = 1, (#ARGV - 5) / 2 do
   local cid, entrance = ARGV[4 + 2 * i], ARGV[5 + 2 * i]

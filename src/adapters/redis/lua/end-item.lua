@@ -15,8 +15,9 @@
     KEYS[11] finished entry of ARGV[8]
     KEYS[12] due:overdue sorted set
     KEYS[13] overdue sorted set of ARGV[2]
-    KEYS[14] notifications due sorted set
-    KEYS[15] notifications body hash
+    KEYS[14] due:resume sorted set
+    KEYS[15] notifications due sorted set
+    KEYS[16] notifications body hash
 
     ARGV[1]  contactId
     ARGV[2]  its entrance (as the caller read it)
@@ -41,7 +42,7 @@
 --- @include "notify"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[11], finished_for = ARGV[8],
-  due_overdue = KEYS[12], overdue = KEYS[13], notes_due = KEYS[14], notes_body = KEYS[15] }
+  due_overdue = KEYS[12], overdue = KEYS[13], due_resume = KEYS[14], notes_due = KEYS[15], notes_body = KEYS[16] }
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[5], minute_ttl = ARGV[6] }
 local cid, now = ARGV[1], tonumber(ARGV[3])
 local f = item_fields(k.item)

@@ -1,9 +1,9 @@
 --[[
-  A due-timer claim is done (an activation's event or parked message is confirmed; an item's overdue steps are
-  written): the claim is dropped from its claimed set.
+  A due-timer claim is done (an activation's or a resume's event or parked message is confirmed; an item's overdue
+  steps are written): the claim is dropped from its claimed set.
 
   Input:
-    KEYS[1]  the claimed sorted set (due:activate:claimed or due:overdue:claimed)
+    KEYS[1]  the claimed sorted set (due:activate:claimed, due:overdue:claimed or due:resume:claimed)
 
     ARGV[1]  contactId
 

@@ -44,7 +44,7 @@ local k_item, k_due_expire = KEYS[1], KEYS[2]
 local stats = { hour = KEYS[3], minute = KEYS[4], hour_ttl = ARGV[13], minute_ttl = ARGV[14] }
 local cid = ARGV[1]
 local f = item_fields(k_item)
-if not f or (f.state ~= 'routed' and f.state ~= 'buffered' and f.state ~= 'scheduled') then
+if not f or (f.state ~= 'routed' and f.state ~= 'buffered' and f.state ~= 'scheduled' and f.state ~= 'held') then
   return cjson.encode({ outcome = 'not_found' })
 end
 local v = redis.call('HMGET', k_item, 'ver', 'rev', 'uids')

@@ -1,7 +1,7 @@
 import { handleControlEvent } from '../../../../src/application/handle-control-event';
 import { handleInboundMessage } from '../../../../src/application/handle-inbound-message';
 import type { Outcome } from '../../../../src/application/outcome';
-import type { CancelRequest, ParsedMessage, UpdateRequest, WorkItem } from '../../../../src/domain/work-item';
+import type { CancelRequest, HoldRequest, ParsedMessage, UpdateRequest, WorkItem } from '../../../../src/domain/work-item';
 import type { InboundMessage } from '../../../../src/ports/messaging';
 import type { FixedParser } from './message-parser';
 import { ENTRANCE, type Testbed } from './testbed';
@@ -35,6 +35,13 @@ export const update = (n: number, over: Partial<UpdateRequest> = {}): ParsedMess
   kind: 'update',
   update: { externalId: `CASE-${n}`, source: SOURCE, ...over },
 });
+
+export const hold = (n: number, over: Partial<HoldRequest> = {}): ParsedMessage => ({
+  kind: 'hold',
+  hold: { externalId: `CASE-${n}`, source: SOURCE, ...over },
+});
+
+export const resume = (n: number): ParsedMessage => ({ kind: 'resume', resume: { externalId: `CASE-${n}`, source: SOURCE } });
 
 export interface DeliveryOptions {
   routingKey?: string;

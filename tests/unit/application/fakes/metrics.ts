@@ -8,6 +8,9 @@ export class RecordingMetrics implements Metrics {
   readonly replays: { reason: string; count: number }[] = [];
   readonly receiptsLost: string[] = [];
   readonly overdues: { entrance: string; taskType: string }[] = [];
+  readonly holds: { entrance: string; taskType: string; by: string }[] = [];
+  readonly resumes: { entrance: string; taskType: string; by: string }[] = [];
+  readonly operatorCancels: { entrance: string; taskType: string }[] = [];
 
   item(outcome: ItemOutcome, labels: OutcomeLabels): void {
     this.items.push({ outcome, labels });
@@ -34,6 +37,18 @@ export class RecordingMetrics implements Metrics {
   readonly notifications: string[] = [];
   notified(event: string): void {
     this.notifications.push(event);
+  }
+
+  held(labels: { entrance: string; taskType: string; by: string }): void {
+    this.holds.push({ ...labels });
+  }
+
+  resumed(labels: { entrance: string; taskType: string; by: string }): void {
+    this.resumes.push({ ...labels });
+  }
+
+  cancelledByOperator(labels: { entrance: string; taskType: string }): void {
+    this.operatorCancels.push({ ...labels });
   }
 
   /** The item outcomes counted, e.g. ['received', 'accepted']. */

@@ -1,6 +1,6 @@
 import type { ContactRecord } from '../../../../src/domain/contact-event';
 import type { Notification, NotificationEvent } from '../../../../src/domain/notification';
-import type { FinishedState } from '../../../../src/domain/receipt';
+import type { FinishedState, PlacedState } from '../../../../src/domain/receipt';
 import type {
   AcceptInput,
   AcceptResult,
@@ -12,11 +12,16 @@ import type {
   EndResult,
   EntranceState,
   ExpiryClaim,
+  HoldInput,
+  HoldResult,
   ItemLookup,
   ItemState,
   OverdueClaim,
   MinuteStatsRow,
   ParkResult,
+  ResumeClaim,
+  ResumeInput,
+  ResumeResult,
   RouteParkedResult,
   StateStore,
   StatsDelta,
@@ -57,6 +62,14 @@ interface Item {
   notes?: number;
   /** Its armed `routed` notification (released by confirmPlaced, withdrawn by parkRouted). */
   note?: string;
+  /** Contract 1.2, while held: where from, since when, the hold's terms (untilMs: its due:resume entry). */
+  held?: { from: PlacedState; atMs: number; until?: string; untilMs?: number; reason?: string };
+  /** A routed item held: its contact.withdrawn not confirmed yet (hold-item.lua's `withdrawing`). */
+  withdrawing?: number;
+  /** Resumed: its contact.created not confirmed yet (resume-one.lua's `resumed`). */
+  resumed?: boolean;
+  holdId?: string;
+  resumeId?: string;
 }
 
 /** As ROUTED_NOTE_ARM_MS of the Redis store. */
@@ -86,6 +99,8 @@ export class MemoryStateStore implements StateStore {
   private readonly activating = new Map<string, number>();
   /** due:overdue:claimed: contactId → lease deadline. */
   private readonly overdueClaims = new Map<string, number>();
+  /** due:resume:claimed: contactId → lease deadline. */
+  private readonly resumeClaims = new Map<string, number>();
   readonly rejections: StatsDelta[] = [];
   /** The disposition codes end() counted (end-item.lua's `disposition:<code>` report counter), in order. */
   readonly dispositions: string[] = [];
@@ -163,6 +178,7 @@ export class MemoryStateStore implements StateStore {
       const it = this.items.get(id);
       if (it?.state !== 'routed') continue;
       delete it.placing;
+      delete it.resumed;
       const armed = it.note !== undefined ? this.outbox.get(it.note) : undefined;
       if (armed) armed.due = nowMs;
       delete it.note;
@@ -255,13 +271,19 @@ export class MemoryStateStore implements StateStore {
     return { outcome: 'ended', entrance, taskType, handledMs: nowMs - it.receivedAt, hadAttachment: it.record.attachment !== undefined };
   }
 
-  async cancel(source: string, externalId: string, _nowMs: number): Promise<CancelResult> {
+  /** The operators' cancels (opts.by other than sender), in order: cancel-item.lua counts no `withdrawn` for them. */
+  readonly operatorCancels: string[] = [];
+
+  async cancel(source: string, externalId: string, nowMs: number, opts: { contactId?: string; by?: string } = {}): Promise<CancelResult> {
     const id = this.ext.get(`${source}|${externalId}`);
+    if (opts.contactId !== undefined && id !== undefined && id !== opts.contactId) return { outcome: 'not_found' };
     const it = id !== undefined ? this.items.get(id) : undefined;
+    if (opts.by !== undefined && opts.by !== 'sender' && it) this.operatorCancels.push(id as string);
     if (id === undefined || !it) {
       const before = this.cancelledRecords.get(`${source}|${externalId}`);
       return before ? { outcome: 'cancelled_before', record: copy(before) } : { outcome: 'not_found' };
     }
+    if (opts.by !== undefined && opts.by !== 'sender') this.notify(id, it, 'cancelled', nowMs);
     this.remove(id, 'cancelled');
     this.cancelledRecords.set(`${source}|${externalId}`, copy(it.record));
     return { outcome: 'cancelled', record: copy(it.record) };
@@ -360,12 +382,19 @@ export class MemoryStateStore implements StateStore {
       if (claims.length >= limit) break;
       if (until > nowMs) continue;
       const it = this.items.get(id);
-      if (!it || it.state === 'scheduled') {
+      if (!it || (it.state !== 'routed' && it.state !== 'parked')) {
         this.activating.delete(id);
         continue;
       }
       this.activating.set(id, nowMs + leaseMs);
-      claims.push({ contactId: id, state: it.state, record: copy(it.record), dueMs: 0, retaken: true });
+      claims.push({
+        contactId: id,
+        state: it.state,
+        record: copy(it.record),
+        dueMs: 0,
+        retaken: true,
+        ...(it.resumed && { resumed: true }),
+      });
     }
     const due = [...this.items]
       .filter(([, it]) => it.state === 'scheduled' && (it.activateAt?.ms ?? Infinity) <= nowMs)
@@ -379,7 +408,14 @@ export class MemoryStateStore implements StateStore {
       if (state === 'parked') it.parkedAt = nowMs;
       if (state === 'routed') it.note = this.notify(id, it, 'routed', nowMs, {}, nowMs + ROUTED_NOTE_ARM_MS);
       this.activating.set(id, nowMs + leaseMs);
-      claims.push({ contactId: id, state, record: copy(it.record), dueMs: it.activateAt?.ms ?? 0, retaken: false });
+      claims.push({
+        contactId: id,
+        state,
+        record: copy(it.record),
+        dueMs: it.activateAt?.ms ?? 0,
+        retaken: false,
+        ...(it.resumed && { resumed: true }),
+      });
     }
     const waiting = [...this.items.values()].filter((it) => it.state === 'scheduled');
     return { claims, nextDueMs: earliest(waiting.map((it) => it.activateAt?.ms)) };
@@ -421,6 +457,138 @@ export class MemoryStateStore implements StateStore {
 
   async finishOverdue(contactId: string): Promise<void> {
     this.overdueClaims.delete(contactId);
+  }
+
+  /** As hold-item.lua. */
+  async hold(h: HoldInput): Promise<HoldResult> {
+    const id = this.ext.get(`${h.source}|${h.externalId}`);
+    const it = id !== undefined ? this.items.get(id) : undefined;
+    if (id === undefined || !it || (h.contactId !== undefined && h.contactId !== id)) return { outcome: 'not_found' };
+    const withdraw = it.state === 'held' && it.withdrawing !== undefined;
+    if (h.sameAgain && h.holdId !== '' && it.holdId === h.holdId) {
+      return {
+        outcome: 'already',
+        contactId: id,
+        state: it.state,
+        ...(it.held && { from: it.held.from }),
+        record: copy(it.record),
+        withdraw,
+      };
+    }
+    const terms = {
+      ...(h.until && { until: h.until.text, untilMs: h.until.ms }),
+      ...(h.reason !== undefined && { reason: h.reason }),
+    };
+    if (h.holdId !== '') it.holdId = h.holdId;
+    const notifyHeld = () =>
+      this.notify(id, it, 'held', h.nowMs, {
+        ...(h.until && { until: h.until.text }),
+        ...(h.reason !== undefined && { reason: h.reason }),
+      });
+    if (it.state === 'held' && it.held) {
+      it.held = { from: it.held.from, atMs: it.held.atMs, ...terms };
+      notifyHeld();
+      return { outcome: 'rehold', contactId: id, from: it.held.from, record: copy(it.record), withdraw };
+    }
+    const from = it.state as PlacedState;
+    if (from === 'routed') {
+      delete it.placing;
+      it.withdrawing = h.nowMs;
+      if (it.note !== undefined) this.outbox.delete(it.note);
+      delete it.note;
+    }
+    delete it.parkedAt;
+    it.state = 'held';
+    it.held = { from, atMs: h.nowMs, ...terms };
+    notifyHeld();
+    return { outcome: 'held', contactId: id, from, record: copy(it.record), withdraw: from === 'routed' };
+  }
+
+  async confirmWithdrawn(contactId: string): Promise<void> {
+    const it = this.items.get(contactId);
+    if (it?.state === 'held') delete it.withdrawing;
+  }
+
+  /** As resume-item.lua. */
+  async resume(u: ResumeInput): Promise<ResumeResult> {
+    const id = this.ext.get(`${u.source}|${u.externalId}`);
+    const it = id !== undefined ? this.items.get(id) : undefined;
+    if (id === undefined || !it || (u.contactId !== undefined && u.contactId !== id)) return { outcome: 'not_found' };
+    if ((u.sameAgain && u.resumeId !== '' && it.resumeId === u.resumeId) || (it.state !== 'held' && it.resumed)) {
+      return {
+        outcome: 'already',
+        contactId: id,
+        state: it.state,
+        record: copy(it.record),
+        ...(it.placing !== undefined && { placingSinceMs: it.placing }),
+      };
+    }
+    if (it.state !== 'held') return { outcome: 'not_held', contactId: id, state: it.state, record: copy(it.record) };
+    if (u.by !== 'sender') this.notify(id, it, 'resumed', u.nowMs);
+    const r = this.resumeOne(it, u.nowMs);
+    if (u.resumeId !== '') it.resumeId = u.resumeId;
+    return { outcome: 'resumed', contactId: id, record: copy(it.record), ...r };
+  }
+
+  /** As claim-resumes.lua: a retake while the item still carries its `resumed` mark. */
+  async claimDueResumes(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ResumeClaim[]; nextDueMs: number | null }> {
+    const claims: ResumeClaim[] = [];
+    for (const [id, until] of this.resumeClaims) {
+      if (claims.length >= limit) break;
+      if (until > nowMs) continue;
+      const it = this.items.get(id);
+      if (!it || it.state === 'held' || !it.resumed) {
+        this.resumeClaims.delete(id);
+        continue;
+      }
+      this.resumeClaims.set(id, nowMs + leaseMs);
+      claims.push({ contactId: id, state: it.state, record: copy(it.record), dueMs: 0, retaken: true });
+    }
+    const due = [...this.items]
+      .filter(([, it]) => it.state === 'held' && (it.held?.untilMs ?? Infinity) <= nowMs)
+      .sort(([, a], [, b]) => (a.held?.untilMs ?? 0) - (b.held?.untilMs ?? 0))
+      .slice(0, limit - claims.length);
+    for (const [id, it] of due) {
+      const dueMs = it.held?.untilMs ?? 0;
+      this.notify(id, it, 'resumed', nowMs);
+      const r = this.resumeOne(it, nowMs);
+      this.resumeClaims.set(id, nowMs + leaseMs);
+      claims.push({ contactId: id, record: copy(it.record), dueMs, retaken: false, ...r });
+    }
+    const waiting = [...this.items.values()].filter((it) => it.state === 'held');
+    return { claims, nextDueMs: earliest(waiting.map((it) => it.held?.untilMs)) };
+  }
+
+  async finishResume(contactId: string): Promise<void> {
+    this.resumeClaims.delete(contactId);
+  }
+
+  /** As resume-one.lua: a new arrival with a new seq; scheduled again, parked at a closed entrance (no limit), or routed. */
+  private resumeOne(it: Item, nowMs: number): { state: PlacedState; activateAtMs?: number } {
+    const from = it.held?.from;
+    delete it.held;
+    delete it.withdrawing;
+    it.seq = ++this.seq;
+    it.resumed = true;
+    if (from === 'scheduled' && it.activateAt && it.activateAt.ms > nowMs) {
+      it.state = 'scheduled';
+      return { state: 'scheduled', activateAtMs: it.activateAt.ms };
+    }
+    if (this.closed.has(it.record.entrance)) {
+      it.state = 'parked';
+      it.parkedAt = nowMs;
+      return { state: 'parked' };
+    }
+    it.state = 'routed';
+    it.placing = nowMs;
+    it.note = this.notify(it.record.contactId, it, 'routed', nowMs, {}, nowMs + ROUTED_NOTE_ARM_MS);
+    return { state: 'routed' };
+  }
+
+  /** Test helper: the item's hold marks (withdrawing: its contact.withdrawn unconfirmed; resumed: its created unconfirmed). */
+  marksOf(contactId: string): { withdrawing: boolean; resumed: boolean; placing: boolean } {
+    const it = this.items.get(contactId);
+    return { withdrawing: it?.withdrawing !== undefined, resumed: it?.resumed === true, placing: it?.placing !== undefined };
   }
 
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {
@@ -550,12 +718,14 @@ export class MemoryStateStore implements StateStore {
   private routeOne(id: string, nowMs: number, maxParkMs: number, route: boolean, flushLock?: string): RouteParkedResult {
     const it = this.items.get(id);
     if (!it) return { outcome: 'gone', contactId: id, tombstone: this.tombstones.has(id) };
+    if (it.state === 'held') return { outcome: 'held', contactId: id };
     if (it.state !== 'parked') {
       return {
         outcome: 'not_parked',
         record: copy(it.record),
         flushing: flushLock !== undefined && this.heldLock(flushLock) !== undefined,
         ...(it.placing !== undefined && { placingSinceMs: it.placing }),
+        ...(it.resumed && { resumed: true }),
       };
     }
     if (nowMs - (it.parkedAt ?? 0) > maxParkMs) {
@@ -575,7 +745,12 @@ export class MemoryStateStore implements StateStore {
     it.placing = nowMs;
     delete it.parkedAt;
     it.note = this.notify(id, it, 'routed', nowMs, {}, nowMs + ROUTED_NOTE_ARM_MS);
-    return { outcome: 'routed', record: copy(it.record), ...(it.trace !== undefined && { trace: it.trace }) };
+    return {
+      outcome: 'routed',
+      record: copy(it.record),
+      ...(it.trace !== undefined && { trace: it.trace }),
+      ...(it.resumed && { resumed: true }),
+    };
   }
 
   /** Every trace of the item goes (its due timers with it) and a tombstone stays, so a late retry cannot revive it. */
@@ -606,6 +781,15 @@ function stored(contactId: string, it: Item): StoredItem {
     ...(it.parkedAt !== undefined && { parkedAt: it.parkedAt }),
     ...(it.expiresAt && { expiresAt: it.expiresAt.text }),
     ...(it.state === 'scheduled' && it.activateAt && { activateAt: it.activateAt.text }),
+    ...(it.state === 'held' &&
+      it.held && {
+        held: {
+          from: it.held.from,
+          atMs: it.held.atMs,
+          ...(it.held.until !== undefined && { until: it.held.until }),
+          ...(it.held.reason !== undefined && { reason: it.held.reason }),
+        },
+      }),
   };
 }
 

@@ -1,0 +1,70 @@
+--[[
+  Contract 1.2: claims due resumes (a held item's until reached): each held item is resumed in this step as a new
+  arrival (resume_one: scheduled again, parked at a closed entrance, or routed and marked placing). The claim, in the
+  claimed set with a lease deadline, lasts until finish-claim.lua (its event published or its parked message sent). A
+  claim whose lease ran out (its instance died) is taken over while the item still carries its `resumed` mark (its
+  contact.created not confirmed), its state saying what is left to do; so with several instances each until resumes
+  its item once, and a crash gives the event at least once, with the same contactId.
+  The caller read the candidates (claims whose lease ran out first, then due entries) and each one's entrance, and
+  passes their keys; each is checked again here and skipped when no longer due (another instance claimed it).
+
+  Input:
+    KEYS[1]  due:resume sorted set (score: until ms)
+    KEYS[2]  due:resume:claimed sorted set (score: lease deadline ms)
+    KEYS[3]  unfinished sorted set
+    KEYS[4]  seq counter
+    KEYS[5]  due:activate sorted set
+    KEYS[6]  notifications due sorted set
+    KEYS[7]  notifications body hash
+    KEYS[8..] per candidate, in the order of ARGV[5..]: item hash, parked sorted set and entrance hash of its entrance
+
+    ARGV[1]  now (ms)
+    ARGV[2]  lease (ms)
+    ARGV[3]  how many of the candidates are claims to take over (they come first)
+    ARGV[4]  how long a `routed` notification waits for its event's confirm (ms)
+    ARGV[5..] per candidate: contactId, entrance ('' when the caller found no item)
+
+  Output (JSON):
+    {claims=[{contactId, state, rec, dueMs, retaken, activateMs}...], nextDueMs}
+      state: routed, buffered or scheduled; dueMs: '0' for a claim taken over; activateMs: when scheduled again;
+      nextDueMs: absent when none is waiting
+  Each resume writes the sender's `resumed` notification (its until came: there is no receipt).
+]]
+--- @include "item-fields"
+--- @include "resume-one"
+local k_due, k_claimed = KEYS[1], KEYS[2]
+local now, lease, retakes, arm_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local placed = { routed = true, buffered = true, scheduled = true }
+local claims = {}
+for i = 1, (#ARGV - 4) / 2 do
+  local cid, entrance = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+  local base = 8 + 3 * (i - 1)
+  local k = { item = KEYS[base], parked = KEYS[base + 1], entrance = KEYS[base + 2], unfinished = KEYS[3], seq = KEYS[4],
+    due_activate = KEYS[5], due_resume = k_due, notes_due = KEYS[6], notes_body = KEYS[7] }
+  local f = item_fields(k.item)
+  if i <= retakes then
+    local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
+    if deadline and deadline <= now then
+      if f and placed[f.state] and redis.call('HGET', k.item, 'resumed') == '1' then
+        redis.call('ZADD', k_claimed, now + lease, cid)
+        table.insert(claims, { contactId = cid, state = f.state, rec = f.rec, dueMs = '0', retaken = true })
+      else
+        redis.call('ZREM', k_claimed, cid)
+      end
+    end
+  else
+    local due_ms = redis.call('ZSCORE', k_due, cid)
+    if due_ms and tonumber(due_ms) <= now and (not f or f.entrance == entrance) then
+      redis.call('ZREM', k_due, cid)
+      if f and f.state == 'held' then
+        notify(k, 'resumed', cid, f, now, { by = 'until' })
+        local state, activate_ms = resume_one(k, cid, f, now, arm_ms)
+        redis.call('ZADD', k_claimed, now + lease, cid)
+        table.insert(claims, { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, retaken = false,
+          activateMs = activate_ms })
+      end
+    end
+  end
+end
+local nxt = redis.call('ZRANGE', k_due, 0, 0, 'WITHSCORES')
+return cjson.encode({ claims = claims, nextDueMs = nxt[2] })
