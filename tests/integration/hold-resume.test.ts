@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { parseItemInfo } from '../../src/adapters/xml/render-item-info';
 import type { CollectedEvent, CollectedReceipt } from '../helpers/amqp-client';
 import { amqpUrl } from '../helpers/broker';
@@ -7,6 +6,7 @@ import { httpRequest } from '../helpers/http';
 import { DEFAULT_REDIS_URL, testRedisClient } from '../helpers/redis';
 import type { ServiceHandle } from '../helpers/service';
 import { sleep, waitUntil } from '../helpers/wait';
+import { processState } from '../helpers/process-state';
 import { cancelXml, getXml, holdXml, newExternalId, resumeXml, updateXml, workItemXml } from '../helpers/work-items';
 import { DASHBOARD_USER, DashboardFixture, DashboardSession, dashboardEnv } from '../ui/support/dashboard-fixture';
 
@@ -29,6 +29,7 @@ const measure = (name: string, ms: number): void => void (figures[name] ??= []).
 
 beforeAll(async () => {
   await f.setup();
+  await f.client.bindNotifications('#');
   s = await DashboardSession.login(f.svc.baseUrl);
 }, 60_000);
 afterAll(async () => {
@@ -239,6 +240,17 @@ describe('the until', () => {
     }
     await sleep(3_000);
     for (const it of items) expect(resumedCreated(it.contactId)).toHaveLength(1);
+    // Its sender heard: held (its own hold, with the until), resumed (the until came: no receipt), routed (the resumed
+    // contact.created confirmed); one id each.
+    for (const [i, it] of items.entries()) {
+      const notes = f.client.notifications.filter((n) => n.contactId === it.contactId);
+      expect(notes.map((n) => [n.event, n.until])).toEqual([
+        ['held', untils[i]],
+        ['resumed', undefined],
+        ['routed', undefined],
+      ]);
+      expect(new Set(notes.map((n) => n.messageId)).size).toBe(3);
+    }
     const history = await f.api<{ steps: { step: string; by?: string }[] }>(`/api/items/${items[0].contactId}/history`);
     expect(history.steps.filter((x) => x.step === 'resumed')).toEqual([expect.objectContaining({ by: 'until' })]);
     await second.stop();
@@ -324,6 +336,10 @@ describe('an operator on the dashboard', () => {
       expect.objectContaining({ step: 'cancelled', by: `dashboard:${DASHBOARD_USER}`, reason: 'cancelled-by-operator' }),
     ]);
     expect((await s.post(`/ui/api/items/${contactId}/cancel`)).status).toBe(404);
+    // The sender learns of each operator action from its notifications (it got no receipt).
+    const notes = await f.client.waitForNotifications(4, WAIT_MS, (n) => n.contactId === contactId);
+    expect(notes.map((n) => n.event)).toEqual(['held', 'resumed', 'routed', 'cancelled']);
+    expect(notes[0]).toMatchObject({ reason: 'customer on holiday', until, routingKey: 'held.bank-support' });
     const dup = await send(workItemXml({ externalId }));
     expect(dup).toMatchObject({ status: 'duplicate', contactId, attributes: expect.objectContaining({ state: 'cancelled' }) });
     const metrics = (await httpRequest(`${f.svc.baseUrl}/metrics`)).text();
@@ -364,16 +380,6 @@ describe('the CLI', () => {
     expect(again.stdout).toMatch(/NOT_HELD/);
   });
 });
-
-/** The state letter of a process (`T`: stopped), from /proc; null when it is gone. */
-function processState(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
 
 describe('a kill -9 right after the Redis step (at least once)', () => {
   /**

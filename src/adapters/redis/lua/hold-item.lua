@@ -69,7 +69,7 @@ end
 
 local function notify_held()
   local extra = { by = ARGV[11] }
-  if ARGV[6] ~= '' then extra.until = ARGV[6] end
+  if ARGV[6] ~= '' then extra['until'] = ARGV[6] end
   if ARGV[8] ~= '' then extra.reason = ARGV[8] end
   notify({ item = k_item, notes_due = KEYS[6], notes_body = KEYS[7] }, 'held', cid, f, tonumber(now), extra)
 end
