@@ -24,6 +24,7 @@ import type {
 } from '../../ports/state-store';
 import { isNotificationEvent, type Notification } from '../../domain/notification';
 import { storedMetricName } from '../../domain/outcomes';
+import type { OverdueNowCount } from '../../domain/service-level';
 import type { FinishedState } from '../../domain/receipt';
 import { hourBucket, minuteBucket } from '../../domain/time-buckets';
 import { redisKeys, STATS_TTL_SECONDS, type RedisKeys } from './keys';
@@ -349,6 +350,7 @@ export class RedisStateStore implements StateStore {
           k.overdue(entrance),
           k.notesDue,
           k.notesBody,
+          k.overdueNow,
           ...(flushLock ? [k.lock(flushLock)] : []),
         ],
         [contactId, entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, identity, this.afterEndSeconds],
@@ -380,6 +382,7 @@ export class RedisStateStore implements StateStore {
           k.notesDue,
           k.notesBody,
           ...head.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), this.finishedKey(ids[i])]),
+          k.overdueNow,
         ],
         [
           entrance,
@@ -414,6 +417,7 @@ export class RedisStateStore implements StateStore {
           this.keys.overdue(entrance),
           this.keys.notesDue,
           this.keys.notesBody,
+          this.keys.overdueNow,
         ],
         [
           contactId,
@@ -429,7 +433,14 @@ export class RedisStateStore implements StateStore {
         ],
       );
       if (r.outcome === 'ended') {
-        return { outcome: 'ended', entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs, hadAttachment: r.hadAttachment };
+        return {
+          outcome: 'ended',
+          entrance: r.entrance,
+          taskType: r.taskType,
+          handledMs: r.handledMs,
+          hadAttachment: r.hadAttachment,
+          due: r.due,
+        };
       }
       if (r.outcome === 'unknown') return { outcome: 'unknown' };
       entrance = this.movedTo(contactId, r.entrance);
@@ -451,6 +462,7 @@ export class RedisStateStore implements StateStore {
           this.keys.finished(source, externalId),
           this.keys.dueOverdue,
           this.keys.overdue(entrance),
+          this.keys.overdueNow,
         ],
         [contactId, source, externalId, entrance, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, nowMs, this.afterEndSeconds],
       );
@@ -498,6 +510,7 @@ export class RedisStateStore implements StateStore {
         ...this.statsKeys(u.nowMs),
         this.keys.dueOverdue,
         this.keys.overdue(u.record.entrance),
+        this.keys.overdueNow,
       ],
       [
         u.contactId,
@@ -576,6 +589,7 @@ export class RedisStateStore implements StateStore {
           this.finishedKey(identities[i]),
           k.overdue(c.entrances[i]),
         ]),
+        k.overdueNow,
       ],
       [
         nowMs,
@@ -662,6 +676,7 @@ export class RedisStateStore implements StateStore {
         k.notesDue,
         k.notesBody,
         ...ids.flatMap((cid, i) => [k.item(cid), k.overdue(c.entrances[i])]),
+        k.overdueNow,
       ],
       [nowMs, leaseMs, ...RedisStateStore.STATS_TTLS, c.retakes.length, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
     );
@@ -824,6 +839,16 @@ export class RedisStateStore implements StateStore {
         return [e, Number(n)];
       }),
     );
+  }
+
+  async countOverdueByTaskType(): Promise<OverdueNowCount[]> {
+    const fields = await this.redis.hgetall(this.keys.overdueNow);
+    return Object.entries(fields)
+      .map(([field, n]) => {
+        const bar = field.lastIndexOf('|');
+        return { taskType: field.slice(0, bar), entrance: field.slice(bar + 1), count: Number(n) };
+      })
+      .filter((o) => o.count > 0);
   }
 
   async countRejected(d: StatsDelta, nowMs: number): Promise<void> {

@@ -20,7 +20,8 @@
     KEYS[14] overdue sorted set of ARGV[2]
     KEYS[15] notifications due sorted set
     KEYS[16] notifications body hash
-    KEYS[17] (optional) the lock of the entrance's flush: reported as `flushing` when the item is not parked
+    KEYS[17] overdue-now count hash (per task type|entrance)
+    KEYS[18] (optional) the lock of the entrance's flush: reported as `flushing` when the item is not parked
 
     ARGV[1]  contactId
     ARGV[2]  entrance (from the parked message)
@@ -40,9 +41,10 @@ local cid, entrance = ARGV[1], ARGV[2]
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], entrance = KEYS[7], due_expire = KEYS[8], due_activate = KEYS[9], finished = KEYS[12],
   finished_for = ARGV[8], due_overdue = KEYS[13], overdue = KEYS[14], notes_due = KEYS[15], notes_body = KEYS[16] }
+k.overdue_now = KEYS[17]
 local f = item_fields(k.item)
 if f and f.entrance ~= entrance then return cjson.encode({ outcome = 'moved', entrance = f.entrance }) end
 return cjson.encode(route_one(k, cid, f, {
-  now = tonumber(ARGV[3]), max_park_ms = tonumber(ARGV[4]), tomb_ttl = ARGV[5], route = false, flush_lock = KEYS[17], fin_ttl = ARGV[9],
+  now = tonumber(ARGV[3]), max_park_ms = tonumber(ARGV[4]), tomb_ttl = ARGV[5], route = false, flush_lock = KEYS[18], fin_ttl = ARGV[9],
   stats = { hour = KEYS[10], minute = KEYS[11], hour_ttl = ARGV[6], minute_ttl = ARGV[7] },
 }))
