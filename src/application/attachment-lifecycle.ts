@@ -41,11 +41,12 @@ export async function putAttachment(d: Deps, contactId: string, data: Buffer): P
  */
 export async function itemGone(
   d: Deps,
-  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string; code?: string },
+  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string; code?: string; at?: number },
 ): Promise<void> {
   // The history's last step; from now on it is kept tombstoneSeconds.
   await recordStep(d, gone.contactId, {
     step: gone.why,
+    ...(gone.at !== undefined && { at: gone.at }),
     ...(gone.code !== undefined && { code: gone.code }),
     ...(gone.reason !== undefined && { reason: gone.reason }),
   });
