@@ -281,7 +281,7 @@
   function serviceLevelRow(r, cls, byEntrance, maxMs) {
     const tr = document.createElement('tr');
     tr.className = cls;
-    tr.dataset.taskType = r.taskType;
+    tr.dataset.slTaskType = r.taskType;
     const cell = (text, name) => {
       const td = document.createElement('td');
       td.textContent = String(text);
@@ -294,7 +294,7 @@
     };
     cell(r.taskType);
     if (byEntrance) {
-      tr.dataset.entrance = r.entrance || '';
+      tr.dataset.slEntrance = r.entrance || '';
       cell(r.entrance || '');
     }
     cell(r.received, 'received');

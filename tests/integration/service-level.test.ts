@@ -399,7 +399,7 @@ it('a known mix through the real service: every service-level figure in the repo
   expect(overview.serviceLevel.total).toEqual(totalFigures);
   const page = (await httpRequest(`${f.svc.baseUrl}/ui`, { headers: { cookie: session.cookie } })).text();
   for (const e of perType.rows) {
-    const row = new RegExp(`<tr class="" data-task-type="${e.taskType}">[\\s\\S]*?</tr>`).exec(page)?.[0] ?? '';
+    const row = new RegExp(`<tr class="" data-sl-task-type="${e.taskType}">[\\s\\S]*?</tr>`).exec(page)?.[0] ?? '';
     expect(row).toContain(`data-cell="received">${e.received}<`);
     expect(row).toContain(`data-cell="ended">${e.ended}<`);
     expect(row).toContain(`data-cell="overdueNow">${e.overdueNow}<`);

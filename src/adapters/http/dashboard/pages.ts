@@ -139,7 +139,7 @@ function serviceLevelRows(
   const line = (
     r: ServiceLevelFigures & { taskType: string; entrance?: string },
     cls: string,
-  ) => html`<tr class="${cls}" data-task-type="${r.taskType}"${byEntrance ? html` data-entrance="${r.entrance ?? ''}"` : ''}>
+  ) => html`<tr class="${cls}" data-sl-task-type="${r.taskType}"${byEntrance ? html` data-sl-entrance="${r.entrance ?? ''}"` : ''}>
       <td>${r.taskType}</td>${byEntrance ? html`<td>${r.entrance ?? ''}</td>` : ''}
       <td class="num" data-cell="received">${r.received}</td>
       <td class="num" data-cell="ended">${r.ended}</td>
