@@ -113,7 +113,7 @@ export class WorkItemService {
   /** Ends the waits of start() (Redis, broker) when a shutdown comes first. */
   private readonly startAbort = new AbortController();
   private startupReplay: Promise<unknown> = Promise.resolve();
-  readonly metrics = new PrometheusMetrics();
+  readonly metrics: PrometheusMetrics;
   httpPort = 0;
 
   constructor(
@@ -121,7 +121,9 @@ export class WorkItemService {
     private readonly log: Logger,
     /** OpenTelemetry (main.ts starts it with OTEL_TRACES_EXPORTER=otlp); off by default. */
     private readonly tracing: MessageTracing = NO_TRACING,
-  ) {}
+  ) {
+    this.metrics = new PrometheusMetrics(Object.keys(cfg.taskTypes));
+  }
 
   async start(): Promise<void> {
     const { cfg, log } = this;

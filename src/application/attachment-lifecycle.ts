@@ -37,15 +37,17 @@ export async function putAttachment(d: Deps, contactId: string, data: Buffer): P
  * expiry, and any later path that removes items): its history records the end, and the attachment goes. Never throws and never waits longer than
  * ATTACHMENT_TIMEOUT_MS: a removal that fails is logged and left to the orphan sweep (the item is already gone, so
  * its download answers 404 meanwhile). For the redis store the Lua transition already deleted the bytes; removing
- * again is a harmless no-op.
+ * again is a harmless no-op. `at`: the time the transition counted (End passes its own, so its history's `received`
+ * and `ended` steps give the time to end the service level counted), else now.
  */
 export async function itemGone(
   d: Deps,
-  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string; code?: string; by?: string },
+  gone: { contactId: string; hadAttachment: boolean; why: GoneReason; reason?: string; code?: string; by?: string; at?: number },
 ): Promise<void> {
   // The history's last step; from now on it is kept tombstoneSeconds.
   await recordStep(d, gone.contactId, {
     step: gone.why,
+    ...(gone.at !== undefined && { at: gone.at }),
     ...(gone.code !== undefined && { code: gone.code }),
     ...(gone.reason !== undefined && { reason: gone.reason }),
     ...(gone.by !== undefined && { by: gone.by }),

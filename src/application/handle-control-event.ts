@@ -98,11 +98,13 @@ const dispositionCodes = new DispositionCodes();
 
 /**
  * The agent pressed End: state and attachment go, completion is counted (by disposition code, when one is given: the
- * `code` label of the `completed` outcome, and the report's dispositions). Unknown ids are harmless.
+ * `code` label of the `completed` outcome, and the report's dispositions), and the service level (time to end, ended
+ * before its dueAt). Unknown ids are harmless.
  */
 export async function endContact(d: Deps, contactId: string, disposition?: Disposition): Promise<boolean> {
   const counted = disposition && dispositionCodes.label(disposition.code);
-  const r = await d.store.end(contactId, d.now(), disposition && counted ? { ...disposition, counted } : undefined);
+  const nowMs = d.now();
+  const r = await d.store.end(contactId, nowMs, disposition && counted ? { ...disposition, counted } : undefined);
   d.notifications?.nudge();
   if (r.outcome === 'unknown') {
     d.log.info('contact.ended for an unknown or already ended contact; nothing to do', { contactId });
@@ -112,9 +114,12 @@ export async function endContact(d: Deps, contactId: string, disposition?: Dispo
     contactId,
     hadAttachment: r.hadAttachment,
     why: 'ended',
+    // The time the store counted: the history's received and ended steps are the time to end exactly.
+    at: nowMs,
     ...(disposition && { code: disposition.code, ...(disposition.text !== undefined && { reason: disposition.text }) }),
   });
   d.metrics.item('completed', { entrance: r.entrance, taskType: r.taskType, ...(counted && { code: counted }) });
+  d.metrics.ended({ entrance: r.entrance, taskType: r.taskType }, r.handledMs, r.due);
   d.log.debug('work item completed', {
     contactId,
     entrance: r.entrance,

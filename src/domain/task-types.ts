@@ -101,3 +101,33 @@ export function applyTaskTypeDefaults(item: WorkItem, rule: TaskTypeRule | undef
   if (dueAt === undefined && expiresAt === undefined) return item;
   return { ...item, ...(dueAt !== undefined && { dueAt }), ...(expiresAt !== undefined && { expiresAt }) };
 }
+
+/** How many task types outside the configured ones keep their name as a metric label (per instance). */
+export const MAX_UNCONFIGURED_TASK_TYPE_LABELS = 50;
+export const OTHER_TASK_TYPE = 'other';
+
+/**
+ * The task type as a metric label: a configured one (`taskTypes`) keeps its name, and so do the first
+ * MAX_UNCONFIGURED_TASK_TYPE_LABELS others seen; any later new one is `other`. Senders name task types freely (unless
+ * taskTypesStrict), and each label value multiplies the series of every per-task-type metric (the time-to-end
+ * histogram has 35 per task type and entrance), so the label set stays bounded whatever is sent. The report counters
+ * in Redis keep every name.
+ */
+export class TaskTypeLabels {
+  private readonly configured: ReadonlySet<string>;
+  private readonly seen = new Set<string>();
+
+  constructor(
+    configured: Iterable<string> = [],
+    private readonly max = MAX_UNCONFIGURED_TASK_TYPE_LABELS,
+  ) {
+    this.configured = new Set(configured);
+  }
+
+  label(taskType: string): string {
+    if (taskType === '' || this.configured.has(taskType) || this.seen.has(taskType)) return taskType;
+    if (this.seen.size >= this.max) return OTHER_TASK_TYPE;
+    this.seen.add(taskType);
+    return taskType;
+  }
+}

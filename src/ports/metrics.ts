@@ -1,3 +1,5 @@
+import type { EndedDue } from './state-store';
+
 export type ItemOutcome =
   | 'received'
   | 'accepted'
@@ -31,6 +33,8 @@ export interface Metrics {
   refused(entrance: string): void;
   /** An unfinished item's dueAt passed (once per item and dueAt, across instances). */
   overdue(labels: { entrance: string; taskType: string }): void;
+  /** An item ended (End): its time from receipt to End, and whether it ended before its dueAt (service level). */
+  ended(labels: { entrance: string; taskType: string }, timeToEndMs: number, due: EndedDue): void;
   /** A lifecycle notification was published (confirmed) to the notifications exchange. */
   notified(event: string): void;
   /** Contract 1.2: an item was put on hold (not a hold that only changed an existing one). by: sender or operator. */

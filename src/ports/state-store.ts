@@ -1,6 +1,7 @@
 import type { ContactRecord } from '../domain/contact-event';
 import type { Notification } from '../domain/notification';
 import type { FinishedState, PlacedState, UnfinishedState } from '../domain/receipt';
+import type { OverdueNowCount } from '../domain/service-level';
 
 /**
  * routed: the contact center has it; parked: waits at a closed entrance (or for a listener); scheduled: waits for its
@@ -253,8 +254,20 @@ export interface EndDisposition {
   counted: string;
 }
 
+/** An ended item against its dueAt: ended at or before it, after it, or it had none. */
+export type EndedDue = 'before' | 'after' | 'none';
+
 export type EndResult =
-  { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean } | { outcome: 'unknown' };
+  | {
+      outcome: 'ended';
+      entrance: string;
+      taskType: string;
+      /** Time from receipt to End (ms): the time to end of the service level. */
+      handledMs: number;
+      hadAttachment: boolean;
+      due: EndedDue;
+    }
+  | { outcome: 'unknown' };
 
 export type CancelResult =
   | { outcome: 'cancelled'; record: ContactRecord }
@@ -395,6 +408,8 @@ export interface ItemQueries {
   countUnfinished(): Promise<number>;
   /** Unfinished items overdue now (dueAt passed), per entrance; no scan (a counted index per entrance). */
   countOverdue(entrances: string[]): Promise<Record<string, number>>;
+  /** Unfinished items overdue now per task type and entrance (only those with some); no scan (a counted index). */
+  countOverdueByTaskType(): Promise<OverdueNowCount[]>;
   /** Lifecycle notifications in the outbox, not yet confirmed by the broker: the workitem_notifications_waiting gauge. */
   countNotifications(): Promise<number>;
 }

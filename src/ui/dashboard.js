@@ -271,6 +271,53 @@
     });
   }
 
+  /** As timeToEnd in pages.ts: approximate (~), a lower bound (≥) in the last bucket. */
+  function formatTimeToEnd(ms, maxMs) {
+    if (ms === null || ms === undefined) return '–';
+    const text = ms < 1000 ? `${ms} ms` : ms < 60000 ? `${(ms / 1000).toFixed(1)} s` : formatAge(Math.round(ms / 1000));
+    return ms >= maxMs ? `≥ ${text}` : `~${text}`;
+  }
+
+  function serviceLevelRow(r, cls, byEntrance, maxMs) {
+    const tr = document.createElement('tr');
+    tr.className = cls;
+    tr.dataset.slTaskType = r.taskType;
+    const cell = (text, name) => {
+      const td = document.createElement('td');
+      td.textContent = String(text);
+      if (name) {
+        td.className = 'num';
+        td.dataset.cell = name;
+      }
+      tr.append(td);
+      return td;
+    };
+    cell(r.taskType);
+    if (byEntrance) {
+      tr.dataset.slEntrance = r.entrance || '';
+      cell(r.entrance || '');
+    }
+    cell(r.received, 'received');
+    cell(r.ended, 'ended');
+    const pct = cell(r.endedBeforeDuePct === null ? '–' : `${r.endedBeforeDuePct.toFixed(1)} %`, 'endedBeforeDuePct');
+    pct.title = `${r.endedBeforeDue} of ${r.endedWithDue} ended items with a dueAt`;
+    cell(formatTimeToEnd(r.medianToEndMs, maxMs), 'medianToEnd');
+    cell(formatTimeToEnd(r.p90ToEndMs, maxMs), 'p90ToEnd');
+    cell(r.overdueNow, 'overdueNow');
+    return tr;
+  }
+
+  function renderServiceLevel(sl) {
+    const byType = document.querySelector('tbody[data-service-level="task-type"]');
+    const split = document.querySelector('tbody[data-service-level="entrance"]');
+    if (!byType || !split || !sl) return;
+    byType.replaceChildren(
+      ...sl.rows.map((r) => serviceLevelRow(r, '', false, sl.maxTimeToEndMs)),
+      serviceLevelRow({ ...sl.total, taskType: 'Total' }, 'total', false, sl.maxTimeToEndMs),
+    );
+    split.replaceChildren(...sl.byEntrance.map((r) => serviceLevelRow(r, '', true, sl.maxTimeToEndMs)));
+  }
+
   function renderOverview(o) {
     for (const [key, value] of Object.entries(o.counts.lastHour)) {
       document.querySelectorAll(`[data-count="${key}"]`).forEach((el) => (el.textContent = String(value)));
@@ -285,6 +332,7 @@
     field('generatedAt').replaceChildren(timeElement(o.generatedAt));
     updateEntrances(o.entrances);
     renderTypeTotals(o.chart.series);
+    renderServiceLevel(o.serviceLevel);
     renderChart(o);
   }
 

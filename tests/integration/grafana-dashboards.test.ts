@@ -32,9 +32,10 @@ describe('Grafana dashboard of the service (workitem.json)', () => {
   };
 
   it('every metric and label a panel or variable queries is on /metrics once items have flowed', async () => {
-    // So that labelled series exist: accepted, duplicate, rejected (code), completed, buffered + unroutable
-    // (support), a receipt lost to a missing reply queue; the start-up replay counted itself already.
-    const item = workItemXml({ entrance: 'loans', taskType: 'loan-review' });
+    // So that labelled series exist: accepted, duplicate, rejected (code), completed (with a dueAt: the service level's
+    // time to end and ended before due), buffered + unroutable (support), a receipt lost to a missing reply queue, an
+    // item overdue now; the start-up replay counted itself already.
+    const item = workItemXml({ entrance: 'loans', taskType: 'loan-review', dueAt: new Date(Date.now() + 3_600_000).toISOString() });
     await f.client.publishWorkItem(item, { replyTo: true, correlationId: 'acc' });
     const [acc] = await f.client.waitForReceipts(1, 20_000, (r) => r.properties.correlationId === 'acc');
     expect(acc.status).toBe('accepted');
@@ -45,15 +46,22 @@ describe('Grafana dashboard of the service (workitem.json)', () => {
       source: 'bank-support',
     });
     await f.client.publishWorkItem(workItemXml({ entrance: 'support' }), { replyTo: true, correlationId: 'park' });
+    await f.client.publishWorkItem(workItemXml({ entrance: 'loans', dueAt: new Date(Date.now() - 60_000).toISOString() }), {
+      replyTo: true,
+      correlationId: 'late',
+    });
     await f.client.publishWorkItem(workItemXml({ entrance: 'loans' }), {
       replyTo: 'workitem-grafana-test-no-such-queue',
       correlationId: 'lost',
     });
-    const receipts = await f.client.waitForReceipts(3, 20_000, (r) => ['dup', 'bad', 'park'].includes(r.properties.correlationId ?? ''));
+    const receipts = await f.client.waitForReceipts(4, 20_000, (r) =>
+      ['dup', 'bad', 'park', 'late'].includes(r.properties.correlationId ?? ''),
+    );
     expect(Object.fromEntries(receipts.map((r) => [r.properties.correlationId, r.status]))).toEqual({
       dup: 'duplicate',
       bad: 'rejected',
       park: 'buffered',
+      late: 'accepted',
     });
     await f.client.publishControl('contact.ended', { contactId: acc.contactId });
 
@@ -68,10 +76,16 @@ describe('Grafana dashboard of the service (workitem.json)', () => {
           /^workitem_unroutable_events_total\{entrance="support"\} [1-9]/m.test(text) &&
           /^workitem_parked\{entrance="support"\} 1/m.test(text) &&
           /^workitem_replayed_total\{/m.test(text) &&
+          /^workitem_ended_before_due_total\{/m.test(text) &&
+          /^workitem_overdue_by_task_type\{.*\} 1$/m.test(text) &&
           /^workitem_processing_seconds_bucket\{/m.test(text);
         return ready && parseExposition(text);
       },
-      { timeoutMs: 30_000, intervalMs: 250, describe: 'labelled series of every outcome, lost receipt, unroutable event, parked item' },
+      {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+        describe: 'labelled series of every outcome, lost receipt, unroutable event, parked item, service level, overdue item',
+      },
     );
 
     expect(dashboardProblems(loadDashboard('workitem.json'), exposition, PROMETHEUS_SERIES)).toEqual([]);

@@ -150,17 +150,32 @@ describe('Lua scripts touch only the keys they are given', () => {
     expect((await store.accept({ ...base, nowMs: now(), record: record('c7', 'e7', 'loans'), dueAt: past })).outcome).toBe('accepted');
     expect((await store.claimDueOverdue(now(), 10, 100)).claims.map((c) => c.contactId)).toEqual(['c7']);
     expect(await store.countOverdue(['loans', 'support'])).toEqual({ loans: 1, support: 0 });
+    expect(await store.countOverdueByTaskType()).toEqual([{ taskType: 'WorkItemTask', entrance: 'loans', count: 1 }]);
     await sleep(150);
     expect((await store.claimDueOverdue(now(), 10, 100)).claims.map((c) => [c.contactId, c.retaken])).toEqual([['c7', true]]);
     await store.finishOverdue('c7');
     expect((await store.claimDueOverdue(now() + 1_000, 10, 100)).claims).toEqual([]);
+    // An overdue item's task type changes: its overdue-now count moves along.
+    const r7 = await store.readForUpdate('crm', 'e7');
+    const retyped = { ...r7!.record, taskType: 'retyped' };
+    const type7 = {
+      contactId: 'c7',
+      updateId: 'u7t',
+      dedupeDepth: 16,
+      record: retyped,
+      changed: ['contactData.WorkItemTask'],
+      nowMs: now(),
+    };
+    expect((await store.applyUpdate({ ...type7, expectVersion: r7!.version })).outcome).toBe('updated');
+    expect(await store.countOverdueByTaskType()).toEqual([{ taskType: 'retyped', entrance: 'loans', count: 1 }]);
     const s7 = await store.readForUpdate('crm', 'e7');
     const later = { text: new Date(now() + 60_000).toISOString(), ms: now() + 60_000 };
     const upd7 = { contactId: 'c7', updateId: 'u7', dedupeDepth: 16, record: s7!.record, changed: ['dueAt'], nowMs: now() };
     expect((await store.applyUpdate({ ...upd7, expectVersion: s7!.version, dueAt: later })).outcome).toBe('updated');
     expect(await store.countOverdue(['loans'])).toEqual({ loans: 0 });
+    expect(await store.countOverdueByTaskType()).toEqual([]);
     expect(await client.zscore(`${prefix}due:overdue`, 'c7')).toBe(String(later.ms));
-    expect((await store.end('c7', now())).outcome).toBe('ended');
+    expect(await store.end('c7', now())).toMatchObject({ outcome: 'ended', taskType: 'retyped', due: 'before' });
     expect(await client.zcard(`${prefix}due:overdue`)).toBe(0);
 
     // hold and resume (contract 1.2): routed, parked and scheduled items held; a hold changed; resumed by a sender, by

@@ -1,5 +1,6 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { timeToEndMetric } from '../../src/domain/service-level';
 import { minuteBucket } from '../../src/domain/time-buckets';
 import { testRedisClient } from '../helpers/redis';
 import { REPO_ROOT } from '../helpers/service';
@@ -92,6 +93,14 @@ describe('dashboard in a browser', () => {
       expect(labels).toContain('ui-flow-task');
       expect(Number(await page.locator('[data-count="accepted"]').textContent())).toBeGreaterThanOrEqual(3);
       expect(Number(await page.locator('[data-field="unfinished"]').textContent())).toBeGreaterThanOrEqual(3);
+      // The service-level table, redrawn by the refresh: a row for the new task type, and its split by entrance.
+      const level = page.locator('tbody[data-service-level="task-type"] tr[data-sl-task-type="ui-flow-task"]');
+      await level.locator('[data-cell="received"]', { hasText: '3' }).waitFor({ timeout: 10_000 });
+      expect(await level.locator('[data-cell="ended"]').textContent()).toBe('0');
+      expect(await level.locator('[data-cell="medianToEnd"]').textContent()).toBe('–');
+      await page.locator('tbody[data-service-level="entrance"] tr[data-sl-task-type="ui-flow-task"][data-sl-entrance="loans"]').waitFor({
+        state: 'attached',
+      });
       expect(navigations).toBe(0);
     } finally {
       page.off('framenavigated', onNavigate);
@@ -254,11 +263,12 @@ async function seedLastHour(prefix: string): Promise<void> {
     const pipe = redis.pipeline();
     let seed = 7;
     const noise = () => ((seed = (seed * 16807) % 2147483647) % 1000) / 1000;
-    const types: [string, string, (k: number) => number][] = [
-      ['loan-review', 'loans', (k) => 6 + 4 * Math.sin(k / 9)],
-      ['voicemail', 'support', (k) => 3 + 2 * Math.cos(k / 7)],
-      ['card-dispute', 'support', (k) => 2 + (k > 35 ? 3 : 0)],
-      ['social-reply', 'social', (k) => 1.5 + Math.sin(k / 5)],
+    // Task type, entrance, arrivals per minute, typical time to end (ms), share ended before its dueAt (null: no dueAt).
+    const types: [string, string, (k: number) => number, number, number | null][] = [
+      ['loan-review', 'loans', (k) => 6 + 4 * Math.sin(k / 9), 40 * 60_000, 0.85],
+      ['voicemail', 'support', (k) => 3 + 2 * Math.cos(k / 7), 4 * 60_000, null],
+      ['card-dispute', 'support', (k) => 2 + (k > 35 ? 3 : 0), 2 * 3_600_000, 0.6],
+      ['social-reply', 'social', (k) => 1.5 + Math.sin(k / 5), 10 * 60_000, 0.95],
     ];
     for (let k = 59; k >= 1; k--) {
       const t = now - k * 60_000;
@@ -269,13 +279,23 @@ async function seedLastHour(prefix: string): Promise<void> {
         pipe.hincrby(`${prefix}stats:m:${minute}`, field, n).expire(`${prefix}stats:m:${minute}`, 7200);
         pipe.hincrby(`${prefix}stats:${minute.slice(0, 10)}`, field, n).expire(`${prefix}stats:${minute.slice(0, 10)}`, 3600 * 24);
       };
-      for (const [task, entrance, rate] of types) {
+      for (const [task, entrance, rate, typicalMs, onTime] of types) {
         const n = Math.max(0, Math.round(rate(60 - k) + (noise() - 0.5) * 3));
         add('accepted', task, entrance, n);
         add('completed', task, entrance, Math.max(0, n - 1));
+        // The service level End counts (hourly only, as includes/service-level.lua does).
+        for (let i = 1; i < n; i++) {
+          const hour = `${prefix}stats:${minute.slice(0, 10)}`;
+          const one = (metric: string) => pipe.hincrby(hour, `${metric}|${task}|${entrance}`, 1);
+          one(timeToEndMetric(typicalMs * Math.exp((noise() - 0.5) * 2.5)));
+          if (onTime === null) continue;
+          one('endedWithDue');
+          if (noise() < onTime) one('endedBeforeDue');
+        }
       }
       if (noise() > 0.8) add('rejected', '', '', 1);
     }
+    pipe.hset(`${prefix}overdue-now`, 'card-dispute|support', 3, 'loan-review|loans', 1);
     await pipe.exec();
   } finally {
     redis.disconnect();

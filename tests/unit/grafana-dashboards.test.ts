@@ -60,6 +60,22 @@ describe('deploy/grafana/dashboards', () => {
     expect(exprs).toMatch(/workitem_receipts_lost_total/);
   });
 
+  it('the service dashboard has the service level per task type: the report figures from the metrics', () => {
+    const dash = loadDashboard('workitem.json');
+    const table = dash.panels.find((p: Record<string, any>) => p.type === 'table' && /Service level by task type/.test(p.title));
+    const exprs = (table?.targets ?? []).map((t: { expr: string }) => t.expr).join('\n');
+    expect(exprs).toMatch(/outcome=~"accepted\|buffered\|scheduled"/);
+    expect(exprs).toMatch(/outcome="completed"/);
+    expect(exprs).toMatch(
+      /workitem_ended_before_due_total\{[^}]*\}\[\$__range\]\)\) \/ sum by \(task_type\) \(increase\(workitem_ended_with_due_total/,
+    );
+    expect(exprs).toMatch(/histogram_quantile\(0\.5, sum by \(le, task_type\) \(increase\(workitem_time_to_end_seconds_bucket/);
+    expect(exprs).toMatch(/histogram_quantile\(0\.9, sum by \(le, task_type\) \(increase\(workitem_time_to_end_seconds_bucket/);
+    expect(exprs).toMatch(/workitem_overdue_by_task_type/);
+    const renamed = Object.values(table.transformations.find((t: { id: string }) => t.id === 'organize').options.renameByName);
+    expect(renamed).toEqual(['Task type', 'Received', 'Ended', 'Ended before due %', 'Median to end', 'P90 to end', 'Overdue now']);
+  });
+
   // promtool comes with Debian's `prometheus` package; without it this check is skipped.
   const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0;
   (promtool ? it : it.skip)('promtool parses every query (Grafana variables resolved)', () => {

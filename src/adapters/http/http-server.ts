@@ -267,6 +267,7 @@ async function refreshGauges(d: HttpDeps): Promise<void> {
   for (const [entrance, n] of Object.entries(await d.store.countOverdue(list.map((e) => e.name)))) {
     d.metrics.overdueNow.set({ entrance }, n);
   }
+  d.metrics.setOverdueByTaskType(await d.store.countOverdueByTaskType());
 }
 
 /**

@@ -1,9 +1,12 @@
 import client from 'prom-client';
+import { TIME_TO_END_BOUNDS_S, type OverdueNowCount } from '../../domain/service-level';
+import { TaskTypeLabels } from '../../domain/task-types';
 import type { ItemOutcome, Metrics, OutcomeLabels } from '../../ports/metrics';
+import type { EndedDue } from '../../ports/state-store';
 
 /**
  * Prometheus metrics. Work items are counted as channel `email` like the contact center's reports do,
- * told apart by their task type.
+ * told apart by their task type (a bounded label: TaskTypeLabels, the configured task types by name).
  */
 export class PrometheusMetrics implements Metrics {
   readonly registry = new client.Registry();
@@ -17,6 +20,15 @@ export class PrometheusMetrics implements Metrics {
   private readonly holds: client.Counter<'task_type' | 'entrance' | 'by'>;
   private readonly resumes: client.Counter<'task_type' | 'entrance' | 'by'>;
   private readonly operatorCancels: client.Counter<'task_type' | 'entrance'>;
+  /** Service level: time from receipt to End, and ended items with a dueAt / ended at or before it. */
+  private readonly timeToEnd: client.Histogram<'task_type' | 'entrance'>;
+  private readonly endedWithDue: client.Counter<'task_type' | 'entrance'>;
+  private readonly endedBeforeDue: client.Counter<'task_type' | 'entrance'>;
+  /** Unfinished items overdue now per task type and entrance (read from Redis when /metrics is scraped). */
+  private readonly overdueByTaskType: client.Gauge<'task_type' | 'entrance'>;
+  /** Label pairs of overdueByTaskType set so far: one that has none overdue any more shows 0. */
+  private readonly overdueSeries = new Set<string>();
+  private readonly taskTypes: TaskTypeLabels;
   /** Unfinished items overdue now, per entrance (read from Redis when /metrics is scraped). */
   readonly overdueNow: client.Gauge<'entrance'>;
   /** Notifications in the outbox (not yet published, or published and not yet confirmed), refreshed at each scrape. */
@@ -30,7 +42,9 @@ export class PrometheusMetrics implements Metrics {
   readonly httpRefused: client.Counter;
   private httpOpen: () => number = () => 0;
 
-  constructor() {
+  /** configuredTaskTypes: the `taskTypes` of the config, always labelled by name. */
+  constructor(configuredTaskTypes: Iterable<string> = []) {
+    this.taskTypes = new TaskTypeLabels(configuredTaskTypes);
     client.collectDefaultMetrics({ register: this.registry });
     this.items = new client.Counter({
       name: 'workitem_items_total',
@@ -93,6 +107,31 @@ export class PrometheusMetrics implements Metrics {
       labelNames: ['task_type', 'entrance'],
       registers: [this.registry],
     });
+    this.timeToEnd = new client.Histogram({
+      name: 'workitem_time_to_end_seconds',
+      help: 'Time from receipt to End of ended items (service level; the buckets of workitem report: R5 numbers 1 s to 2,500,000 s)',
+      labelNames: ['task_type', 'entrance'],
+      buckets: [...TIME_TO_END_BOUNDS_S],
+      registers: [this.registry],
+    });
+    this.endedWithDue = new client.Counter({
+      name: 'workitem_ended_with_due_total',
+      help: 'Ended items (End) that had a dueAt: the denominator of ended before due %',
+      labelNames: ['task_type', 'entrance'],
+      registers: [this.registry],
+    });
+    this.endedBeforeDue = new client.Counter({
+      name: 'workitem_ended_before_due_total',
+      help: 'Ended items (End) that had a dueAt and ended at or before it',
+      labelNames: ['task_type', 'entrance'],
+      registers: [this.registry],
+    });
+    this.overdueByTaskType = new client.Gauge({
+      name: 'workitem_overdue_by_task_type',
+      help: 'Unfinished items overdue now (dueAt passed) per task type and entrance; the same items as workitem_overdue',
+      labelNames: ['task_type', 'entrance'],
+      registers: [this.registry],
+    });
     this.overdueNow = new client.Gauge({
       name: 'workitem_overdue',
       help: 'Unfinished items overdue now (dueAt passed, not ended, cancelled or expired) per entrance',
@@ -149,7 +188,13 @@ export class PrometheusMetrics implements Metrics {
   }
 
   item(outcome: ItemOutcome, l: OutcomeLabels): void {
-    this.items.inc({ outcome, entrance: l.entrance ?? '', task_type: l.taskType ?? '', channel: 'email', code: l.code ?? '' });
+    this.items.inc({
+      outcome,
+      entrance: l.entrance ?? '',
+      task_type: this.taskTypes.label(l.taskType ?? ''),
+      channel: 'email',
+      code: l.code ?? '',
+    });
   }
 
   processed(outcome: string, seconds: number): void {
@@ -173,7 +218,31 @@ export class PrometheusMetrics implements Metrics {
   }
 
   overdue(l: { entrance: string; taskType: string }): void {
-    this.overdues.inc({ task_type: l.taskType, entrance: l.entrance });
+    this.overdues.inc({ task_type: this.taskTypes.label(l.taskType), entrance: l.entrance });
+  }
+
+  ended(l: { entrance: string; taskType: string }, timeToEndMs: number, due: EndedDue): void {
+    const labels = { task_type: this.taskTypes.label(l.taskType), entrance: l.entrance };
+    this.timeToEnd.observe(labels, timeToEndMs / 1000);
+    if (due === 'none') return;
+    this.endedWithDue.inc(labels);
+    // inc by 0 too: the series exists (0) as soon as an item with a dueAt ended, so the ratio reads 0 %, not "no data".
+    this.endedBeforeDue.inc(labels, due === 'before' ? 1 : 0);
+  }
+
+  /** Sets the overdue-now gauge per task type from the store's counts (at each scrape). */
+  setOverdueByTaskType(counts: readonly OverdueNowCount[]): void {
+    const now = new Map<string, number>();
+    for (const c of counts) {
+      const key = `${this.taskTypes.label(c.taskType)}|${c.entrance}`;
+      now.set(key, (now.get(key) ?? 0) + c.count);
+    }
+    for (const key of this.overdueSeries) if (!now.has(key)) now.set(key, 0);
+    for (const [key, n] of now) {
+      const bar = key.lastIndexOf('|');
+      this.overdueByTaskType.set({ task_type: key.slice(0, bar), entrance: key.slice(bar + 1) }, n);
+      this.overdueSeries.add(key);
+    }
   }
 
   notified(event: string): void {

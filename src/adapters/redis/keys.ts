@@ -52,6 +52,11 @@ export function redisKeys(prefix: string, cluster = false) {
     dueResumeClaimed: `${p}due:resume:claimed`,
     /** The entrance's unfinished items that are overdue now (score: dueAt ms): the workitem_overdue gauge is its ZCARD. */
     overdue: (entrance: string) => `${p}overdue:${entrance}`,
+    /**
+     * Items overdue now per task type and entrance (field `taskType|entrance`, no field when none): kept by the
+     * transitions that move an item in or out of its entrance's overdue set (includes/service-level.lua).
+     */
+    overdueNow: `${p}overdue-now`,
     /** Hourly report counters (hour: YYYYMMDDHH, UTC). */
     stats: (hour: string) => `${p}stats:${hour}`,
     /** Per-minute copies of the same counters (minute: YYYYMMDDHHmm), for the dashboard's last-hour chart. */

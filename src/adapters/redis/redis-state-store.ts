@@ -29,6 +29,7 @@ import type {
 } from '../../ports/state-store';
 import { isNotificationEvent, type Notification } from '../../domain/notification';
 import { storedMetricName } from '../../domain/outcomes';
+import type { OverdueNowCount } from '../../domain/service-level';
 import type { FinishedState } from '../../domain/receipt';
 import { hourBucket, minuteBucket } from '../../domain/time-buckets';
 import { redisKeys, STATS_TTL_SECONDS, type RedisKeys } from './keys';
@@ -384,6 +385,7 @@ export class RedisStateStore implements StateStore {
           k.dueResume,
           k.notesDue,
           k.notesBody,
+          k.overdueNow,
           ...(flushLock ? [k.lock(flushLock)] : []),
         ],
         [contactId, entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, identity, this.afterEndSeconds],
@@ -416,6 +418,7 @@ export class RedisStateStore implements StateStore {
           k.notesDue,
           k.notesBody,
           ...head.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), this.finishedKey(ids[i])]),
+          k.overdueNow,
         ],
         [
           entrance,
@@ -451,6 +454,7 @@ export class RedisStateStore implements StateStore {
           this.keys.dueResume,
           this.keys.notesDue,
           this.keys.notesBody,
+          this.keys.overdueNow,
         ],
         [
           contactId,
@@ -466,7 +470,14 @@ export class RedisStateStore implements StateStore {
         ],
       );
       if (r.outcome === 'ended') {
-        return { outcome: 'ended', entrance: r.entrance, taskType: r.taskType, handledMs: r.handledMs, hadAttachment: r.hadAttachment };
+        return {
+          outcome: 'ended',
+          entrance: r.entrance,
+          taskType: r.taskType,
+          handledMs: r.handledMs,
+          hadAttachment: r.hadAttachment,
+          due: r.due,
+        };
       }
       if (r.outcome === 'unknown') return { outcome: 'unknown' };
       entrance = this.movedTo(contactId, r.entrance);
@@ -492,6 +503,7 @@ export class RedisStateStore implements StateStore {
           this.keys.dueResume,
           this.keys.notesDue,
           this.keys.notesBody,
+          this.keys.overdueNow,
         ],
         [
           contactId,
@@ -549,6 +561,7 @@ export class RedisStateStore implements StateStore {
         ...this.statsKeys(u.nowMs),
         this.keys.dueOverdue,
         this.keys.overdue(u.record.entrance),
+        this.keys.overdueNow,
       ],
       [
         u.contactId,
@@ -628,6 +641,7 @@ export class RedisStateStore implements StateStore {
           this.finishedKey(identities[i]),
           k.overdue(c.entrances[i]),
         ]),
+        k.overdueNow,
       ],
       [
         nowMs,
@@ -715,6 +729,7 @@ export class RedisStateStore implements StateStore {
         k.notesDue,
         k.notesBody,
         ...ids.flatMap((cid, i) => [k.item(cid), k.overdue(c.entrances[i])]),
+        k.overdueNow,
       ],
       [nowMs, leaseMs, ...RedisStateStore.STATS_TTLS, c.retakes.length, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
     );
@@ -973,6 +988,16 @@ export class RedisStateStore implements StateStore {
         return [e, Number(n)];
       }),
     );
+  }
+
+  async countOverdueByTaskType(): Promise<OverdueNowCount[]> {
+    const fields = await this.redis.hgetall(this.keys.overdueNow);
+    return Object.entries(fields)
+      .map(([field, n]) => {
+        const bar = field.lastIndexOf('|');
+        return { taskType: field.slice(0, bar), entrance: field.slice(bar + 1), count: Number(n) };
+      })
+      .filter((o) => o.count > 0);
   }
 
   async countRejected(d: StatsDelta, nowMs: number): Promise<void> {

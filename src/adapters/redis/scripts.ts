@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import type { PlacedState } from '../../domain/receipt';
-import type { ItemState } from '../../ports/state-store';
+import type { EndedDue, ItemState } from '../../ports/state-store';
 import type { RedisConnection } from './redis-client';
 
 /**
@@ -93,7 +93,9 @@ export interface ScriptReplies {
   'confirm-placed': { confirmed: number };
   'park-routed': { outcome: 'parked'; rec: string } | { outcome: 'not_routed' | 'unknown' } | MovedTo;
   'end-item':
-    { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean } | { outcome: 'unknown' } | MovedTo;
+    | { outcome: 'ended'; entrance: string; taskType: string; handledMs: number; hadAttachment: boolean; due: EndedDue }
+    | { outcome: 'unknown' }
+    | MovedTo;
   'cancel-item': { outcome: 'cancelled'; rec: string } | { outcome: 'not_found' } | Moved;
   'hold-item':
     | { outcome: 'held' | 'rehold'; from: StoredPlacement; rec: string; withdraw: boolean }

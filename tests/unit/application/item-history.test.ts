@@ -33,7 +33,7 @@ function world(history: ItemHistory = new MemoryItemHistory(), over: Record<stri
     log,
     now: () => (now += 1000),
     newId: () => 'id',
-    metrics: { item: () => undefined, unroutable: () => undefined },
+    metrics: { item: () => undefined, unroutable: () => undefined, ended: () => undefined },
     ...over,
   } as unknown as Deps;
   return { d, warnings };

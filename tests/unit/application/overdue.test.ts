@@ -102,4 +102,33 @@ describe('overdue', () => {
     expect(await fireDueTimers(tb.d)).toMatchObject({ overdue: 0 });
     expect(steps(tb, cid).filter((s) => s === 'overdue')).toHaveLength(1);
   });
+
+  it('End counts the service level: time to end and whether it ended at or before its dueAt', async () => {
+    const tb = testbed();
+    const early = cidOf((await send(tb, item(1, { dueAt: tb.clock.iso(10_000) }))).outcome);
+    const onTime = cidOf((await send(tb, item(2, { dueAt: tb.clock.iso(10_000) }))).outcome);
+    const late = cidOf((await send(tb, item(3, { dueAt: tb.clock.iso(10_000) }))).outcome);
+    const none = cidOf((await send(tb, item(4))).outcome);
+    tb.clock.advance(4_000);
+    await end(tb, early);
+    tb.clock.advance(6_000);
+    await end(tb, onTime);
+    await fireDueTimers(tb.d);
+    tb.clock.advance(1);
+    await fireDueTimers(tb.d);
+    expect(await tb.store.countOverdueByTaskType()).toEqual([{ taskType: 'callback', entrance: ENTRANCE, count: 1 }]);
+    await end(tb, late);
+    await end(tb, none);
+    expect(await tb.store.countOverdueByTaskType()).toEqual([]);
+    expect(tb.metrics.ends).toEqual([
+      { entrance: ENTRANCE, taskType: 'callback', timeToEndMs: 4_000, due: 'before' },
+      { entrance: ENTRANCE, taskType: 'callback', timeToEndMs: 10_000, due: 'before' },
+      { entrance: ENTRANCE, taskType: 'callback', timeToEndMs: 10_001, due: 'after' },
+      { entrance: ENTRANCE, taskType: 'callback', timeToEndMs: 10_001, due: 'none' },
+    ]);
+    // The history's received and ended steps are the time the store counted.
+    const h = tb.history.items.get(early)?.steps ?? [];
+    const at = (step: string) => Date.parse(h.find((x) => x.step === step)!.at);
+    expect(at('ended') - at('received')).toBe(4_000);
+  });
 });

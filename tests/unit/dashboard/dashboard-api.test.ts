@@ -61,6 +61,9 @@ class FakeStore {
   async countUnfinished() {
     return this.items.length;
   }
+  async countOverdueByTaskType() {
+    return [{ taskType: 'loan-review', entrance: 'loans', count: 2 }];
+  }
   async pageUnfinished(after: number, limit: number) {
     return this.items.filter((i) => i.seq > after).slice(0, limit);
   }
@@ -208,6 +211,20 @@ describe('dashboard API, read-only (no credentials)', () => {
     const o = r.json<Overview>();
     expect(o.counts.lastHour).toMatchObject({ accepted: 4, rejected: 1, received: 5 });
     expect(o.counts.last24h.accepted).toBe(9);
+    expect(o.serviceLevel.rows).toEqual([
+      {
+        taskType: 'loan-review',
+        received: 9,
+        ended: 0,
+        endedWithDue: 0,
+        endedBeforeDue: 0,
+        endedBeforeDuePct: null,
+        medianToEndMs: null,
+        p90ToEndMs: null,
+        overdueNow: 2,
+      },
+    ]);
+    expect(o.serviceLevel.byEntrance).toEqual([expect.objectContaining({ taskType: 'loan-review', entrance: 'loans', overdueNow: 2 })]);
     expect(o.chart.series.map((s) => s.taskType)).toEqual(['loan-review', '(none)']);
     expect(o.unfinished).toMatchObject({ count: 3, oldestAgeSeconds: 99 });
     expect(o.entrances).toEqual([

@@ -19,6 +19,8 @@ function input(over: Partial<OverviewInput> = {}): OverviewInput {
     oldestReceivedAt: null,
     entrances: [],
     errorQueue: 0,
+    hourRowsSinceMs: NOW - 24 * 3_600_000,
+    overdueByTaskType: [],
     ...over,
   };
 }

@@ -61,6 +61,8 @@ describe('outcome names', () => {
       oldestReceivedAt: null,
       entrances: [],
       errorQueue: 0,
+      hourRowsSinceMs: now - 24 * 3_600_000,
+      overdueByTaskType: [],
     });
     const counts = Object.fromEntries(COUNTERS.map((c) => [c, total[c]]));
     expect(o.counts.last24h).toEqual(counts);

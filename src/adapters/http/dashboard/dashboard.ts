@@ -162,13 +162,15 @@ export function createDashboard(d: DashboardDeps): Dashboard {
 
   async function computeOverview(): Promise<Overview> {
     const now = d.now();
-    const [minuteRows, hourRows, unfinished, oldest, ents, errorQueue] = await Promise.all([
+    const hourRowsSinceMs = now - 24 * 3_600_000;
+    const [minuteRows, hourRows, unfinished, oldest, ents, errorQueue, overdueByTaskType] = await Promise.all([
       d.store.minuteStats(now - 60 * 60_000, now),
-      d.store.stats(now - 24 * 3_600_000, now),
+      d.store.stats(hourRowsSinceMs, now),
       d.store.countUnfinished(),
       d.store.pageUnfinished(0, 1),
       entrances(),
       withTimeout(d.errorQueue.count(), 2000, 'error queue count').catch(() => null),
+      d.store.countOverdueByTaskType(),
     ]);
     return buildOverview({
       nowMs: now,
@@ -179,6 +181,8 @@ export function createDashboard(d: DashboardDeps): Dashboard {
       oldestReceivedAt: oldest[0]?.record.receivedAt ?? null,
       entrances: ents,
       errorQueue,
+      hourRowsSinceMs,
+      overdueByTaskType,
     });
   }
 

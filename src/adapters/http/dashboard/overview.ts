@@ -1,5 +1,13 @@
 import type { EntranceState, MinuteStatsRow, StatsRow } from '../../../ports/state-store';
 import { addCount, COUNTERS, countsAsReceived, emptyCounts, type Counter, type Counts } from '../../../domain/outcomes';
+import {
+  serviceLevel,
+  TIME_TO_END_MAX_FACTOR,
+  TIME_TO_END_MAX_MS,
+  type OverdueNowCount,
+  type ServiceLevelFigures,
+  type ServiceLevelRow,
+} from '../../../domain/service-level';
 import { minuteBucket } from '../../../domain/time-buckets';
 
 /** Counters as `workitem report` and /metrics name them (src/domain/outcomes.ts); received = every sender's message. */
@@ -29,6 +37,21 @@ export interface Overview {
   errorQueue: number | null;
   /** Items received per minute by task type, oldest minute first, the current minute last. */
   chart: { minutes: string[]; series: { taskType: string; data: number[]; total: number }[] };
+  /** Service level per task type, as `workitem report --since 24h` shows it. */
+  serviceLevel: ServiceLevelView;
+}
+
+export interface ServiceLevelView {
+  /** Start of the period of the counted figures (the UTC hour 24 h ago began); overdue now is now. */
+  since: string;
+  rows: ServiceLevelRow[];
+  /** The same split by entrance (rows with `entrance`). */
+  byEntrance: ServiceLevelRow[];
+  total: ServiceLevelFigures;
+  /** Median and p90 are approximate: within this factor of the true value. */
+  maxErrorFactor: number;
+  /** A median or p90 of this many ms is a lower bound (the last bucket's). */
+  maxTimeToEndMs: number;
 }
 
 export interface OverviewInput {
@@ -40,6 +63,9 @@ export interface OverviewInput {
   oldestReceivedAt: string | null;
   entrances: EntranceView[];
   errorQueue: number | null;
+  /** Since when hourRows count (ms). */
+  hourRowsSinceMs: number;
+  overdueByTaskType: OverdueNowCount[];
 }
 
 /** ISO time of the start of the minute `YYYYMMDDHHmm`. */
@@ -56,6 +82,18 @@ export function entranceViews(states: EntranceState[], displayNames: Record<stri
     by: e.by ?? null,
     parked: e.parked,
   }));
+}
+
+function serviceLevelView(i: OverviewInput): ServiceLevelView {
+  const byType = serviceLevel(i.hourRows, i.overdueByTaskType, { byEntrance: false });
+  return {
+    since: new Date(i.hourRowsSinceMs - (i.hourRowsSinceMs % 3_600_000)).toISOString(),
+    rows: byType.rows,
+    byEntrance: serviceLevel(i.hourRows, i.overdueByTaskType, { byEntrance: true }).rows,
+    total: byType.total,
+    maxErrorFactor: TIME_TO_END_MAX_FACTOR,
+    maxTimeToEndMs: TIME_TO_END_MAX_MS,
+  };
 }
 
 /** What the overview shows, from the raw counters and state (pure, so it is tested without Redis). */
@@ -97,5 +135,6 @@ export function buildOverview(i: OverviewInput): Overview {
     entrances: i.entrances,
     errorQueue: i.errorQueue,
     chart: { minutes: buckets.map(minuteIso), series },
+    serviceLevel: serviceLevelView(i),
   };
 }

@@ -4,7 +4,8 @@ import type { HistoryStep, ItemHistoryView } from '../../../ports/item-history';
 import type { Principal } from './access';
 import { assetUrl } from './assets';
 import { html, type SafeHtml } from './html';
-import type { EntranceView, Overview } from './overview';
+import type { ServiceLevelFigures, ServiceLevelRow } from '../../../domain/service-level';
+import type { EntranceView, Overview, ServiceLevelView } from './overview';
 import type { ReplayJob } from './replay-jobs';
 import type { ItemDetail, ItemSummary } from './views';
 
@@ -118,6 +119,61 @@ export function entrancesTable(entrances: EntranceView[], actions: { canAct: boo
   </table>`;
 }
 
+/** A median or p90 to end: approximate (~), a lower bound (≥) in the last bucket; dashboard.js writes the same. */
+function timeToEnd(ms: number | null, maxMs: number): string {
+  if (ms === null) return '–';
+  const text = ms < 1000 ? `${ms} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : age(Math.round(ms / 1000));
+  return ms >= maxMs ? `≥ ${text}` : `~${text}`;
+}
+
+function beforeDue(r: ServiceLevelFigures): string {
+  return r.endedBeforeDuePct === null ? '–' : `${r.endedBeforeDuePct.toFixed(1)} %`;
+}
+
+function serviceLevelRows(
+  rows: ServiceLevelRow[],
+  total: ServiceLevelFigures | null,
+  sl: ServiceLevelView,
+  byEntrance: boolean,
+): SafeHtml[] {
+  const line = (
+    r: ServiceLevelFigures & { taskType: string; entrance?: string },
+    cls: string,
+  ) => html`<tr class="${cls}" data-sl-task-type="${r.taskType}"${byEntrance ? html` data-sl-entrance="${r.entrance ?? ''}"` : ''}>
+      <td>${r.taskType}</td>${byEntrance ? html`<td>${r.entrance ?? ''}</td>` : ''}
+      <td class="num" data-cell="received">${r.received}</td>
+      <td class="num" data-cell="ended">${r.ended}</td>
+      <td class="num" data-cell="endedBeforeDuePct" title="${r.endedBeforeDue} of ${r.endedWithDue} ended items with a dueAt">${beforeDue(r)}</td>
+      <td class="num" data-cell="medianToEnd">${timeToEnd(r.medianToEndMs, sl.maxTimeToEndMs)}</td>
+      <td class="num" data-cell="p90ToEnd">${timeToEnd(r.p90ToEndMs, sl.maxTimeToEndMs)}</td>
+      <td class="num" data-cell="overdueNow">${r.overdueNow}</td>
+    </tr>`;
+  return [...rows.map((r) => line(r, '')), ...(total ? [line({ ...total, taskType: 'Total' }, 'total')] : [])];
+}
+
+const SERVICE_LEVEL_HEAD = (byEntrance: boolean) => html`<thead><tr><th>Task type</th>${byEntrance ? html`<th>Entrance</th>` : ''}
+  <th class="num">Received</th><th class="num">Ended</th><th class="num">Ended before due</th><th class="num">Median to end</th>
+  <th class="num">P90 to end</th><th class="num">Overdue now</th></tr></thead>`;
+
+/** The service level per task type (the report's table), and split by entrance below. */
+export function serviceLevelSection(sl: ServiceLevelView): SafeHtml {
+  return html`<section class="card" id="service-level">
+  <div class="card-head"><h2>Service level by task type</h2><span class="muted">since ${time(sl.since)} · received = new items ·
+    ended before due: of the ended items with a dueAt · median and p90 to end approximate (within ×${sl.maxErrorFactor}) ·
+    overdue now: at this moment</span></div>
+  <table class="grid service-level">
+    ${SERVICE_LEVEL_HEAD(false)}
+    <tbody data-service-level="task-type">${serviceLevelRows(sl.rows, sl.total, sl, false)}</tbody>
+  </table>
+  <details class="service-level-split"><summary>By entrance</summary>
+  <table class="grid service-level">
+    ${SERVICE_LEVEL_HEAD(true)}
+    <tbody data-service-level="entrance">${serviceLevelRows(sl.byEntrance, null, sl, true)}</tbody>
+  </table>
+  </details>
+</section>`;
+}
+
 const CARDS: [keyof Overview['counts']['lastHour'], string][] = [
   ['accepted', 'Accepted'],
   ['buffered', 'Buffered'],
@@ -154,6 +210,7 @@ export function overviewPage(o: Overview, principal: Principal): string {
   <div class="chart-wrap"><canvas id="chart" role="img" aria-label="Items per minute by task type, last hour"></canvas></div>
   <ul class="legend-fallback" id="chart-types">${o.chart.series.map((s) => html`<li data-task-type="${s.taskType}">${s.taskType}: ${s.total}</li>`)}</ul>
 </section>
+${serviceLevelSection(o.serviceLevel)}
 <section class="card">
   <div class="card-head"><h2>Entrances</h2><a href="/ui/entrances" class="muted">open / close →</a></div>
   ${entrancesTable(o.entrances, null)}

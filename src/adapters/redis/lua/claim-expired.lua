@@ -21,6 +21,7 @@
     KEYS[12..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
               parked sorted set of its entrance, finished entry of its source|externalId, overdue sorted set of its
               entrance
+    KEYS[#KEYS] (last, after the candidates) overdue-now count hash (per task type|entrance)
 
     ARGV[1]  now (ms)
     ARGV[2]  lease (ms)
@@ -51,6 +52,7 @@ for i = 1, (#ARGV - 7) / 3 do
     parked = KEYS[base + 4], index = KEYS[3], unfinished = KEYS[4], due_expire = k_due, due_activate = KEYS[5],
     finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i], due_overdue = KEYS[8], overdue = KEYS[base + 6],
     due_resume = KEYS[9], notes_due = KEYS[10], notes_body = KEYS[11] }
+  k.overdue_now = KEYS[#KEYS]
   if i <= retakes then
     local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
     if deadline and deadline <= now then

@@ -1,7 +1,7 @@
 --[[
   Claims due overdue timers (dueAt passed, the item unfinished: routed, parked, scheduled or held). Each item is marked
-  overdue in this step: its `overdueAt` field, its entrance's overdue sorted set (the workitem_overdue gauge) and the
-  report counter `overdue`, and its `overdue` notification in the outbox; so an update moving its dueAt or its end,
+  overdue in this step: its `overdueAt` field, its entrance's overdue sorted set (the workitem_overdue gauge), its task
+  type's overdue-now count and the report counter `overdue`, and its `overdue` notification in the outbox; so an update moving its dueAt or its end,
   racing this, is decided in one step. What the caller does then (history step, metric) is covered by the claim, in
   the claimed set with a lease deadline until finish-claim.lua; a claim whose lease ran out (its instance died) is taken over while the item
   is still overdue. So with several instances each item becomes overdue once per dueAt.
@@ -16,6 +16,7 @@
     KEYS[5]  notifications due sorted set
     KEYS[6]  notifications body hash
     KEYS[7..] per candidate, in the order of ARGV[6..]: item hash, overdue sorted set of its entrance
+    KEYS[#KEYS] (last, after the candidates) overdue-now count hash (per task type|entrance)
 
     ARGV[1]  now (ms)
     ARGV[2]  lease (ms)
@@ -31,6 +32,7 @@
 --- @include "item-fields"
 --- @include "stat"
 --- @include "notify"
+--- @include "service-level"
 local k_due, k_claimed = KEYS[1], KEYS[2]
 local stats = { hour = KEYS[3], minute = KEYS[4], hour_ttl = ARGV[3], minute_ttl = ARGV[4] }
 local now, lease, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
@@ -59,7 +61,7 @@ for i = 1, (#ARGV - 5) / 2 do
       redis.call('ZREM', k_due, cid)
       if f and unfinished[f.state] and redis.call('HEXISTS', k_item, 'overdueAt') == 0 then
         redis.call('HSET', k_item, 'overdueAt', now)
-        redis.call('ZADD', k_overdue, due_ms, cid)
+        if redis.call('ZADD', k_overdue, due_ms, cid) == 1 then overdue_now(KEYS[#KEYS], f.taskType, f.entrance, 1) end
         stat(stats, 'overdue', f.taskType, f.entrance, 1)
         notify({ item = k_item, notes_due = KEYS[5], notes_body = KEYS[6] }, 'overdue', cid, f, now, { dueMs = due_ms })
         redis.call('ZADD', k_claimed, now + lease, cid)

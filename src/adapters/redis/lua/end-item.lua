@@ -1,5 +1,7 @@
 --[[
-  The agent pressed End: the item leaves every index, a tombstone stays, completion and handling time are counted.
+  The agent pressed End: the item leaves every index, a tombstone stays, completion and handling time are counted, and
+  its service level (includes/service-level.lua: time-to-end bucket, ended with / before its dueAt, read from its entry
+  in due:overdue or, once overdue, in its entrance's overdue set; both scores are the dueAt).
 
   Input:
     KEYS[1]  item hash of ARGV[1]
@@ -18,6 +20,7 @@
     KEYS[14] due:resume sorted set
     KEYS[15] notifications due sorted set
     KEYS[16] notifications body hash
+    KEYS[17] overdue-now count hash (per task type|entrance)
 
     ARGV[1]  contactId
     ARGV[2]  its entrance (as the caller read it)
@@ -32,7 +35,7 @@
     ARGV[11] disposition text, or ''
 
   Output (JSON):
-    {outcome='ended', entrance, taskType, handledMs, hadAttachment}
+    {outcome='ended', entrance, taskType, handledMs, hadAttachment, due}   due: 'before', 'after' (its dueAt) or 'none'
     {outcome='unknown'}
     {outcome='moved', entrance}   the item is at another entrance: call again with that one's keys
 ]]
@@ -40,9 +43,11 @@
 --- @include "remove-item"
 --- @include "stat"
 --- @include "notify"
+--- @include "service-level"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[11], finished_for = ARGV[8],
   due_overdue = KEYS[12], overdue = KEYS[13], due_resume = KEYS[14], notes_due = KEYS[15], notes_body = KEYS[16] }
+k.overdue_now = KEYS[17]
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[5], minute_ttl = ARGV[6] }
 local cid, now = ARGV[1], tonumber(ARGV[3])
 local f = item_fields(k.item)
@@ -54,10 +59,12 @@ local had_attachment = redis.call('EXISTS', k.attachment) == 1
 local disposition = nil
 if ARGV[10] ~= '' then disposition = { dispositionCode = ARGV[10], dispositionText = ARGV[11] } end
 notify(k, 'ended', cid, f, now, disposition)
+local due_ms = tonumber(redis.call('ZSCORE', k.due_overdue, cid) or redis.call('ZSCORE', k.overdue, cid))
 remove_item(k, cid, f, 'ended', ARGV[4], { now = now, ttl = ARGV[9] })
 local handled = now - f.receivedAt
 stat(stats, 'completed', f.taskType, f.entrance, 1)
 stat(stats, 'handledMs', f.taskType, f.entrance, handled)
 if ARGV[7] ~= '' then stat(stats, 'disposition:' .. ARGV[7], f.taskType, f.entrance, 1) end
+local due = ended_service_level(stats, f, now, due_ms)
 return cjson.encode({ outcome = 'ended', entrance = f.entrance, taskType = f.taskType, handledMs = handled,
-  hadAttachment = had_attachment })
+  hadAttachment = had_attachment, due = due })

@@ -4,7 +4,8 @@
   record, revision, update id (the latest ARGV[12] are kept), what changed, task type and expiry (its due-set entry
   too) are stored. A new dueAt re-arms the overdue timer: its due-set entry is moved; an item overdue already whose
   dueAt moves into the future is not overdue any more (out of its entrance's overdue set) until the new one passes;
-  one whose new dueAt has passed too stays overdue and is not marked again.
+  one whose new dueAt has passed too stays overdue and is not marked again. The overdue-now count per task type follows
+  (includes/service-level.lua): down when the item leaves the overdue set, moved when an overdue item's task type changes.
 
   Input:
     KEYS[1]  item hash of ARGV[1]
@@ -13,6 +14,7 @@
     KEYS[4]  stats hash of this minute
     KEYS[5]  due:overdue sorted set
     KEYS[6]  overdue sorted set of the item's entrance
+    KEYS[7]  overdue-now count hash (per task type|entrance)
 
     ARGV[1]  contactId
     ARGV[2]  expected version
@@ -40,6 +42,7 @@
 ]]
 --- @include "item-fields"
 --- @include "stat"
+--- @include "service-level"
 local k_item, k_due_expire = KEYS[1], KEYS[2]
 local stats = { hour = KEYS[3], minute = KEYS[4], hour_ttl = ARGV[13], minute_ttl = ARGV[14] }
 local cid = ARGV[1]
@@ -75,9 +78,13 @@ if ARGV[15] ~= '' then
     redis.call('ZADD', KEYS[5], ARGV[15], cid)
   elseif tonumber(ARGV[15]) > tonumber(ARGV[16]) then
     redis.call('HDEL', k_item, 'overdueAt')
-    redis.call('ZREM', KEYS[6], cid)
+    if redis.call('ZREM', KEYS[6], cid) == 1 then overdue_now(KEYS[7], f.taskType, f.entrance, -1) end
     redis.call('ZADD', KEYS[5], ARGV[15], cid)
   end
+end
+if ARGV[11] ~= f.taskType and redis.call('ZSCORE', KEYS[6], cid) then
+  overdue_now(KEYS[7], f.taskType, f.entrance, -1)
+  overdue_now(KEYS[7], ARGV[11], f.entrance, 1)
 end
 stat(stats, 'updated', ARGV[11], f.entrance, 1)
 return cjson.encode({ outcome = 'updated', state = f.state })

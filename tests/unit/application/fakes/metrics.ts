@@ -1,4 +1,5 @@
 import type { ItemOutcome, Metrics, OutcomeLabels } from '../../../../src/ports/metrics';
+import type { EndedDue } from '../../../../src/ports/state-store';
 
 /** Records what the use cases count, in order. */
 export class RecordingMetrics implements Metrics {
@@ -32,6 +33,11 @@ export class RecordingMetrics implements Metrics {
 
   overdue(labels: { entrance: string; taskType: string }): void {
     this.overdues.push({ ...labels });
+  }
+
+  readonly ends: { entrance: string; taskType: string; timeToEndMs: number; due: EndedDue }[] = [];
+  ended(labels: { entrance: string; taskType: string }, timeToEndMs: number, due: EndedDue): void {
+    this.ends.push({ ...labels, timeToEndMs, due });
   }
 
   readonly notifications: string[] = [];

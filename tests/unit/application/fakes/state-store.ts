@@ -1,6 +1,7 @@
 import type { ContactRecord } from '../../../../src/domain/contact-event';
 import type { Notification, NotificationEvent } from '../../../../src/domain/notification';
 import type { FinishedState, PlacedState } from '../../../../src/domain/receipt';
+import type { OverdueNowCount } from '../../../../src/domain/service-level';
 import type {
   AcceptInput,
   AcceptResult,
@@ -265,10 +266,19 @@ export class MemoryStateStore implements StateStore {
       nowMs,
       disposition ? { disposition: { code: disposition.code, ...(disposition.text !== undefined && { text: disposition.text }) } } : {},
     );
+    const dueMs = it.overdueDue ?? it.overdueDueMs;
     this.remove(contactId, 'ended');
     if (disposition !== undefined) this.dispositions.push(disposition.counted);
     const { entrance, taskType } = it.record;
-    return { outcome: 'ended', entrance, taskType, handledMs: nowMs - it.receivedAt, hadAttachment: it.record.attachment !== undefined };
+    const due = dueMs === undefined ? 'none' : nowMs <= dueMs ? 'before' : 'after';
+    return {
+      outcome: 'ended',
+      entrance,
+      taskType,
+      handledMs: nowMs - it.receivedAt,
+      hadAttachment: it.record.attachment !== undefined,
+      due,
+    };
   }
 
   /** The operators' cancels (opts.by other than sender), in order: cancel-item.lua counts no `withdrawn` for them. */
@@ -648,6 +658,18 @@ export class MemoryStateStore implements StateStore {
   async countOverdue(entrances: string[]): Promise<Record<string, number>> {
     const overdue = [...this.items.values()].filter((it) => it.overdueAt !== undefined);
     return Object.fromEntries(entrances.map((e) => [e, overdue.filter((it) => it.record.entrance === e).length]));
+  }
+
+  async countOverdueByTaskType(): Promise<OverdueNowCount[]> {
+    const counts = new Map<string, OverdueNowCount>();
+    for (const it of this.items.values()) {
+      if (it.overdueAt === undefined) continue;
+      const { taskType, entrance } = it.record;
+      const c = counts.get(`${taskType}|${entrance}`) ?? { taskType, entrance, count: 0 };
+      c.count++;
+      counts.set(`${taskType}|${entrance}`, c);
+    }
+    return [...counts.values()];
   }
 
   async countRejected(delta: StatsDelta): Promise<void> {

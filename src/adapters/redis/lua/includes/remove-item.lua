@@ -4,12 +4,14 @@
   `<contactId>|<why>|<now ms>` for fin.ttl seconds, so a resend is answered `duplicate` (none when fin.ttl is 0).
   k = { item, attachment, tombstone, index, unfinished, parked (of f.entrance), due_expire, due_activate, due_overdue,
         overdue (the overdue sorted set of f.entrance), due_resume (a held item's until), finished (the finished key the
-        caller named), finished_for (the source|externalId it named it for) }
-  An overdue item leaving its entrance's overdue set is the workitem_overdue gauge going down by one.
+        caller named), finished_for (the source|externalId it named it for), overdue_now }
+  An overdue item leaving its entrance's overdue set is the workitem_overdue gauge going down by one, and its task
+  type's overdue-now count (k.overdue_now, the hash of includes/service-level.lua) too.
   fin = { now = ms, ttl = seconds (dedupe.afterEndSeconds) }
   The finished entry is written only when finished_for is the item's own source|externalId (the caller's read of them
   cannot be stale, they never change; a mismatch would name another item's key, so nothing is written then).
 ]]
+--- @include "service-level"
 local function remove_item(k, cid, f, why, tomb_ttl, fin)
   redis.call('DEL', k.item, k.attachment)
   redis.call('HDEL', k.index, f.source .. '|' .. f.externalId)
@@ -18,7 +20,7 @@ local function remove_item(k, cid, f, why, tomb_ttl, fin)
   redis.call('ZREM', k.due_expire, cid)
   redis.call('ZREM', k.due_activate, cid)
   redis.call('ZREM', k.due_overdue, cid)
-  redis.call('ZREM', k.overdue, cid)
+  if redis.call('ZREM', k.overdue, cid) == 1 then overdue_now(k.overdue_now, f.taskType, f.entrance, -1) end
   redis.call('ZREM', k.due_resume, cid)
   redis.call('SET', k.tombstone, why, 'EX', tomb_ttl)
   local ttl = tonumber(fin.ttl) or 0
