@@ -33,51 +33,41 @@
 --- @include "item-fields"
 --- @include "stat"
 --- @include "notify"
+--- @include "claim-due"
 local k_due, k_claimed, k_unfinished, k_seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local stats = { hour = KEYS[5], minute = KEYS[6], hour_ttl = ARGV[3], minute_ttl = ARGV[4] }
 local now, lease, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local claims = {}
+local c = { due = k_due, claimed = k_claimed, now = now, lease = lease, claims = claims }
 local arm_ms = tonumber(ARGV[6])
 for i = 1, (#ARGV - 6) / 2 do
   local cid, entrance = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
   local base = 9 + 3 * (i - 1)
   local k_item, k_parked, k_entrance = KEYS[base], KEYS[base + 1], KEYS[base + 2]
   local f = item_fields(k_item)
-  if i <= retakes then
-    local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
-    if deadline and deadline <= now then
-      if f and (f.state == 'routed' or f.state == 'buffered') then
-        redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, state = f.state, rec = f.rec, dueMs = '0', retaken = true,
-          resumed = redis.call('HGET', k_item, 'resumed') == '1' })
-      else
-        redis.call('ZREM', k_claimed, cid)
+  claim_due(c, cid, entrance, f, i <= retakes, {
+    retake = function()
+      if not f or (f.state ~= 'routed' and f.state ~= 'buffered') then return nil end
+      return { contactId = cid, state = f.state, rec = f.rec, dueMs = '0', resumed = redis.call('HGET', k_item, 'resumed') == '1' }
+    end,
+    fresh = function(due_ms)
+      if not f or f.state ~= 'scheduled' then return nil end
+      local state = 'routed'
+      if redis.call('HGET', k_entrance, 'state') == 'closed' then state = 'buffered' end
+      local seq = redis.call('INCR', k_seq)
+      redis.call('HSET', k_item, 'state', state, 'seq', seq)
+      redis.call('ZADD', k_unfinished, seq, cid)
+      if state == 'buffered' then
+        redis.call('HSET', k_item, 'parkedAt', now)
+        redis.call('ZADD', k_parked, seq, cid)
       end
-    end
-  else
-    local due_ms = redis.call('ZSCORE', k_due, cid)
-    if due_ms and tonumber(due_ms) <= now and (not f or f.entrance == entrance) then
-      redis.call('ZREM', k_due, cid)
-      if f and f.state == 'scheduled' then
-        local state = 'routed'
-        if redis.call('HGET', k_entrance, 'state') == 'closed' then state = 'buffered' end
-        local seq = redis.call('INCR', k_seq)
-        redis.call('HSET', k_item, 'state', state, 'seq', seq)
-        redis.call('ZADD', k_unfinished, seq, cid)
-        if state == 'buffered' then
-          redis.call('HSET', k_item, 'parkedAt', now)
-          redis.call('ZADD', k_parked, seq, cid)
-        end
-        stat(stats, 'activated', f.taskType, f.entrance, 1)
-        if state == 'routed' then
-          notify_routed({ item = k_item, notes_due = KEYS[7], notes_body = KEYS[8] }, cid, f, now, arm_ms)
-        end
-        redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, retaken = false,
-          resumed = redis.call('HGET', k_item, 'resumed') == '1' })
+      stat(stats, 'activated', f.taskType, f.entrance, 1)
+      if state == 'routed' then
+        notify_routed({ item = k_item, notes_due = KEYS[7], notes_body = KEYS[8] }, cid, f, now, arm_ms)
       end
-    end
-  end
+      return { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, resumed = redis.call('HGET', k_item, 'resumed') == '1' }
+    end,
+  })
 end
 local nxt = redis.call('ZRANGE', k_due, 0, 0, 'WITHSCORES')
 return cjson.encode({ claims = claims, nextDueMs = nxt[2] })

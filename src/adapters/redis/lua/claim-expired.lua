@@ -37,6 +37,7 @@
       state: the item's state when it expired; nextDueMs: when the next expiry is due (absent: none)
 ]]
 --- @include "item-fields"
+--- @include "claim-due"
 --- @include "remove-item"
 --- @include "stat"
 --- @include "notify"
@@ -45,6 +46,8 @@ local stats = { hour = KEYS[6], minute = KEYS[7], hour_ttl = ARGV[4], minute_ttl
 local now, lease, tomb_ttl, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[6])
 local fin = { now = now, ttl = ARGV[7] }
 local claims = {}
+local c = { due = k_due, claimed = k_claimed, now = now, lease = lease, claims = claims }
+local unfinished = { routed = true, buffered = true, scheduled = true, held = true }
 for i = 1, (#ARGV - 7) / 3 do
   local cid, entrance = ARGV[5 + 3 * i], ARGV[6 + 3 * i]
   local base = 12 + 7 * (i - 1)
@@ -53,37 +56,27 @@ for i = 1, (#ARGV - 7) / 3 do
     finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i], due_overdue = KEYS[8], overdue = KEYS[base + 6],
     due_resume = KEYS[9], notes_due = KEYS[10], notes_body = KEYS[11] }
   k.overdue_now = KEYS[#KEYS]
-  if i <= retakes then
-    local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
-    if deadline and deadline <= now then
+  local f = item_fields(k.item)
+  claim_due(c, cid, entrance, f, i <= retakes, {
+    retake = function()
       local v = redis.call('HMGET', k.outbox, 'rec', 'replyTo', 'corrId', 'state', 'expiresAt', 'dueMs')
-      if v[1] then
-        redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, rec = v[1], replyTo = v[2] or '', corrId = v[3] or '', state = v[4] or '',
-          expiresAt = v[5] or '', dueMs = v[6] or '0', retaken = true })
-      else
-        redis.call('ZREM', k_claimed, cid)
-      end
-    end
-  else
-    local due_ms = redis.call('ZSCORE', k_due, cid)
-    local f = item_fields(k.item)
-    if due_ms and tonumber(due_ms) <= now and (not f or f.entrance == entrance) then
-      redis.call('ZREM', k_due, cid)
-      if f and (f.state == 'routed' or f.state == 'buffered' or f.state == 'scheduled' or f.state == 'held') then
-        local expires_at = redis.call('HGET', k.item, 'expiresAt') or ''
-        redis.call('HSET', k.outbox, 'rec', f.rec, 'replyTo', f.replyTo, 'corrId', f.corrId, 'state', f.state,
-          'expiresAt', expires_at, 'dueMs', due_ms)
-        redis.call('EXPIRE', k.outbox, tomb_ttl)
-        notify(k, 'expired', cid, f, now, { reason = 'expires-at' })
-        remove_item(k, cid, f, 'expired', tomb_ttl, fin)
-        stat(stats, 'expired', f.taskType, f.entrance, 1)
-        redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, rec = f.rec, replyTo = f.replyTo, corrId = f.corrId, state = f.state,
-          expiresAt = expires_at, dueMs = due_ms, retaken = false })
-      end
-    end
-  end
+      if not v[1] then return nil end
+      return { contactId = cid, rec = v[1], replyTo = v[2] or '', corrId = v[3] or '', state = v[4] or '',
+        expiresAt = v[5] or '', dueMs = v[6] or '0' }
+    end,
+    fresh = function(due_ms)
+      if not (f and unfinished[f.state]) then return nil end
+      local expires_at = redis.call('HGET', k.item, 'expiresAt') or ''
+      redis.call('HSET', k.outbox, 'rec', f.rec, 'replyTo', f.replyTo, 'corrId', f.corrId, 'state', f.state,
+        'expiresAt', expires_at, 'dueMs', due_ms)
+      redis.call('EXPIRE', k.outbox, tomb_ttl)
+      notify(k, 'expired', cid, f, now, { reason = 'expires-at' })
+      remove_item(k, cid, f, 'expired', tomb_ttl, fin)
+      stat(stats, 'expired', f.taskType, f.entrance, 1)
+      return { contactId = cid, rec = f.rec, replyTo = f.replyTo, corrId = f.corrId, state = f.state,
+        expiresAt = expires_at, dueMs = due_ms }
+    end,
+  })
 end
 local nxt = redis.call('ZRANGE', k_due, 0, 0, 'WITHSCORES')
 return cjson.encode({ claims = claims, nextDueMs = nxt[2] })

@@ -30,6 +30,7 @@
       dueMs: the dueAt passed (ms); overdueAt: when it was marked (ms); nextDueMs: absent when none is waiting
 ]]
 --- @include "item-fields"
+--- @include "claim-due"
 --- @include "stat"
 --- @include "notify"
 --- @include "service-level"
@@ -38,37 +39,27 @@ local stats = { hour = KEYS[3], minute = KEYS[4], hour_ttl = ARGV[3], minute_ttl
 local now, lease, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local unfinished = { routed = true, buffered = true, scheduled = true, held = true }
 local claims = {}
+local c = { due = k_due, claimed = k_claimed, now = now, lease = lease, claims = claims }
 for i = 1, (#ARGV - 5) / 2 do
   local cid, entrance = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
   local base = 7 + 2 * (i - 1)
   local k_item, k_overdue = KEYS[base], KEYS[base + 1]
   local f = item_fields(k_item)
-  if i <= retakes then
-    local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
-    if deadline and deadline <= now then
+  claim_due(c, cid, entrance, f, i <= retakes, {
+    retake = function()
       local overdue_at = redis.call('HGET', k_item, 'overdueAt')
-      if f and unfinished[f.state] and overdue_at and f.entrance == entrance then
-        redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, rec = f.rec, dueMs = redis.call('ZSCORE', k_overdue, cid) or '0',
-          overdueAt = overdue_at, retaken = true })
-      else
-        redis.call('ZREM', k_claimed, cid)
-      end
-    end
-  else
-    local due_ms = redis.call('ZSCORE', k_due, cid)
-    if due_ms and tonumber(due_ms) <= now and (not f or f.entrance == entrance) then
-      redis.call('ZREM', k_due, cid)
-      if f and unfinished[f.state] and redis.call('HEXISTS', k_item, 'overdueAt') == 0 then
-        redis.call('HSET', k_item, 'overdueAt', now)
-        if redis.call('ZADD', k_overdue, due_ms, cid) == 1 then overdue_now(KEYS[#KEYS], f.taskType, f.entrance, 1) end
-        stat(stats, 'overdue', f.taskType, f.entrance, 1)
-        notify({ item = k_item, notes_due = KEYS[5], notes_body = KEYS[6] }, 'overdue', cid, f, now, { dueMs = due_ms })
-        redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, rec = f.rec, dueMs = due_ms, overdueAt = tostring(now), retaken = false })
-      end
-    end
-  end
+      if not (f and unfinished[f.state] and overdue_at and f.entrance == entrance) then return nil end
+      return { contactId = cid, rec = f.rec, dueMs = redis.call('ZSCORE', k_overdue, cid) or '0', overdueAt = overdue_at }
+    end,
+    fresh = function(due_ms)
+      if not (f and unfinished[f.state] and redis.call('HEXISTS', k_item, 'overdueAt') == 0) then return nil end
+      redis.call('HSET', k_item, 'overdueAt', now)
+      if redis.call('ZADD', k_overdue, due_ms, cid) == 1 then overdue_now(KEYS[#KEYS], f.taskType, f.entrance, 1) end
+      stat(stats, 'overdue', f.taskType, f.entrance, 1)
+      notify({ item = k_item, notes_due = KEYS[5], notes_body = KEYS[6] }, 'overdue', cid, f, now, { dueMs = due_ms })
+      return { contactId = cid, rec = f.rec, dueMs = due_ms, overdueAt = tostring(now) }
+    end,
+  })
 end
 local nxt = redis.call('ZRANGE', k_due, 0, 0, 'WITHSCORES')
 return cjson.encode({ claims = claims, nextDueMs = nxt[2] })

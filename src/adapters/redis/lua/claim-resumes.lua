@@ -31,40 +31,31 @@
   Each resume writes the sender's `resumed` notification (its until came: there is no receipt).
 ]]
 --- @include "item-fields"
+--- @include "claim-due"
 --- @include "resume-one"
 local k_due, k_claimed = KEYS[1], KEYS[2]
 local now, lease, retakes, arm_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local placed = { routed = true, buffered = true, scheduled = true }
 local claims = {}
+local c = { due = k_due, claimed = k_claimed, now = now, lease = lease, claims = claims }
 for i = 1, (#ARGV - 4) / 2 do
   local cid, entrance = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
   local base = 8 + 3 * (i - 1)
   local k = { item = KEYS[base], parked = KEYS[base + 1], entrance = KEYS[base + 2], unfinished = KEYS[3], seq = KEYS[4],
     due_activate = KEYS[5], due_resume = k_due, notes_due = KEYS[6], notes_body = KEYS[7] }
   local f = item_fields(k.item)
-  if i <= retakes then
-    local deadline = tonumber(redis.call('ZSCORE', k_claimed, cid) or '')
-    if deadline and deadline <= now then
-      if f and placed[f.state] and redis.call('HGET', k.item, 'resumed') == '1' then
-        redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, state = f.state, rec = f.rec, dueMs = '0', retaken = true })
-      else
-        redis.call('ZREM', k_claimed, cid)
-      end
-    end
-  else
-    local due_ms = redis.call('ZSCORE', k_due, cid)
-    if due_ms and tonumber(due_ms) <= now and (not f or f.entrance == entrance) then
-      redis.call('ZREM', k_due, cid)
-      if f and f.state == 'held' then
-        notify(k, 'resumed', cid, f, now, { by = 'until' })
-        local state, activate_ms = resume_one(k, cid, f, now, arm_ms)
-        redis.call('ZADD', k_claimed, now + lease, cid)
-        table.insert(claims, { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, retaken = false,
-          activateMs = activate_ms })
-      end
-    end
-  end
+  claim_due(c, cid, entrance, f, i <= retakes, {
+    retake = function()
+      if not (f and placed[f.state] and redis.call('HGET', k.item, 'resumed') == '1') then return nil end
+      return { contactId = cid, state = f.state, rec = f.rec, dueMs = '0' }
+    end,
+    fresh = function(due_ms)
+      if not f or f.state ~= 'held' then return nil end
+      notify(k, 'resumed', cid, f, now, { by = 'until' })
+      local state, activate_ms = resume_one(k, cid, f, now, arm_ms)
+      return { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, activateMs = activate_ms }
+    end,
+  })
 end
 local nxt = redis.call('ZRANGE', k_due, 0, 0, 'WITHSCORES')
 return cjson.encode({ claims = claims, nextDueMs = nxt[2] })
