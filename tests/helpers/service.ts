@@ -170,8 +170,9 @@ export async function startService(opts: StartServiceOptions): Promise<ServiceHa
       // Let the pipes drain so the last log lines are captured, but never wait on them forever.
       void withTimeout(streamsClosed, 2_000, 'service stdio to close')
         .catch(() => undefined)
+        // The log file is complete once stop() resolves (a test may read it right away).
+        .then(() => withTimeout(new Promise<void>((r) => logStream.end(() => r())), 2_000, 'log file to flush').catch(() => undefined))
         .then(() => {
-          logStream.end();
           live.delete(handle);
           unregisterCleanup();
           rmSync(tmpDir, { recursive: true, force: true });
