@@ -51,6 +51,8 @@ const CONTROL_PREFETCH = 16;
  * SHUTDOWN_MARGIN_MS) is above drain + this.
  */
 export const SHUTDOWN_CLOSE_MS = 2000;
+/** The last notification relay round at shutdown, after a clean drain. */
+const FINAL_RELAY_MS = 1000;
 
 /** Waits for `p` (errors ignored) at most `ms`; true when it settled in time. */
 function settledWithin(p: Promise<unknown> | undefined | null, ms: number): Promise<boolean> {
@@ -530,13 +532,15 @@ export class WorkItemService {
       this.dashboard?.stop(timeout),
       background,
     ]);
-    if (drained.some((d) => d === false)) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
-    // What the drained messages' transitions wrote goes out now; anything left is published by another instance's relay
-    // (or this one's after a restart): the outbox keeps it.
-    if (this.notificationRelay && this.redisReady && this.publisher.ready) {
+    const drainedAll = !drained.some((d) => d === false);
+    if (!drainedAll) log.warn('shutdown timeout: unsettled messages will be redelivered by the broker');
+    // What the drained messages' transitions wrote goes out now, briefly, and only after a clean drain (a stalled Redis
+    // or broker gets no more of the shutdown's time); anything left is published by another instance's relay (or this
+    // one's after a restart): the outbox keeps it.
+    if (drainedAll && this.notificationRelay && this.redisReady && this.publisher.ready) {
       await settledWithin(
         relayNotifications(this.deps).catch(() => undefined),
-        SHUTDOWN_CLOSE_MS,
+        FINAL_RELAY_MS,
       );
     }
     for (const w of this.watchdogs) w.stop();
