@@ -8,6 +8,7 @@ export class RecordingMetrics implements Metrics {
   readonly replays: { reason: string; count: number }[] = [];
   readonly receiptsLost: string[] = [];
   readonly overdues: { entrance: string; taskType: string }[] = [];
+  readonly escalations: { entrance: string; taskType: string }[] = [];
   readonly holds: { entrance: string; taskType: string; by: string }[] = [];
   readonly resumes: { entrance: string; taskType: string; by: string }[] = [];
   readonly operatorCancels: { entrance: string; taskType: string }[] = [];
@@ -32,6 +33,10 @@ export class RecordingMetrics implements Metrics {
 
   overdue(labels: { entrance: string; taskType: string }): void {
     this.overdues.push({ ...labels });
+  }
+
+  escalated(labels: { entrance: string; taskType: string }): void {
+    this.escalations.push({ ...labels });
   }
 
   readonly notifications: string[] = [];
