@@ -347,7 +347,8 @@ async function escalation(env: BenchEnv): Promise<EscalationResult> {
   const setup = await connect(world.amqpUrl, 'escalation setup');
   env.defer('close escalation setup connection', () => setup.close());
   await declareTopology(setup);
-  const collector = await Collector.open(world.amqpUrl, ['contact.updated.#']);
+  // contact.created too: an item whose event no queue takes is parked (and then escalates without an event).
+  const collector = await Collector.open(world.amqpUrl, ['contact.created.#', 'contact.updated.#']);
   env.defer('close escalation collector', () => collector.close());
   const config = {
     taskTypes: {
