@@ -1,5 +1,6 @@
 import { toContactRecord, type AttachmentRef, type ContactRecord } from '../domain/contact-event';
 import { workItemError } from '../domain/error-codes';
+import { describeRules, escalateOnArrival, escalationPlan } from '../domain/escalation';
 import { applyTaskTypeDefaults, taskTypeRule } from '../domain/task-types';
 import { receiptStatusOf, type FinishedState, type PlacedState } from '../domain/receipt';
 import type { WorkItem } from '../domain/work-item';
@@ -18,8 +19,13 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
   const nowMs = d.now();
   // The task type's dueIn/expiresIn count from nowMs, the receivedAt stored below. A default expiresAt is within the
   // limits of a sent one (checked at start: more than 0, at most 365 days), and from here on it is handled the same.
-  const item = applyTaskTypeDefaults(sent, taskTypeRule(d.cfg.taskTypes, sent.taskType), nowMs);
+  const rule = taskTypeRule(d.cfg.taskTypes, sent.taskType);
+  const item = applyTaskTypeDefaults(sent, rule, nowMs);
   const contactId = forcedContactId ?? `wi-${d.newId()}`;
+  // Escalation rules whose time already passed apply on arrival: the item is stored (and its contact.created
+  // published) with the raised priority; the others wait in the store for their time.
+  const plan = escalationPlan(rule?.escalation ?? [], item.dueAt === undefined ? undefined : Date.parse(item.dueAt));
+  const arrival = escalateOnArrival(plan, item.priority, nowMs);
   const attachment: AttachmentRef | undefined = item.attachment && {
     fileName: item.attachment.fileName,
     contentType: item.attachment.contentType,
@@ -27,7 +33,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
     sha256: item.attachment.sha256,
     url: d.attachmentLinks.location(contactId, item.attachment.fileName),
   };
-  const record = toContactRecord(item, contactId, new Date(nowMs).toISOString(), attachment);
+  const record = toContactRecord({ ...item, priority: arrival.priority }, contactId, new Date(nowMs).toISOString(), attachment);
   const target = receiptTarget(msg);
   const labels = { entrance: item.entrance, taskType: item.taskType };
 
@@ -45,6 +51,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
     ...(item.restart && { restart: true }),
     // The overdue timer: a dueAt already past on arrival is due at once (the item is overdue from its first poll).
     ...(item.dueAt !== undefined && { dueAt: { text: item.dueAt, ms: Date.parse(item.dueAt) } }),
+    ...(plan.length > 0 && { escalation: { plan, done: arrival.done } }),
   });
   if (res.outcome === 'park_limit') {
     const error = workItemError(
@@ -60,6 +67,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
     if (item.expiresAt !== undefined) d.dueTimers?.nudge(Date.parse(item.expiresAt));
     if (item.activateAt !== undefined && res.outcome === 'scheduled') d.dueTimers?.nudge(Date.parse(item.activateAt));
     if (item.dueAt !== undefined) d.dueTimers?.nudge(Date.parse(item.dueAt));
+    if (arrival.done < plan.length) d.dueTimers?.nudge(plan[arrival.done].atMs);
   }
 
   /** Where the item ended up by this message; null: a duplicate that changed nothing. */
@@ -80,7 +88,18 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
 
   // The history write goes out before the receipt and is waited for after it (never throws, bounded): it is on its
   // way to Redis before the sender can read the receipt, and costs the item no round trip of its own.
-  const history = recordStep(d, stored.contactId, arrivalSteps(res.outcome, placed, nowMs, item, msg.redelivered, placement?.notPlaced));
+  const steps = arrivalSteps(res.outcome, placed, nowMs, item, msg.redelivered, placement?.notPlaced);
+  const raised = res.outcome !== 'duplicate' && arrival.priority !== item.priority;
+  if (raised) {
+    // After `received`: the priority was raised before the item was placed.
+    steps.splice(1, 0, {
+      step: 'escalated',
+      at: nowMs,
+      changed: ['priority'],
+      reason: `on arrival: priority ${item.priority} → ${arrival.priority} (${describeRules(arrival.fired)}; dueAt ${item.dueAt ?? ''})`,
+    });
+  }
+  const history = recordStep(d, stored.contactId, steps);
   await d.messaging.sendReceipt(target, {
     status,
     externalId: stored.externalId,
@@ -91,6 +110,7 @@ export async function acceptWorkItem(d: Deps, msg: InboundMessage, sent: WorkIte
   });
   await history;
   d.metrics.item(status, labels);
+  if (raised) d.metrics.escalated(labels);
   if (d.log.isDebugEnabled()) d.log.debug('work item handled', { outcome: status, entrance: stored.entrance, taskType: item.taskType });
   return { kind: placed === null ? 'duplicate' : placed === 'routed' ? 'accepted' : placed, contactId: stored.contactId };
 }

@@ -1,10 +1,11 @@
 import { wireState } from '../domain/receipt';
-import type { ActivationClaim, OverdueClaim, ResumeClaim } from '../ports/state-store';
+import type { ActivationClaim, EscalationClaim, OverdueClaim, ResumeClaim } from '../ports/state-store';
 import type { Deps } from './deps';
 import { recordStep } from './record-step';
 import { WakeLoop } from './wake-loop';
 import { placeResumed } from './resume-work-item';
 import { expireContact, notPlacedReason, recordBody, routeContact, type RouteResult } from './route-contact';
+import { publishUpdated } from './update-item';
 
 /** A claim not finished within this long (its instance died, or the broker did not confirm) is taken over. */
 export const CLAIM_LEASE_MS = 60_000;
@@ -26,6 +27,8 @@ export interface TickResult {
   overdue: number;
   /** Held items resumed because their until was reached (contract 1.2). */
   resumed: number;
+  /** Items whose priority an escalation rule raised at its time (contract 1.2). */
+  escalated: number;
   /** The earliest due time still waiting (ms), or null. */
   nextDueMs: number | null;
   /** Claims whose publishing failed: left claimed, taken over after the lease. */
@@ -39,16 +42,19 @@ export interface TickResult {
 export async function fireDueTimers(d: Deps): Promise<TickResult> {
   // Expiries first: an item whose expiresAt and activateAt are both due expires rather than routes (nor becomes overdue).
   const exp = await fireDueExpiries(d);
+  // Escalations before activations and resumes: an item they route now goes out with its raised priority.
+  const esc = await fireDueEscalations(d);
   const act = await fireDueActivations(d);
   const over = await fireDueOverdue(d);
   const res = await fireDueResumes(d);
-  const nexts = [exp.nextDueMs, act.nextDueMs, over.nextDueMs, res.nextDueMs].filter((n): n is number => n !== null);
+  const nexts = [exp.nextDueMs, esc.nextDueMs, act.nextDueMs, over.nextDueMs, res.nextDueMs].filter((n): n is number => n !== null);
   return {
     expired: exp.done,
     activated: act.done,
     overdue: over.done,
     resumed: res.done,
-    failed: exp.failed + act.failed + over.failed + res.failed,
+    escalated: esc.done,
+    failed: exp.failed + esc.failed + act.failed + over.failed + res.failed,
     nextDueMs: nexts.length ? Math.min(...nexts) : null,
   };
 }
@@ -254,6 +260,61 @@ async function fireDueResumes(d: Deps): Promise<KindResult> {
 }
 
 /**
+ * Escalation rules were due (contract 1.2): the claim raised the item's stored priority and armed its next rule; here a
+ * routed item's contact.updated (`changed` ["priority"], `reason` escalation, the whole current record, under the
+ * per-item lock a sender's update publishes under), then the claim is finished, its history step written and counted.
+ * A waiting item (parked, scheduled, held) only has its stored priority changed: its later contact.created carries it.
+ * A retaken claim (its instance died before the event was confirmed) publishes again: at least once for the event.
+ */
+async function escalate(d: Deps, c: EscalationClaim): Promise<void> {
+  const labels = { entrance: c.record.entrance, taskType: c.record.taskType };
+  const delivery =
+    c.state === 'routed' ? await publishUpdated(d, c.contactId, ['priority'], undefined, 'escalation') : `${wireState(c.state)}: no event`;
+  await d.store.finishEscalation(c.contactId);
+  await recordStep(d, c.contactId, {
+    step: 'escalated',
+    changed: ['priority'],
+    state: wireState(c.state),
+    reason: `priority ${c.from} → ${c.to} (${c.rules.join(', ')}${c.retaken ? '; taken over' : ''}); ${delivery}`,
+  });
+  d.metrics.escalated(labels);
+  d.log.info('item escalated', {
+    contactId: c.contactId,
+    entrance: c.record.entrance,
+    from: c.from,
+    to: c.to,
+    rules: c.rules,
+    delivery,
+    ...(c.retaken ? { retaken: true } : { lateMs: d.now() - c.dueMs }),
+  });
+}
+
+async function fireDueEscalations(d: Deps): Promise<KindResult> {
+  let done = 0;
+  let failed = 0;
+  let nextDueMs: number | null = null;
+  for (let i = 0; i < MAX_BATCHES_PER_TICK; i++) {
+    const { claims, nextDueMs: next } = await d.store.claimDueEscalations(d.now(), BATCH, CLAIM_LEASE_MS);
+    nextDueMs = next;
+    const results = await Promise.allSettled(claims.map((c) => escalate(d, c)));
+    results.forEach((r, j) => {
+      if (r.status === 'fulfilled') done++;
+      else {
+        failed++;
+        d.log.warn('escalation not confirmed; its claim is taken over after the lease', {
+          contactId: claims[j].contactId,
+          leaseMs: CLAIM_LEASE_MS,
+          error: (r.reason as Error)?.message,
+        });
+      }
+    });
+    // Rules that raise nothing give no claim: a short batch may still leave due entries (each candidate left "due now").
+    if (claims.length < BATCH && (next === null || next > d.now())) break;
+  }
+  return { done, nextDueMs, failed };
+}
+
+/**
  * One poller per instance: wakes when the next timer is due (at most every MAX_SLEEP_MS, plus a little jitter so
  * instances do not all call Redis in the same millisecond), runs `fireDueTimers` while `canRun()` (Redis and the
  * broker up, not stopping). Holds nothing per item: 100 000 scheduled items cost a sorted-set entry each in Redis.
@@ -265,8 +326,14 @@ export class DueTimerPoller extends WakeLoop {
       canRun,
       async () => {
         const r = await fireDueTimers(d);
-        if (r.expired + r.activated + r.overdue + r.resumed > 0) {
-          d.log.info('due timers fired', { expired: r.expired, activated: r.activated, overdue: r.overdue, resumed: r.resumed });
+        if (r.expired + r.activated + r.overdue + r.resumed + r.escalated > 0) {
+          d.log.info('due timers fired', {
+            expired: r.expired,
+            activated: r.activated,
+            overdue: r.overdue,
+            resumed: r.resumed,
+            escalated: r.escalated,
+          });
         }
         return r;
       },

@@ -1,6 +1,8 @@
 import { createHash, hash } from 'node:crypto';
-import { toUpdatedEvent } from '../domain/contact-event';
+import { toUpdatedEvent, type UpdatedReason } from '../domain/contact-event';
 import { workItemError } from '../domain/error-codes';
+import { escalationPlan } from '../domain/escalation';
+import { taskTypeRule } from '../domain/task-types';
 import { mergeUpdate } from '../domain/update';
 import { wireState } from '../domain/receipt';
 import type { SocialRef, UpdateRequest } from '../domain/work-item';
@@ -79,6 +81,12 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
     }
     const expiresChanged = merged.changed.includes('expiresAt') && merged.expiresAt !== undefined;
     const dueAt = merged.changed.includes('dueAt') ? merged.record.dueAt : undefined;
+    // Escalation rules are relative to dueAt and belong to the task type: either changing makes the plan again (the
+    // store keeps the rules that fired as fired while their new time has passed).
+    const plan =
+      dueAt !== undefined || merged.record.taskType !== snap.record.taskType
+        ? escalationPlan(taskTypeRule(d.cfg.taskTypes, merged.record.taskType)?.escalation ?? [], Date.parse(merged.record.dueAt ?? ''))
+        : undefined;
     const res = await d.store.applyUpdate({
       contactId: snap.contactId,
       expectVersion: snap.version,
@@ -90,10 +98,13 @@ export async function updateWorkItem(d: Deps, msg: InboundMessage, upd: UpdateRe
       ...(expiresChanged && { expiresAt: { text: merged.expiresAt as string, ms: Date.parse(merged.expiresAt as string) } }),
       ...(merged.bodySha !== undefined && { bodySha: merged.bodySha }),
       ...(dueAt !== undefined && { dueAt: { text: dueAt, ms: Date.parse(dueAt) } }),
+      ...(plan && { escalation: { plan } }),
       nowMs: d.now(),
     });
     if (expiresChanged && res.outcome === 'updated') d.dueTimers?.nudge(Date.parse(merged.expiresAt as string));
     if (dueAt !== undefined && res.outcome === 'updated') d.dueTimers?.nudge(Date.parse(dueAt));
+    // A rule due now (not fired before) fires at the next round; a later one when its time comes.
+    if (plan && plan.length > 0 && res.outcome === 'updated') d.dueTimers?.nudge(plan[0].atMs);
     switch (res.outcome) {
       case 'not_found':
         return notFound(d, msg, upd);
@@ -148,10 +159,18 @@ async function repeated(d: Deps, msg: InboundMessage, snap: UpdateSnapshot, late
 
 /**
  * Publishes `contact.updated` with the item's current record, under a short per-item lock held until the broker
- * confirms: with updates of one item confirmed on several instances, the last event the contact center gets always
- * carries the latest record. An event nobody takes parks the item like an unroutable contact.created.
+ * confirms: with updates of one item confirmed on several instances (a sender's, an escalation's), the last event the
+ * contact center gets always carries the latest record. An event nobody takes parks the item like an unroutable
+ * contact.created. reason: why, when it is not a sender's update (contract 1.2 `escalation`). Answers what happened,
+ * for the history step.
  */
-async function publishUpdated(d: Deps, contactId: string, changed: string[], revision: number | undefined): Promise<string> {
+export async function publishUpdated(
+  d: Deps,
+  contactId: string,
+  changed: string[],
+  revision: number | undefined,
+  reason?: UpdatedReason,
+): Promise<string> {
   const lock = `update:${contactId}`;
   const owner = `upd-${d.newId()}`;
   const started = d.now();
@@ -163,7 +182,7 @@ async function publishUpdated(d: Deps, contactId: string, changed: string[], rev
   try {
     const item = await d.store.getItem(contactId);
     if (!item || item.state !== 'routed') return `not routed any more (${item?.state ?? 'gone'}), no event`;
-    const event = toUpdatedEvent(withSignedAttachment(d, item.record), changed, revision, d.newId(), new Date(d.now()));
+    const event = toUpdatedEvent(withSignedAttachment(d, item.record), changed, revision, d.newId(), new Date(d.now()), reason);
     const published = await d.messaging.publishEvent(event);
     if (published === 'confirmed') return 'contact.updated published';
     const why = notPlacedOf(published);

@@ -53,7 +53,8 @@ export interface ContactCreatedEvent extends ContactRecord {
 
 /**
  * `contact.updated` (contract 1.1): the whole current contact, like `contact.created`, plus what this update changed
- * and its revision when the sender gave one.
+ * and its revision when the sender gave one. Contract 1.2: an escalation rule raised the priority (`reason`
+ * `escalation`, `changed` `["priority"]`, no revision: it is not a sender's update); absent for a sender's update.
  */
 export interface ContactUpdatedEvent extends ContactRecord {
   type: 'contact.updated';
@@ -62,7 +63,11 @@ export interface ContactUpdatedEvent extends ContactRecord {
   createdAt: string;
   changed: string[];
   revision?: number;
+  reason?: UpdatedReason;
 }
+
+/** Why a contact.updated was published when it was not a sender's update (contract 1.2). */
+export type UpdatedReason = 'escalation';
 
 /**
  * `contact.withdrawn` (reason `cancelled-by-sender`, `cancelled-by-operator`, or `held`: the item is on hold, contract
@@ -190,6 +195,7 @@ export function toUpdatedEvent(
   revision: number | undefined,
   eventId: string,
   now: Date,
+  reason?: UpdatedReason,
 ): ContactUpdatedEvent {
   return {
     type: 'contact.updated',
@@ -199,6 +205,7 @@ export function toUpdatedEvent(
     createdAt: now.toISOString(),
     changed: [...changed],
     ...(revision !== undefined && { revision }),
+    ...(reason !== undefined && { reason }),
   };
 }
 

@@ -28,6 +28,11 @@ export type HistoryStepName =
   | 'held'
   /** Contract 1.2: taken off hold (by its sender, an operator, or its until), with where it went (state). */
   | 'resumed'
+  /**
+   * Contract 1.2: escalation rules of its task type raised its priority (`reason`: from → to, the rules; on arrival,
+   * or at their time with what the contact center was told), `state` where it was.
+   */
+  | 'escalated'
   /** Its dueAt passed while it was unfinished (routed, parked or scheduled); again only after an update moves dueAt later. */
   | 'overdue'
   | 'ended'

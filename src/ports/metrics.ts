@@ -37,6 +37,8 @@ export interface Metrics {
   ended(labels: { entrance: string; taskType: string }, timeToEndMs: number, due: EndedDue): void;
   /** A lifecycle notification was published (confirmed) to the notifications exchange. */
   notified(event: string): void;
+  /** Contract 1.2: an escalation rule raised an item's priority (on arrival or at its time; once per raise, across instances). */
+  escalated(labels: { entrance: string; taskType: string }): void;
   /** Contract 1.2: an item was put on hold (not a hold that only changed an existing one). by: sender or operator. */
   held(labels: { entrance: string; taskType: string; by: HoldActor }): void;
   /** Contract 1.2: a held item was resumed. by: sender, operator, or until (its time came). */

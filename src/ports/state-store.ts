@@ -1,4 +1,5 @@
 import type { ContactRecord } from '../domain/contact-event';
+import type { EscalationStep } from '../domain/escalation';
 import type { Notification } from '../domain/notification';
 import type { FinishedState, PlacedState, UnfinishedState } from '../domain/receipt';
 import type { OverdueNowCount } from '../domain/service-level';
@@ -38,6 +39,11 @@ export interface AcceptInput {
   dueAt?: { text: string; ms: number };
   /** `<workItem restart="true">` (contract 1.2): an item of (source, externalId) that finished does not make a duplicate. */
   restart?: boolean;
+  /**
+   * Its task type's escalation rules at their instants (a plan needs a dueAt), and how many of them already applied on
+   * arrival (folded into the record's priority): the next one is its due:escalate entry.
+   */
+  escalation?: { plan: EscalationStep[]; done: number };
 }
 
 /** A claimed activation: the item is routed or parked in Redis already; its event or parked message is to send. */
@@ -140,6 +146,27 @@ export interface OverdueClaim {
   retaken: boolean;
 }
 
+/**
+ * A claimed escalation (contract 1.2): the due rules of the item's plan are applied in the store already (its stored
+ * priority raised from `from` to `to`, the rules marked fired, the next one armed); its contact.updated (routed items
+ * only), history step and metric are still to do. Rules that did not raise the priority (it was not lower) give no claim.
+ */
+export interface EscalationClaim {
+  contactId: string;
+  /** Its state at the claim: only a routed item's contact center is told (contact.updated). */
+  state: ItemState;
+  /** The record with the raised priority. */
+  record: ContactRecord;
+  from: number;
+  to: number;
+  /** The rules that fired (as configured, e.g. `before PT2H`); several when their times passed together. */
+  rules: string[];
+  /** The time of the first rule that fired (0 for a retaken claim). */
+  dueMs: number;
+  /** true: taken over from a claim whose lease ran out (its instance died before finishing): the raise was stored then. */
+  retaken: boolean;
+}
+
 /** A claimed expiry: the item has already left every index; its event, receipt and error copy are still to send. */
 export interface ExpiryClaim {
   contactId: string;
@@ -216,6 +243,12 @@ export interface ApplyUpdateInput {
   /** Set when the update changes it: re-arms the overdue timer (an overdue item whose new dueAt is ahead is not overdue any more). */
   dueAt?: { text: string; ms: number };
   bodySha?: string;
+  /**
+   * Set when the update changes the item's dueAt or task type: its escalation plan made again. The store keeps the rules
+   * that fired as fired while their new time has passed; a fired rule whose new time is ahead fires again then, one not
+   * fired whose time has passed is due at once. A plan with other rules (another task type) starts over.
+   */
+  escalation?: { plan: EscalationStep[] };
   nowMs: number;
 }
 
@@ -383,6 +416,13 @@ export interface ItemTransitions {
    */
   claimDueResumes(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: ResumeClaim[]; nextDueMs: number | null }>;
   finishResume(contactId: string): Promise<void>;
+  /**
+   * Claims up to `limit` items whose next escalation rule is due (and claims whose lease ran out): the due rules are
+   * applied in the same step (priority raised if lower, next rule armed); a raise is held for `leaseMs` until
+   * finishEscalation. A routed item whose contact.created is not confirmed yet waits a little (nothing is applied).
+   */
+  claimDueEscalations(nowMs: number, limit: number, leaseMs: number): Promise<{ claims: EscalationClaim[]; nextDueMs: number | null }>;
+  finishEscalation(contactId: string): Promise<void>;
   /** An entrance opens or closes (what later arrivals and flushes go by). */
   setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }>;
 }

@@ -27,7 +27,7 @@ describe('the pipeline on a Redis Cluster (3 masters + 3 replicas)', () => {
     await redis.connect();
     f.serviceOpts = {
       env: { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '500' },
-      config: { park: { retrySeconds: 2 } },
+      config: { park: { retrySeconds: 2 }, taskTypes: { 'cl-esc': { escalation: [{ after: 'PT0S', priority: 9 }] } } },
     };
     await f.setup();
   }, 60_000);
@@ -133,6 +133,22 @@ describe('the pipeline on a Redis Cluster (3 masters + 3 replicas)', () => {
     const late = Date.parse(String(resumed.find((e) => e.event.contactId === ids.get(b))?.event.createdAt)) - Date.parse(until);
     expect(late).toBeLessThan(5_000);
     expect(await redis.zcard(`${tag()}due:resume`)).toBe(0);
+  }, 60_000);
+
+  it('escalates (contract 1.2): contact.updated reason escalation at the rule time; due:escalate emptied', async () => {
+    const ext = newExternalId('CLE');
+    const dueAt = new Date(Date.now() + 4_000).toISOString();
+    await f.client.publishWorkItem(workItemXml({ externalId: ext, taskType: 'cl-esc', priority: 5, dueAt }), { replyTo: true });
+    const [r] = await f.client.waitForReceipts(1, WAIT_MS, (x) => x.externalId === ext);
+    expect(await redis.zscore(`${tag()}due:escalate`, r.contactId!)).toBe(String(Date.parse(dueAt)));
+    const [e] = await f.client.waitForEvents(1, WAIT_MS, (x) => x.event.contactId === r.contactId && x.event.reason === 'escalation');
+    expect(e.event).toMatchObject({ type: 'contact.updated', priority: 9, changed: ['priority'] });
+    expect(Date.parse(String(e.event.createdAt)) - Date.parse(dueAt)).toBeLessThan(5_000);
+    expect(await redis.zcard(`${tag()}due:escalate`)).toBe(0);
+    await waitUntil(async () => (await redis.zcard(`${tag()}due:escalate:claimed`)) === 0, {
+      timeoutMs: WAIT_MS,
+      describe: 'claim finished',
+    });
   }, 60_000);
 
   it('two instances: one flush per reopen (its lease), each parked item routed once', async () => {

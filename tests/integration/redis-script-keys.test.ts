@@ -178,6 +178,35 @@ describe('Lua scripts touch only the keys they are given', () => {
     expect(await store.end('c7', now())).toMatchObject({ outcome: 'ended', taskType: 'retyped', due: 'before' });
     expect(await client.zcard(`${prefix}due:overdue`)).toBe(0);
 
+    // escalation (contract 1.2): a plan armed at accept (one rule applied on arrival), a due rule raising the priority
+    // (its claim taken over after the lease), an update making the plan again, End taking the item out of the timer
+    const soonRule = now() + 150;
+    const plan = [
+      { atMs: now() - 1_000, priority: 6, rule: 'before PT2H' },
+      { atMs: soonRule, priority: 8, rule: 'before PT1H' },
+      { atMs: now() + 60_000, priority: 10, rule: 'after PT0S' },
+    ];
+    const e1 = { ...record('e1c', 'ee1', 'loans'), priority: 6 };
+    expect((await store.accept({ ...base, nowMs: now() - 5_000, record: e1, escalation: { plan, done: 1 } })).outcome).toBe('accepted');
+    expect(await client.zscore(`${prefix}due:escalate`, 'e1c')).toBe(String(soonRule));
+    await sleep(200);
+    const esc = await store.claimDueEscalations(now(), 10, 100);
+    expect(esc.claims.map((c) => [c.contactId, c.from, c.to, c.rules, c.record.priority])).toEqual([['e1c', 6, 8, ['before PT1H'], 8]]);
+    expect(esc.nextDueMs).toBe(plan[2].atMs);
+    await sleep(150);
+    expect((await store.claimDueEscalations(now(), 10, 100)).claims.map((c) => [c.contactId, c.retaken, c.to])).toEqual([['e1c', true, 8]]);
+    await store.finishEscalation('e1c');
+    expect((await store.getItem('e1c'))?.record.priority).toBe(8);
+    const se = await store.readForUpdate('crm', 'ee1');
+    const moved = plan.map((p) => ({ ...p, atMs: p.atMs + 3_600_000 }));
+    const upde = { contactId: 'e1c', updateId: 'ue', dedupeDepth: 16, record: se!.record, changed: ['dueAt'], nowMs: now() };
+    expect((await store.applyUpdate({ ...upde, expectVersion: se!.version, escalation: { plan: moved } })).outcome).toBe('updated');
+    // Every rule's new time is ahead: the two that fired fire again then (raising only a lower priority).
+    expect(await client.zscore(`${prefix}due:escalate`, 'e1c')).toBe(String(moved[0].atMs));
+    expect(await client.hget(`${prefix}item:e1c`, 'escDone')).toBe('0');
+    expect((await store.end('e1c', now())).outcome).toBe('ended');
+    expect(await client.zcard(`${prefix}due:escalate`)).toBe(0);
+
     // hold and resume (contract 1.2): routed, parked and scheduled items held; a hold changed; resumed by a sender, by
     // the until timer (a lease taken over), a scheduled one again; a parked message of a held item; the held one
     // cancelled, ended, expired

@@ -17,6 +17,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly unroutables: client.Counter<'entrance'>;
   private readonly refusals: client.Counter<'entrance'>;
   private readonly overdues: client.Counter<'task_type' | 'entrance'>;
+  private readonly escalations: client.Counter<'task_type' | 'entrance'>;
   private readonly holds: client.Counter<'task_type' | 'entrance' | 'by'>;
   private readonly resumes: client.Counter<'task_type' | 'entrance' | 'by'>;
   private readonly operatorCancels: client.Counter<'task_type' | 'entrance'>;
@@ -86,6 +87,12 @@ export class PrometheusMetrics implements Metrics {
     this.overdues = new client.Counter({
       name: 'workitem_overdue_total',
       help: 'Unfinished items whose dueAt passed (counted once per item and dueAt by the instance that saw it; again after an update moved dueAt later)',
+      labelNames: ['task_type', 'entrance'],
+      registers: [this.registry],
+    });
+    this.escalations = new client.Counter({
+      name: 'workitem_escalations_total',
+      help: "Priority raises by a task type's escalation rules (contract 1.2): at a rule's time (once per raise across instances; again only for a claim taken over after a crash) or on arrival (rules whose time had passed)",
       labelNames: ['task_type', 'entrance'],
       registers: [this.registry],
     });
@@ -243,6 +250,10 @@ export class PrometheusMetrics implements Metrics {
       this.overdueByTaskType.set({ task_type: key.slice(0, bar), entrance: key.slice(bar + 1) }, n);
       this.overdueSeries.add(key);
     }
+  }
+
+  escalated(l: { entrance: string; taskType: string }): void {
+    this.escalations.inc({ task_type: l.taskType, entrance: l.entrance });
   }
 
   notified(event: string): void {

@@ -50,6 +50,12 @@ export function redisKeys(prefix: string, cluster = false) {
     /** Held items with an until (contract 1.2; score: until ms); a claim (score: lease deadline) resumes one. */
     dueResume: `${p}due:resume`,
     dueResumeClaimed: `${p}due:resume:claimed`,
+    /**
+     * Unfinished items with an escalation rule ahead (contract 1.2; score: the time of the item's next rule, ms; the item
+     * hash keeps its plan, `escPlan`, and how many rules fired, `escDone`); a claim (score: lease deadline) applies it.
+     */
+    dueEscalate: `${p}due:escalate`,
+    dueEscalateClaimed: `${p}due:escalate:claimed`,
     /** The entrance's unfinished items that are overdue now (score: dueAt ms): the workitem_overdue gauge is its ZCARD. */
     overdue: (entrance: string) => `${p}overdue:${entrance}`,
     /**

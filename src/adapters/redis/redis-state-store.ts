@@ -1,5 +1,6 @@
 import { copyContactData } from '../../domain/contact-data';
 import type { ContactRecord } from '../../domain/contact-event';
+import type { EscalationStep } from '../../domain/escalation';
 import type {
   AcceptInput,
   ActivationClaim,
@@ -10,6 +11,7 @@ import type {
   EndDisposition,
   EndResult,
   EntranceState,
+  EscalationClaim,
   ExpiryClaim,
   HoldInput,
   HoldResult,
@@ -122,6 +124,19 @@ function movedTooOften(what: string): Error {
  * (the service passes park.flushLeaseSeconds: when another instance takes a dead flush's items over).
  */
 export const DEFAULT_ROUTED_NOTE_ARM_MS = 30_000;
+
+/**
+ * A routed item's escalation waits while its contact.created may still be on its way (claim-escalations.lua): for this
+ * long after its arrival (the accept publishes it right after its Redis step), and while a flush's, resume's or
+ * activation's event is not confirmed; it is looked at again this often meanwhile. So contact.updated never overtakes it.
+ */
+export const ESCALATION_ARRIVAL_MS = 2_000;
+export const ESCALATION_RETRY_MS = 500;
+
+/** An escalation plan as the item hash keeps it (includes/escalation.lua). */
+function storedPlan(plan: readonly EscalationStep[]): string {
+  return JSON.stringify(plan.map((s) => ({ at: s.atMs, p: s.priority, rule: s.rule })));
+}
 
 /** An outbox entry as includes/notify.lua writes it. */
 interface StoredNote {
@@ -295,6 +310,7 @@ export class RedisStateStore implements StateStore {
           ...stats,
           k.finished(r.source, r.externalId),
           k.dueOverdue,
+          k.dueEscalate,
         ],
         [
           r.contactId,
@@ -317,6 +333,8 @@ export class RedisStateStore implements StateStore {
           input.restart ? '1' : '',
           this.afterEndSeconds,
           input.dueAt?.ms ?? '',
+          input.escalation && input.escalation.plan.length > 0 ? storedPlan(input.escalation.plan) : '',
+          input.escalation?.done ?? 0,
         ],
       );
       if (res.outcome === 'finished') return { outcome: 'finished', contactId: res.contactId, state: finishedState(res.state) };
@@ -386,6 +404,7 @@ export class RedisStateStore implements StateStore {
           k.notesDue,
           k.notesBody,
           k.overdueNow,
+          k.dueEscalate,
           ...(flushLock ? [k.lock(flushLock)] : []),
         ],
         [contactId, entrance, nowMs, maxParkMs, this.tombstoneSeconds, ...RedisStateStore.STATS_TTLS, identity, this.afterEndSeconds],
@@ -417,6 +436,7 @@ export class RedisStateStore implements StateStore {
           k.dueResume,
           k.notesDue,
           k.notesBody,
+          k.dueEscalate,
           ...head.flatMap((cid, i) => [k.item(cid), k.attachment(cid), k.tombstone(cid), this.finishedKey(ids[i])]),
           k.overdueNow,
         ],
@@ -455,6 +475,7 @@ export class RedisStateStore implements StateStore {
           this.keys.notesDue,
           this.keys.notesBody,
           this.keys.overdueNow,
+          this.keys.dueEscalate,
         ],
         [
           contactId,
@@ -504,6 +525,7 @@ export class RedisStateStore implements StateStore {
           this.keys.notesDue,
           this.keys.notesBody,
           this.keys.overdueNow,
+          this.keys.dueEscalate,
         ],
         [
           contactId,
@@ -562,6 +584,7 @@ export class RedisStateStore implements StateStore {
         this.keys.dueOverdue,
         this.keys.overdue(u.record.entrance),
         this.keys.overdueNow,
+        this.keys.dueEscalate,
       ],
       [
         u.contactId,
@@ -579,6 +602,7 @@ export class RedisStateStore implements StateStore {
         ...RedisStateStore.STATS_TTLS,
         u.dueAt?.ms ?? '',
         u.nowMs,
+        u.escalation ? storedPlan(u.escalation.plan) : '',
       ],
     );
     switch (r.outcome) {
@@ -602,6 +626,7 @@ export class RedisStateStore implements StateStore {
     claimed: string,
     nowMs: number,
     limit: number,
+    withEntrances = true,
   ): Promise<{ retakes: string[]; fresh: string[]; entrances: string[]; nextDueMs: number | null }> {
     const [retakes, dueIds, next] = await Promise.all([
       this.redis.zrangebyscore(claimed, '-inf', nowMs, 'LIMIT', 0, limit),
@@ -609,7 +634,7 @@ export class RedisStateStore implements StateStore {
       this.redis.zrange(due, 0, 0, 'WITHSCORES'),
     ]);
     const fresh = dueIds.slice(0, limit - retakes.length);
-    const entrances = await Promise.all([...retakes, ...fresh].map((cid) => this.entranceOf(cid)));
+    const entrances = withEntrances ? await Promise.all([...retakes, ...fresh].map((cid) => this.entranceOf(cid))) : [];
     return { retakes, fresh, entrances, nextDueMs: next.length > 1 ? Number(next[1]) : null };
   }
 
@@ -632,6 +657,7 @@ export class RedisStateStore implements StateStore {
         k.dueResume,
         k.notesDue,
         k.notesBody,
+        k.dueEscalate,
         ...ids.flatMap((cid, i) => [
           k.item(cid),
           k.attachment(cid),
@@ -904,6 +930,38 @@ export class RedisStateStore implements StateStore {
 
   async finishResume(contactId: string): Promise<void> {
     await this.run('finish-claim', [this.keys.dueResumeClaimed], [contactId]);
+  }
+
+  async claimDueEscalations(
+    nowMs: number,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ claims: EscalationClaim[]; nextDueMs: number | null }> {
+    const k = this.keys;
+    // No entrance-dependent key: the candidates' entrances are not read.
+    const c = await this.dueCandidates(k.dueEscalate, k.dueEscalateClaimed, nowMs, limit, false);
+    const ids = [...c.retakes, ...c.fresh];
+    if (ids.length === 0) return { claims: [], nextDueMs: c.nextDueMs };
+    const r = await this.run(
+      'claim-escalations',
+      [k.dueEscalate, k.dueEscalateClaimed, ...ids.map((cid) => k.item(cid))],
+      [nowMs, leaseMs, c.retakes.length, ESCALATION_ARRIVAL_MS, ESCALATION_RETRY_MS, ...ids],
+    );
+    const claims = luaList(r.claims).map((x) => ({
+      contactId: x.contactId,
+      state: itemState(x.state),
+      record: parseRecord(x.rec),
+      from: x.from,
+      to: x.to,
+      rules: luaList(x.rules),
+      dueMs: Number(x.dueMs),
+      retaken: x.retaken,
+    }));
+    return { claims, nextDueMs: r.nextDueMs === undefined ? null : Number(r.nextDueMs) };
+  }
+
+  async finishEscalation(contactId: string): Promise<void> {
+    await this.run('finish-claim', [this.keys.dueEscalateClaimed], [contactId]);
   }
 
   async setEntrance(name: string, open: boolean, by: string, nowMs: number): Promise<{ changed: boolean }> {

@@ -36,6 +36,7 @@ export const SCRIPT_NAMES = [
   'confirm-withdrawn',
   'resume-item',
   'claim-resumes',
+  'claim-escalations',
   'set-entrance',
   'acquire-lock',
   'renew-lock',
@@ -111,6 +112,19 @@ export interface ScriptReplies {
     | Moved;
   'claim-resumes': {
     claims: LuaList<{ contactId: string; state: StoredPlacement; rec: string; dueMs: string; retaken: boolean; activateMs?: number }>;
+    nextDueMs?: string;
+  };
+  'claim-escalations': {
+    claims: LuaList<{
+      contactId: string;
+      state: StoredState;
+      rec: string;
+      from: number;
+      to: number;
+      rules: LuaList<string>;
+      dueMs: string;
+      retaken: boolean;
+    }>;
     nextDueMs?: string;
   };
   'read-for-update':

@@ -13,6 +13,7 @@ describe('due timers', () => {
       activated: 0,
       overdue: 0,
       resumed: 0,
+      escalated: 0,
       failed: 0,
       nextDueMs: tb.clock.now() + 60_000,
     });

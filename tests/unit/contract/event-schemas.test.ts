@@ -3,7 +3,7 @@ import path from 'node:path';
 import { controlEventMessage } from '../../../src/adapters/rabbitmq/control-event-message';
 import { CONTROL_ROUTING_KEYS } from '../../../src/adapters/rabbitmq/topology';
 import { parseControlEvent } from '../../../src/application/handle-control-event';
-import { toClosedEvent, toContactRecord, toCreatedEvent, type AttachmentRef } from '../../../src/domain/contact-event';
+import { toClosedEvent, toContactRecord, toCreatedEvent, toUpdatedEvent, type AttachmentRef } from '../../../src/domain/contact-event';
 import { CONTROL_EVENT_DEFS, contactEventProblems, controlEventProblems } from '../../helpers/event-schemas';
 import { examplesDir, expectItem, parse } from '../xml/xml-test-helpers';
 
@@ -66,6 +66,16 @@ describe('schemas/contact-event.schema.json', () => {
     };
     expect(contactEventProblems(event)).toBeNull();
     expect(contactEventProblems({ ...event, changed: [] })).toMatch(/changed/);
+  });
+
+  it('accepts the 1.2 escalation contact.updated (changed priority, reason escalation, no revision)', () => {
+    const item = expectItem(parse(readFileSync(path.join(examplesDir(), 'loan-review.xml'))));
+    const record = { ...toContactRecord(item, CONTACT_ID, NOW.toISOString()), priority: 9 };
+    const event = wire(toUpdatedEvent(record, ['priority'], undefined, EVENT_ID, NOW, 'escalation')) as Record<string, unknown>;
+    expect(event).toMatchObject({ changed: ['priority'], reason: 'escalation', priority: 9 });
+    expect(event).not.toHaveProperty('revision');
+    expect(contactEventProblems(event)).toBeNull();
+    expect(contactEventProblems({ ...event, reason: 'manual' })).toMatch(/\/reason/);
   });
 
   it('is not vacuous: missing, extra and mistyped members are named', () => {

@@ -19,6 +19,7 @@
     KEYS[10] stats hash of this minute
     KEYS[11] finished entry of ARGV[2]|ARGV[3]
     KEYS[12] due:overdue sorted set (score: dueAt ms)
+    KEYS[13] due:escalate sorted set (score: the time of the item's next escalation rule, ms)
 
     ARGV[1]  contactId
     ARGV[2]  source
@@ -41,6 +42,8 @@
     ARGV[19] '1': restart="true" (a finished entry does not make a duplicate), else ''
     ARGV[20] dedupe.afterEndSeconds (0: a finished entry never makes a duplicate)
     ARGV[21] dueAt (ms), or '' (none): the overdue timer; a dueAt already past is due at once (overdue on arrival)
+    ARGV[22] escalation plan (JSON, includes/escalation.lua), or '' (none)
+    ARGV[23] how many of its rules applied on arrival already (the record's priority has them)
 
   Output (JSON):
     {outcome='accepted'|'parked'|'scheduled', contactId}  (stored state routed, buffered, scheduled)
@@ -50,6 +53,7 @@
     {outcome='park_limit'}         the entrance is closed and holds its most parked items
 ]]
 --- @include "stat"
+--- @include "escalation"
 local k_item, k_index, k_unfinished, k_seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local k_entrance, k_parked, k_due_expire, k_due_activate = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[17], minute_ttl = ARGV[18] }
@@ -97,6 +101,10 @@ elseif state == 'scheduled' then
   redis.call('ZADD', k_due_activate, activate_ms, cid)
 end
 if ARGV[21] ~= '' then redis.call('ZADD', KEYS[12], ARGV[21], cid) end
+if ARGV[22] ~= '' then
+  redis.call('HSET', k_item, 'escPlan', ARGV[22])
+  esc_arm(k_item, KEYS[13], cid, cjson.decode(ARGV[22]), tonumber(ARGV[23]))
+end
 redis.call('HSET', k_index, index_field, cid)
 redis.call('ZADD', k_unfinished, seq, cid)
 local outcome = ({ routed = 'accepted', buffered = 'parked', scheduled = 'scheduled' })[state]

@@ -22,6 +22,7 @@
     KEYS[16] notifications due sorted set
     KEYS[17] notifications body hash
     KEYS[18] overdue-now count hash (per task type|entrance)
+    KEYS[19] due:escalate sorted set
 
     ARGV[1]  contactId the index named (as the caller read it)
     ARGV[2]  source
@@ -45,7 +46,7 @@
 --- @include "notify"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[12], finished_for = ARGV[2] .. '|' .. ARGV[3],
-  due_overdue = KEYS[13], overdue = KEYS[14], due_resume = KEYS[15] }
+  due_overdue = KEYS[13], overdue = KEYS[14], due_resume = KEYS[15], due_escalate = KEYS[19] }
 k.overdue_now = KEYS[18]
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[6], minute_ttl = ARGV[7] }
 local cid, index_field = ARGV[1], ARGV[2] .. '|' .. ARGV[3]

@@ -22,7 +22,8 @@
     KEYS[16] notifications due sorted set
     KEYS[17] notifications body hash
     KEYS[18] overdue-now count hash (per task type|entrance)
-    KEYS[19] (optional) the lock of the entrance's flush: reported as `flushing` when the item is not parked
+    KEYS[19] due:escalate sorted set
+    KEYS[20] (optional) the lock of the entrance's flush: reported as `flushing` when the item is not parked
 
     ARGV[1]  contactId
     ARGV[2]  entrance (from the parked message)
@@ -42,11 +43,11 @@ local cid, entrance = ARGV[1], ARGV[2]
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], entrance = KEYS[7], due_expire = KEYS[8], due_activate = KEYS[9], finished = KEYS[12],
   finished_for = ARGV[8], due_overdue = KEYS[13], overdue = KEYS[14], due_resume = KEYS[15], notes_due = KEYS[16],
-  notes_body = KEYS[17] }
+  notes_body = KEYS[17], due_escalate = KEYS[19] }
 k.overdue_now = KEYS[18]
 local f = item_fields(k.item)
 if f and f.entrance ~= entrance then return cjson.encode({ outcome = 'moved', entrance = f.entrance }) end
 return cjson.encode(route_one(k, cid, f, {
-  now = tonumber(ARGV[3]), max_park_ms = tonumber(ARGV[4]), tomb_ttl = ARGV[5], route = false, flush_lock = KEYS[19], fin_ttl = ARGV[9],
+  now = tonumber(ARGV[3]), max_park_ms = tonumber(ARGV[4]), tomb_ttl = ARGV[5], route = false, flush_lock = KEYS[20], fin_ttl = ARGV[9],
   stats = { hour = KEYS[10], minute = KEYS[11], hour_ttl = ARGV[6], minute_ttl = ARGV[7] },
 }))

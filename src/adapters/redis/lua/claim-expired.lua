@@ -18,7 +18,8 @@
     KEYS[9]  due:resume sorted set
     KEYS[10] notifications due sorted set
     KEYS[11] notifications body hash
-    KEYS[12..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
+    KEYS[12] due:escalate sorted set
+    KEYS[13..] per candidate, in the order of ARGV[8..]: item hash, attachment, tombstone, outbox entry (expiring:),
               parked sorted set of its entrance, finished entry of its source|externalId, overdue sorted set of its
               entrance
     KEYS[#KEYS] (last, after the candidates) overdue-now count hash (per task type|entrance)
@@ -50,11 +51,11 @@ local c = { due = k_due, claimed = k_claimed, now = now, lease = lease, claims =
 local unfinished = { routed = true, buffered = true, scheduled = true, held = true }
 for i = 1, (#ARGV - 7) / 3 do
   local cid, entrance = ARGV[5 + 3 * i], ARGV[6 + 3 * i]
-  local base = 12 + 7 * (i - 1)
+  local base = 13 + 7 * (i - 1)
   local k = { item = KEYS[base], attachment = KEYS[base + 1], tombstone = KEYS[base + 2], outbox = KEYS[base + 3],
     parked = KEYS[base + 4], index = KEYS[3], unfinished = KEYS[4], due_expire = k_due, due_activate = KEYS[5],
     finished = KEYS[base + 5], finished_for = ARGV[7 + 3 * i], due_overdue = KEYS[8], overdue = KEYS[base + 6],
-    due_resume = KEYS[9], notes_due = KEYS[10], notes_body = KEYS[11] }
+    due_resume = KEYS[9], notes_due = KEYS[10], notes_body = KEYS[11], due_escalate = KEYS[12] }
   k.overdue_now = KEYS[#KEYS]
   local f = item_fields(k.item)
   claim_due(c, cid, entrance, f, i <= retakes, {

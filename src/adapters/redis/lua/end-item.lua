@@ -21,6 +21,7 @@
     KEYS[15] notifications due sorted set
     KEYS[16] notifications body hash
     KEYS[17] overdue-now count hash (per task type|entrance)
+    KEYS[18] due:escalate sorted set
 
     ARGV[1]  contactId
     ARGV[2]  its entrance (as the caller read it)
@@ -46,7 +47,8 @@
 --- @include "service-level"
 local k = { item = KEYS[1], attachment = KEYS[2], tombstone = KEYS[3], index = KEYS[4], unfinished = KEYS[5],
   parked = KEYS[6], due_expire = KEYS[7], due_activate = KEYS[8], finished = KEYS[11], finished_for = ARGV[8],
-  due_overdue = KEYS[12], overdue = KEYS[13], due_resume = KEYS[14], notes_due = KEYS[15], notes_body = KEYS[16] }
+  due_overdue = KEYS[12], overdue = KEYS[13], due_resume = KEYS[14], notes_due = KEYS[15], notes_body = KEYS[16],
+  due_escalate = KEYS[18] }
 k.overdue_now = KEYS[17]
 local stats = { hour = KEYS[9], minute = KEYS[10], hour_ttl = ARGV[5], minute_ttl = ARGV[6] }
 local cid, now = ARGV[1], tonumber(ARGV[3])

@@ -18,7 +18,8 @@
     KEYS[11] due:resume sorted set
     KEYS[12] notifications due sorted set
     KEYS[13] notifications body hash
-    KEYS[14..] per item, in the order of ARGV[9..]: item hash, attachment, tombstone, finished entry of its
+    KEYS[14] due:escalate sorted set
+    KEYS[15..] per item, in the order of ARGV[9..]: item hash, attachment, tombstone, finished entry of its
               source|externalId
     KEYS[#KEYS] (last, after the items) overdue-now count hash (per task type|entrance)
 
@@ -53,8 +54,8 @@ for i = 1, n do
   end
   local k = { parked = k_parked, entrance = KEYS[2], index = KEYS[3], unfinished = KEYS[4], due_expire = KEYS[5],
     due_activate = KEYS[6], due_overdue = KEYS[9], overdue = KEYS[10], due_resume = KEYS[11], notes_due = KEYS[12],
-    notes_body = KEYS[13], item = KEYS[10 + 4 * i], attachment = KEYS[11 + 4 * i], tombstone = KEYS[12 + 4 * i],
-    finished = KEYS[13 + 4 * i], finished_for = ARGV[8 + 2 * i] }
+    notes_body = KEYS[13], due_escalate = KEYS[14], item = KEYS[11 + 4 * i], attachment = KEYS[12 + 4 * i],
+    tombstone = KEYS[13 + 4 * i], finished = KEYS[14 + 4 * i], finished_for = ARGV[8 + 2 * i] }
   k.overdue_now = KEYS[#KEYS]
   local r = route_one(k, cid, item_fields(k.item), o)
   if r.outcome == 'gone' or r.outcome == 'held' then redis.call('ZREM', k_parked, cid) end

@@ -6,6 +6,10 @@
   dueAt moves into the future is not overdue any more (out of its entrance's overdue set) until the new one passes;
   one whose new dueAt has passed too stays overdue and is not marked again. The overdue-now count per task type follows
   (includes/service-level.lua): down when the item leaves the overdue set, moved when an overdue item's task type changes.
+  A new escalation plan (ARGV[17]: the dueAt or the task type changed) replaces the item's (includes/escalation.lua):
+  with the same rules, those that fired stay fired while their new time has passed, one whose new time is ahead fires
+  again then (priority only rises by rule: it raises only a priority lower than its own), and one not fired whose time
+  has passed is due at once; with other rules (another task type) none counts as fired.
 
   Input:
     KEYS[1]  item hash of ARGV[1]
@@ -15,6 +19,7 @@
     KEYS[5]  due:overdue sorted set
     KEYS[6]  overdue sorted set of the item's entrance
     KEYS[7]  overdue-now count hash (per task type|entrance)
+    KEYS[8]  due:escalate sorted set
 
     ARGV[1]  contactId
     ARGV[2]  expected version
@@ -32,6 +37,7 @@
     ARGV[14] TTL of the per-minute stats (s)
     ARGV[15] dueAt (ms), or '' (unchanged)
     ARGV[16] now (ms)
+    ARGV[17] the item's escalation plan made again (JSON), or '' (unchanged)
 
   Output (JSON):
     {outcome='updated', state}
@@ -43,6 +49,7 @@
 --- @include "item-fields"
 --- @include "stat"
 --- @include "service-level"
+--- @include "escalation"
 local k_item, k_due_expire = KEYS[1], KEYS[2]
 local stats = { hour = KEYS[3], minute = KEYS[4], hour_ttl = ARGV[13], minute_ttl = ARGV[14] }
 local cid = ARGV[1]
@@ -85,6 +92,27 @@ end
 if ARGV[11] ~= f.taskType and redis.call('ZSCORE', KEYS[6], cid) then
   overdue_now(KEYS[7], f.taskType, f.entrance, -1)
   overdue_now(KEYS[7], ARGV[11], f.entrance, 1)
+end
+if ARGV[17] ~= '' then
+  local plan, now = cjson.decode(ARGV[17]), tonumber(ARGV[16])
+  local e = redis.call('HMGET', k_item, 'escPlan', 'escDone')
+  local done = 0
+  if e[1] and esc_same_rules(cjson.decode(e[1]), plan) then
+    done = tonumber(e[2] or '0')
+    for j = 1, done do
+      if plan[j].at > now then
+        done = j - 1
+        break
+      end
+    end
+  end
+  if #plan == 0 then
+    redis.call('HDEL', k_item, 'escPlan', 'escDone')
+    redis.call('ZREM', KEYS[8], cid)
+  else
+    redis.call('HSET', k_item, 'escPlan', ARGV[17])
+    esc_arm(k_item, KEYS[8], cid, plan, done)
+  end
 end
 stat(stats, 'updated', ARGV[11], f.entrance, 1)
 return cjson.encode({ outcome = 'updated', state = f.state })

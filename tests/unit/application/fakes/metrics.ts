@@ -9,6 +9,7 @@ export class RecordingMetrics implements Metrics {
   readonly replays: { reason: string; count: number }[] = [];
   readonly receiptsLost: string[] = [];
   readonly overdues: { entrance: string; taskType: string }[] = [];
+  readonly escalations: { entrance: string; taskType: string }[] = [];
   readonly holds: { entrance: string; taskType: string; by: string }[] = [];
   readonly resumes: { entrance: string; taskType: string; by: string }[] = [];
   readonly operatorCancels: { entrance: string; taskType: string }[] = [];
@@ -38,6 +39,10 @@ export class RecordingMetrics implements Metrics {
   readonly ends: { entrance: string; taskType: string; timeToEndMs: number; due: EndedDue }[] = [];
   ended(labels: { entrance: string; taskType: string }, timeToEndMs: number, due: EndedDue): void {
     this.ends.push({ ...labels, timeToEndMs, due });
+  }
+
+  escalated(labels: { entrance: string; taskType: string }): void {
+    this.escalations.push({ ...labels });
   }
 
   readonly notifications: string[] = [];

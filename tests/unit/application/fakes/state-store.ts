@@ -1,4 +1,5 @@
 import type { ContactRecord } from '../../../../src/domain/contact-event';
+import type { EscalationStep } from '../../../../src/domain/escalation';
 import type { Notification, NotificationEvent } from '../../../../src/domain/notification';
 import type { FinishedState, PlacedState } from '../../../../src/domain/receipt';
 import type { OverdueNowCount } from '../../../../src/domain/service-level';
@@ -12,6 +13,7 @@ import type {
   EndDisposition,
   EndResult,
   EntranceState,
+  EscalationClaim,
   ExpiryClaim,
   HoldInput,
   HoldResult,
@@ -71,7 +73,13 @@ interface Item {
   resumed?: boolean;
   holdId?: string;
   resumeId?: string;
+  /** Contract 1.2, as includes/escalation.lua: its plan, how many rules fired, its due:escalate entry, its last raise. */
+  escalation?: { plan: EscalationStep[]; done: number; dueMs?: number; last?: { from: number; to: number; rules: string[] } };
 }
+
+/** As ESCALATION_ARRIVAL_MS and ESCALATION_RETRY_MS of the Redis store. */
+const ESCALATION_ARRIVAL_MS = 2_000;
+const ESCALATION_RETRY_MS = 500;
 
 /** As ROUTED_NOTE_ARM_MS of the Redis store. */
 const ROUTED_NOTE_ARM_MS = 60_000;
@@ -102,6 +110,8 @@ export class MemoryStateStore implements StateStore {
   private readonly overdueClaims = new Map<string, number>();
   /** due:resume:claimed: contactId → lease deadline. */
   private readonly resumeClaims = new Map<string, number>();
+  /** due:escalate:claimed: contactId → lease deadline. */
+  private readonly escalationClaims = new Map<string, number>();
   readonly rejections: StatsDelta[] = [];
   /** The disposition codes end() counted (end-item.lua's `disposition:<code>` report counter), in order. */
   readonly dispositions: string[] = [];
@@ -150,6 +160,7 @@ export class MemoryStateStore implements StateStore {
       ...(state === 'scheduled' && { activateAt: input.activateAt }),
       // A dueAt already past is due at once, as in accept-item.lua.
       ...(input.dueAt && { overdueDue: input.dueAt.ms }),
+      ...(input.escalation && input.escalation.plan.length > 0 && { escalation: armed(input.escalation.plan, input.escalation.done) }),
       version: 0,
       revision: 0,
       updateIds: [],
@@ -335,6 +346,19 @@ export class MemoryStateStore implements StateStore {
     if (u.revision !== undefined) it.revision = u.revision;
     if (u.expiresAt) it.expiresAt = u.expiresAt;
     if (u.bodySha !== undefined) it.bodySha = u.bodySha;
+    if (u.escalation) {
+      // As update-item.lua: the same rules keep those fired whose new time has passed; other rules start over.
+      const { plan } = u.escalation;
+      const old = it.escalation;
+      let done = 0;
+      if (old && sameRules(old.plan, plan)) {
+        done = old.done;
+        const ahead = plan.slice(0, done).findIndex((s) => s.atMs > u.nowMs);
+        if (ahead >= 0) done = ahead;
+      }
+      if (plan.length === 0) delete it.escalation;
+      else it.escalation = { ...armed(plan, done), ...(old?.last && { last: old.last }) };
+    }
     if (u.dueAt) {
       // As update-item.lua: re-armed unless overdue already with the new dueAt passed too.
       if (it.overdueAt === undefined) it.overdueDue = u.dueAt.ms;
@@ -571,6 +595,75 @@ export class MemoryStateStore implements StateStore {
 
   async finishResume(contactId: string): Promise<void> {
     this.resumeClaims.delete(contactId);
+  }
+
+  /** As claim-escalations.lua: due rules applied (one raise to the highest, if higher), the next one armed. */
+  async claimDueEscalations(
+    nowMs: number,
+    limit: number,
+    leaseMs: number,
+  ): Promise<{ claims: EscalationClaim[]; nextDueMs: number | null }> {
+    const claims: EscalationClaim[] = [];
+    for (const [id, until] of this.escalationClaims) {
+      if (claims.length >= limit) break;
+      if (until > nowMs) continue;
+      const it = this.items.get(id);
+      const last = it?.escalation?.last;
+      if (!it || !last) {
+        this.escalationClaims.delete(id);
+        continue;
+      }
+      this.escalationClaims.set(id, nowMs + leaseMs);
+      claims.push({ contactId: id, state: it.state, record: copy(it.record), ...last, rules: [...last.rules], dueMs: 0, retaken: true });
+    }
+    const due = [...this.items]
+      .filter(([, it]) => it.escalation?.dueMs !== undefined && it.escalation.dueMs <= nowMs)
+      .sort(([, a], [, b]) => (a.escalation?.dueMs ?? 0) - (b.escalation?.dueMs ?? 0))
+      .slice(0, limit - claims.length);
+    for (const [id, it] of due) {
+      const esc = it.escalation as NonNullable<Item['escalation']>;
+      const dueMs = esc.dueMs as number;
+      if (it.state === 'routed' && (it.placing !== undefined || it.note !== undefined || nowMs - it.receivedAt < ESCALATION_ARRIVAL_MS)) {
+        esc.dueMs = nowMs + ESCALATION_RETRY_MS;
+        continue;
+      }
+      const fired: EscalationStep[] = [];
+      while (esc.done < esc.plan.length && esc.plan[esc.done].atMs <= nowMs) fired.push(esc.plan[esc.done++]);
+      esc.dueMs = esc.plan[esc.done]?.atMs;
+      const top = Math.max(0, ...fired.map((s) => s.priority));
+      const from = it.record.priority;
+      if (top <= from) continue;
+      it.record.priority = top;
+      it.version++;
+      esc.last = { from, to: top, rules: fired.map((s) => s.rule) };
+      this.escalationClaims.set(id, nowMs + leaseMs);
+      claims.push({
+        contactId: id,
+        state: it.state,
+        record: copy(it.record),
+        ...esc.last,
+        rules: [...esc.last.rules],
+        dueMs,
+        retaken: false,
+      });
+    }
+    return { claims, nextDueMs: earliest([...this.items.values()].map((it) => it.escalation?.dueMs)) };
+  }
+
+  async finishEscalation(contactId: string): Promise<void> {
+    this.escalationClaims.delete(contactId);
+  }
+
+  /** Test helper: the item's escalation as stored (plan, rules fired, next due time), or undefined. */
+  escalationOf(contactId: string): { done: number; dueMs?: number; priority: number } | undefined {
+    const it = this.items.get(contactId);
+    return (
+      it?.escalation && {
+        done: it.escalation.done,
+        ...(it.escalation.dueMs !== undefined && { dueMs: it.escalation.dueMs }),
+        priority: it.record.priority,
+      }
+    );
   }
 
   /** As resume-one.lua: a new arrival with a new seq; scheduled again, parked at a closed entrance (no limit), or routed. */
@@ -813,6 +906,16 @@ function stored(contactId: string, it: Item): StoredItem {
         },
       }),
   };
+}
+
+/** A plan with its first `done` rules fired and the next one due (as esc_arm). */
+function armed(plan: EscalationStep[], done: number): NonNullable<Item['escalation']> {
+  return { plan: plan.map((s) => ({ ...s })), done, ...(done < plan.length && { dueMs: plan[done].atMs }) };
+}
+
+/** As esc_same_rules: the same rules (rule and priority, in order), whatever their times. */
+function sameRules(a: EscalationStep[], b: EscalationStep[]): boolean {
+  return a.length === b.length && a.every((s, i) => s.rule === b[i].rule && s.priority === b[i].priority);
 }
 
 function earliest(times: (number | undefined)[]): number | null {

@@ -3,8 +3,9 @@
   tombstone saying why, so a late retry cannot revive it; and (contract 1.2) the finished entry of its source|externalId,
   `<contactId>|<why>|<now ms>` for fin.ttl seconds, so a resend is answered `duplicate` (none when fin.ttl is 0).
   k = { item, attachment, tombstone, index, unfinished, parked (of f.entrance), due_expire, due_activate, due_overdue,
-        overdue (the overdue sorted set of f.entrance), due_resume (a held item's until), finished (the finished key the
-        caller named), finished_for (the source|externalId it named it for), overdue_now }
+        overdue (the overdue sorted set of f.entrance), due_resume (a held item's until), due_escalate (its next
+        escalation rule), finished (the finished key the caller named), finished_for (the source|externalId it named
+        it for), overdue_now }
   An overdue item leaving its entrance's overdue set is the workitem_overdue gauge going down by one, and its task
   type's overdue-now count (k.overdue_now, the hash of includes/service-level.lua) too.
   fin = { now = ms, ttl = seconds (dedupe.afterEndSeconds) }
@@ -22,6 +23,7 @@ local function remove_item(k, cid, f, why, tomb_ttl, fin)
   redis.call('ZREM', k.due_overdue, cid)
   if redis.call('ZREM', k.overdue, cid) == 1 then overdue_now(k.overdue_now, f.taskType, f.entrance, -1) end
   redis.call('ZREM', k.due_resume, cid)
+  redis.call('ZREM', k.due_escalate, cid)
   redis.call('SET', k.tombstone, why, 'EX', tomb_ttl)
   local ttl = tonumber(fin.ttl) or 0
   if ttl > 0 and k.finished and k.finished_for == f.source .. '|' .. f.externalId then

@@ -11,7 +11,7 @@
     {outcome='open', contactId}                            o.route false (a check only): its entrance is open
     {outcome='routed', contactId, rec, trace, resumed}     now routed, out of the parked order; resumed: it came back
                                                            from hold (its contact.created says so)
-  k: remove_item's keys (with finished, finished_for, due_overdue, overdue, due_resume) plus entrance (the entrance
+  k: remove_item's keys (with finished, finished_for, due_overdue, overdue, due_resume, due_escalate) plus entrance (the entrance
      hash) and notify's notes_due, notes_body (an expiry's `expired`, a routing's armed `routed` notification);
   o = { now, max_park_ms, tomb_ttl, fin_ttl (dedupe.afterEndSeconds), stats, route, flush_lock (a lock key, or nil),
         arm_ms (how long a `routed` notification waits for confirm-placed.lua) }
