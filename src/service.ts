@@ -144,8 +144,6 @@ export class WorkItemService {
         onShortfall: (acked) => log.warn('fewer Redis replicas confirmed a state write than REDIS_WAIT_REPLICAS', { acked }),
       },
       cfg.dedupe.afterEndSeconds,
-      // A flush that dies is taken over after its lease: a `routed` notification waits as long for its event's confirm.
-      cfg.park.flushLeaseSeconds * 1000,
     );
     const history = new RedisItemHistory(this.redis, cfg.redisKeyPrefix, cfg.tombstoneSeconds);
     this.attachmentStore = createAttachmentStore(cfg, this.attachmentRedis);

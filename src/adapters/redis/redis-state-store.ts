@@ -119,13 +119,6 @@ function movedTooOften(what: string): Error {
 }
 
 /**
- * A `routed` notification of an item routed from waiting is armed until its contact.created is confirmed
- * (confirmPlaced releases it); should the instance die in between, it is published this long after the routing
- * (the service passes park.flushLeaseSeconds: when another instance takes a dead flush's items over).
- */
-export const DEFAULT_ROUTED_NOTE_ARM_MS = 30_000;
-
-/**
  * A routed item's escalation waits while its contact.created may still be on its way (claim-escalations.lua): for this
  * long after its arrival (the accept publishes it right after its Redis step), and while a flush's, resume's or
  * activation's event is not confirmed; it is looked at again this often meanwhile. So contact.updated never overtakes it.
@@ -217,7 +210,6 @@ export class RedisStateStore implements StateStore {
     wait?: ReplicaWait,
     /** How long a finished item's finished entry lives (dedupe.afterEndSeconds); 0: none is written or read. */
     private readonly afterEndSeconds = DEFAULT_AFTER_END_SECONDS,
-    private readonly routedNoteArmMs = DEFAULT_ROUTED_NOTE_ARM_MS,
   ) {
     this.keys = redisKeys(prefix, redis.isCluster);
     this.scripts = new ScriptRunner(redis, wait);
@@ -375,7 +367,11 @@ export class RedisStateStore implements StateStore {
 
   async confirmPlaced(contactIds: string[], nowMs: number): Promise<void> {
     if (contactIds.length === 0) return;
-    await this.run('confirm-placed', [this.keys.notesDue, ...contactIds.map((cid) => this.keys.item(cid))], [nowMs]);
+    await this.run(
+      'confirm-placed',
+      [this.keys.notesDue, this.keys.notesBody, ...contactIds.map((cid) => this.keys.item(cid))],
+      [nowMs, ...contactIds],
+    );
   }
 
   async checkParked(contactId: string, nowMs: number, maxParkMs: number, flushLock = ''): Promise<RouteParkedResult> {
@@ -447,7 +443,6 @@ export class RedisStateStore implements StateStore {
           this.tombstoneSeconds,
           ...RedisStateStore.STATS_TTLS,
           this.afterEndSeconds,
-          this.routedNoteArmMs,
           ...head.flatMap((cid, i) => [cid, ids[i]]),
         ],
       );
@@ -713,18 +708,9 @@ export class RedisStateStore implements StateStore {
         k.unfinished,
         k.seq,
         ...this.statsKeys(nowMs),
-        k.notesDue,
-        k.notesBody,
         ...ids.flatMap((cid, i) => [k.item(cid), k.parked(c.entrances[i]), k.entrance(c.entrances[i])]),
       ],
-      [
-        nowMs,
-        leaseMs,
-        ...RedisStateStore.STATS_TTLS,
-        c.retakes.length,
-        this.routedNoteArmMs,
-        ...ids.flatMap((cid, i) => [cid, c.entrances[i]]),
-      ],
+      [nowMs, leaseMs, ...RedisStateStore.STATS_TTLS, c.retakes.length, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
     );
     const claims = luaList(r.claims).map((x) => ({
       contactId: x.contactId,
@@ -868,7 +854,7 @@ export class RedisStateStore implements StateStore {
           k.notesDue,
           k.notesBody,
         ],
-        [t.contactId, u.source, u.externalId, t.entrance, u.nowMs, u.resumeId, u.sameAgain ? '1' : '', u.by, this.routedNoteArmMs],
+        [t.contactId, u.source, u.externalId, t.entrance, u.nowMs, u.resumeId, u.sameAgain ? '1' : '', u.by],
       );
       switch (r.outcome) {
         case 'resumed':
@@ -915,7 +901,7 @@ export class RedisStateStore implements StateStore {
         k.notesBody,
         ...ids.flatMap((cid, i) => [k.item(cid), k.parked(c.entrances[i]), k.entrance(c.entrances[i])]),
       ],
-      [nowMs, leaseMs, c.retakes.length, this.routedNoteArmMs, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
+      [nowMs, leaseMs, c.retakes.length, ...ids.flatMap((cid, i) => [cid, c.entrances[i]])],
     );
     const claims = luaList(r.claims).map((x) => ({
       contactId: x.contactId,

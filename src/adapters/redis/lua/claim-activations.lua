@@ -13,17 +13,14 @@
     KEYS[4]  seq counter
     KEYS[5]  stats hash of this hour
     KEYS[6]  stats hash of this minute
-    KEYS[7]  notifications due sorted set
-    KEYS[8]  notifications body hash
-    KEYS[9..] per candidate, in the order of ARGV[6..]: item hash, parked sorted set and entrance hash of its entrance
+    KEYS[7..] per candidate, in the order of ARGV[6..]: item hash, parked sorted set and entrance hash of its entrance
 
     ARGV[1]  now (ms)
     ARGV[2]  lease (ms)
     ARGV[3]  TTL of the hourly stats (s)
     ARGV[4]  TTL of the per-minute stats (s)
     ARGV[5]  how many of the candidates are claims to take over (they come first)
-    ARGV[6]  how long a `routed` notification waits for its event's confirm (ms)
-    ARGV[7..] per candidate: contactId, entrance ('' when the caller found no item)
+    ARGV[6..] per candidate: contactId, entrance ('' when the caller found no item)
 
   Output (JSON):
     {claims=[{contactId, state, rec, dueMs, retaken, resumed}...], nextDueMs}
@@ -32,17 +29,15 @@
 ]]
 --- @include "item-fields"
 --- @include "stat"
---- @include "notify"
 --- @include "claim-due"
 local k_due, k_claimed, k_unfinished, k_seq = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local stats = { hour = KEYS[5], minute = KEYS[6], hour_ttl = ARGV[3], minute_ttl = ARGV[4] }
 local now, lease, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[5])
 local claims = {}
 local c = { due = k_due, claimed = k_claimed, now = now, lease = lease, claims = claims }
-local arm_ms = tonumber(ARGV[6])
-for i = 1, (#ARGV - 6) / 2 do
-  local cid, entrance = ARGV[5 + 2 * i], ARGV[6 + 2 * i]
-  local base = 9 + 3 * (i - 1)
+for i = 1, (#ARGV - 5) / 2 do
+  local cid, entrance = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
+  local base = 7 + 3 * (i - 1)
   local k_item, k_parked, k_entrance = KEYS[base], KEYS[base + 1], KEYS[base + 2]
   local f = item_fields(k_item)
   claim_due(c, cid, entrance, f, i <= retakes, {
@@ -56,15 +51,14 @@ for i = 1, (#ARGV - 6) / 2 do
       if redis.call('HGET', k_entrance, 'state') == 'closed' then state = 'buffered' end
       local seq = redis.call('INCR', k_seq)
       redis.call('HSET', k_item, 'state', state, 'seq', seq)
+      -- `nr`: its `routed` notification is written once its event is confirmed (confirm-placed.lua).
+      if state == 'routed' then redis.call('HSET', k_item, 'nr', '1') end
       redis.call('ZADD', k_unfinished, seq, cid)
       if state == 'buffered' then
         redis.call('HSET', k_item, 'parkedAt', now)
         redis.call('ZADD', k_parked, seq, cid)
       end
       stat(stats, 'activated', f.taskType, f.entrance, 1)
-      if state == 'routed' then
-        notify_routed({ item = k_item, notes_due = KEYS[7], notes_body = KEYS[8] }, cid, f, now, arm_ms)
-      end
       return { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, resumed = redis.call('HGET', k_item, 'resumed') == '1' }
     end,
   })

@@ -8,7 +8,7 @@
   so a claim whose lease ran out (its instance died) is taken over with them: the stored change happens once, the
   event at least once. Rules that raise nothing (the priority is not lower) fire without a claim.
   A routed item whose contact.created may not be confirmed yet (a flush's or a resume's `placing`, an activation's
-  armed `note`, or an arrival less than ARGV[4] ms ago) is not escalated now: its entry moves ARGV[5] ms ahead, so its
+  `nr` mark, or an arrival less than ARGV[4] ms ago) is not escalated now: its entry moves ARGV[5] ms ahead, so its
   contact.updated never overtakes that event.
   The caller read the candidates (claims whose lease ran out first, then due entries) and passes their item keys;
   each is checked again here and skipped when no longer due (another instance claimed it).
@@ -56,7 +56,7 @@ for i = 1, #ARGV - 5 do
   else
     local due_ms = redis.call('ZSCORE', k_due, cid)
     if due_ms and tonumber(due_ms) <= now then
-      local v = redis.call('HMGET', k_item, 'placing', 'note', 'escPlan', 'escDone')
+      local v = redis.call('HMGET', k_item, 'placing', 'nr', 'escPlan', 'escDone')
       if not f or not unfinished[f.state] or not v[3] then
         redis.call('ZREM', k_due, cid)
       elseif f.state == 'routed' and (v[1] or v[2] or now - f.receivedAt < arrival_ms) then

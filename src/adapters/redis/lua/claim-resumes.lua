@@ -16,13 +16,12 @@
     KEYS[5]  due:activate sorted set
     KEYS[6]  notifications due sorted set
     KEYS[7]  notifications body hash
-    KEYS[8..] per candidate, in the order of ARGV[5..]: item hash, parked sorted set and entrance hash of its entrance
+    KEYS[8..] per candidate, in the order of ARGV[4..]: item hash, parked sorted set and entrance hash of its entrance
 
     ARGV[1]  now (ms)
     ARGV[2]  lease (ms)
     ARGV[3]  how many of the candidates are claims to take over (they come first)
-    ARGV[4]  how long a `routed` notification waits for its event's confirm (ms)
-    ARGV[5..] per candidate: contactId, entrance ('' when the caller found no item)
+    ARGV[4..] per candidate: contactId, entrance ('' when the caller found no item)
 
   Output (JSON):
     {claims=[{contactId, state, rec, dueMs, retaken, activateMs}...], nextDueMs}
@@ -33,13 +32,14 @@
 --- @include "item-fields"
 --- @include "claim-due"
 --- @include "resume-one"
+--- @include "notify"
 local k_due, k_claimed = KEYS[1], KEYS[2]
-local now, lease, retakes, arm_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, lease, retakes = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local placed = { routed = true, buffered = true, scheduled = true }
 local claims = {}
 local c = { due = k_due, claimed = k_claimed, now = now, lease = lease, claims = claims }
-for i = 1, (#ARGV - 4) / 2 do
-  local cid, entrance = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+for i = 1, (#ARGV - 3) / 2 do
+  local cid, entrance = ARGV[2 + 2 * i], ARGV[3 + 2 * i]
   local base = 8 + 3 * (i - 1)
   local k = { item = KEYS[base], parked = KEYS[base + 1], entrance = KEYS[base + 2], unfinished = KEYS[3], seq = KEYS[4],
     due_activate = KEYS[5], due_resume = k_due, notes_due = KEYS[6], notes_body = KEYS[7] }
@@ -52,7 +52,7 @@ for i = 1, (#ARGV - 4) / 2 do
     fresh = function(due_ms)
       if not f or f.state ~= 'held' then return nil end
       notify(k, 'resumed', cid, f, now, { by = 'until' })
-      local state, activate_ms = resume_one(k, cid, f, now, arm_ms)
+      local state, activate_ms = resume_one(k, cid, f, now)
       return { contactId = cid, state = state, rec = f.rec, dueMs = due_ms, activateMs = activate_ms }
     end,
   })

@@ -28,8 +28,8 @@
     ARGV[9]  hold id, or '' (an operator's hold)
     ARGV[10] '1': a hold whose id is the item's last hold id is that hold again (redelivered, or the same message_id)
     ARGV[11] by: 'sender', or 'dashboard:<user>' (an operator)
-  Each hold, and each change of a hold, writes the `held` notification (with its until and reason). An armed `routed`
-  notification not yet published (its contact.created not confirmed) is withdrawn: the sender hears `held`.
+  Each hold, and each change of a hold, writes the `held` notification (with its until and reason). A routed item whose
+  contact.created was not confirmed yet loses its `nr` mark: its sender hears `held`, never `routed`.
 
   Output (JSON):
     {outcome='held', from, rec, withdraw}     put on hold now; from: its state then (routed, buffered, scheduled)
@@ -83,11 +83,7 @@ if f.state == 'routed' then
   -- A flush's unconfirmed placing is over: the item is not to be placed any more.
   redis.call('HDEL', k_item, 'placing')
   redis.call('HSET', k_item, 'withdrawing', now)
-  local armed = redis.call('HGET', k_item, 'note')
-  if armed then
-    redis.call('HDEL', k_item, 'note')
-    if redis.call('HDEL', KEYS[7], armed) == 1 then redis.call('ZREM', KEYS[6], armed) end
-  end
+  redis.call('HDEL', k_item, 'nr')
 elseif f.state == 'buffered' then
   redis.call('ZREM', k_parked, cid)
   redis.call('HDEL', k_item, 'parkedAt')

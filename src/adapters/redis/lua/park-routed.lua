@@ -1,8 +1,7 @@
 --[[
   A routed item goes back to parked (the contact center rejected it, or nobody took its event), keeping its place
-  (seq) in its entrance's parked order. Its sender hears `buffered` (ARGV[4]) unless it never heard `routed`: an
-  armed `routed` notification still in the outbox (its event was not confirmed) is withdrawn instead. One already
-  published (its arming ran out: the flush that routed it froze) was heard, so `buffered` follows it.
+  (seq) in its entrance's parked order. Its sender hears `buffered` (ARGV[4]) unless it never heard `routed`: an item
+  routed from waiting whose event was never confirmed (still marked `nr`) just loses the mark.
 
   Input:
     KEYS[1]  item hash of ARGV[1]
@@ -32,11 +31,7 @@ if f.entrance ~= ARGV[2] then return cjson.encode({ outcome = 'moved', entrance 
 if f.state ~= 'routed' then return cjson.encode({ outcome = 'not_routed' }) end
 redis.call('HSET', k_item, 'state', 'buffered', 'parkedAt', ARGV[3])
 redis.call('HDEL', k_item, 'placing')
-local armed = redis.call('HGET', k_item, 'note')
-if armed then redis.call('HDEL', k_item, 'note') end
-if armed and redis.call('HDEL', k.notes_body, armed) == 1 then
-  redis.call('ZREM', k.notes_due, armed)
-elseif ARGV[4] ~= '' then
+if redis.call('HDEL', k_item, 'nr') == 0 and ARGV[4] ~= '' then
   notify(k, 'buffered', cid, f, tonumber(ARGV[3]), { reason = ARGV[4] })
 end
 redis.call('ZADD', k_parked, f.seq, cid)

@@ -27,7 +27,6 @@
     ARGV[7]  '1': a resume whose id is the item's last resume id is that resume again
     ARGV[8]  by: 'sender', or 'dashboard:<user>' (an operator): an operator's resume is notified `resumed` (a sender's
              is answered by its receipt)
-    ARGV[9]  how long a `routed` notification waits for its event's confirm (ms)
 
   Output (JSON):
     {outcome='resumed', state, rec, activateMs}   state: routed, buffered or scheduled; activateMs when scheduled
@@ -38,6 +37,7 @@
 ]]
 --- @include "item-fields"
 --- @include "resume-one"
+--- @include "notify"
 local k = { item = KEYS[1], unfinished = KEYS[3], seq = KEYS[4], entrance = KEYS[5], parked = KEYS[6],
   due_activate = KEYS[7], due_resume = KEYS[8], notes_due = KEYS[9], notes_body = KEYS[10] }
 local cid, now, resume_id = ARGV[1], tonumber(ARGV[5]), ARGV[6]
@@ -53,6 +53,6 @@ if (ARGV[7] == '1' and resume_id ~= '' and v[1] == resume_id) or (f.state ~= 'he
 end
 if f.state ~= 'held' then return cjson.encode({ outcome = 'not_held', state = f.state, rec = f.rec }) end
 if ARGV[8] ~= 'sender' then notify(k, 'resumed', cid, f, now, { by = ARGV[8] }) end
-local state, activate_ms = resume_one(k, cid, f, now, tonumber(ARGV[9]))
+local state, activate_ms = resume_one(k, cid, f, now)
 if resume_id ~= '' then redis.call('HSET', k.item, 'resumeId', resume_id) end
 return cjson.encode({ outcome = 'resumed', state = state, rec = f.rec, activateMs = activate_ms })

@@ -19,7 +19,7 @@
     KEYS[12] notifications due sorted set
     KEYS[13] notifications body hash
     KEYS[14] due:escalate sorted set
-    KEYS[15..] per item, in the order of ARGV[9..]: item hash, attachment, tombstone, finished entry of its
+    KEYS[15..] per item, in the order of ARGV[8..]: item hash, attachment, tombstone, finished entry of its
               source|externalId
     KEYS[#KEYS] (last, after the items) overdue-now count hash (per task type|entrance)
 
@@ -30,8 +30,7 @@
     ARGV[5]  TTL of the hourly stats (s)
     ARGV[6]  TTL of the per-minute stats (s)
     ARGV[7]  how long a finished entry lives (s; dedupe.afterEndSeconds, 0: none)
-    ARGV[8]  how long a `routed` notification waits for its event's confirm (ms)
-    ARGV[9..] per item: contactId, its source|externalId ('' when unknown): the head of the parked set as the caller
+    ARGV[8..] per item: contactId, its source|externalId ('' when unknown): the head of the parked set as the caller
               read it, oldest first
 
   Output (JSON):
@@ -40,14 +39,14 @@
 --- @include "route-one"
 local k_parked = KEYS[1]
 local o = {
-  now = tonumber(ARGV[2]), max_park_ms = tonumber(ARGV[3]), tomb_ttl = ARGV[4], route = true, fin_ttl = ARGV[7], arm_ms = tonumber(ARGV[8]),
+  now = tonumber(ARGV[2]), max_park_ms = tonumber(ARGV[3]), tomb_ttl = ARGV[4], route = true, fin_ttl = ARGV[7],
   stats = { hour = KEYS[7], minute = KEYS[8], hour_ttl = ARGV[5], minute_ttl = ARGV[6] },
 }
-local n = (#ARGV - 8) / 2
+local n = (#ARGV - 7) / 2
 local head = redis.call('ZRANGE', k_parked, 0, n - 1)
 local results, stale = {}, false
 for i = 1, n do
-  local cid = ARGV[7 + 2 * i]
+  local cid = ARGV[6 + 2 * i]
   if head[i] ~= cid then
     stale = true
     break
@@ -55,7 +54,7 @@ for i = 1, n do
   local k = { parked = k_parked, entrance = KEYS[2], index = KEYS[3], unfinished = KEYS[4], due_expire = KEYS[5],
     due_activate = KEYS[6], due_overdue = KEYS[9], overdue = KEYS[10], due_resume = KEYS[11], notes_due = KEYS[12],
     notes_body = KEYS[13], due_escalate = KEYS[14], item = KEYS[11 + 4 * i], attachment = KEYS[12 + 4 * i],
-    tombstone = KEYS[13 + 4 * i], finished = KEYS[14 + 4 * i], finished_for = ARGV[8 + 2 * i] }
+    tombstone = KEYS[13 + 4 * i], finished = KEYS[14 + 4 * i], finished_for = ARGV[7 + 2 * i] }
   k.overdue_now = KEYS[#KEYS]
   local r = route_one(k, cid, item_fields(k.item), o)
   if r.outcome == 'gone' or r.outcome == 'held' then redis.call('ZREM', k_parked, cid) end

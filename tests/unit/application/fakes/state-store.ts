@@ -64,7 +64,7 @@ interface Item {
   /** Notifications written for it so far (the id counter of includes/notify.lua). */
   notes?: number;
   /** Its armed `routed` notification (released by confirmPlaced, withdrawn by parkRouted). */
-  note?: string;
+  nr?: boolean;
   /** Contract 1.2, while held: where from, since when, the hold's terms (untilMs: its due:resume entry). */
   held?: { from: PlacedState; atMs: number; until?: string; untilMs?: number; reason?: string };
   /** A routed item held: its contact.withdrawn not confirmed yet (hold-item.lua's `withdrawing`). */
@@ -80,9 +80,6 @@ interface Item {
 /** As ESCALATION_ARRIVAL_MS and ESCALATION_RETRY_MS of the Redis store. */
 const ESCALATION_ARRIVAL_MS = 2_000;
 const ESCALATION_RETRY_MS = 500;
-
-/** As ROUTED_NOTE_ARM_MS of the Redis store. */
-const ROUTED_NOTE_ARM_MS = 60_000;
 
 /**
  * The Redis state store's decisions, in memory; each method is one synchronous step, as each Lua script is atomic.
@@ -177,11 +174,10 @@ export class MemoryStateStore implements StateStore {
     it.state = 'parked';
     it.parkedAt = nowMs;
     delete it.placing;
-    const armed = it.note;
-    delete it.note;
-    if (armed !== undefined && this.outbox.delete(armed)) {
-      // withdrawn: its sender never heard `routed`
-    } else if (notifyReason) this.notify(contactId, it, 'buffered', nowMs, { reason: notifyReason });
+    const unheard = it.nr === true;
+    delete it.nr;
+    // An item routed from waiting whose event was never confirmed: its sender never heard `routed`.
+    if (!unheard && notifyReason) this.notify(contactId, it, 'buffered', nowMs, { reason: notifyReason });
     return { outcome: 'parked', record: copy(it.record) };
   }
 
@@ -191,9 +187,8 @@ export class MemoryStateStore implements StateStore {
       if (it?.state !== 'routed') continue;
       delete it.placing;
       delete it.resumed;
-      const armed = it.note !== undefined ? this.outbox.get(it.note) : undefined;
-      if (armed) armed.due = nowMs;
-      delete it.note;
+      if (it.nr) this.notify(id, it, 'routed', nowMs);
+      delete it.nr;
     }
   }
 
@@ -220,14 +215,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   /** As includes/notify.lua: a new id per notification, counted on the item. */
-  private notify(
-    id: string,
-    it: Item,
-    event: NotificationEvent,
-    nowMs: number,
-    extra: Partial<Notification> = {},
-    visibleAt = nowMs,
-  ): string {
+  private notify(id: string, it: Item, event: NotificationEvent, nowMs: number, extra: Partial<Notification> = {}): string {
     it.notes = (it.notes ?? 0) + 1;
     const noteId = `${id}.${it.notes}.${event}`;
     const r = it.record;
@@ -243,7 +231,7 @@ export class MemoryStateStore implements StateStore {
         ...(it.correlationId !== undefined && { correlationId: it.correlationId }),
         ...extra,
       },
-      due: visibleAt,
+      due: nowMs,
     });
     return noteId;
   }
@@ -440,7 +428,7 @@ export class MemoryStateStore implements StateStore {
       it.state = state;
       it.seq = ++this.seq;
       if (state === 'parked') it.parkedAt = nowMs;
-      if (state === 'routed') it.note = this.notify(id, it, 'routed', nowMs, {}, nowMs + ROUTED_NOTE_ARM_MS);
+      if (state === 'routed') it.nr = true;
       this.activating.set(id, nowMs + leaseMs);
       claims.push({
         contactId: id,
@@ -528,8 +516,7 @@ export class MemoryStateStore implements StateStore {
     if (from === 'routed') {
       delete it.placing;
       it.withdrawing = h.nowMs;
-      if (it.note !== undefined) this.outbox.delete(it.note);
-      delete it.note;
+      delete it.nr;
     }
     delete it.parkedAt;
     it.state = 'held';
@@ -623,7 +610,7 @@ export class MemoryStateStore implements StateStore {
     for (const [id, it] of due) {
       const esc = it.escalation as NonNullable<Item['escalation']>;
       const dueMs = esc.dueMs as number;
-      if (it.state === 'routed' && (it.placing !== undefined || it.note !== undefined || nowMs - it.receivedAt < ESCALATION_ARRIVAL_MS)) {
+      if (it.state === 'routed' && (it.placing !== undefined || it.nr === true || nowMs - it.receivedAt < ESCALATION_ARRIVAL_MS)) {
         esc.dueMs = nowMs + ESCALATION_RETRY_MS;
         continue;
       }
@@ -684,7 +671,7 @@ export class MemoryStateStore implements StateStore {
     }
     it.state = 'routed';
     it.placing = nowMs;
-    it.note = this.notify(it.record.contactId, it, 'routed', nowMs, {}, nowMs + ROUTED_NOTE_ARM_MS);
+    it.nr = true;
     return { state: 'routed' };
   }
 
@@ -859,7 +846,7 @@ export class MemoryStateStore implements StateStore {
     it.state = 'routed';
     it.placing = nowMs;
     delete it.parkedAt;
-    it.note = this.notify(id, it, 'routed', nowMs, {}, nowMs + ROUTED_NOTE_ARM_MS);
+    it.nr = true;
     return {
       outcome: 'routed',
       record: copy(it.record),

@@ -6,13 +6,11 @@
   publishes it again meanwhile). The hold's fields go; `resumed` marks the item until a contact.created of it is
   confirmed, so that event says `"resumed": true` wherever it is published from (the resume, a reopen flush, an
   activation).
-  A routed one gets its armed `routed` notification (includes/notify.lua; released by confirm-placed.lua).
-  k = { item, unfinished, seq, entrance (hash of f.entrance), parked (of f.entrance), due_activate, due_resume,
-        notes_due, notes_body }; arm_ms: how long the `routed` notification waits for its event's confirm.
+  A routed one is marked `nr`: its `routed` notification is written when its event is confirmed (confirm-placed.lua).
+  k = { item, unfinished, seq, entrance (hash of f.entrance), parked (of f.entrance), due_activate, due_resume }
   Answers state ('routed', 'buffered' or 'scheduled') and activate_ms (its activateAt in ms when scheduled, else nil).
 ]]
---- @include "notify"
-local function resume_one(k, cid, f, now, arm_ms)
+local function resume_one(k, cid, f, now)
   local activate_ms = tonumber(redis.call('HGET', k.item, 'activateMs') or '')
   redis.call('ZREM', k.due_resume, cid)
   redis.call('HDEL', k.item, 'heldFrom', 'heldAt', 'heldUntil', 'heldReason', 'activateMs', 'withdrawing')
@@ -27,8 +25,7 @@ local function resume_one(k, cid, f, now, arm_ms)
     redis.call('HSET', k.item, 'parkedAt', now)
     redis.call('ZADD', k.parked, seq, cid)
   else
-    redis.call('HSET', k.item, 'placing', now)
-    notify_routed(k, cid, f, now, arm_ms)
+    redis.call('HSET', k.item, 'placing', now, 'nr', '1')
   end
   redis.call('HSET', k.item, 'state', state, 'seq', seq, 'resumed', '1')
   if state ~= 'scheduled' then activate_ms = nil end

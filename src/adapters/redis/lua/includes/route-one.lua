@@ -12,9 +12,9 @@
     {outcome='routed', contactId, rec, trace, resumed}     now routed, out of the parked order; resumed: it came back
                                                            from hold (its contact.created says so)
   k: remove_item's keys (with finished, finished_for, due_overdue, overdue, due_resume, due_escalate) plus entrance (the entrance
-     hash) and notify's notes_due, notes_body (an expiry's `expired`, a routing's armed `routed` notification);
-  o = { now, max_park_ms, tomb_ttl, fin_ttl (dedupe.afterEndSeconds), stats, route, flush_lock (a lock key, or nil),
-        arm_ms (how long a `routed` notification waits for confirm-placed.lua) }
+     hash) and notify's notes_due, notes_body (an expiry's `expired` notification);
+  o = { now, max_park_ms, tomb_ttl, fin_ttl (dedupe.afterEndSeconds), stats, route, flush_lock (a lock key, or nil) }
+  A routed item is marked `placing` and `nr` (its `routed` notification is written when its event is confirmed).
 ]]
 --- @include "item-fields"
 --- @include "remove-item"
@@ -42,10 +42,9 @@ local function route_one(k, cid, f, o)
   if not o.route then return { outcome = 'open', contactId = cid } end
   -- `placing`: routed by a flush whose event is not confirmed yet (confirm-placed.lua clears it). Should the flush die
   -- or freeze before that, the item's parked message, still in the park queue, publishes the event (retryParked).
-  redis.call('HSET', k.item, 'state', 'routed', 'placing', o.now)
+  redis.call('HSET', k.item, 'state', 'routed', 'placing', o.now, 'nr', '1')
   redis.call('HDEL', k.item, 'parkedAt')
   redis.call('ZREM', k.parked, cid)
-  notify_routed(k, cid, f, o.now, o.arm_ms)
   local v = redis.call('HMGET', k.item, 'tp', 'resumed')
   return { outcome = 'routed', contactId = cid, rec = f.rec, trace = v[1] or nil, resumed = v[2] == '1' }
 end
