@@ -111,11 +111,9 @@ async function activate(d: Deps, c: ActivationClaim): Promise<void> {
   if (c.state === 'routed') {
     outcome = await routeContact(d, c.record, { replayed: false, resumed: c.resumed });
     if (outcome === 'routed') {
-      // Placed: its armed `routed` notification (written by the claim) goes out now, and a resumed item's later events
-      // are not `resumed`. Best effort, as a flush's confirm: the notification goes out after its arming anyway.
-      await d.store
-        .confirmPlaced([c.contactId], d.now())
-        .catch((err: Error) => d.log.warn('activation: not marked placed', { error: err.message }));
+      // Placed: its `routed` notification is written now, and a resumed item's later events are not `resumed`. A
+      // failure fails the activation: its claim is taken over after the lease, publishes again and confirms then.
+      await d.store.confirmPlaced([c.contactId], d.now());
       d.notifications?.nudge();
     }
   } else {

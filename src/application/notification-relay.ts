@@ -6,7 +6,7 @@ const BATCH = 500;
 const MAX_BATCHES_PER_ROUND = 20;
 /**
  * Idle, the relay looks this often (one Redis call) for what another instance left behind (it died before publishing)
- * and for armed `routed` notifications whose time came; the instance that writes a notification nudges its own relay.
+ * (it died before publishing); the instance that writes a notification nudges its own relay.
  */
 const IDLE_MS = 5_000;
 
@@ -57,8 +57,8 @@ export async function relayNotifications(d: Deps): Promise<RelayRound> {
 }
 
 /**
- * One relay per instance: a round when nudged (this instance wrote a notification), else when the next armed one is
- * due, and at least every IDLE_MS; only while `canRun()` (Redis and the broker up, not stopping).
+ * One relay per instance: a round when nudged (this instance wrote a notification), else when a taken one's lease runs
+ * out, and at least every IDLE_MS; only while `canRun()` (Redis and the broker up, not stopping).
  */
 export class NotificationRelay extends WakeLoop {
   constructor(d: Deps, canRun: () => boolean) {

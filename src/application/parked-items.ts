@@ -105,7 +105,7 @@ export async function routeParkedInOrder(
         // Put back what was marked routed but not confirmed; the next open or TTL retry picks it up.
         for (let i = 0; i < batch.length; i++) {
           const r = batch[i];
-          // `unconfirmed`: a sender already told `routed` (the arming ran out while this flush froze) hears `buffered`.
+          // `unconfirmed`: a sender already told `routed` (another path confirmed its event while this flush froze) hears `buffered`.
           if (results[i].status === 'rejected' && r.outcome === 'routed')
             await d.store.parkRouted(r.record.contactId, d.now(), 'unconfirmed');
         }

@@ -50,10 +50,9 @@ export async function placeResumed(
   if (state === 'routed') {
     const routed = await routeContact(d, record, { replayed: false, resumed: true });
     if (routed !== 'routed') return { state: 'parked', reason: notPlacedReason(routed) };
-    // Best effort: a mark left behind only means a later resume of this item publishes its event once more.
-    await d.store
-      .confirmPlaced([contactId], d.now())
-      .catch((err: Error) => d.log.warn('resumed item: its confirmed event not marked placed', { contactId, error: err.message }));
+    // Placed: its `routed` notification is written now. A failure fails the resume (the message is redelivered, or the
+    // until claim taken over), which finds the item still marked and publishes its event again, then confirms.
+    await d.store.confirmPlaced([contactId], d.now());
     d.notifications?.nudge();
     return { state: 'routed', reason: 'contact.created published (resumed)' };
   }

@@ -153,7 +153,7 @@ export class PrometheusMetrics implements Metrics {
     });
     this.notificationsWaiting = new client.Gauge({
       name: 'workitem_notifications_waiting',
-      help: 'Lifecycle notifications in the outbox, not yet confirmed by the broker (includes routed ones armed until their event is confirmed)',
+      help: 'Lifecycle notifications in the outbox, not yet confirmed by the broker',
       registers: [this.registry],
     });
     this.parked = new client.Gauge({
