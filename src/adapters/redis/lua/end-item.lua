@@ -60,6 +60,9 @@ local had_attachment = redis.call('EXISTS', k.attachment) == 1
   or (f.rec ~= nil and string.find(f.rec, '"attachment":{', 1, true) ~= nil)
 local disposition = nil
 if ARGV[10] ~= '' then disposition = { dispositionCode = ARGV[10], dispositionText = ARGV[11] } end
+-- Still marked `nr` (routed from waiting, its confirm never recorded: the instance died in between, and the event
+-- reached the contact center another way, e.g. a start-up replay): the agent ended it, so it was routed; say so first.
+if redis.call('HDEL', k.item, 'nr') == 1 then notify(k, 'routed', cid, f, now) end
 notify(k, 'ended', cid, f, now, disposition)
 local due_ms = tonumber(redis.call('ZSCORE', k.due_overdue, cid) or redis.call('ZSCORE', k.overdue, cid))
 remove_item(k, cid, f, 'ended', ARGV[4], { now = now, ttl = ARGV[9] })

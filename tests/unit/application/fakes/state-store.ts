@@ -258,6 +258,9 @@ export class MemoryStateStore implements StateStore {
   async end(contactId: string, nowMs: number, disposition?: EndDisposition): Promise<EndResult> {
     const it = this.items.get(contactId);
     if (!it) return { outcome: 'unknown' };
+    // As end-item.lua: still marked (its confirm never recorded), it reached the contact center: `routed` first.
+    if (it.nr) this.notify(contactId, it, 'routed', nowMs);
+    delete it.nr;
     this.notify(
       contactId,
       it,
